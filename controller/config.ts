@@ -1,0 +1,73 @@
+/**
+ * The controller's configuration: one zod schema with every default (style §37), parsed once
+ * from flags and environment in `main.ts` / the CLI and passed down frozen.
+ */
+import { z } from "zod";
+import { ClusterName } from "../shared/cluster.ts";
+import { ControllerName } from "../shared/names.ts";
+
+const Ms = z.number().int().positive();
+
+export const ControllerConfig = z.object({
+  /** Postgres URL, or a directory for embedded PGlite (decisions.md extension 2). */
+  db: z.string().min(1, "A database is required: pass --db URL or set DATABASE_URL"),
+  host: z.string().default("127.0.0.1"),
+  port: z.number().int().min(0).max(65535).default(8080),
+  /** Base of `status_url` in connect responses; defaults to `http://{host}:{port}`. */
+  controllerUrl: z.url().optional(),
+  defaultCluster: ClusterName.optional(),
+  /** Names this process; random `co-…` per start when absent (§11.1). */
+  name: ControllerName.optional(),
+  cleanupMinAgeDays: z.number().int().positive().optional(),
+  cleanupBatchSize: z.number().int().positive().default(100),
+  /** URL asked before every `/ctrl/*` request (§2.10); any scheme `fetch` supports. */
+  forwardAuth: z.url().optional(),
+  bestOf: z.number().int().min(1).max(1000).default(2),
+  /** Bearer keys accepted on `/ctrl/*` (decisions.md extension 1). */
+  apiKeys: z.array(z.string().min(16, "API keys must be at least 16 characters")).default([]),
+  /** Secret drones and proxies present on their sockets. */
+  clusterSecret: z.string().min(16, "The cluster secret must be at least 16 characters").optional(),
+  /** Allow unauthenticated access on a non-loopback host (otherwise refused at start-up). */
+  allowInsecure: z.boolean().default(false),
+  logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  maxBodyBytes: z.number().int().positive().default(1024 * 1024),
+  // Timings (behaviour doc §5.2); tests shorten them.
+  heartbeatIntervalMs: Ms.default(7_000),
+  actionResendIntervalMs: Ms.default(5_000),
+  sweepIntervalMs: Ms.default(5_000),
+  cleanupIntervalMs: Ms.default(180_000),
+  unhealthyMs: Ms.default(45_000),
+  keyLeaseMs: Ms.default(60_000),
+  keyRenewAfterMs: Ms.default(30_000),
+  keySoftTerminateAfterMs: Ms.default(40_000),
+  keyHardTerminateAfterMs: Ms.default(50_000),
+  tokenLifetimeMs: Ms.default(3_600_000),
+  /** How long a route-info answer for a pending backend may be held (§7.6). */
+  routeWaitMs: Ms.default(30 * 60_000),
+  sseKeepAliveMs: Ms.default(15_000),
+  /** Upper bound of `?timeout=` on `status?wait=ready`, in seconds. */
+  maxWaitSeconds: z.number().int().positive().default(300),
+}).superRefine((c, ctx) => {
+  if (
+    !(c.keyRenewAfterMs < c.keySoftTerminateAfterMs &&
+      c.keySoftTerminateAfterMs < c.keyHardTerminateAfterMs &&
+      c.keyHardTerminateAfterMs < c.keyLeaseMs)
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      message: "Key timings must satisfy renew < soft terminate < hard terminate < lease (§5.2)",
+    });
+  }
+});
+export type ControllerConfig = z.infer<typeof ControllerConfig>;
+export type ControllerConfigInput = z.input<typeof ControllerConfig>;
+
+/** True when the controller would accept requests without any credential. */
+export function isOpen(config: ControllerConfig): boolean {
+  return config.apiKeys.length === 0 && config.clusterSecret === undefined &&
+    config.forwardAuth === undefined;
+}
+
+export function isLoopbackHost(host: string): boolean {
+  return host === "localhost" || host === "::1" || host === "[::1]" || /^127\./.test(host);
+}

@@ -1,0 +1,21 @@
+/** Everything a controller's handlers and loops share, built once by `createController`. */
+import type { Database } from "./db/database.ts";
+import type { ControllerConfig } from "./config.ts";
+import type { Logger } from "../shared/log.ts";
+import type { ControllerName } from "../shared/names.ts";
+import type { EventBus } from "./event_bus.ts";
+import type { Sessions } from "./sessions.ts";
+
+export interface ControllerContext {
+  readonly db: Database;
+  readonly config: ControllerConfig;
+  readonly log: Logger;
+  readonly name: ControllerName;
+  readonly bus: EventBus;
+  /** Base URL of this controller's API, for `status_url` (§2.2). */
+  readonly controllerUrl: string;
+  /** Drone and proxy sockets connected to this instance. */
+  readonly sessions: Sessions;
+  /** Aborted when the controller closes; every loop and stream stops on it. */
+  readonly signal: AbortSignal;
+}

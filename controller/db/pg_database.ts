@@ -1,0 +1,127 @@
+/** `Database` over a real Postgres server through `npm:pg` (the production path). */
+// @ts-types="@types/pg"
+import pg from "pg";
+import type { Database, ListenHandlers, Queryable, QueryResult } from "./database.ts";
+import type { Logger } from "../../shared/log.ts";
+
+// int8 (event ids, fencing tokens) as JS numbers: every value we store fits in 2^53.
+const INT8_OID = 20;
+const types = {
+  getTypeParser(oid: number, format?: "text" | "binary") {
+    if (oid === INT8_OID && format !== "binary") return (value: string) => Number(value);
+    // deno-lint-ignore no-explicit-any
+    return (pg.types.getTypeParser as any)(oid, format);
+  },
+};
+
+export interface PgDatabaseOptions {
+  url: string;
+  /** Pool size; Plane uses 20 (#877). */
+  max?: number;
+  log: Logger;
+}
+
+function wrap(client: pg.Pool | pg.PoolClient): Queryable {
+  return {
+    async query<R>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>> {
+      const result = await client.query(text, values as unknown[] | undefined);
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+    },
+  };
+}
+
+export function createPgDatabase(options: PgDatabaseOptions): Database {
+  const pool = new pg.Pool({ connectionString: options.url, max: options.max ?? 20, types });
+  // An idle client's error (server restart) must not crash the process; the pool replaces it.
+  pool.on("error", (err) => options.log.warn("Idle database connection failed", { err }));
+  const base = wrap(pool);
+  const stops = new Set<() => Promise<void>>();
+
+  return {
+    query: base.query,
+    async transaction<T>(fn: (tx: Queryable) => Promise<T>): Promise<T> {
+      const client = await pool.connect();
+      let broken = false;
+      try {
+        await client.query("begin");
+        const result = await fn(wrap(client));
+        await client.query("commit");
+        return result;
+      } catch (err) {
+        try {
+          await client.query("rollback");
+        } catch {
+          broken = true;
+        }
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
+    listen(channel: string, handlers: ListenHandlers): Promise<() => Promise<void>> {
+      const stop = startListener(options, channel, handlers);
+      stops.add(stop);
+      return Promise.resolve(async () => {
+        stops.delete(stop);
+        await stop();
+      });
+    },
+    async close() {
+      await Promise.all([...stops].map((stop) => stop()));
+      await pool.end();
+    },
+  };
+}
+
+/** One dedicated connection runs `LISTEN`; on failure it reconnects with a capped backoff. */
+function startListener(
+  options: PgDatabaseOptions,
+  channel: string,
+  handlers: ListenHandlers,
+): () => Promise<void> {
+  let stopped = false;
+  let client: pg.Client | null = null;
+  let wake: (() => void) | null = null;
+  const done = (async () => {
+    let delay = 100;
+    while (!stopped) {
+      const c = new pg.Client({ connectionString: options.url, types });
+      client = c;
+      const closed = new Promise<void>((resolve) => {
+        c.on("error", (err) => {
+          if (!stopped) options.log.warn("Database listener failed", { err, channel });
+          resolve();
+        });
+        c.on("end", () => resolve());
+      });
+      try {
+        await c.connect();
+        c.on("notification", (msg) => {
+          if (msg.channel === channel && msg.payload !== undefined) handlers.onNotify(msg.payload);
+        });
+        await c.query(`listen ${pg.escapeIdentifier(channel)}`);
+        delay = 100;
+        handlers.onConnect();
+        await closed;
+      } catch (err) {
+        if (!stopped) options.log.warn("Database listener could not connect", { err, channel });
+      }
+      await c.end().catch(() => {});
+      if (stopped) break;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      delay = Math.min(delay * 2, 5_000);
+    }
+  })();
+  return async () => {
+    stopped = true;
+    wake?.();
+    await client?.end().catch(() => {});
+    await done;
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * Fans database events out to subscribers in this process (behaviour doc §1.4): one LISTEN
+ * connection; each NOTIFY names an event id, kind and key; events with subscribers are read
+ * from the `event` table in batches and delivered in id order. After the listening connection
+ * is re-established, events written meanwhile are replayed from the table, deduplicated by id.
+ */
+import type { Database } from "./db/database.ts";
+import {
+  EVENT_CHANNEL,
+  type EventKind,
+  type EventRecord,
+  eventsAfter,
+  eventsByIds,
+  latestEventId,
+} from "./db/events.ts";
+import type { Logger } from "../shared/log.ts";
+
+export type EventHandler = (event: EventRecord) => void;
+
+/** Events are replayed from this many ids before the highest seen, to catch late commits. */
+const REPLAY_WINDOW = 1000;
+const SEEN_LIMIT = 20_000;
+
+export interface EventBus {
+  /** Delivers events of `kind` (with `key`, or every key when `key` is null). Returns unsubscribe. */
+  subscribe(kind: EventKind, key: string | null, handler: EventHandler): () => void;
+  close(): Promise<void>;
+}
+
+export async function createEventBus(db: Database, log: Logger): Promise<EventBus> {
+  const handlers = new Map<string, Set<EventHandler>>();
+  const seen = new Set<number>();
+  let highest = 0;
+  let connectedOnce = false;
+  let pending: number[] = [];
+  let flushing: Promise<void> | null = null;
+  let closed = false;
+
+  function slot(kind: string, key: string | null) {
+    return key === null ? `${kind}\u0000*` : `${kind}\u0000${key}`;
+  }
+  function wanted(kind: string, key: string | null): boolean {
+    return handlers.has(slot(kind, null)) || (key !== null && handlers.has(slot(kind, key)));
+  }
+  function markSeen(id: number): boolean {
+    if (seen.has(id)) return false;
+    seen.add(id);
+    if (seen.size > SEEN_LIMIT) {
+      // Sets iterate in insertion order: drop the oldest half.
+      let drop = SEEN_LIMIT / 2;
+      for (const old of seen) {
+        if (drop-- <= 0) break;
+        seen.delete(old);
+      }
+    }
+    if (id > highest) highest = id;
+    return true;
+  }
+  function deliver(event: EventRecord) {
+    const targets = [
+      ...(handlers.get(slot(event.kind, event.key)) ?? []),
+      ...(handlers.get(slot(event.kind, null)) ?? []),
+    ];
+    for (const handler of targets) {
+      try {
+        handler(event);
+      } catch (err) {
+        log.error("Event handler failed", { err, eventId: event.id, kind: event.kind });
+      }
+    }
+  }
+  function flush(): Promise<void> {
+    if (flushing) return flushing;
+    flushing = (async () => {
+      while (pending.length > 0 && !closed) {
+        const ids = pending;
+        pending = [];
+        try {
+          for (const event of await eventsByIds(db, ids)) deliver(event);
+        } catch (err) {
+          log.error("Could not read events", { err, count: ids.length });
+        }
+      }
+    })().finally(() => (flushing = null));
+    return flushing;
+  }
+  async function replay() {
+    const from = Math.max(0, highest - REPLAY_WINDOW);
+    let after = from;
+    for (;;) {
+      const batch = await eventsAfter(db, after, 500);
+      for (const event of batch) {
+        after = event.id;
+        if (markSeen(event.id) && wanted(event.kind, event.key)) deliver(event);
+      }
+      if (batch.length < 500) break;
+    }
+  }
+
+  // Start from the current end of the log: subscribers want what happens from now on.
+  highest = await latestEventId(db);
+  const stop = await db.listen(EVENT_CHANNEL, {
+    onNotify(payload) {
+      let note: { id: number; kind: string; key: string | null };
+      try {
+        note = JSON.parse(payload);
+      } catch {
+        log.warn("Ignoring a malformed event notification", { payload });
+        return;
+      }
+      if (!markSeen(note.id) || !wanted(note.kind, note.key)) return;
+      pending.push(note.id);
+      queueMicrotask(() => void flush());
+    },
+    onConnect() {
+      if (!connectedOnce) {
+        connectedOnce = true;
+        return;
+      }
+      log.info("Event listener reconnected; replaying missed events", { after: highest });
+      replay().catch((err) => log.error("Event replay failed", { err }));
+    },
+  });
+
+  return {
+    subscribe(kind, key, handler) {
+      const s = slot(kind, key);
+      let set = handlers.get(s);
+      if (!set) handlers.set(s, set = new Set());
+      set.add(handler);
+      return () => {
+        set.delete(handler);
+        if (set.size === 0 && handlers.get(s) === set) handlers.delete(s);
+      };
+    },
+    async close() {
+      closed = true;
+      await stop();
+      await flushing;
+    },
+  };
+}

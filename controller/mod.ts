@@ -1,0 +1,115 @@
+/**
+ * @module
+ * The Plane-compatible controller as a fetch handler (style §6, §7): construct it with its
+ * dependencies and serve `fetch` with `Deno.serve`, `deno serve` or Deno Deploy. It runs the
+ * migrations, keeps its liveness row, fans database events out to its sockets, and runs the
+ * cleanup and sweep loops until `close()`.
+ */
+import type { Database } from "./db/database.ts";
+import { ControllerConfig, type ControllerConfigInput } from "./config.ts";
+import type { Logger } from "../shared/log.ts";
+import { type ControllerName, randomControllerName } from "../shared/names.ts";
+import { runMigrations } from "./db/migrate.ts";
+import { heartbeatController, markControllerOffline } from "./db/controllers.ts";
+import { createEventBus } from "./event_bus.ts";
+import { Sessions } from "./sessions.ts";
+import type { ControllerContext } from "./context.ts";
+import { createApp, type RequestInfo } from "./app.ts";
+import { every } from "./loop.ts";
+import { cleanupOnce } from "./cleanup.ts";
+import { sweepLostBackends } from "./sweeper.ts";
+import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
+
+export interface ControllerDeps {
+  db: Database;
+  /** Parsed config, or input the schema fills with defaults. */
+  config: ControllerConfig | ControllerConfigInput;
+  log: Logger;
+}
+
+export interface Controller {
+  readonly name: ControllerName;
+  /** Serves one request; `info` carries the peer address (Deno.serve's second argument). */
+  fetch(req: Request, info?: RequestInfo | Deno.ServeHandlerInfo): Promise<Response>;
+  close(): Promise<void>;
+}
+
+function remoteIpOf(info: RequestInfo | Deno.ServeHandlerInfo | undefined): RequestInfo {
+  if (!info) return { remoteIp: "0.0.0.0" };
+  if ("remoteIp" in info) return info;
+  const addr = info.remoteAddr as Deno.Addr;
+  return {
+    remoteIp: addr.transport === "tcp" || addr.transport === "udp" ? addr.hostname : "0.0.0.0",
+  };
+}
+
+export async function createController(deps: ControllerDeps): Promise<Controller> {
+  const config = Object.freeze(ControllerConfig.parse(deps.config));
+  const log = deps.log;
+  const name = config.name ?? randomControllerName();
+  const { db } = deps;
+
+  const migrations = await runMigrations(db);
+  if (migrations.applied.length > 0) {
+    log.info("Applied migrations", { applied: migrations.applied });
+  }
+  // Startup fails if the first heartbeat fails (§2.12).
+  await heartbeatController(db, name, PLANE_VERSION, PLANE_HASH);
+  const bus = await createEventBus(db, log.child("events"));
+
+  const abort = new AbortController();
+  const ctx: ControllerContext = {
+    db,
+    config,
+    log,
+    name,
+    bus,
+    controllerUrl: (config.controllerUrl ?? `http://${config.host}:${config.port}`).replace(
+      /\/$/,
+      "",
+    ),
+    sessions: new Sessions(),
+    signal: abort.signal,
+  };
+  const loopOptions = { signal: abort.signal, log };
+  const loops = [
+    every(
+      config.heartbeatIntervalMs,
+      () => heartbeatController(db, name, PLANE_VERSION, PLANE_HASH),
+      {
+        ...loopOptions,
+        name: "Controller heartbeat",
+      },
+    ),
+    // A random first delay spreads many controllers' cleanups apart (§8.11).
+    every(config.cleanupIntervalMs, () => cleanupOnce(ctx), {
+      ...loopOptions,
+      name: "Cleanup",
+      initialDelayMs: Math.floor(Math.random() * config.cleanupIntervalMs),
+    }),
+    every(config.sweepIntervalMs, () => sweepLostBackends(ctx), {
+      ...loopOptions,
+      name: "Lost backend sweep",
+    }),
+  ];
+  const app = createApp(ctx);
+  log.info("Controller started", { name });
+
+  let closing: Promise<void> | null = null;
+  return {
+    name,
+    fetch: (req, info) => app(req, remoteIpOf(info)),
+    close() {
+      closing ??= (async () => {
+        abort.abort();
+        await Promise.all(loops);
+        await markControllerOffline(db, name).catch((err) =>
+          log.warn("Could not mark the controller offline", { err })
+        );
+        await bus.close();
+        log.info("Controller stopped", { name });
+      })();
+      return closing;
+    },
+  };
+}

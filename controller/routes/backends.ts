@@ -1,0 +1,23 @@
+// Stub: to be implemented.
+import type { ControllerContext } from "../context.ts";
+import { HttpError } from "../http_error.ts";
+import type { Params } from "../router.ts";
+import type { RequestInfo } from "../app.ts";
+
+export function handleBackendInfo(
+  _ctx: ControllerContext,
+  _req: Request,
+  _params: Params,
+  _info: RequestInfo,
+): Promise<Response> {
+  throw new HttpError(501, "Other", "Not implemented");
+}
+
+export function handleListBackends(
+  _ctx: ControllerContext,
+  _req: Request,
+  _params: Params,
+  _info: RequestInfo,
+): Promise<Response> {
+  throw new HttpError(501, "Other", "Not implemented");
+}

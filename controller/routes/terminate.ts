@@ -1,0 +1,16 @@
+// Stub: to be implemented.
+import type { ControllerContext } from "../context.ts";
+import { HttpError } from "../http_error.ts";
+import type { Params } from "../router.ts";
+import type { RequestInfo } from "../app.ts";
+import type { TerminationKind } from "../../shared/backend_state.ts";
+
+export function handleTerminate(
+  _ctx: ControllerContext,
+  _req: Request,
+  _params: Params,
+  _info: RequestInfo,
+  _kind: TerminationKind,
+): Promise<Response> {
+  throw new HttpError(501, "Other", "Not implemented");
+}

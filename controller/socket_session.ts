@@ -1,0 +1,184 @@
+/**
+ * Server side of the typed WebSocket framework (behaviour doc §1.3) for drones and proxies:
+ * upgrade, read the peer's handshake, answer with ours, register the node, then hand each
+ * parsed message to the role's handler strictly in order (§6.1: one peer's messages are
+ * processed sequentially). Unparseable messages are logged and skipped; the node is marked
+ * offline when the socket ends.
+ */
+import type { z } from "zod";
+import type { ControllerContext } from "./context.ts";
+import { HttpError } from "./http_error.ts";
+import { Handshake, PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
+import { nameError } from "../shared/names.ts";
+import { markNodeOffline, type NodeKind, registerNode } from "./db/nodes.ts";
+import type { Logger } from "../shared/log.ts";
+
+/** Pending inbound messages per connection before the peer is considered flooding (§1.3). */
+const MAX_QUEUED_MESSAGES = 1024;
+/** Outbound bytes buffered for a peer that does not read before it is disconnected. */
+const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
+/** The peer must send its handshake within this time. */
+const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** A socket message larger than this is refused (Plane bounds nothing; we do). */
+export const MAX_SOCKET_MESSAGE_BYTES = 1024 * 1024;
+
+export interface SocketConnection<Out> {
+  readonly nodeId: number;
+  readonly name: string;
+  readonly cluster: string;
+  readonly log: Logger;
+  /** Aborted when the socket closes. */
+  readonly signal: AbortSignal;
+  /** Sends one message; returns false (and closes the socket) if the peer is not reading. */
+  send(message: Out): boolean;
+  close(code?: number, reason?: string): void;
+}
+
+export interface ConnectionHandler<In> {
+  onMessage(message: In): Promise<void>;
+  onClose?(): Promise<void> | void;
+}
+
+export interface SocketRole<In, Out> {
+  kind: Extract<NodeKind, "Drone" | "Proxy">;
+  prefix: "dr-" | "px-";
+  schema: z.ZodType<In>;
+  open(connection: SocketConnection<Out>): Promise<ConnectionHandler<In>>;
+}
+
+export function acceptSocket<In, Out>(
+  ctx: ControllerContext,
+  req: Request,
+  cluster: string,
+  remoteIp: string,
+  role: SocketRole<In, Out>,
+): Response {
+  if ((req.headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
+    throw new HttpError(400, "InvalidRequest", "Expected a WebSocket upgrade request");
+  }
+  const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
+  const closed = new AbortController();
+  const log = ctx.log.child(role.kind === "Drone" ? "drone_socket" : "proxy_socket");
+  let handler: ConnectionHandler<In> | null = null;
+  let chain: Promise<void> = Promise.resolve();
+  let queued = 0;
+  let handshakeDone = false;
+
+  const handshakeTimer = setTimeout(() => {
+    if (!handshakeDone) socket.close(1008, "Handshake timeout");
+  }, HANDSHAKE_TIMEOUT_MS);
+
+  function enqueue(task: () => Promise<void>, force = false) {
+    if (++queued > MAX_QUEUED_MESSAGES && !force) {
+      queued--;
+      log.warn("Peer sent too many messages ahead of processing; closing", { cluster });
+      socket.close(1008, "Too many queued messages");
+      return;
+    }
+    chain = chain.then(task).catch((err) => log.error("Socket message handling failed", { err }))
+      .finally(() => queued--);
+  }
+
+  socket.onmessage = (event) => {
+    if (typeof event.data !== "string") return; // Binary frames are ignored (§1.3).
+    if (event.data.length > MAX_SOCKET_MESSAGE_BYTES) {
+      log.warn("Dropping an oversized socket message", { bytes: event.data.length });
+      return;
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(event.data);
+    } catch {
+      if (!handshakeDone) return void socket.close(1008, "Invalid handshake");
+      log.warn("Skipping a socket message that is not JSON", { cluster });
+      return;
+    }
+    if (!handshakeDone) {
+      handshakeDone = true;
+      clearTimeout(handshakeTimer);
+      const hs = Handshake.safeParse(json);
+      if (!hs.success || nameError(hs.data.name, role.prefix) !== null) {
+        log.warn("Refusing a socket with an invalid handshake", { cluster });
+        socket.close(1008, "Invalid handshake");
+        return;
+      }
+      const handshake = hs.data;
+      if (handshake.version.version !== PLANE_VERSION) {
+        log.warn("Peer runs another version", { peer: handshake.version, name: handshake.name });
+      }
+      socket.send(JSON.stringify({
+        version: { version: PLANE_VERSION, git_hash: PLANE_HASH },
+        name: ctx.name,
+      }));
+      enqueue(() => start(handshake));
+      return;
+    }
+    const parsed = role.schema.safeParse(json);
+    if (!parsed.success) {
+      log.warn("Skipping an unparseable socket message", {
+        cluster,
+        issue: parsed.error.issues[0],
+      });
+      return;
+    }
+    const message = parsed.data;
+    enqueue(async () => {
+      if (handler && !closed.signal.aborted) await handler.onMessage(message);
+    });
+  };
+
+  let registered: { id: number; connectionStart: Date } | null = null;
+  async function start(handshake: Handshake) {
+    registered = await registerNode(ctx.db, {
+      kind: role.kind,
+      name: handshake.name,
+      cluster,
+      version: handshake.version.version,
+      hash: handshake.version.git_hash,
+      controller: ctx.name,
+      ip: remoteIp,
+    });
+    if (closed.signal.aborted) return;
+    const connection: SocketConnection<Out> = {
+      nodeId: registered.id,
+      name: handshake.name,
+      cluster,
+      log: log,
+      signal: closed.signal,
+      send(message: Out) {
+        if (socket.readyState !== WebSocket.OPEN) return false;
+        if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
+          log.warn("Peer is not reading; closing", { name: handshake.name });
+          socket.close(1008, "Peer not reading");
+          return false;
+        }
+        socket.send(JSON.stringify(message));
+        return true;
+      },
+      close(code = 1000, reason = "") {
+        socket.close(code, reason);
+      },
+    };
+    handler = await role.open(connection);
+    log.info("Node connected", { name: handshake.name, nodeId: registered.id, cluster });
+  }
+
+  socket.onclose = () => {
+    clearTimeout(handshakeTimer);
+    closed.abort();
+    enqueue(async () => {
+      await handler?.onClose?.();
+      if (registered) {
+        await markNodeOffline(ctx.db, registered.id, ctx.name, registered.connectionStart);
+        log.info("Node disconnected", { nodeId: registered.id, cluster });
+      }
+    }, true);
+  };
+  socket.onerror = () => {}; // onclose follows and does the work.
+  // The controller closing aborts every socket it holds.
+  ctx.signal.addEventListener("abort", () => socket.close(1001, "Controller shutting down"), {
+    once: true,
+    signal: closed.signal,
+  });
+  return response;
+}

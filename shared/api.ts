@@ -1,0 +1,128 @@
+/**
+ * HTTP API bodies of the controller (behaviour doc §2), with the extensions of decisions.md.
+ * Names are validated on input (Plane accepts any string and fails later, §2.1).
+ */
+import { z } from "zod";
+import { BackendName, DroneName } from "./names.ts";
+import { ClusterName, Subdomain } from "./cluster.ts";
+import { BackendStatus, BackendStatusStreamEntry } from "./backend_state.ts";
+
+const KEY_TEXT = z.string().max(255, "must be at most 255 characters");
+
+export const KeyConfig = z.object({
+  name: KEY_TEXT.min(1, "Key name must not be empty"),
+  namespace: KEY_TEXT.default(""),
+  tag: KEY_TEXT.default(""),
+});
+export type KeyConfig = z.infer<typeof KeyConfig>;
+
+/** Seconds limits are positive int32 as in Plane. */
+const Seconds = z.number().int().min(1).max(2_147_483_647);
+
+export const SpawnConfig = z.object({
+  id: BackendName.nullish(),
+  cluster: ClusterName.nullish(),
+  pool: z.string().max(255).default(""),
+  // Opaque to the controller (§2.2); the drone's runtime interprets it. Must be an object.
+  executable: z.record(z.string(), z.unknown()),
+  lifetime_limit_seconds: Seconds.nullish(),
+  max_idle_seconds: Seconds.nullish(),
+  use_static_token: z.boolean().default(false),
+  subdomain: Subdomain.nullish(),
+});
+export type SpawnConfig = z.infer<typeof SpawnConfig>;
+
+export const ConnectRequest = z.object({
+  key: KeyConfig.nullish(),
+  spawn_config: SpawnConfig.nullish(),
+  user: z.string().max(1024).nullish(),
+  auth: z.record(z.string(), z.unknown()).default({}),
+});
+export type ConnectRequest = z.infer<typeof ConnectRequest>;
+
+export const ConnectResponse = z.object({
+  backend_id: BackendName,
+  spawned: z.boolean(),
+  status: BackendStatus,
+  token: z.string(),
+  url: z.string(),
+  subdomain: z.string().nullable(),
+  secret_token: z.string().nullable(),
+  status_url: z.string(),
+  drone: DroneName.nullable(),
+});
+export type ConnectResponse = z.infer<typeof ConnectResponse>;
+
+export const RevokeRequest = z.object({
+  backend_id: BackendName,
+  user: z.string().max(1024),
+});
+export type RevokeRequest = z.infer<typeof RevokeRequest>;
+
+export const DrainResult = z.object({ updated: z.boolean() });
+export type DrainResult = z.infer<typeof DrainResult>;
+
+export const StatusResponse = z.object({
+  status: z.literal("ok"),
+  version: z.string(),
+  hash: z.string(),
+});
+export type StatusResponse = z.infer<typeof StatusResponse>;
+
+export const NodeName = z.union([
+  z.object({ Drone: z.string() }),
+  z.object({ Proxy: z.string() }),
+  z.object({ AcmeDnsServer: z.string() }),
+]);
+export type NodeName = z.infer<typeof NodeName>;
+
+export const NodeState = z.object({
+  name: NodeName,
+  plane_version: z.string(),
+  plane_hash: z.string(),
+  controller: z.string(),
+  controller_heartbeat_age: z.number().int(),
+});
+export type NodeState = z.infer<typeof NodeState>;
+
+export const DroneState = z.object({
+  ready: z.boolean(),
+  draining: z.boolean(),
+  // null (not a 500 as in Plane) for a drone that has not heartbeated yet (decisions.md).
+  last_heartbeat_age: z.number().int().nullable(),
+  backend_count: z.number().int(),
+  node: NodeState,
+});
+export type DroneState = z.infer<typeof DroneState>;
+
+export const ClusterState = z.object({
+  drones: z.array(DroneState),
+  proxies: z.array(NodeState),
+});
+export type ClusterState = z.infer<typeof ClusterState>;
+
+/** `GET /ctrl/b/{backend}` (decisions.md extension 6). */
+export const BackendInfo = z.object({
+  id: BackendName,
+  cluster: z.string(),
+  status: BackendStatus,
+  state: z.unknown(),
+  status_time: z.number(),
+  drone: z.string(),
+  key: z.object({ name: z.string(), namespace: z.string(), tag: z.string() }).nullable(),
+  address: z.string().nullable(),
+  created_at: z.number(),
+  last_keepalive: z.number(),
+  expiration_time: z.number().nullable(),
+  allowed_idle_seconds: z.number().nullable(),
+  subdomain: z.string().nullable(),
+});
+export type BackendInfo = z.infer<typeof BackendInfo>;
+
+export const BackendList = z.object({
+  backends: z.array(BackendInfo),
+  next_cursor: z.string().nullable(),
+});
+export type BackendList = z.infer<typeof BackendList>;
+
+export { BackendStatusStreamEntry };
