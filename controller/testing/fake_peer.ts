@@ -3,12 +3,12 @@
  * as Plane's own integration tests use. It records every message it receives and lets a test
  * wait for the next one matching a predicate.
  */
-import { PLANE_HASH, PLANE_VERSION } from "../../shared/protocol.ts";
+import { type Handshake, PLANE_HASH, PLANE_VERSION } from "../../shared/protocol.ts";
 
 export interface FakePeer<Out> extends AsyncDisposable {
   readonly name: string;
   /** The controller's handshake answer. */
-  readonly serverHandshake: { version: { version: string; git_hash: string }; name: string };
+  readonly serverHandshake: Handshake;
   /** Every message received, in order. */
   readonly received: unknown[];
   send(message: Out | unknown): void;

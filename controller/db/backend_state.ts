@@ -1,0 +1,52 @@
+/**
+ * Applying a backend state (behaviour doc §4.2): only when its rank is strictly greater than
+ * the stored one; then in one transaction update the row, release the key on `terminated`,
+ * append history and emit a `backend_state` event keyed by the backend id.
+ */
+import type { Database, Queryable } from "./database.ts";
+import { emitEvent } from "./events.ts";
+import { addressOf, type BackendState, statusRank } from "../../shared/backend_state.ts";
+
+/** Payload of `backend_state` events. */
+export interface BackendStateEvent {
+  "backend_id": string;
+  cluster: string;
+  state: BackendState;
+}
+
+/** Applies `state` inside `tx`; returns false when it was stale (not strictly newer). */
+export async function applyBackendState(
+  tx: Queryable,
+  backendId: string,
+  state: BackendState,
+): Promise<boolean> {
+  const rank = statusRank(state.status);
+  const { rows } = await tx.query<{ cluster: string }>(
+    `update backend set last_status = $2, last_status_time = now(), last_status_number = $3,
+       cluster_address = $4, state = $5
+     where id = $1 and (last_status_number < $3 or last_status_number is null)
+     returning cluster`,
+    [backendId, state.status, rank, addressOf(state), JSON.stringify(state)],
+  );
+  const row = rows[0];
+  if (!row) return false;
+  if (state.status === "terminated") {
+    await tx.query("delete from backend_key where id = $1", [backendId]);
+  }
+  await tx.query("insert into backend_state (backend_id, state) values ($1, $2)", [
+    backendId,
+    JSON.stringify(state),
+  ]);
+  const event: BackendStateEvent = { "backend_id": backendId, cluster: row.cluster, state };
+  await emitEvent(tx, "backend_state", backendId, event);
+  return true;
+}
+
+/** `applyBackendState` in its own transaction. */
+export function updateBackendState(
+  db: Database,
+  backendId: string,
+  state: BackendState,
+): Promise<boolean> {
+  return db.transaction((tx) => applyBackendState(tx, backendId, state));
+}
