@@ -57,10 +57,8 @@ export async function createEventBus(db: Database, log: Logger): Promise<EventBu
     return true;
   }
   function deliver(event: EventRecord) {
-    const targets = [
-      ...(handlers.get(slot(event.kind, event.key)) ?? []),
-      ...(handlers.get(slot(event.kind, null)) ?? []),
-    ];
+    const targets = [...(handlers.get(slot(event.kind, null)) ?? [])];
+    if (event.key !== null) targets.push(...(handlers.get(slot(event.kind, event.key)) ?? []));
     for (const handler of targets) {
       try {
         handler(event);
@@ -97,8 +95,6 @@ export async function createEventBus(db: Database, log: Logger): Promise<EventBu
     }
   }
 
-  // Start from the current end of the log: subscribers want what happens from now on.
-  highest = await latestEventId(db);
   const stop = await db.listen(EVENT_CHANNEL, {
     onNotify(payload) {
       let note: { id: number; kind: string; key: string | null };
@@ -121,6 +117,9 @@ export async function createEventBus(db: Database, log: Logger): Promise<EventBu
       replay().catch((err) => log.error("Event replay failed", { err }));
     },
   });
+  // Replay after a reconnect starts near the end of the log as it was when we began
+  // listening: subscribers want what happens from now on.
+  highest = Math.max(highest, await latestEventId(db));
 
   return {
     subscribe(kind, key, handler) {

@@ -6,7 +6,7 @@ import type { Logger } from "../shared/log.ts";
 
 export function every(
   intervalMs: number,
-  tick: () => Promise<void>,
+  tick: () => Promise<unknown>,
   options: { signal: AbortSignal; log: Logger; name: string; initialDelayMs?: number },
 ): Promise<void> {
   const { signal, log, name } = options;

@@ -58,13 +58,15 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
         client.release(broken);
       }
     },
-    listen(channel: string, handlers: ListenHandlers): Promise<() => Promise<void>> {
-      const stop = startListener(options, channel, handlers);
+    async listen(channel: string, handlers: ListenHandlers): Promise<() => Promise<void>> {
+      const { stop, listening } = startListener(options, channel, handlers);
       stops.add(stop);
-      return Promise.resolve(async () => {
+      // Resolve only once LISTEN is in place, so no event committed afterwards is missed.
+      await listening;
+      return async () => {
         stops.delete(stop);
         await stop();
-      });
+      };
     },
     async close() {
       await Promise.all([...stops].map((stop) => stop()));
@@ -78,8 +80,10 @@ function startListener(
   options: PgDatabaseOptions,
   channel: string,
   handlers: ListenHandlers,
-): () => Promise<void> {
+): { stop: () => Promise<void>; listening: Promise<void> } {
   let stopped = false;
+  let markListening!: () => void;
+  const listening = new Promise<void>((resolve) => (markListening = resolve));
   let client: pg.Client | null = null;
   let wake: (() => void) | null = null;
   const done = (async () => {
@@ -101,6 +105,7 @@ function startListener(
         });
         await c.query(`listen ${pg.escapeIdentifier(channel)}`);
         delay = 100;
+        markListening();
         handlers.onConnect();
         await closed;
       } catch (err) {
@@ -118,10 +123,14 @@ function startListener(
       delay = Math.min(delay * 2, 5_000);
     }
   })();
-  return async () => {
-    stopped = true;
-    wake?.();
-    await client?.end().catch(() => {});
-    await done;
+  return {
+    listening,
+    async stop() {
+      stopped = true;
+      markListening();
+      wake?.();
+      await client?.end().catch(() => {});
+      await done;
+    },
   };
 }
