@@ -1,0 +1,221 @@
+/**
+ * The local-process runtime (decisions.md extension 3): the drone's configuration maps an
+ * image name to a command; each backend runs as its own process group with `PORT` and the
+ * `SESSION_BACKEND_*` variables, on a free loopback port. Terminate signals the whole group
+ * (SIGTERM, SIGKILL after the grace period); unmapped images are refused.
+ */
+import { z } from "zod";
+import type { BackendName } from "../../shared/names.ts";
+import {
+  type Executable,
+  type Executor,
+  type ExitEvent,
+  type LogLine,
+  planeEnv,
+  type ReadyResult,
+  type SpawnRequest,
+} from "./executor.ts";
+import { LogTail } from "./log_tail.ts";
+import { STARTUP_TIMEOUT_MS, waitForHttp } from "./readiness.ts";
+
+export const LocalImage = z.object({
+  command: z.array(z.string()).min(1, "A command needs at least the program"),
+  env: z.record(z.string(), z.string()).default({}),
+  cwd: z.string().optional(),
+});
+export type LocalImage = z.infer<typeof LocalImage>;
+
+export const LocalProcessConfig = z.object({
+  /** Image name → command. Only these images run. */
+  images: z.record(z.string(), LocalImage),
+  /** Address backends listen on and proxies reach them at. */
+  ip: z.string().default("127.0.0.1"),
+  /** Soft-terminate grace before SIGKILL (Plane's Docker stop timeout, §3.7). */
+  softGraceMs: z.number().int().positive().default(30_000),
+  startupTimeoutMs: z.number().int().positive().default(STARTUP_TIMEOUT_MS),
+  tailLines: z.number().int().positive().default(1000),
+  tailBytes: z.number().int().positive().default(256 * 1024),
+});
+export type LocalProcessConfig = z.infer<typeof LocalProcessConfig>;
+
+/** Variables passed through from the drone; everything else (secrets included) stays out. */
+const PASSTHROUGH_ENV = ["PATH", "HOME", "LANG", "TZ", "TMPDIR", "DENO_DIR", "NO_COLOR"];
+
+const ImageRef = z.object({
+  image: z.string().min(1),
+  env: z.record(z.string(), z.string()).default({}),
+});
+
+interface Running {
+  child: Deno.ChildProcess;
+  pid: number;
+  tail: LogTail;
+  exited: boolean;
+  killTimer: ReturnType<typeof setTimeout> | null;
+}
+
+function parseImage(executable: Executable, images: LocalProcessConfig["images"]) {
+  const parsed = ImageRef.safeParse(executable);
+  if (!parsed.success) {
+    throw new TypeError(`Invalid executable: ${parsed.error.issues[0]?.message ?? "bad shape"}`);
+  }
+  const image = images[parsed.data.image];
+  if (!image) {
+    const known = Object.keys(images);
+    throw new RangeError(
+      `Cannot run image "${parsed.data.image}": it is not mapped to a command in this drone's ` +
+        `local-process configuration (mapped: ${known.length ? known.join(", ") : "none"})`,
+    );
+  }
+  return { image, userEnv: parsed.data.env };
+}
+
+/** A port the OS just handed out; the backend binds it right after (a small race we accept). */
+function freePort(hostname: string): number {
+  const listener = Deno.listen({ hostname, port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+function signalGroup(pid: number, signal: Deno.Signal) {
+  try {
+    // A negative pid signals the process group the child leads (it was started detached).
+    Deno.kill(-pid, signal);
+  } catch {
+    // The group is gone already.
+  }
+}
+
+export class LocalProcessExecutor implements Executor {
+  #config: LocalProcessConfig;
+  #running = new Map<BackendName, Running>();
+  #tails = new Map<BackendName, LogTail>();
+  #listeners: ((event: ExitEvent) => void)[] = [];
+
+  constructor(config: z.input<typeof LocalProcessConfig>) {
+    this.#config = LocalProcessConfig.parse(config);
+  }
+
+  prepare(executable: Executable): Promise<void> {
+    try {
+      parseImage(executable, this.#config.images);
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  spawn(request: SpawnRequest): Promise<{ address: string }> {
+    try {
+      return Promise.resolve(this.#spawn(request));
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  #spawn(request: SpawnRequest): { address: string } {
+    const { image, userEnv } = parseImage(request.executable, this.#config.images);
+    const port = freePort(this.#config.ip);
+    const env: Record<string, string> = {};
+    for (const name of PASSTHROUGH_ENV) {
+      const value = Deno.env.get(name);
+      if (value !== undefined) env[name] = value;
+    }
+    Object.assign(env, image.env, userEnv, planeEnv(request, port));
+    const [program, ...args] = image.command;
+    const child = new Deno.Command(program!, {
+      args,
+      env,
+      clearEnv: true,
+      ...(image.cwd ? { cwd: image.cwd } : {}),
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+    }).spawn();
+    const tail = new LogTail(this.#config.tailLines, this.#config.tailBytes);
+    const running: Running = { child, pid: child.pid, tail, exited: false, killTimer: null };
+    this.#running.set(request.backendId, running);
+    this.#tails.set(request.backendId, tail);
+    const pumps = [pump(child.stdout, "stdout", tail), pump(child.stderr, "stderr", tail)];
+    child.status.then(async (status) => {
+      running.exited = true;
+      if (running.killTimer !== null) clearTimeout(running.killTimer);
+      // Leave nothing behind: children the backend started die with it.
+      signalGroup(running.pid, "SIGKILL");
+      await Promise.all(pumps);
+      tail.end();
+      this.#running.delete(request.backendId);
+      const event: ExitEvent = { backendId: request.backendId, exitCode: status.code };
+      for (const listener of this.#listeners) listener(event);
+    });
+    return { address: `${this.#config.ip}:${port}` };
+  }
+
+  terminate(backendId: BackendName, { hard }: { hard: boolean }): Promise<boolean> {
+    const running = this.#running.get(backendId);
+    if (!running || running.exited) return Promise.resolve(false);
+    if (hard) {
+      signalGroup(running.pid, "SIGKILL");
+    } else {
+      signalGroup(running.pid, "SIGTERM");
+      running.killTimer ??= setTimeout(
+        () => signalGroup(running.pid, "SIGKILL"),
+        this.#config.softGraceMs,
+      );
+    }
+    return Promise.resolve(true);
+  }
+
+  async waitForReady(
+    backendId: BackendName,
+    address: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ReadyResult> {
+    // Stop probing once the process has exited: its exit event ends the backend.
+    const exited = new AbortController();
+    const running = this.#running.get(backendId);
+    running?.child.status.then(() => exited.abort(), () => exited.abort());
+    const signal = options.signal
+      ? AbortSignal.any([options.signal, exited.signal])
+      : exited.signal;
+    try {
+      return await waitForHttp(address, { signal, timeoutMs: this.#config.startupTimeoutMs });
+    } catch (err) {
+      if (exited.signal.aborted && !options.signal?.aborted) {
+        throw new Error(`Backend "${backendId}" exited before it became ready`, { cause: err });
+      }
+      throw err;
+    }
+  }
+
+  onExit(listener: (event: ExitEvent) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  logs(backendId: BackendName): LogLine[] {
+    return this.#tails.get(backendId)?.lines() ?? [];
+  }
+
+  /** Forgets a terminated backend's log tail. */
+  forget(backendId: BackendName): void {
+    if (!this.#running.has(backendId)) this.#tails.delete(backendId);
+  }
+
+  /** Kills every backend still running and waits for them (drone shutdown, tests). */
+  async close(): Promise<void> {
+    const all = [...this.#running.values()];
+    for (const running of all) signalGroup(running.pid, "SIGKILL");
+    await Promise.all(all.map((r) => r.child.status));
+  }
+}
+
+async function pump(stream: ReadableStream<Uint8Array>, name: LogLine["stream"], tail: LogTail) {
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of stream) tail.write(name, decoder.decode(chunk, { stream: true }));
+  } catch {
+    // The process closed its output abruptly; what we read is kept.
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * A tiny backend for runtime tests: HTTP on $PORT answering with the Plane variables it was
+ * given, `/exit?code=N` to exit by itself, `/ws` echoing WebSocket messages. Prints one line
+ * to stdout and one to stderr at start.
+ */
+const port = Number(Deno.env.get("PORT"));
+const names = [
+  "PORT",
+  "SESSION_BACKEND_ID",
+  "SESSION_BACKEND_KEY",
+  "SESSION_BACKEND_FENCING_TOKEN",
+  "SESSION_BACKEND_STATIC_TOKEN",
+  "JAMSOCKET_SERVICE",
+  "USER_VAR",
+];
+Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (req) => {
+  const url = new URL(req.url);
+  if (url.pathname === "/exit") {
+    setTimeout(() => Deno.exit(Number(url.searchParams.get("code") ?? "0")), 10);
+    return new Response("bye");
+  }
+  if (url.pathname === "/ws") {
+    const { socket, response } = Deno.upgradeWebSocket(req);
+    socket.onmessage = (e) => socket.send(e.data);
+    return response;
+  }
+  const env = Object.fromEntries(names.map((n) => [n, Deno.env.get(n) ?? null]));
+  const headers = Object.fromEntries(req.headers);
+  return Response.json({ env, path: url.pathname + url.search, method: req.method, headers });
+});
+const encoder = new TextEncoder();
+Deno.stdout.writeSync(encoder.encode(`listening on ${port}\n`));
+Deno.stderr.writeSync(encoder.encode(`stderr hello\n`));
