@@ -155,7 +155,9 @@ export class LocalProcessExecutor implements Executor {
 
   terminate(backendId: BackendName, { hard }: { hard: boolean }): Promise<boolean> {
     const running = this.#running.get(backendId);
-    if (!running || running.exited) return Promise.resolve(false);
+    if (!running) return Promise.resolve(false);
+    // Exited but not yet reported: the exit event (with its code) is on its way.
+    if (running.exited) return Promise.resolve(true);
     if (hard) {
       signalGroup(running.pid, "SIGKILL");
     } else {
@@ -183,9 +185,15 @@ export class LocalProcessExecutor implements Executor {
     try {
       return await waitForHttp(address, { signal, timeoutMs: this.#config.startupTimeoutMs });
     } catch (err) {
-      if (exited.signal.aborted && !options.signal?.aborted) {
-        throw new Error(`Backend "${backendId}" exited before it became ready`, { cause: err });
-      }
+      if (!exited.signal.aborted || options.signal?.aborted) throw err;
+      // The process exited before it became ready. Its exit event (with the exit code) ends
+      // the backend; answering here would race it, so wait until the caller moves on.
+      await new Promise<void>((_, reject) => {
+        if (!options.signal) return;
+        options.signal.addEventListener("abort", () => reject(options.signal!.reason), {
+          once: true,
+        });
+      });
       throw err;
     }
   }

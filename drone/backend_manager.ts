@@ -1,0 +1,161 @@
+/**
+ * Drives one backend through its lifecycle (behaviour doc §4.4): the thin effect runner
+ * around the pure `backend_lifecycle.ts`. Setting a state persists it (the outbox reports it
+ * to the controller), cancels the step in flight, and starts the step the new state asks for.
+ */
+import type { BackendState, TerminationKind, TerminationReason } from "../shared/backend_state.ts";
+import type { BackendName } from "../shared/names.ts";
+import type { Logger } from "../shared/log.ts";
+import type { Executor, SpawnRequest } from "./executor/executor.ts";
+import {
+  nextStep,
+  onExit,
+  onStepResult,
+  onTerminate,
+  type StepResult,
+} from "./backend_lifecycle.ts";
+
+/** Retry delays of a failing terminate (§4.4: 1 s × 1.1 up to 60 s). */
+const RETRY_INITIAL_MS = 1_000;
+const RETRY_FACTOR = 1.1;
+const RETRY_MAX_MS = 60_000;
+
+export interface BackendManagerDeps {
+  executor: Executor;
+  /** Persists and reports a state (the drone's state store). */
+  record(backendId: BackendName, state: BackendState): void;
+  log: Logger;
+}
+
+export class BackendManager {
+  readonly backendId: BackendName;
+  #state: BackendState;
+  #step: AbortController | null = null;
+  #deps: BackendManagerDeps;
+  #request: SpawnRequest;
+  #done: Promise<void>;
+  #resolveDone!: () => void;
+
+  constructor(request: SpawnRequest, deps: BackendManagerDeps) {
+    this.backendId = request.backendId;
+    this.#request = request;
+    this.#deps = deps;
+    this.#state = { status: "scheduled" };
+    this.#done = new Promise((resolve) => (this.#resolveDone = resolve));
+  }
+
+  get state(): BackendState {
+    return this.#state;
+  }
+
+  /** Resolves once the backend is `terminated`. */
+  get done(): Promise<void> {
+    return this.#done;
+  }
+
+  /** Starts the lifecycle at `scheduled` (the drone records it too; the controller ignores the repeat, §4.4). */
+  start(): void {
+    this.#set({ status: "scheduled" });
+  }
+
+  terminate(kind: TerminationKind, reason: TerminationReason): void {
+    const next = onTerminate(this.#state, kind, reason);
+    if (next) this.#set(next);
+  }
+
+  /** The runtime reported the backend's exit. */
+  exited(exitCode: number | null): void {
+    const next = onExit(this.#state, exitCode);
+    if (next) this.#set(next);
+  }
+
+  /** Stops any step in flight without changing state (drone shutdown). */
+  stop(): void {
+    this.#step?.abort();
+    this.#step = null;
+  }
+
+  #set(state: BackendState): void {
+    this.#step?.abort();
+    this.#step = null;
+    this.#state = state;
+    this.#deps.record(this.backendId, state);
+    if (state.status === "terminated") {
+      this.#resolveDone();
+      return;
+    }
+    const step = nextStep(state);
+    if (step === null) return;
+    if (step.kind === "advance") {
+      this.#set(step.to);
+      return;
+    }
+    const controller = new AbortController();
+    this.#step = controller;
+    const { signal } = controller;
+    const apply = (result: StepResult) => {
+      // A result for a state we already left is stale: the transition cancelled it.
+      if (signal.aborted) return;
+      const next = onStepResult(this.#state, result);
+      if (next) this.#set(next);
+    };
+    const { executor, log } = this.#deps;
+    const id = this.backendId;
+    switch (step.kind) {
+      case "prepare":
+        executor.prepare(this.#request.executable, { signal }).then(
+          () => apply({ kind: "prepared" }),
+          (err) => {
+            log.warn("Prepare failed", { backend: id, err });
+            apply({ kind: "prepare_failed", error: String(err) });
+          },
+        );
+        break;
+      case "spawn":
+        executor.spawn(this.#request, { signal }).then(
+          ({ address }) => apply({ kind: "spawned", address }),
+          (err) => {
+            log.warn("Spawn failed", { backend: id, err });
+            apply({ kind: "spawn_failed", error: String(err) });
+          },
+        );
+        break;
+      case "wait_ready":
+        executor.waitForReady(id, step.address, { signal }).then(
+          (result) => apply({ kind: result === "ready" ? "ready" : "startup_timeout" }),
+          (err) => {
+            if (signal.aborted) return;
+            log.warn("Readiness check failed", { backend: id, err });
+            apply({ kind: "wait_failed", error: String(err) });
+          },
+        );
+        break;
+      case "terminate":
+        this.#terminateLoop(step.hard, signal).then((running) => {
+          if (running !== null) apply({ kind: "terminate_sent", running });
+        });
+        break;
+    }
+  }
+
+  /** Retries a failing terminate with backoff until it succeeds or the state moves on. */
+  async #terminateLoop(hard: boolean, signal: AbortSignal): Promise<boolean | null> {
+    let delay = RETRY_INITIAL_MS;
+    while (!signal.aborted) {
+      try {
+        return await this.#deps.executor.terminate(this.backendId, { hard });
+      } catch (err) {
+        this.#deps.log.warn("Terminate failed; retrying", { backend: this.backendId, err, delay });
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, delay);
+          signal.addEventListener("abort", () => {
+            clearTimeout(timer);
+            resolve();
+          }, { once: true });
+        });
+        delay = Math.min(delay * RETRY_FACTOR, RETRY_MAX_MS);
+      }
+    }
+    return null;
+  }
+}
