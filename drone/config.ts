@@ -1,0 +1,30 @@
+/**
+ * The drone's configuration: one zod schema with every default (style §37), parsed from flags
+ * and environment by the CLI. Flags follow Plane's (behaviour doc §11.1).
+ */
+import { z } from "zod";
+import { ClusterName } from "../shared/cluster.ts";
+import { DroneName } from "../shared/names.ts";
+import { LocalImage } from "./executor/local_process.ts";
+
+export const DroneConfig = z.object({
+  name: DroneName.optional(),
+  /** Controller URL; a bearer secret may ride as the URL's username (§1.2). */
+  controllerUrl: z.url(),
+  cluster: ClusterName,
+  pool: z.string().max(255).default(""),
+  /** Cluster secret sent on the socket (decisions.md extension 1). */
+  secret: z.string().optional(),
+  /** Address proxies reach this drone's backends on. */
+  ip: z.string().default("127.0.0.1"),
+  /** SQLite state file; always on disk (decisions.md fixes Plane's orphaned containers). */
+  db: z.string().default(".plane/drone-state.db"),
+  runtime: z.enum(["local", "docker"]).default("local"),
+  /** Local-process runtime: image name → command. */
+  images: z.record(z.string(), LocalImage).default({}),
+  heartbeatMs: z.number().int().positive().default(7_000),
+  softGraceMs: z.number().int().positive().default(30_000),
+  logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+});
+export type DroneConfig = z.infer<typeof DroneConfig>;
+export type DroneConfigInput = z.input<typeof DroneConfig>;

@@ -1,0 +1,186 @@
+/**
+ * The drone's core, independent of the socket (behaviour doc §6.4): applies actions from the
+ * controller to backend managers, reports every state through the state store's outbox,
+ * renews keys, and at start-up kills every backend a previous run left behind.
+ */
+import type { BackendState } from "../shared/backend_state.ts";
+import type { BackendName } from "../shared/names.ts";
+import type { Logger } from "../shared/log.ts";
+import type {
+  BackendActionMessage,
+  BackendStateMessage,
+  KeyDeadlines,
+} from "../shared/protocol.ts";
+import type { Executor } from "./executor/executor.ts";
+import type { StateStore } from "./state_store.ts";
+import type { Clock } from "./clock.ts";
+import { BackendManager } from "./backend_manager.ts";
+import { KeyManager } from "./key_manager.ts";
+import { lastStatusOf } from "./backend_lifecycle.ts";
+
+/** Start-up kill attempts per leftover backend before giving up on it (§6.4 step 3). */
+const SWEEP_ATTEMPTS = 10;
+
+export interface DroneCoreDeps {
+  executor: Executor;
+  store: StateStore;
+  clock: Clock;
+  log: Logger;
+}
+
+/** What the core asks of the current controller connection. */
+export interface DroneLinkPort {
+  renewKey(backendId: BackendName, localTime: number): boolean;
+}
+
+export type ActionOutcome = "applied" | "ignored";
+
+export class DroneCore {
+  readonly #deps: DroneCoreDeps;
+  readonly #managers = new Map<BackendName, BackendManager>();
+  readonly keys: KeyManager;
+  #link: DroneLinkPort | null = null;
+
+  constructor(deps: DroneCoreDeps) {
+    this.#deps = deps;
+    this.keys = new KeyManager({
+      clock: deps.clock,
+      renew: (id, localTime) => this.#link?.renewKey(id, localTime) ?? false,
+      terminate: (id, kind) => this.#managers.get(id)?.terminate(kind, "keyexpired"),
+    });
+    deps.executor.onExit(({ backendId, exitCode }) => {
+      const manager = this.#managers.get(backendId);
+      if (manager) manager.exited(exitCode);
+    });
+  }
+
+  /** Hard-kills every backend the store says is not terminated (a previous run's, §6.4 step 3). */
+  async sweepLeftovers(): Promise<BackendName[]> {
+    const { store, executor, log, clock } = this.#deps;
+    const swept: BackendName[] = [];
+    for (const { id, state } of store.activeBackends()) {
+      const last = lastStatusOf(state);
+      store.registerEvent(id, {
+        status: "hard-terminating",
+        last_status: last,
+        reason: "keyexpired",
+      }, clock.now());
+      for (let attempt = 1; attempt <= SWEEP_ATTEMPTS; attempt++) {
+        try {
+          await executor.terminate(id, { hard: true });
+          break;
+        } catch (err) {
+          log.warn("Could not kill a leftover backend", { backend: id, attempt, err });
+          await new Promise((r) => setTimeout(r, 100 * attempt));
+        }
+      }
+      store.registerEvent(id, {
+        status: "terminated",
+        last_status: last,
+        termination: "hard",
+        reason: "keyexpired",
+        "exit_code": null,
+      }, clock.now());
+      swept.push(id);
+    }
+    if (swept.length > 0) log.info("Killed backends left by a previous run", { backends: swept });
+    return swept;
+  }
+
+  /** A new controller connection: replay the outbox to `send`, then stream new events to it. */
+  attach(link: DroneLinkPort, send: (message: BackendStateMessage) => void): void {
+    this.#link = link;
+    this.#deps.store.registerListener(send);
+    this.keys.reconnected();
+  }
+
+  detach(): void {
+    this.#link = null;
+    this.#deps.store.clearListener();
+  }
+
+  /**
+   * Applies one action (§6.4 step 6). "ignored" means: do not ack (a repeated Spawn whose key
+   * is already registered, as Plane does).
+   */
+  async applyAction(message: BackendActionMessage): Promise<ActionOutcome> {
+    const { action, backend_id: backendId } = message;
+    if ("Spawn" in action) {
+      const spawn = action.Spawn;
+      if (spawn.key.deadlines.soft_terminate_at < this.#deps.clock.now()) {
+        this.#deps.log.warn("Spawn arrived after its soft-terminate deadline", {
+          backend: backendId,
+        });
+      }
+      if (this.#managers.has(backendId) || !this.keys.register(backendId, spawn.key.deadlines)) {
+        this.#deps.log.warn("Ignoring a repeated Spawn", { backend: backendId });
+        return "ignored";
+      }
+      const manager = new BackendManager({
+        backendId,
+        executable: spawn.executable,
+        key: spawn.key,
+        staticToken: spawn.static_token,
+      }, {
+        executor: this.#deps.executor,
+        log: this.#deps.log,
+        record: (id, state) => this.#record(id, state),
+      });
+      this.#managers.set(backendId, manager);
+      manager.start();
+      return "applied";
+    }
+    const { kind, reason } = action.Terminate;
+    const manager = this.#managers.get(backendId);
+    if (manager) {
+      manager.terminate(kind, reason);
+      return "applied";
+    }
+    // Unknown here (§6.4): kill to be safe — this throws on a runtime error, so the action is
+    // not acked and will be re-sent — then report it lost.
+    await this.#deps.executor.terminate(backendId, { hard: true });
+    const known = this.#deps.store.backendState(backendId);
+    if (known?.status !== "terminated") {
+      this.#deps.store.registerEvent(backendId, {
+        status: "terminated",
+        last_status: known ? lastStatusOf(known) : "ready",
+        termination: null,
+        reason: "lost",
+        "exit_code": null,
+      }, this.#deps.clock.now());
+    }
+    return "applied";
+  }
+
+  ackEvent(eventId: number): void {
+    this.#deps.store.ackEvent(eventId);
+  }
+
+  keyRenewed(backendId: BackendName, deadlines: KeyDeadlines | null): void {
+    if (deadlines) this.keys.renewed(backendId, deadlines);
+    else this.#deps.log.warn("Key renewal refused", { backend: backendId });
+  }
+
+  backendState(backendId: BackendName): BackendState | null {
+    return this.#managers.get(backendId)?.state ?? this.#deps.store.backendState(backendId);
+  }
+
+  get liveBackends(): number {
+    return this.#managers.size;
+  }
+
+  #record(backendId: BackendName, state: BackendState) {
+    this.#deps.store.registerEvent(backendId, state, this.#deps.clock.now());
+    if (state.status === "terminated") {
+      this.keys.unregister(backendId);
+      this.#managers.delete(backendId);
+    }
+  }
+
+  /** Stops timers and steps; backends keep running (Plane leaves them; the next start kills them). */
+  close(): void {
+    this.keys.close();
+    for (const manager of this.#managers.values()) manager.stop();
+    this.detach();
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * @module
+ * The drone (behaviour doc §6.4): runs backends on one machine through an `Executor`, keeps
+ * their states in a durable SQLite outbox, and follows a controller's actions over the drone
+ * socket. Construct with explicit dependencies; `run(signal)` until the signal aborts.
+ */
+import type { Logger } from "../shared/log.ts";
+import { randomDroneName } from "../shared/names.ts";
+import type { Executor } from "./executor/executor.ts";
+import type { StateStore } from "./state_store.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import { DroneCore } from "./drone.ts";
+import {
+  type ControllerLinkOptions,
+  type LinkStatus,
+  runControllerLink,
+} from "./controller_link.ts";
+
+export interface DroneDeps {
+  executor: Executor;
+  store: StateStore;
+  log: Logger;
+  clock?: Clock;
+  link: Omit<ControllerLinkOptions, "name"> & { name?: string | undefined };
+}
+
+export interface Drone {
+  readonly name: string;
+  readonly core: DroneCore;
+  readonly status: LinkStatus;
+  /** Sweeps leftovers, then stays connected to the controller until `signal` aborts. */
+  run(signal: AbortSignal): Promise<void>;
+}
+
+export function createDrone(deps: DroneDeps): Drone {
+  const clock = deps.clock ?? systemClock;
+  const name = deps.link.name ?? randomDroneName();
+  const core = new DroneCore({ executor: deps.executor, store: deps.store, clock, log: deps.log });
+  const status: LinkStatus = { connected: false, connections: 0 };
+  return {
+    name,
+    core,
+    status,
+    async run(signal) {
+      await core.sweepLeftovers();
+      try {
+        await runControllerLink(core, { ...deps.link, name }, {
+          log: deps.log.child("link"),
+          clock,
+          signal,
+          status,
+        });
+      } finally {
+        core.close();
+      }
+    },
+  };
+}
