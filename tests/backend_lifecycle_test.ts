@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestController, waitFor } from "../controller/testing/test_controller.ts";
-import { collectStatuses, startTestDrone } from "./env.ts";
+import { collectStatuses, startTestDrone, waitForSchedulable } from "./env.ts";
 
 const CLUSTER = "localhost:9090";
 const json = { "content-type": "application/json" };
@@ -29,6 +29,7 @@ async function backendAddress(url: string, id: string): Promise<string> {
 Deno.test("connect → scheduled … ready → HTTP reaches the backend → idle sweep → terminated with exit code", async () => {
   await using t = await startTestController({ defaultCluster: CLUSTER });
   await using d = await startTestDrone({ controllerUrl: t.url, cluster: CLUSTER });
+  await waitForSchedulable(t.db, d.drone.name);
   const connected = await connect(t.url, {
     key: { name: "doc-1" },
     "spawn_config": { executable: { image: "echo" }, "max_idle_seconds": 2 },
@@ -61,7 +62,8 @@ Deno.test("connect → scheduled … ready → HTTP reaches the backend → idle
 
 Deno.test("a backend that exits by itself ends terminated with its exit code and no reason", async () => {
   await using t = await startTestController({ defaultCluster: CLUSTER });
-  await using _d = await startTestDrone({ controllerUrl: t.url, cluster: CLUSTER });
+  await using d = await startTestDrone({ controllerUrl: t.url, cluster: CLUSTER });
+  await waitForSchedulable(t.db, d.drone.name);
   const connected = await connect(t.url, { "spawn_config": { executable: { image: "echo" } } });
   await collectStatuses(t.url, connected.backend_id, "ready");
   const address = await backendAddress(t.url, connected.backend_id);
@@ -76,7 +78,8 @@ Deno.test("a backend that exits by itself ends terminated with its exit code and
 
 Deno.test("a backend that never becomes ready is hard-terminated with startuptimeout", async () => {
   await using t = await startTestController({ defaultCluster: CLUSTER });
-  await using _d = await startTestDrone({ controllerUrl: t.url, cluster: CLUSTER });
+  await using d = await startTestDrone({ controllerUrl: t.url, cluster: CLUSTER });
+  await waitForSchedulable(t.db, d.drone.name);
   const connected = await connect(t.url, { "spawn_config": { executable: { image: "silent" } } });
   const entries = await collectStatuses(t.url, connected.backend_id, "terminated");
   const statuses = entries.map((e) => e.status);
@@ -94,7 +97,8 @@ Deno.test("a backend that never becomes ready is hard-terminated with startuptim
 
 Deno.test("an unmapped image ends terminated without a reason right after loading", async () => {
   await using t = await startTestController({ defaultCluster: CLUSTER });
-  await using _d = await startTestDrone({ controllerUrl: t.url, cluster: CLUSTER });
+  await using d = await startTestDrone({ controllerUrl: t.url, cluster: CLUSTER });
+  await waitForSchedulable(t.db, d.drone.name);
   const connected = await connect(t.url, { "spawn_config": { executable: { image: "nope" } } });
   const entries = await collectStatuses(t.url, connected.backend_id, "terminated");
   assert.deepEqual(entries.map((e) => e.status), ["scheduled", "loading", "terminated"]);

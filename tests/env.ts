@@ -117,3 +117,18 @@ export async function collectStatuses(
   await response.body?.cancel().catch(() => {});
   return entries;
 }
+
+/** Waits until the controller can schedule on drone `name`: connected and heartbeated. */
+export async function waitForSchedulable(
+  db: { query<R>(text: string, values?: readonly unknown[]): Promise<{ rows: R[] }> },
+  name: string,
+): Promise<void> {
+  await waitFor(async () => {
+    const { rows } = await db.query<{ ok: boolean }>(
+      `select true as ok from node join drone on drone.id = node.id
+       where node.name = $1 and node.controller is not null and drone.last_local_time is not null`,
+      [name],
+    );
+    return rows.length === 1;
+  }, { message: `drone ${name} schedulable` });
+}

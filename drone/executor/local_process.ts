@@ -35,6 +35,11 @@ export const LocalProcessConfig = z.object({
   startupTimeoutMs: z.number().int().positive().default(STARTUP_TIMEOUT_MS),
   tailLines: z.number().int().positive().default(1000),
   tailBytes: z.number().int().positive().default(256 * 1024),
+  /**
+   * Directory for one pid file per running backend, so a restarted drone can kill the
+   * process groups its previous run left (they are detached and outlive a killed drone).
+   */
+  stateDir: z.string().optional(),
 });
 export type LocalProcessConfig = z.infer<typeof LocalProcessConfig>;
 
@@ -137,6 +142,7 @@ export class LocalProcessExecutor implements Executor {
     const tail = new LogTail(this.#config.tailLines, this.#config.tailBytes);
     const running: Running = { child, pid: child.pid, tail, exited: false, killTimer: null };
     this.#running.set(request.backendId, running);
+    this.#writePid(request.backendId, child.pid);
     this.#tails.set(request.backendId, tail);
     const pumps = [pump(child.stdout, "stdout", tail), pump(child.stderr, "stderr", tail)];
     child.status.then(async (status) => {
@@ -147,6 +153,7 @@ export class LocalProcessExecutor implements Executor {
       await Promise.all(pumps);
       tail.end();
       this.#running.delete(request.backendId);
+      this.#removePid(request.backendId);
       const event: ExitEvent = { backendId: request.backendId, exitCode: status.code };
       for (const listener of this.#listeners) listener(event);
     });
@@ -155,7 +162,10 @@ export class LocalProcessExecutor implements Executor {
 
   terminate(backendId: BackendName, { hard }: { hard: boolean }): Promise<boolean> {
     const running = this.#running.get(backendId);
-    if (!running) return Promise.resolve(false);
+    if (!running) {
+      this.#killLeftover(backendId);
+      return Promise.resolve(false);
+    }
     // Exited but not yet reported: the exit event (with its code) is on its way.
     if (running.exited) return Promise.resolve(true);
     if (hard) {
@@ -200,6 +210,45 @@ export class LocalProcessExecutor implements Executor {
 
   onExit(listener: (event: ExitEvent) => void): void {
     this.#listeners.push(listener);
+  }
+
+  #pidPath(backendId: BackendName): string | null {
+    return this.#config.stateDir ? `${this.#config.stateDir}/${backendId}.pid` : null;
+  }
+
+  #writePid(backendId: BackendName, pid: number) {
+    const path = this.#pidPath(backendId);
+    if (!path) return;
+    Deno.mkdirSync(this.#config.stateDir!, { recursive: true });
+    Deno.writeTextFileSync(path, String(pid));
+  }
+
+  #removePid(backendId: BackendName) {
+    const path = this.#pidPath(backendId);
+    if (path) Deno.removeSync(path, { recursive: true });
+  }
+
+  /**
+   * Kills the process group a previous drone run started for `backendId`, if it still runs.
+   * The pid is trusted only if that process still carries the backend's id in its
+   * environment, so a recycled pid is never signalled.
+   */
+  #killLeftover(backendId: BackendName) {
+    const path = this.#pidPath(backendId);
+    if (!path) return;
+    let pid: number;
+    try {
+      pid = Number(Deno.readTextFileSync(path));
+    } catch {
+      return;
+    }
+    try {
+      const environ = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
+      if (environ.includes(`SESSION_BACKEND_ID=${backendId}`)) signalGroup(pid, "SIGKILL");
+    } catch {
+      // Gone already.
+    }
+    Deno.removeSync(path, { recursive: true });
   }
 
   logs(backendId: BackendName): LogLine[] {
