@@ -1,0 +1,143 @@
+/**
+ * Pure translation of a spawn into Docker's container-create body (behaviour doc §3.1–3.4,
+ * decisions.md extension 8), unit-tested without Docker (style §5, Plane's
+ * `get_container_config_from_executor_config`).
+ */
+import { z } from "zod";
+import type { SpawnRequest } from "./executor.ts";
+import { planeEnv } from "./executor.ts";
+
+export const PLANE_LABEL = "dev.plane.backend";
+export const CONTAINER_PORT = 8080;
+
+export const PullPolicy = z.enum(["IfNotPresent", "Always", "Never"]);
+export type PullPolicy = z.infer<typeof PullPolicy>;
+
+export const ResourceLimits = z.object({
+  cpu_period: z.number().int().positive().nullish(),
+  cpu_period_percent: z.number().int().min(0).max(255).nullish(),
+  cpu_time_limit: z.number().int().positive().nullish(),
+  memory_limit_bytes: z.number().int().positive().nullish(),
+  disk_limit_bytes: z.number().int().positive().nullish(),
+});
+
+/** Plane's `DockerExecutorConfig` plus our optional `gpus`. */
+export const DockerExecutable = z.object({
+  image: z.string().min(1),
+  pull_policy: PullPolicy.nullish(),
+  credentials: z.object({ username: z.string(), password: z.string() }).nullish(),
+  env: z.record(z.string(), z.string()).default({}),
+  resource_limits: ResourceLimits.nullish(),
+  mount: z.union([z.boolean(), z.string()]).nullish(),
+  network_name: z.string().nullish(),
+  gpus: z.union([z.number().int().positive(), z.literal("all")]).nullish(),
+});
+export type DockerExecutable = z.infer<typeof DockerExecutable>;
+
+export interface DockerRuntimeOptions {
+  /** `HostConfig.Runtime` (e.g. runsc). */
+  runtime?: string | undefined;
+  /** `HostConfig.LogConfig` as Docker JSON. */
+  logConfig?: { Type: string; Config?: Record<string, string> } | undefined;
+  /** Host directory under which backend mounts are created; without it mounts are ignored. */
+  mountBase?: string | undefined;
+  /**
+   * Host networking: the drone assigns each backend a free host port and passes it as
+   * `PORT` (ours; Plane always uses 8080 and publishes it to a random host port).
+   */
+  hostNetworkPort?: number | undefined;
+}
+
+export type MountResult = { ok: true; bind: string | null } | { ok: false; error: string };
+
+/** §3.4: `true` → `{base}/{key}`; a relative path of normal components → `{base}/{path}`. */
+export function mountBind(
+  mount: DockerExecutable["mount"],
+  keyName: string,
+  mountBase: string | undefined,
+): MountResult {
+  if (mount === undefined || mount === null || mount === false) return { ok: true, bind: null };
+  if (!mountBase) return { ok: true, bind: null };
+  const relative = mount === true ? keyName : mount;
+  const parts = relative.split("/");
+  if (
+    relative.startsWith("/") || relative === "" ||
+    parts.some((p) => p === "" || p === "." || p === "..")
+  ) {
+    return {
+      ok: false,
+      error: `Spawn request contains invalid mount path "${relative}": not under the mount base`,
+    };
+  }
+  return { ok: true, bind: `${mountBase.replace(/\/$/, "")}/${relative}:/plane-data` };
+}
+
+export function containerName(backendId: string): string {
+  return `plane-${backendId}`;
+}
+
+export function backendIdOfContainer(name: string): string | null {
+  const bare = name.replace(/^\//, "");
+  return bare.startsWith("plane-") ? bare.slice(6) : null;
+}
+
+export type CreateOptions = { ok: true; options: Record<string, unknown> } | {
+  ok: false;
+  error: string;
+};
+
+export function containerCreateOptions(
+  request: SpawnRequest,
+  executable: DockerExecutable,
+  runtime: DockerRuntimeOptions,
+): CreateOptions {
+  const hostMode = runtime.hostNetworkPort !== undefined;
+  const port = hostMode ? runtime.hostNetworkPort! : CONTAINER_PORT;
+  // User env first, ours after, so the user cannot override Plane's variables (§3.3).
+  const env = { ...executable.env, ...planeEnv(request, port) };
+  const mount = mountBind(executable.mount, request.key.key.name, runtime.mountBase);
+  if (!mount.ok) return mount;
+  const limits = executable.resource_limits ?? {};
+  const hostConfig: Record<string, unknown> = {};
+  if (limits.memory_limit_bytes) hostConfig.Memory = limits.memory_limit_bytes;
+  if (limits.cpu_period) hostConfig.CpuPeriod = limits.cpu_period;
+  if (limits.cpu_period_percent !== undefined && limits.cpu_period_percent !== null) {
+    const period = limits.cpu_period ?? 100_000;
+    hostConfig.CpuPeriod = period;
+    hostConfig.CpuQuota = Math.floor((period * limits.cpu_period_percent) / 100);
+  }
+  if (limits.cpu_time_limit) {
+    hostConfig.Ulimits = [{
+      Name: "cpu",
+      Soft: limits.cpu_time_limit,
+      Hard: limits.cpu_time_limit,
+    }];
+  }
+  if (limits.disk_limit_bytes) hostConfig.StorageOpt = { size: String(limits.disk_limit_bytes) };
+  if (mount.bind) hostConfig.Binds = [mount.bind];
+  if (runtime.runtime) hostConfig.Runtime = runtime.runtime;
+  if (runtime.logConfig) hostConfig.LogConfig = runtime.logConfig;
+  if (executable.gpus) {
+    hostConfig.DeviceRequests = [{
+      Driver: "",
+      Count: executable.gpus === "all" ? -1 : executable.gpus,
+      Capabilities: [["gpu"]],
+    }];
+  }
+  if (hostMode) {
+    hostConfig.NetworkMode = "host";
+  } else {
+    if (executable.network_name) hostConfig.NetworkMode = executable.network_name;
+    // Publish 8080 to a random host port on all interfaces (§3.3).
+    hostConfig.PortBindings = { [`${CONTAINER_PORT}/tcp`]: [{}] };
+  }
+  const options: Record<string, unknown> = {
+    name: containerName(request.backendId),
+    Image: executable.image,
+    Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
+    Labels: { [PLANE_LABEL]: "true" },
+    HostConfig: hostConfig,
+  };
+  if (!hostMode) options.ExposedPorts = { [`${CONTAINER_PORT}/tcp`]: {} };
+  return { ok: true, options };
+}
