@@ -38,7 +38,12 @@ export function createLogger(name: string, options: LoggerOptions = {}): Logger 
       name,
       message,
     };
-    if (fields) { for (const [k, v] of Object.entries(fields)) record[k] = serialize(v); }
+    // A field never overwrites the record's own keys (a `name` field becomes `field.name`).
+    if (fields) {
+      for (const [k, v] of Object.entries(fields)) {
+        record[k in record ? `field.${k}` : k] = serialize(v);
+      }
+    }
     write(JSON.stringify(record));
   }
   return {

@@ -177,6 +177,7 @@ Deno.test("a drone cut off from the controller soft-terminates at +40 s and kill
 Deno.test("Terminate for a backend the drone does not know ends it terminated with reason lost", async () => {
   await using t = await startTestController({ defaultCluster: CLUSTER });
   await using d = await startTestDrone({ controllerUrl: t.url, cluster: CLUSTER });
+  await waitForSchedulable(t.db, d.drone.name);
   const { rows } = await t.db.query<{ id: number }>("select id from node where name = $1", [
     d.drone.name,
   ]);

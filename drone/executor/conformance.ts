@@ -11,6 +11,8 @@ export interface ExecutorFixture extends AsyncDisposable {
   executor: Executor;
   /** An image the runtime can run: the echo backend of testdata/. */
   image: string;
+  /** An executable the runtime cannot run (for Docker: a registry on a closed loopback port). */
+  missing?: Record<string, unknown>;
 }
 
 const key: AcquiredKey = {
@@ -46,7 +48,7 @@ export function runExecutorConformance(
 
   test("prepare() refuses an image it cannot run", async () => {
     await using f = await makeFixture();
-    await assert.rejects(f.executor.prepare({ image: "no-such-image-xyz" }));
+    await assert.rejects(f.executor.prepare(f.missing ?? { image: "no-such-image-xyz" }));
   });
 
   test("spawn() starts a backend that becomes ready with PORT and SESSION_BACKEND_* set", async () => {

@@ -28,6 +28,9 @@ Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (req) => {
   const headers = Object.fromEntries(req.headers);
   return Response.json({ env, path: url.pathname + url.search, method: req.method, headers });
 });
+// As PID 1 in a container the kernel ignores SIGTERM unless the process handles it; exit
+// the way a shell reports death by SIGTERM so every runtime reports the same code.
+Deno.addSignalListener("SIGTERM", () => Deno.exit(143));
 const encoder = new TextEncoder();
 Deno.stdout.writeSync(encoder.encode(`listening on ${port}\n`));
 Deno.stderr.writeSync(encoder.encode(`stderr hello\n`));

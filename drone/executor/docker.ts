@@ -1,0 +1,284 @@
+/**
+ * The Docker runtime (behaviour doc §3) over a narrow slice of dockerode (style §8): pull per
+ * policy, create and start `plane-<id>` with the label and env of §3.3, find its address,
+ * probe readiness, stop (SIGTERM, SIGKILL after 30 s) or kill after an inspect, turn container
+ * `die`/`stop` events into exit events, keep a bounded log tail, prune stopped containers.
+ */
+import type { BackendName } from "../../shared/names.ts";
+import type { Logger } from "../../shared/log.ts";
+import {
+  type Executable,
+  type Executor,
+  type ExitEvent,
+  type LogLine,
+  type ReadyResult,
+  type SpawnRequest,
+} from "./executor.ts";
+import {
+  backendIdOfContainer,
+  CONTAINER_PORT,
+  containerCreateOptions,
+  containerName,
+  DockerExecutable,
+  type DockerRuntimeOptions,
+  PLANE_LABEL,
+} from "./docker_config.ts";
+import { LogTail } from "./log_tail.ts";
+import { STARTUP_TIMEOUT_MS, waitForHttp } from "./readiness.ts";
+
+/** The dockerode methods this runtime calls; dockerode's `Docker` satisfies it. */
+export interface DockerApi {
+  getImage(name: string): { inspect(): Promise<unknown> };
+  pull(name: string, options: Record<string, unknown>): Promise<NodeJS.ReadableStream>;
+  modem: {
+    followProgress(
+      stream: NodeJS.ReadableStream,
+      onFinished: (err: Error | null, output: unknown[]) => void,
+    ): void;
+  };
+  createContainer(options: Record<string, unknown>): Promise<DockerContainer>;
+  getContainer(id: string): DockerContainer;
+  getEvents(options: Record<string, unknown>): Promise<NodeJS.ReadableStream>;
+  pruneContainers(options: Record<string, unknown>): Promise<unknown>;
+}
+
+export interface DockerContainer {
+  start(): Promise<unknown>;
+  inspect(): Promise<{
+    State: { Running: boolean };
+    NetworkSettings: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> };
+  }>;
+  stop(options: { t: number }): Promise<unknown>;
+  kill(options?: Record<string, unknown>): Promise<unknown>;
+  logs(options: Record<string, unknown>): Promise<NodeJS.ReadableStream>;
+}
+
+export interface DockerExecutorOptions extends Omit<DockerRuntimeOptions, "hostNetworkPort"> {
+  docker: DockerApi;
+  log: Logger;
+  /** Address proxies reach backends on (the drone's `--ip`). */
+  ip?: string;
+  /** Host networking with a drone-assigned port per backend (what tests here use). */
+  hostNetwork?: boolean;
+  /** `docker stop` timeout before SIGKILL (Plane: 30 s, §3.7). */
+  stopTimeoutSeconds?: number;
+  startupTimeoutMs?: number;
+  /** Stopped containers older than this are pruned every minute (§3.8). */
+  pruneMinAgeSeconds?: number;
+}
+
+function statusCode(err: unknown): number | undefined {
+  if (typeof err === "object" && err !== null && "statusCode" in err) {
+    return (err as { statusCode: number }).statusCode;
+  }
+  return undefined;
+}
+
+function freePort(hostname: string): number {
+  const listener = Deno.listen({ hostname, port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+export class DockerExecutor implements Executor {
+  #o: DockerExecutorOptions;
+  #listeners: ((event: ExitEvent) => void)[] = [];
+  #tails = new Map<string, LogTail>();
+  #live = new Set<string>();
+  #events: NodeJS.ReadableStream | null = null;
+  #pruneTimer: ReturnType<typeof setInterval> | null = null;
+  #closed = false;
+
+  constructor(options: DockerExecutorOptions) {
+    this.#o = options;
+  }
+
+  /** Subscribes to container events; call once before spawning. */
+  async start(): Promise<void> {
+    const stream = await this.#o.docker.getEvents({
+      filters: { type: ["container"], event: ["die", "stop", "start"], label: [PLANE_LABEL] },
+    });
+    this.#events = stream;
+    let buffer = "";
+    stream.on("data", (chunk: Uint8Array | string) => {
+      buffer += typeof chunk === "string" ? chunk : new TextDecoder().decode(chunk);
+      let end: number;
+      while ((end = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, end).trim();
+        buffer = buffer.slice(end + 1);
+        if (line) this.#onDockerEvent(line);
+      }
+    });
+    stream.on("error", (err: unknown) => {
+      if (!this.#closed) this.#o.log.error("Docker event stream failed", { err });
+    });
+    this.#pruneTimer = setInterval(() => void this.prune(), 60_000);
+  }
+
+  #onDockerEvent(line: string) {
+    let event: { Action?: string; Actor?: { Attributes?: Record<string, string> } };
+    try {
+      event = JSON.parse(line);
+    } catch {
+      return;
+    }
+    const name = event.Actor?.Attributes?.name;
+    const backendId = name ? backendIdOfContainer(name) : null;
+    if (!backendId || (event.Action !== "die" && event.Action !== "stop")) return;
+    // The first of die/stop wins (§3.8); the other finds the backend already reported.
+    if (!this.#live.delete(backendId)) return;
+    const code = event.Actor?.Attributes?.exitCode;
+    const exit: ExitEvent = {
+      backendId: backendId as BackendName,
+      exitCode: code === undefined ? null : Number(code),
+    };
+    for (const listener of this.#listeners) listener(exit);
+  }
+
+  #parse(executable: Executable): DockerExecutable {
+    const parsed = DockerExecutable.safeParse(executable);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      throw new TypeError(`Invalid executable: ${issue?.path.join(".")}: ${issue?.message}`);
+    }
+    return parsed.data;
+  }
+
+  async prepare(executable: Executable): Promise<void> {
+    const config = this.#parse(executable);
+    const policy = config.pull_policy ?? "IfNotPresent";
+    if (policy === "Never") return;
+    if (policy === "IfNotPresent") {
+      try {
+        await this.#o.docker.getImage(config.image).inspect();
+        return;
+      } catch (err) {
+        if (statusCode(err) !== 404) throw err;
+      }
+    }
+    const auth = config.credentials
+      ? {
+        authconfig: {
+          username: config.credentials.username,
+          password: config.credentials.password,
+        },
+      }
+      : {};
+    const stream = await this.#o.docker.pull(config.image, auth);
+    await new Promise<void>((resolve, reject) => {
+      this.#o.docker.modem.followProgress(stream, (err, output) => {
+        // A failed pull may end the stream normally with an `error` entry in it.
+        const failed = (output as { error?: string }[] | undefined)?.find((o) => o?.error);
+        if (err || failed) {
+          reject(err ?? new Error(`Pull of "${config.image}" failed: ${failed!.error}`));
+        } else resolve();
+      });
+    });
+  }
+
+  async spawn(request: SpawnRequest): Promise<{ address: string }> {
+    const config = this.#parse(request.executable);
+    const ip = this.#o.ip ?? "127.0.0.1";
+    const hostPort = this.#o.hostNetwork ? freePort(ip) : undefined;
+    const created = containerCreateOptions(request, config, {
+      ...this.#o,
+      hostNetworkPort: hostPort,
+    });
+    if (!created.ok) throw new RangeError(created.error);
+    const container = await this.#o.docker.createContainer(created.options);
+    this.#live.add(request.backendId);
+    await container.start();
+    this.#followLogs(request.backendId, container);
+    if (hostPort !== undefined) return { address: `${ip}:${hostPort}` };
+    // §3.3: read the published port, up to 3 tries 100 ms apart.
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const info = await container.inspect();
+      const binding = info.NetworkSettings.Ports?.[`${CONTAINER_PORT}/tcp`]?.[0];
+      if (binding?.HostPort) return { address: `${ip}:${binding.HostPort}` };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`Container ${containerName(request.backendId)} has no published port`);
+  }
+
+  #followLogs(backendId: string, container: DockerContainer) {
+    const tail = new LogTail();
+    this.#tails.set(backendId, tail);
+    container.logs({ follow: true, stdout: true, stderr: true }).then((stream) => {
+      let pending = new Uint8Array(0);
+      const decoders = { stdout: new TextDecoder(), stderr: new TextDecoder() };
+      stream.on("data", (chunk: Uint8Array) => {
+        // Docker multiplexes both streams: 8-byte header (stream, 0, 0, 0, size u32 BE).
+        const merged = new Uint8Array(pending.length + chunk.length);
+        merged.set(pending);
+        merged.set(chunk, pending.length);
+        let offset = 0;
+        while (merged.length - offset >= 8) {
+          const size = new DataView(merged.buffer, merged.byteOffset + offset + 4, 4).getUint32(0);
+          if (merged.length - offset - 8 < size) break;
+          const name = merged[offset] === 2 ? "stderr" : "stdout";
+          const payload = merged.subarray(offset + 8, offset + 8 + size);
+          tail.write(name, decoders[name].decode(payload, { stream: true }));
+          offset += 8 + size;
+        }
+        pending = merged.slice(offset);
+      });
+      stream.on("end", () => tail.end());
+      stream.on("error", () => tail.end());
+    }, (err) => this.#o.log.warn("Could not follow container logs", { backend: backendId, err }));
+  }
+
+  async terminate(backendId: BackendName, { hard }: { hard: boolean }): Promise<boolean> {
+    const container = this.#o.docker.getContainer(containerName(backendId));
+    try {
+      // §3.7 / #838: `stop` on a stopped container does not fail, so look first.
+      const info = await container.inspect();
+      if (!info.State.Running) return false;
+      if (hard) await container.kill();
+      else await container.stop({ t: this.#o.stopTimeoutSeconds ?? 30 });
+      return true;
+    } catch (err) {
+      const code = statusCode(err);
+      if (code === 404 || code === 409 || code === 304) return false;
+      throw err;
+    }
+  }
+
+  async waitForReady(
+    _backendId: BackendName,
+    address: string,
+    options: { signal?: AbortSignal } = {},
+  ): Promise<ReadyResult> {
+    return await waitForHttp(address, {
+      ...(options.signal ? { signal: options.signal } : {}),
+      timeoutMs: this.#o.startupTimeoutMs ?? STARTUP_TIMEOUT_MS,
+    });
+  }
+
+  onExit(listener: (event: ExitEvent) => void): void {
+    this.#listeners.push(listener);
+  }
+
+  logs(backendId: BackendName): LogLine[] {
+    return this.#tails.get(backendId)?.lines() ?? [];
+  }
+
+  /** Removes stopped Plane containers older than the minimum age (§3.8). */
+  async prune(): Promise<void> {
+    try {
+      await this.#o.docker.pruneContainers({
+        filters: { label: [PLANE_LABEL], until: [`${this.#o.pruneMinAgeSeconds ?? 0}s`] },
+      });
+    } catch (err) {
+      this.#o.log.warn("Container prune failed", { err });
+    }
+  }
+
+  close(): Promise<void> {
+    this.#closed = true;
+    if (this.#pruneTimer) clearInterval(this.#pruneTimer);
+    const events = this.#events as unknown as { destroy?: () => void } | null;
+    events?.destroy?.();
+    return Promise.resolve();
+  }
+}
