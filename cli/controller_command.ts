@@ -1,0 +1,234 @@
+/**
+ * `plane controller`: flags and environment → `ControllerConfig` → a served controller
+ * (behaviour doc §11.1, §2.12). `startController` is the one wiring path, reused by `dev`.
+ */
+import { parseArgs } from "node:util";
+import { ControllerConfig, isLoopbackHost, isOpen } from "../controller/config.ts";
+import {
+  configFromEnv,
+  describeConfigError,
+  type EnvReader,
+  toNumber,
+} from "../controller/config_from_env.ts";
+import { type Controller, createController } from "../controller/mod.ts";
+import { createLogger, type Logger } from "../shared/log.ts";
+import { openDatabase } from "./open_database.ts";
+import { UsageError, usageErrorFrom } from "./usage_error.ts";
+
+export const CONTROLLER_HELP = `Usage: plane controller [flags]
+
+Runs the controller: the HTTP API, drone and proxy sockets, on Postgres or embedded PGlite.
+
+Flags (environment variable in brackets; flags win):
+  --db URL|DIR              postgres:// URL, or a directory for embedded PGlite [DATABASE_URL]
+  --host HOST               address to bind (default 127.0.0.1) [PLANE_HOST]
+  --port N                  port to bind, 0 for any (default 8080) [PLANE_PORT]
+  --controller-url URL      base of status_url (default http://HOST:PORT) [PLANE_CONTROLLER_URL]
+  --default-cluster NAME    cluster for spawn configs that name none [PLANE_DEFAULT_CLUSTER]
+  --cleanup-min-age-days N  delete terminated backends and events older than N days
+                            [PLANE_CLEANUP_MIN_AGE_DAYS]
+  --forward-auth URL        ask URL about every /ctrl/* request [PLANE_FORWARD_AUTH]
+  --best-of N               drones sampled per spawn (default 2) [PLANE_BEST_OF]
+  --api-key KEY             accepted bearer key, repeatable (>= 16 chars)
+                            [PLANE_API_KEYS, comma-separated]
+  --cluster-secret SECRET   secret drones and proxies present [PLANE_CLUSTER_SECRET]
+  --allow-insecure          allow a non-loopback --host without any credential
+                            [PLANE_ALLOW_INSECURE]
+  --log-level LEVEL         debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
+  -h, --help                show this help
+
+With no API key, cluster secret or forward auth the controller accepts unauthenticated
+requests and therefore binds loopback only.
+`;
+
+/** Config field → flag, for error messages. */
+const FLAG_OF: Record<string, string> = {
+  db: "--db",
+  host: "--host",
+  port: "--port",
+  controllerUrl: "--controller-url",
+  defaultCluster: "--default-cluster",
+  cleanupMinAgeDays: "--cleanup-min-age-days",
+  forwardAuth: "--forward-auth",
+  bestOf: "--best-of",
+  apiKeys: "--api-key",
+  clusterSecret: "--cluster-secret",
+  allowInsecure: "--allow-insecure",
+  logLevel: "--log-level",
+};
+
+export type ControllerFlagsResult =
+  | { kind: "help" }
+  | { kind: "run"; config: ControllerConfig };
+
+/**
+ * Parses `plane controller` arguments over the environment; throws `UsageError` with one line
+ * (the schema's message for a bad value, or the start-up rule for an open, exposed host).
+ */
+export function parseControllerFlags(args: string[], env: EnvReader): ControllerFlagsResult {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        db: { type: "string" },
+        host: { type: "string" },
+        port: { type: "string" },
+        "controller-url": { type: "string" },
+        "default-cluster": { type: "string" },
+        "cleanup-min-age-days": { type: "string" },
+        "forward-auth": { type: "string" },
+        "best-of": { type: "string" },
+        "api-key": { type: "string", multiple: true },
+        "cluster-secret": { type: "string" },
+        "allow-insecure": { type: "boolean" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    throw usageErrorFrom(err, "controller");
+  }
+  if (values.help) return { kind: "help" };
+
+  const input: Record<string, unknown> = { db: "", ...configFromEnv(env) };
+  const strings = {
+    db: values.db,
+    host: values.host,
+    controllerUrl: values["controller-url"],
+    defaultCluster: values["default-cluster"],
+    forwardAuth: values["forward-auth"],
+    clusterSecret: values["cluster-secret"],
+    logLevel: values["log-level"],
+  };
+  for (const [key, value] of Object.entries(strings)) if (value !== undefined) input[key] = value;
+  const numbers = {
+    port: values.port,
+    cleanupMinAgeDays: values["cleanup-min-age-days"],
+    bestOf: values["best-of"],
+  };
+  for (const [key, value] of Object.entries(numbers)) {
+    if (value !== undefined) input[key] = toNumber(value);
+  }
+  if (values["api-key"] !== undefined) input.apiKeys = values["api-key"];
+  if (values["allow-insecure"]) input.allowInsecure = true;
+
+  const parsed = ControllerConfig.safeParse(input);
+  if (!parsed.success) {
+    throw new UsageError(describeConfigError(parsed.error, (field) => FLAG_OF[field] ?? field));
+  }
+  const config = parsed.data;
+  if (isOpen(config) && !config.allowInsecure && !isLoopbackHost(config.host)) {
+    throw new UsageError(
+      `Refusing to bind ${config.host} without authentication: pass --api-key or ` +
+        "--cluster-secret (or --forward-auth), bind a loopback --host, or add --allow-insecure",
+    );
+  }
+  return { kind: "run", config };
+}
+
+export interface RunningController extends AsyncDisposable {
+  controller: Controller;
+  /** `http://host:port` of the listener (the bound port when `port` was 0). */
+  url: string;
+  addr: Deno.NetAddr;
+  /** Closes the controller, then the HTTP server (at most 2 s, §2.12), then the database. */
+  close(): Promise<void>;
+}
+
+export interface StartControllerOptions {
+  log?: Logger;
+}
+
+/** Time the HTTP server may take to finish in-flight requests on shutdown (§2.12). */
+const SHUTDOWN_LIMIT_MS = 2_000;
+
+/** Opens the database, builds the controller and serves it until `close()`. */
+export async function startController(
+  config: ControllerConfig,
+  options: StartControllerOptions = {},
+): Promise<RunningController> {
+  const log = options.log ?? createLogger("controller", { level: config.logLevel });
+  if (isOpen(config)) {
+    log.warn(
+      isLoopbackHost(config.host)
+        ? "No API key, cluster secret or forward auth configured: accepting unauthenticated " +
+          "requests (loopback only)"
+        : `No API key, cluster secret or forward auth configured: accepting unauthenticated ` +
+          `requests on ${config.host} (--allow-insecure)`,
+    );
+  }
+  const db = await openDatabase(config.db, { log: log.child("db") });
+  let controller: Controller | null = null;
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve(
+      { hostname: config.host, port: config.port, onListen() {} },
+      (req, info) => controller!.fetch(req, info),
+    );
+  } catch (err) {
+    await db.close().catch(() => {});
+    throw new Error(
+      `Cannot listen on ${config.host}:${config.port}: ${(err as Error).message}`,
+      { cause: err },
+    );
+  }
+  const addr = server.addr;
+  const host = addr.hostname.includes(":") ? `[${addr.hostname}]` : addr.hostname;
+  const url = `http://${host}:${addr.port}`;
+  try {
+    controller = await createController({
+      db,
+      log,
+      // With --port 0 the default status_url must carry the port actually bound.
+      config: { ...config, controllerUrl: config.controllerUrl ?? url },
+    });
+  } catch (err) {
+    await server.shutdown();
+    await db.close().catch(() => {});
+    throw err;
+  }
+  log.info("Controller listening", { url, controller: controller.name });
+
+  let closing: Promise<void> | null = null;
+  const running: RunningController = {
+    controller,
+    url,
+    addr,
+    close() {
+      closing ??= (async () => {
+        await controller!.close();
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const limit = new Promise<"timeout">((resolve) => {
+          timer = setTimeout(() => resolve("timeout"), SHUTDOWN_LIMIT_MS);
+        });
+        const outcome = await Promise.race([server.shutdown().then(() => "done" as const), limit]);
+        clearTimeout(timer);
+        if (outcome === "timeout") {
+          log.warn("HTTP server did not finish within the shutdown limit", {
+            limitMs: SHUTDOWN_LIMIT_MS,
+          });
+        }
+        await db.close().catch((err) => log.warn("Could not close the database", { err }));
+      })();
+      return closing;
+    },
+    [Symbol.asyncDispose]: () => running.close(),
+  };
+  return running;
+}
+
+/** Serves the controller until `signal` aborts, then shuts down (§2.12). */
+export async function runController(
+  config: ControllerConfig,
+  options: StartControllerOptions & { signal: AbortSignal },
+): Promise<void> {
+  const running = await startController(config, options);
+  await new Promise<void>((resolve) => {
+    if (options.signal.aborted) return resolve();
+    options.signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+  await running.close();
+}

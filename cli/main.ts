@@ -1,0 +1,154 @@
+/**
+ * `deno task plane <command>`: the one command line of decisions.md ("Names and entry
+ * points"). Usage mistakes exit 2 and fatal errors exit 1, each with one line on stderr
+ * (Plane exited 0 on fatal errors; we do not).
+ */
+import { parseArgs } from "node:util";
+import { CONTROLLER_HELP, parseControllerFlags, runController } from "./controller_command.ts";
+import { openDatabase } from "./open_database.ts";
+import { print, printError } from "./output.ts";
+import { UsageError, usageErrorFrom } from "./usage_error.ts";
+import { runMigrations } from "../controller/db/migrate.ts";
+import { createLogger } from "../shared/log.ts";
+import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
+
+const MAIN_HELP = `Usage: plane <command> [flags]
+
+Commands:
+  controller   run the controller (HTTP API, drone and proxy sockets)
+  migrate      apply database migrations and exit
+  version      print the version
+  help         show help for a command
+
+Run "plane <command> --help" for a command's flags.
+`;
+
+const MIGRATE_HELP = `Usage: plane migrate --db URL|DIR
+
+Applies the database migrations and exits (the controller also applies them at start).
+
+Flags:
+  --db URL|DIR   postgres:// URL, or a directory for embedded PGlite [DATABASE_URL]
+  -h, --help     show this help
+`;
+
+const VERSION_HELP = `Usage: plane version
+
+Prints the Plane protocol version and hash this implementation speaks.
+`;
+
+const HELP: Record<string, string> = {
+  controller: CONTROLLER_HELP,
+  migrate: MIGRATE_HELP,
+  version: VERSION_HELP,
+};
+
+async function controllerCommand(args: string[]): Promise<void> {
+  const parsed = parseControllerFlags(args, (name) => Deno.env.get(name));
+  if (parsed.kind === "help") return print(CONTROLLER_HELP);
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    await runController(parsed.config, { signal: abort.signal });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+async function migrateCommand(args: string[]): Promise<void> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: { db: { type: "string" }, help: { type: "boolean", short: "h" } },
+    }));
+  } catch (err) {
+    throw usageErrorFrom(err, "migrate");
+  }
+  if (values.help) return print(MIGRATE_HELP);
+  const spec = values.db ?? Deno.env.get("DATABASE_URL");
+  if (!spec) throw new UsageError("A database is required: pass --db URL or set DATABASE_URL");
+  const log = createLogger("migrate");
+  const db = await openDatabase(spec, { log });
+  try {
+    const result = await runMigrations(db);
+    print(
+      `Applied ${result.applied.length} migration(s)` +
+        (result.applied.length > 0 ? `: ${result.applied.join(", ")}` : "") +
+        `; ${result.alreadyApplied.length} already applied`,
+    );
+  } finally {
+    await db.close();
+  }
+}
+
+function versionCommand(args: string[]): void {
+  try {
+    const { values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: { help: { type: "boolean", short: "h" } },
+    });
+    if (values.help) return print(VERSION_HELP);
+  } catch (err) {
+    throw usageErrorFrom(err, "version");
+  }
+  print(`plane ${PLANE_VERSION} (hash ${PLANE_HASH}), deno ${Deno.version.deno}`);
+}
+
+function helpCommand(args: string[]): void {
+  const [topic, ...rest] = args;
+  if (rest.length > 0) throw new UsageError(`Unexpected argument "${rest[0]}" for "plane help"`);
+  if (topic === undefined || topic === "--help" || topic === "-h") return print(MAIN_HELP);
+  const text = HELP[topic];
+  if (!text) throw new UsageError(`Unknown command "${topic}": run "plane help" for the list`);
+  print(text);
+}
+
+/** Runs one command line; resolves to the process exit status. */
+export async function main(args: string[]): Promise<number> {
+  const [command, ...rest] = args;
+  try {
+    switch (command) {
+      case "controller":
+        await controllerCommand(rest);
+        return 0;
+      case "migrate":
+        await migrateCommand(rest);
+        return 0;
+      case "version":
+      case "--version":
+        versionCommand(rest);
+        return 0;
+      case "help":
+      case "--help":
+      case "-h":
+        helpCommand(command === "help" ? rest : []);
+        return 0;
+      case undefined:
+        printError(MAIN_HELP);
+        return 2;
+      default:
+        throw new UsageError(`Unknown command "${command}": run "plane help" for the list`);
+    }
+  } catch (err) {
+    if (err instanceof UsageError) {
+      printError(`error: ${err.message}`);
+      return 2;
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    printError(`error: ${message.split("\n")[0]}`);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  // Exit explicitly: connections the 2 s shutdown limit cut short must not keep us alive.
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,25 @@
+/**
+ * `--db URL|DIR` (decisions.md extension 2): a `postgres://` or `postgresql://` URL opens
+ * Postgres through `npm:pg`; anything else is a directory, created if missing, holding
+ * embedded Postgres (PGlite) with the same migrations and queries.
+ */
+import type { Database } from "../controller/db/database.ts";
+import { createPgDatabase } from "../controller/db/pg_database.ts";
+import { createPgliteDatabase } from "../controller/db/pglite_database.ts";
+import type { Logger } from "../shared/log.ts";
+
+export function isPostgresUrl(spec: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(spec);
+}
+
+export async function openDatabase(spec: string, options: { log: Logger }): Promise<Database> {
+  if (isPostgresUrl(spec)) return createPgDatabase({ url: spec, log: options.log });
+  try {
+    await Deno.mkdir(spec, { recursive: true });
+  } catch (err) {
+    throw new Error(`Cannot create the database directory "${spec}": ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  return await createPgliteDatabase(spec);
+}
