@@ -1,32 +1,54 @@
-// Stub: to be implemented.
+/**
+ * Drone administration: `GET /ctrl/c/{cluster}/state` (behaviour doc §2.6),
+ * `POST /ctrl/c/{cluster}/d/{drone}/drain` (§2.5) and its inverse `…/undrain` (decisions.md).
+ */
 import type { ControllerContext } from "../context.ts";
-import { HttpError } from "../http_error.ts";
+import { HttpError, jsonResponse } from "../http_error.ts";
 import type { Params } from "../router.ts";
-import type { RequestInfo } from "../app.ts";
+import { clusterNameError } from "../../shared/cluster.ts";
+import { clusterState, setDraining } from "../db/drones.ts";
+import type { DrainResult } from "../../shared/api.ts";
+import { nameError } from "../../shared/names.ts";
 
-export function handleClusterState(
-  _ctx: ControllerContext,
-  _req: Request,
-  _params: Params,
-  _info: RequestInfo,
-): Promise<Response> {
-  throw new HttpError(501, "Other", "Not implemented");
+/** The `{cluster}` path parameter, validated (400 `InvalidClusterName`). */
+export function clusterParam(params: Params): string {
+  const cluster = params.cluster ?? "";
+  const error = clusterNameError(cluster);
+  if (error !== null) {
+    throw new HttpError(400, "InvalidClusterName", `Invalid cluster name "${cluster}": ${error}`);
+  }
+  return cluster;
 }
 
-export function handleDrain(
-  _ctx: ControllerContext,
+export async function handleClusterState(
+  ctx: ControllerContext,
   _req: Request,
-  _params: Params,
-  _info: RequestInfo,
+  params: Params,
 ): Promise<Response> {
-  throw new HttpError(501, "Other", "Not implemented");
+  return jsonResponse(await clusterState(ctx.db, clusterParam(params)));
 }
 
-export function handleUndrain(
-  _ctx: ControllerContext,
-  _req: Request,
-  _params: Params,
-  _info: RequestInfo,
-): Promise<Response> {
-  throw new HttpError(501, "Other", "Not implemented");
+async function setDrainingRoute(ctx: ControllerContext, params: Params, draining: boolean) {
+  const cluster = clusterParam(params);
+  const name = params.drone ?? "";
+  // A malformed name names no drone (and must not reach SQL: a NUL byte is a database error).
+  const updated = nameError(name, "dr-") === null
+    ? await setDraining(ctx.db, { cluster, name, draining })
+    : null;
+  if (updated === null) throw new HttpError(404, "NotFound", "Drone does not exist");
+  if (updated) {
+    ctx.log.info(draining ? "Drone draining" : "Drone undrained", { cluster, drone: name });
+  }
+  const result: DrainResult = { updated };
+  return jsonResponse(result);
+}
+
+/** Excludes the drone from scheduling; running backends are untouched (§2.5). */
+export function handleDrain(ctx: ControllerContext, _req: Request, params: Params) {
+  return setDrainingRoute(ctx, params, true);
+}
+
+/** Makes a drained drone schedulable again (decisions.md; Plane has no undrain). */
+export function handleUndrain(ctx: ControllerContext, _req: Request, params: Params) {
+  return setDrainingRoute(ctx, params, false);
 }

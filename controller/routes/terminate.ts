@@ -1,16 +1,29 @@
-// Stub: to be implemented.
+/** `POST /ctrl/b/{backend}/soft-terminate` and `…/hard-terminate` (behaviour doc §2.3). */
 import type { ControllerContext } from "../context.ts";
-import { HttpError } from "../http_error.ts";
+import { HttpError, jsonResponse } from "../http_error.ts";
 import type { Params } from "../router.ts";
-import type { RequestInfo } from "../app.ts";
 import type { TerminationKind } from "../../shared/backend_state.ts";
+import { queueTerminate } from "../db/actions.ts";
+import { nameError } from "../../shared/names.ts";
 
-export function handleTerminate(
-  _ctx: ControllerContext,
+/**
+ * Queues `Terminate {kind, reason: "external"}` for the backend's drone; the body is ignored.
+ * A terminated backend, or one with the same kind of terminate still pending, gets nothing new
+ * (decisions.md fixed quirks). Always 200 `null` for an existing backend.
+ */
+export async function handleTerminate(
+  ctx: ControllerContext,
   _req: Request,
-  _params: Params,
-  _info: RequestInfo,
-  _kind: TerminationKind,
+  params: Params,
+  _info: unknown,
+  kind: TerminationKind,
 ): Promise<Response> {
-  throw new HttpError(501, "Other", "Not implemented");
+  const backendId = params.backend ?? "";
+  // A malformed id names no backend (and must not reach SQL: a NUL byte is a database error).
+  const result = nameError(backendId, "") === null
+    ? await queueTerminate(ctx.db, backendId, { kind, reason: "external" })
+    : { kind: "not_found" as const };
+  if (result.kind === "not_found") throw new HttpError(404, "NotFound", "Backend does not exist");
+  ctx.log.info("Terminate requested", { backendId, kind, outcome: result.kind });
+  return jsonResponse(null);
 }

@@ -1,0 +1,61 @@
+/**
+ * What the sweepers look for (behaviour doc §6.7 and decisions.md fixed quirks): backends
+ * past their idle or lifetime limit, and `scheduled` backends whose drone is gone.
+ */
+import type { Queryable } from "./database.ts";
+
+/**
+ * Backends on `droneId` idle longer than `allowed_idle_seconds` or past `expiration_time`
+ * (NULL limits never match, §6.7). `scheduled` is skipped as in Plane (#634); unlike Plane,
+ * backends already terminating are skipped too (decisions.md: no terminate every sweep).
+ */
+export async function expiredBackends(db: Queryable, droneId: number): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `select id from backend
+     where drone_id = $1
+       and last_status not in ('scheduled', 'terminating', 'hard-terminating', 'terminated')
+       and (now() - last_keepalive > make_interval(secs => allowed_idle_seconds)
+            or now() > expiration_time)
+     order by id`,
+    [droneId],
+  );
+  return rows.map((r) => r.id);
+}
+
+/**
+ * `scheduled` backends whose drone has been out of contact longer than the key lease and whose
+ * key has expired (decisions.md: Plane never releases them). Out of contact: no controller holds
+ * the drone's socket (or the one recorded is itself dead), and the later of its last heartbeat and
+ * its last connection start is older than `leaseMs`. The expired key is the safety
+ * condition: by then a drone that is merely cut off has killed the backend itself (§5.6).
+ */
+export async function lostBackends(
+  db: Queryable,
+  options: { leaseMs: number; unhealthyMs: number; limit?: number },
+): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
+    `select b.id from drone d
+     join node n on n.id = d.id
+     left join controller c on c.id = n.controller
+     join backend b on b.drone_id = d.id and b.last_status != 'terminated'
+     where b.last_status = 'scheduled'
+       and (c.id is null or not c.is_online
+            or c.last_heartbeat < now() - make_interval(secs => $2 / 1000.0))
+       and coalesce(greatest(d.last_heartbeat, n.last_connection_start_time), b.last_status_time)
+           < now() - make_interval(secs => $1 / 1000.0)
+       and not exists (select 1 from backend_key k where k.id = b.id and k.expires_at > now())
+     order by b.id
+     limit $3`,
+    [options.leaseMs, options.unhealthyMs, options.limit ?? 100],
+  );
+  return rows.map((r) => r.id);
+}
+
+/** Locks the backend row inside `tx`; true if it is still `scheduled`. */
+export async function lockIfScheduled(tx: Queryable, backendId: string): Promise<boolean> {
+  const { rows } = await tx.query(
+    "select 1 from backend where id = $1 and last_status = 'scheduled' for update",
+    [backendId],
+  );
+  return rows.length > 0;
+}
