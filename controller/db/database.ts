@@ -7,10 +7,20 @@ export interface QueryResult<R> {
   rowCount: number;
 }
 
+export interface QueryOptions {
+  /**
+   * Prepares the statement once per connection under this name and reuses it (pg named
+   * statements), saving the parse and plan on hot paths. One name must always carry the same
+   * text. Implementations without prepared statements ignore it.
+   */
+  name?: string;
+}
+
 export interface Queryable {
   query<R = Record<string, unknown>>(
     text: string,
     values?: readonly unknown[],
+    options?: QueryOptions,
   ): Promise<QueryResult<R>>;
 }
 

@@ -7,7 +7,13 @@ import type { Queryable } from "./database.ts";
 
 export const EVENT_CHANNEL = "plane_events";
 
-export type EventKind = "backend_state" | "backend_action" | "node_connection";
+export type EventKind =
+  | "backend_state"
+  | "backend_action"
+  | "node_connection"
+  // Ours (decisions.md): key = cluster, payload `TokenRevokedEvent` (db/revoke.ts), so every
+  // controller instance can tell its proxies of that cluster to drop the tokens.
+  | "token_revoked";
 
 export interface EventRecord {
   id: number;

@@ -26,7 +26,9 @@ export async function registerNode(db: Database, node: RegisterNode): Promise<Re
     const { rows } = await tx.query<{ id: number; start: Date }>(
       `insert into node (kind, name, cluster, plane_version, plane_hash, controller, ip,
                          last_connection_start_time)
-       values ($1, $2, $3, $4, $5, $6, $7, clock_timestamp())
+       -- Truncated to milliseconds: the value comes back as a JS Date (ms precision) and
+       -- markNodeOffline compares it for equality, which fails on microseconds.
+       values ($1, $2, $3, $4, $5, $6, $7, date_trunc('milliseconds', clock_timestamp()))
        on conflict (cluster, name) do update set
          kind = excluded.kind, plane_version = excluded.plane_version,
          plane_hash = excluded.plane_hash, controller = excluded.controller, ip = excluded.ip,

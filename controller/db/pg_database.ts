@@ -1,7 +1,7 @@
 /** `Database` over a real Postgres server through `npm:pg` (the production path). */
 // @ts-types="@types/pg"
 import pg from "pg";
-import type { Database, ListenHandlers, Queryable, QueryResult } from "./database.ts";
+import type { Database, ListenHandlers, Queryable, QueryOptions, QueryResult } from "./database.ts";
 import type { Logger } from "../../shared/log.ts";
 
 // int8 (event ids, fencing tokens) as JS numbers: every value we store fits in 2^53.
@@ -23,8 +23,15 @@ export interface PgDatabaseOptions {
 
 function wrap(client: pg.Pool | pg.PoolClient): Queryable {
   return {
-    async query<R>(text: string, values?: readonly unknown[]): Promise<QueryResult<R>> {
-      const result = await client.query(text, values as unknown[] | undefined);
+    async query<R>(
+      text: string,
+      values?: readonly unknown[],
+      options?: QueryOptions,
+    ): Promise<QueryResult<R>> {
+      const params = values as unknown[] | undefined;
+      const result = options?.name
+        ? await client.query({ name: options.name, text, values: params ?? [] })
+        : await client.query(text, params);
       return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
     },
   };
@@ -36,6 +43,7 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
   pool.on("error", (err) => options.log.warn("Idle database connection failed", { err }));
   const base = wrap(pool);
   const stops = new Set<() => Promise<void>>();
+  let closing: Promise<void> | null = null;
 
   return {
     query: base.query,
@@ -68,9 +76,14 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
         await stop();
       };
     },
-    async close() {
-      await Promise.all([...stops].map((stop) => stop()));
-      await pool.end();
+    // Idempotent: a second controller's database is closed by it and again by the test
+    // database that opened it (`pool.end()` throws when called twice).
+    close() {
+      closing ??= (async () => {
+        await Promise.all([...stops].map((stop) => stop()));
+        await pool.end();
+      })();
+      return closing;
     },
   };
 }

@@ -1,14 +1,23 @@
-// Stub: to be implemented.
+/**
+ * `POST /ctrl/b/revoke` and `POST /ctrl/revoke` (behaviour doc §2.4; decisions.md accepts
+ * both paths): deletes a user's tokens for a backend. Unlike Plane, proxies of the backend's
+ * cluster are told to drop them (`TokenRevoked`), through the event log so that proxies
+ * connected to other controller instances hear it too.
+ */
 import type { ControllerContext } from "../context.ts";
-import { HttpError } from "../http_error.ts";
-import type { Params } from "../router.ts";
-import type { RequestInfo } from "../app.ts";
+import { HttpError, jsonResponse, readJsonBody } from "../http_error.ts";
+import { RevokeRequest } from "../../shared/api.ts";
+import { revokeUserTokens } from "../db/revoke.ts";
 
-export function handleRevoke(
-  _ctx: ControllerContext,
-  _req: Request,
-  _params: Params,
-  _info: RequestInfo,
-): Promise<Response> {
-  throw new HttpError(501, "Other", "Not implemented");
+export async function handleRevoke(ctx: ControllerContext, req: Request): Promise<Response> {
+  const body = await readJsonBody(req, RevokeRequest, ctx.config.maxBodyBytes);
+  let tokens: string[];
+  try {
+    tokens = await revokeUserTokens(ctx.db, body.backend_id, body.user);
+  } catch (err) {
+    throw new HttpError(500, "DatabaseError", "Failed to revoke token", { cause: err });
+  }
+  ctx.log.info("Revoked tokens", { backend: body.backend_id, count: tokens.length });
+  // Plane's exact answer, whether or not any token matched.
+  return jsonResponse("Token revoked successfully");
 }

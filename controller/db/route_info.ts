@@ -1,0 +1,73 @@
+/**
+ * Queries behind the proxy socket (behaviour doc §7.5, §7.6): which backend a connection
+ * token routes to, and proxy keepalives.
+ */
+import type { Queryable } from "./database.ts";
+import { isStaticToken } from "../../shared/tokens.ts";
+import { BackendState } from "../../shared/backend_state.ts";
+
+/** What a token resolves to: the backend's current state plus the token's identity fields. */
+export interface RouteTarget {
+  backendId: string;
+  cluster: string;
+  state: BackendState;
+  subdomain: string | null;
+  secretToken: string;
+  user: string | null;
+  userData: unknown;
+}
+
+interface TargetRow {
+  id: string;
+  cluster: string;
+  state: unknown;
+  subdomain: string | null;
+  "secret_token": string;
+  username: string | null;
+  auth: unknown;
+}
+
+/**
+ * Resolves a connection token (§7.6): `s.` tokens through `backend.static_token` (no secret,
+ * no user), others through `token` ⨝ `backend`. Unlike Plane, expired tokens (1 h) are refused
+ * here (decisions.md) rather than working until the cleanup job deletes them. Null when unknown.
+ */
+export async function findRouteTarget(db: Queryable, token: string): Promise<RouteTarget | null> {
+  const { rows } = isStaticToken(token)
+    ? await db.query<TargetRow>(
+      `select id, cluster, state, subdomain, '' as secret_token, null as username, null as auth
+       from backend where static_token = $1 limit 1`,
+      [token],
+    )
+    : await db.query<TargetRow>(
+      `select b.id, b.cluster, b.state, b.subdomain, t.secret_token, t.username, t.auth
+       from token t join backend b on b.id = t.backend_id
+       where t.token = $1 and t.expiration_time > now()`,
+      [token],
+    );
+  const row = rows[0];
+  if (!row) return null;
+  const state = BackendState.safeParse(row.state);
+  if (!state.success) return null;
+  return {
+    backendId: row.id,
+    cluster: row.cluster,
+    state: state.data,
+    subdomain: row.subdomain,
+    secretToken: row.secret_token,
+    user: row.username,
+    userData: row.auth,
+  };
+}
+
+/**
+ * Records a proxy keepalive (§7.5) with Plane's exact guard; false when the backend is
+ * unknown or terminated (the proxy is then told `BackendRemoved`).
+ */
+export async function recordKeepAlive(db: Queryable, backendId: string): Promise<boolean> {
+  const { rowCount } = await db.query(
+    `update backend set last_keepalive = now() where id = $1 and last_status != 'terminated'`,
+    [backendId],
+  );
+  return rowCount > 0;
+}
