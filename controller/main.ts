@@ -18,11 +18,14 @@ import { createLogger } from "../shared/log.ts";
 import { randomSuffix } from "../shared/names.ts";
 
 let starting: Promise<{ controller: Controller; config: ControllerConfig }> | null = null;
+/** Where `deno serve` bound us: the default base of `status_url` when none is configured. */
+let listening: { hostname: string; port: number } | null = null;
 
 function start(): Promise<{ controller: Controller; config: ControllerConfig }> {
   starting ??= (async () => {
     const parsed = ControllerConfig.safeParse({
       db: "",
+      ...(listening ? { host: listening.hostname, port: listening.port } : {}),
       ...configFromEnv((name) => Deno.env.get(name)),
     });
     if (!parsed.success) throw new Error(describeConfigError(parsed.error));
@@ -109,7 +112,10 @@ async function fetch(req: Request, info: Deno.ServeHandlerInfo): Promise<Respons
 
 function onListen(addr: Deno.Addr) {
   const log = createLogger("controller");
-  if (addr.transport === "tcp") log.info("Listening", { host: addr.hostname, port: addr.port });
+  if (addr.transport === "tcp") {
+    listening = { hostname: addr.hostname, port: addr.port };
+    log.info("Listening", { host: addr.hostname, port: addr.port });
+  }
   start().catch((err) => log.error("Controller could not start", { err }));
 }
 

@@ -40,6 +40,7 @@ export class DroneCore {
   readonly #managers = new Map<BackendName, BackendManager>();
   readonly keys: KeyManager;
   #link: DroneLinkPort | null = null;
+  #closed = false;
 
   constructor(deps: DroneCoreDeps) {
     this.#deps = deps;
@@ -49,6 +50,7 @@ export class DroneCore {
       terminate: (id, kind) => this.#managers.get(id)?.terminate(kind, "keyexpired"),
     });
     deps.executor.onExit(({ backendId, exitCode }) => {
+      if (this.#closed) return;
       const manager = this.#managers.get(backendId);
       if (manager) manager.exited(exitCode);
     });
@@ -170,6 +172,8 @@ export class DroneCore {
   }
 
   #record(backendId: BackendName, state: BackendState) {
+    // After close the store may be gone; a later run's start-up sweep settles these backends.
+    if (this.#closed) return;
     this.#deps.store.registerEvent(backendId, state, this.#deps.clock.now());
     if (state.status === "terminated") {
       this.keys.unregister(backendId);
@@ -179,6 +183,7 @@ export class DroneCore {
 
   /** Stops timers and steps; backends keep running (Plane leaves them; the next start kills them). */
   close(): void {
+    this.#closed = true;
     this.keys.close();
     for (const manager of this.#managers.values()) manager.stop();
     this.detach();

@@ -49,7 +49,7 @@ interface EventRow {
 }
 
 const SELECT_EVENT = `select id, kind, key, data,
-  (extract(epoch from created_at) * 1000)::float8 as time from event`;
+  floor(extract(epoch from created_at) * 1000)::float8 as time from event`;
 
 export async function eventsByIds(db: Queryable, ids: readonly number[]): Promise<EventRecord[]> {
   const { rows } = await db.query<EventRow>(
