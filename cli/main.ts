@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { CONTROLLER_HELP, parseControllerFlags, runController } from "./controller_command.ts";
 import { openDatabase } from "./open_database.ts";
+import { DRONE_HELP, parseDroneFlags, startDrone } from "./drone_command.ts";
 import { print, printError } from "./output.ts";
 import { UsageError, usageErrorFrom } from "./usage_error.ts";
 import { runMigrations } from "../controller/db/migrate.ts";
@@ -16,6 +17,7 @@ const MAIN_HELP = `Usage: plane <command> [flags]
 
 Commands:
   controller   run the controller (HTTP API, drone and proxy sockets)
+  drone        run a drone (backends as Docker containers or local processes)
   migrate      apply database migrations and exit
   version      print the version
   help         show help for a command
@@ -39,6 +41,7 @@ Prints the Plane protocol version and hash this implementation speaks.
 
 const HELP: Record<string, string> = {
   controller: CONTROLLER_HELP,
+  drone: DRONE_HELP,
   migrate: MIGRATE_HELP,
   version: VERSION_HELP,
 };
@@ -52,6 +55,21 @@ async function controllerCommand(args: string[]): Promise<void> {
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
     await runController(parsed.config, { signal: abort.signal });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+async function droneCommand(args: string[]): Promise<void> {
+  const parsed = parseDroneFlags(args, (name) => Deno.env.get(name));
+  if (parsed.kind === "help") return print(DRONE_HELP);
+  const running = await startDrone(parsed.config);
+  const onSignal = () => void running.stop();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    await running.done;
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
@@ -118,6 +136,9 @@ export async function main(args: string[]): Promise<number> {
     switch (command) {
       case "controller":
         await controllerCommand(rest);
+        return 0;
+      case "drone":
+        await droneCommand(rest);
         return 0;
       case "migrate":
         await migrateCommand(rest);

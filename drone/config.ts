@@ -22,6 +22,17 @@ export const DroneConfig = z.object({
   runtime: z.enum(["local", "docker"]).default("local"),
   /** Local-process runtime: image name → command. */
   images: z.record(z.string(), LocalImage).default({}),
+  /** Docker runtime: `HostConfig.Runtime`, e.g. runsc (§3.2). */
+  dockerRuntime: z.string().optional(),
+  /** Docker runtime: `HostConfig.LogConfig` (§3.2). */
+  logConfig: z.object({ Type: z.string(), Config: z.record(z.string(), z.string()).optional() })
+    .optional(),
+  /** Docker runtime: host directory under which backend mounts are made (§3.4). */
+  mountBase: z.string().optional(),
+  /** Docker runtime: host networking with a drone-assigned PORT instead of a published 8080. */
+  hostNetwork: z.boolean().default(false),
+  /** Docker runtime: prune stopped backend containers older than this (§3.2). */
+  pruneMinAgeSeconds: z.number().int().min(0).default(0),
   heartbeatMs: z.number().int().positive().default(7_000),
   softGraceMs: z.number().int().positive().default(30_000),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),

@@ -38,7 +38,7 @@ export interface DockerRuntimeOptions {
   /** `HostConfig.Runtime` (e.g. runsc). */
   runtime?: string | undefined;
   /** `HostConfig.LogConfig` as Docker JSON. */
-  logConfig?: { Type: string; Config?: Record<string, string> } | undefined;
+  logConfig?: { Type: string; Config?: Record<string, string> | undefined } | undefined;
   /** Host directory under which backend mounts are created; without it mounts are ignored. */
   mountBase?: string | undefined;
   /**

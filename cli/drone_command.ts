@@ -1,0 +1,208 @@
+/**
+ * `plane drone`: flags and environment → `DroneConfig` → a running drone (behaviour doc
+ * §11.1, decisions.md extension 3). `startDrone` is the one wiring path, reused by `dev`.
+ */
+import { parseArgs } from "node:util";
+import { dirname } from "node:path";
+import { z } from "zod";
+import { DroneConfig } from "../drone/config.ts";
+import { createDrone, type Drone } from "../drone/mod.ts";
+import { StateStore } from "../drone/state_store.ts";
+import type { Executor } from "../drone/executor/executor.ts";
+import { LocalImage, LocalProcessExecutor } from "../drone/executor/local_process.ts";
+import { DockerExecutor } from "../drone/executor/docker.ts";
+import { connectDocker } from "../drone/executor/docker_connect.ts";
+import { createLogger, type Logger } from "../shared/log.ts";
+import { UsageError, usageErrorFrom } from "./usage_error.ts";
+
+export const DRONE_HELP = `Usage: plane drone --controller-url URL --cluster NAME [flags]
+
+Runs a drone: starts backends as Docker containers or local processes on this machine.
+
+Flags (environment variable in brackets; flags win):
+  --controller-url URL      controller to dial; a secret may ride as the URL's username
+                            [PLANE_CONTROLLER_URL]
+  --cluster NAME            cluster this drone serves, host[:port] [PLANE_CLUSTER]
+  --name NAME               drone name, dr-... (default random)
+  --pool NAME               drone pool (default empty) [PLANE_POOL]
+  --secret SECRET           cluster secret for the drone socket [PLANE_CLUSTER_SECRET]
+  --ip HOST                 address proxies reach backends on (default 127.0.0.1)
+  --db PATH                 SQLite state file (default .plane/drone-state.db)
+  --runtime local|docker    backend runtime (default local)
+  --images FILE             local runtime: JSON map of image name to
+                            {"command": [...], "env": {...}, "cwd": "..."}
+  --docker-runtime NAME     docker: HostConfig.Runtime, e.g. runsc
+  --log-config JSON         docker: HostConfig.LogConfig
+  --mount-base PATH         docker: directory for backend mounts
+  --host-network            docker: host networking with an assigned PORT
+  --auto-prune-containers-older-than-seconds N
+                            docker: prune stopped containers older than N s (default 0)
+  --log-level LEVEL         debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
+  -h, --help                show this help
+`;
+
+export type DroneFlagsResult = { kind: "help" } | { kind: "run"; config: DroneConfig };
+
+function describe(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return "Invalid drone configuration";
+  const field = issue.path.map(String).join(".");
+  return field ? `Invalid ${field}: ${issue.message}` : issue.message;
+}
+
+/** Parses `plane drone` arguments over the environment; throws `UsageError` with one line. */
+export function parseDroneFlags(
+  args: string[],
+  env: (name: string) => string | undefined,
+  readFile: (path: string) => string = Deno.readTextFileSync,
+): DroneFlagsResult {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        "controller-url": { type: "string" },
+        cluster: { type: "string" },
+        name: { type: "string" },
+        pool: { type: "string" },
+        secret: { type: "string" },
+        ip: { type: "string" },
+        db: { type: "string" },
+        runtime: { type: "string" },
+        images: { type: "string" },
+        "docker-runtime": { type: "string" },
+        "log-config": { type: "string" },
+        "mount-base": { type: "string" },
+        "host-network": { type: "boolean" },
+        "auto-prune-containers-older-than-seconds": { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    throw usageErrorFrom(err, "drone");
+  }
+  if (values.help) return { kind: "help" };
+  const input: Record<string, unknown> = {};
+  const set = (key: string, value: unknown) => value !== undefined && (input[key] = value);
+  set("controllerUrl", values["controller-url"] ?? env("PLANE_CONTROLLER_URL"));
+  set("cluster", values.cluster ?? env("PLANE_CLUSTER"));
+  set("name", values.name);
+  set("pool", values.pool ?? env("PLANE_POOL"));
+  set("secret", values.secret ?? env("PLANE_CLUSTER_SECRET"));
+  set("ip", values.ip);
+  set("db", values.db);
+  set("runtime", values.runtime);
+  set("dockerRuntime", values["docker-runtime"]);
+  set("mountBase", values["mount-base"]);
+  set("logLevel", values["log-level"] ?? env("PLANE_LOG_LEVEL"));
+  if (values["host-network"]) input.hostNetwork = true;
+  const prune = values["auto-prune-containers-older-than-seconds"];
+  if (prune !== undefined) input.pruneMinAgeSeconds = Number(prune);
+  for (const [flag, key] of [["log-config", "logConfig"], ["images", "images"]] as const) {
+    const raw = values[flag];
+    if (raw === undefined) continue;
+    let text = raw;
+    if (flag === "images") {
+      try {
+        text = readFile(raw);
+      } catch (err) {
+        throw new UsageError(`Cannot read --images file "${raw}": ${(err as Error).message}`);
+      }
+    }
+    try {
+      input[key] = JSON.parse(text);
+    } catch (err) {
+      throw new UsageError(`Invalid --${flag}: not JSON (${(err as Error).message})`);
+    }
+  }
+  if (input.images !== undefined) {
+    const images = z.record(z.string(), LocalImage).safeParse(input.images);
+    if (!images.success) throw new UsageError(`Invalid --images: ${describe(images.error)}`);
+  }
+  const parsed = DroneConfig.safeParse(input);
+  if (!parsed.success) throw new UsageError(describe(parsed.error));
+  if (parsed.data.runtime === "local" && Object.keys(parsed.data.images).length === 0) {
+    throw new UsageError(
+      "The local runtime needs images to run: pass --images FILE (or --runtime docker)",
+    );
+  }
+  return { kind: "run", config: parsed.data };
+}
+
+export interface RunningDrone {
+  drone: Drone;
+  executor: Executor;
+  /** Resolves when the drone has stopped (after `stop()` or a fatal error). */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** Builds the executor, store and drone for `config` and starts it. */
+export async function startDrone(
+  config: DroneConfig,
+  options: { log?: Logger } = {},
+): Promise<RunningDrone> {
+  const log = options.log ?? createLogger("drone", { level: config.logLevel });
+  if (config.db !== ":memory:") await Deno.mkdir(dirname(config.db), { recursive: true });
+  let executor: Executor;
+  if (config.runtime === "docker") {
+    const docker = new DockerExecutor({
+      docker: connectDocker(),
+      log: log.child("docker"),
+      ip: config.ip,
+      hostNetwork: config.hostNetwork,
+      runtime: config.dockerRuntime,
+      logConfig: config.logConfig,
+      mountBase: config.mountBase,
+      pruneMinAgeSeconds: config.pruneMinAgeSeconds,
+      stopTimeoutSeconds: Math.ceil(config.softGraceMs / 1000),
+    });
+    await docker.start();
+    executor = docker;
+  } else {
+    executor = new LocalProcessExecutor({
+      images: config.images,
+      ip: config.ip,
+      softGraceMs: config.softGraceMs,
+      stateDir: `${config.db === ":memory:" ? ".plane" : dirname(config.db)}/pids`,
+    });
+  }
+  const store = new StateStore(config.db);
+  if (config.db !== ":memory:") await Deno.chmod(config.db, 0o600);
+  const drone = createDrone({
+    executor,
+    store,
+    log,
+    link: {
+      name: config.name,
+      controllerUrl: config.controllerUrl,
+      cluster: config.cluster,
+      pool: config.pool,
+      secret: config.secret,
+      heartbeatMs: config.heartbeatMs,
+    },
+  });
+  const abort = new AbortController();
+  log.info("Drone starting", {
+    name: drone.name,
+    cluster: config.cluster,
+    runtime: config.runtime,
+  });
+  const done = drone.run(abort.signal).finally(async () => {
+    // Backends keep running (as in Plane); the next start's sweep kills them.
+    if (executor instanceof DockerExecutor) await executor.close();
+    store.close();
+  });
+  return {
+    drone,
+    executor,
+    done,
+    async stop() {
+      abort.abort();
+      await done;
+    },
+  };
+}
