@@ -81,8 +81,18 @@ Deno.test({
       const exited = new Promise((r) => executor.onExit((e) => e.backendId === backendId && r(e)));
       await executor.terminate(backendId, { hard: true });
       await exited;
-      await executor.prune();
-      await assert.rejects(connectDocker().getContainer(`plane-${backendId}`).inspect());
+      // Docker's `until` filter has one-second granularity: prune until the container is gone.
+      const deadline = Date.now() + 10_000;
+      let gone = false;
+      while (!gone && Date.now() < deadline) {
+        await executor.prune();
+        gone = await connectDocker().getContainer(`plane-${backendId}`).inspect().then(
+          () => false,
+          () => true,
+        );
+        if (!gone) await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.equal(gone, true, "the stopped container was pruned");
     } finally {
       await executor.close();
     }
