@@ -18,6 +18,8 @@ export interface ControllerLinkOptions {
   /** Cluster secret or API key, sent as `Authorization: Bearer` (decisions.md ext. 1). */
   secret?: string | undefined;
   heartbeatMs?: number;
+  /** Resource metrics period (Plane: 10 s, §3.8). */
+  metricsMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
   /** Range of the periodic reconnect; Plane uses 50–70 min. */
@@ -140,10 +142,12 @@ async function connectOnce(
         timers.push(
           setTimeout(() => ws.close(1000, "Rebalancing"), min + Math.random() * (max - min)),
         );
+        timers.push(setInterval(() => void core.sendMetrics(), options.metricsMs ?? 10_000));
         core.attach(
           {
             renewKey: (backend, localTime) =>
               send({ RenewKey: { backend, "local_time": localTime } }),
+            metrics: (sample) => send({ BackendMetrics: sample }),
           },
           (message) => void send({ BackendEvent: message }),
         );

@@ -8,6 +8,7 @@ import type { BackendName } from "../shared/names.ts";
 import type { Logger } from "../shared/log.ts";
 import type {
   BackendActionMessage,
+  BackendMetricsMessage,
   BackendStateMessage,
   KeyDeadlines,
 } from "../shared/protocol.ts";
@@ -31,6 +32,7 @@ export interface DroneCoreDeps {
 /** What the core asks of the current controller connection. */
 export interface DroneLinkPort {
   renewKey(backendId: BackendName, localTime: number): boolean;
+  metrics(message: BackendMetricsMessage): boolean;
 }
 
 export type ActionOutcome = "applied" | "ignored";
@@ -178,6 +180,20 @@ export class DroneCore {
     if (state.status === "terminated") {
       this.keys.unregister(backendId);
       this.#managers.delete(backendId);
+    }
+  }
+
+  /** Samples every live backend's resources and sends them on the current link (§3.8, every 10 s). */
+  async sendMetrics(): Promise<void> {
+    const link = this.#link;
+    if (!link) return;
+    for (const id of [...this.#managers.keys()]) {
+      try {
+        const sample = await this.#deps.executor.metrics(id);
+        if (sample) link.metrics(sample);
+      } catch (err) {
+        this.#deps.log.debug("Metrics sample failed", { backend: id, err });
+      }
     }
   }
 

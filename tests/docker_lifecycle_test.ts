@@ -74,7 +74,7 @@ Deno.test({
         [body.backend_id],
       );
       assert.equal(stored.rows[0]?.code, 143);
-      await waitFor(async () => {
+      await waitFor(() => {
         const state = running.drone.core.backendState(body.backend_id);
         return state === null || state.status === "terminated";
       });

@@ -57,6 +57,7 @@ export async function startTestDrone(options: {
       cluster: options.cluster,
       pool: options.pool ?? "",
       heartbeatMs: 200,
+      metricsMs: 200,
       backoffInitialMs: 50,
       backoffMaxMs: 500,
     },

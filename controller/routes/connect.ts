@@ -1,14 +1,27 @@
-// Stub: to be implemented.
+/** `POST /ctrl/connect` (behaviour doc §2.2): parse the body, run `connect`, answer. */
 import type { ControllerContext } from "../context.ts";
-import { HttpError } from "../http_error.ts";
+import { HttpError, jsonResponse, readJsonBody } from "../http_error.ts";
 import type { Params } from "../router.ts";
 import type { RequestInfo } from "../app.ts";
+import { ConnectRequest } from "../../shared/api.ts";
+import { connect } from "../connect.ts";
+import { createConnectStore } from "../db/connect.ts";
 
-export function handleConnect(
-  _ctx: ControllerContext,
-  _req: Request,
+export async function handleConnect(
+  ctx: ControllerContext,
+  req: Request,
   _params: Params,
   _info: RequestInfo,
 ): Promise<Response> {
-  throw new HttpError(501, "Other", "Not implemented");
+  const request = await readJsonBody(req, ConnectRequest, ctx.config.maxBodyBytes);
+  const result = await connect(request, {
+    store: createConnectStore(ctx.db),
+    config: ctx.config,
+    controllerUrl: ctx.controllerUrl,
+  });
+  if (!result.ok) {
+    const { status, kind, message } = result.error;
+    throw new HttpError(status, kind, message);
+  }
+  return jsonResponse(result.response);
 }

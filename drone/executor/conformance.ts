@@ -112,6 +112,27 @@ export function runExecutorConformance(
     assert.equal(await f.executor.terminate(randomBackendName(), { hard: true }), false);
   });
 
+  test("metrics() samples a running backend's memory and answers null once it exited", async () => {
+    await using f = await makeFixture();
+    const backendId = randomBackendName();
+    const { address } = await f.executor.spawn({
+      backendId,
+      executable: { image: f.image },
+      key,
+      staticToken: null,
+    });
+    await f.executor.waitForReady(backendId, address);
+    const sample = await f.executor.metrics(backendId);
+    assert.ok(sample, "a running backend has metrics");
+    assert.equal(sample.backend_id, backendId);
+    assert.ok(sample.mem_used > 0, `mem_used ${sample.mem_used}`);
+    const exited = exitOf(f.executor, backendId);
+    await f.executor.terminate(backendId, { hard: true });
+    await exited;
+    assert.equal(await f.executor.metrics(backendId), null);
+    assert.equal(await f.executor.metrics(randomBackendName()), null);
+  });
+
   test("logs() holds the backend's stdout and stderr lines", async () => {
     await using f = await makeFixture();
     const backendId = randomBackendName();

@@ -4,7 +4,7 @@
  * (`conformance.ts`) runs against each.
  */
 import type { BackendName } from "../../shared/names.ts";
-import type { AcquiredKey } from "../../shared/protocol.ts";
+import type { AcquiredKey, BackendMetricsMessage } from "../../shared/protocol.ts";
 
 /** The spawn's `executable` object, opaque JSON until a runtime parses it. */
 export type Executable = Record<string, unknown>;
@@ -45,6 +45,11 @@ export interface Executor {
   onExit(listener: (event: ExitEvent) => void): void;
   /** The last lines a backend wrote (bounded tail), oldest first. */
   logs(backendId: BackendName): LogLine[];
+  /**
+   * One resource sample of a running backend (behaviour doc §3.8): memory in bytes, CPU as
+   * nanoseconds used since the previous sample; null when it is not running.
+   */
+  metrics(backendId: BackendName): Promise<BackendMetricsMessage | null>;
   close(): Promise<void>;
 }
 

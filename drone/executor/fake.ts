@@ -4,6 +4,7 @@
  * the same conformance suite as the Docker and local-process runtimes.
  */
 import type { BackendName } from "../../shared/names.ts";
+import type { BackendMetricsMessage } from "../../shared/protocol.ts";
 import {
   type Executable,
   type Executor,
@@ -102,6 +103,23 @@ export class FakeExecutor implements Executor {
 
   onExit(listener: (event: ExitEvent) => void): void {
     this.#listeners.push(listener);
+  }
+
+  metrics(backendId: BackendName): Promise<BackendMetricsMessage | null> {
+    const backend = this.#backends.get(backendId);
+    if (!backend || backend.exited) return Promise.resolve(null);
+    const mem = 8 * 1024 * 1024;
+    return Promise.resolve({
+      "backend_id": backendId,
+      "mem_used": mem,
+      "mem_total": mem,
+      "mem_active": mem,
+      "mem_inactive": 0,
+      "mem_unevictable": 0,
+      "mem_limit": 0,
+      "cpu_used": 1_000_000,
+      "sys_cpu": 10_000_000,
+    });
   }
 
   logs(backendId: BackendName): LogLine[] {

@@ -6,6 +6,7 @@
  */
 import { z } from "zod";
 import type { BackendName } from "../../shared/names.ts";
+import type { BackendMetricsMessage } from "../../shared/protocol.ts";
 import {
   type Executable,
   type Executor,
@@ -52,6 +53,8 @@ const ImageRef = z.object({
 });
 
 interface Running {
+  /** CPU ticks (utime + stime) and wall time at the previous metrics sample. */
+  lastCpu: { ticks: number; at: number } | null;
   child: Deno.ChildProcess;
   pid: number;
   tail: LogTail;
@@ -140,7 +143,14 @@ export class LocalProcessExecutor implements Executor {
       detached: true,
     }).spawn();
     const tail = new LogTail(this.#config.tailLines, this.#config.tailBytes);
-    const running: Running = { child, pid: child.pid, tail, exited: false, killTimer: null };
+    const running: Running = {
+      lastCpu: null,
+      child,
+      pid: child.pid,
+      tail,
+      exited: false,
+      killTimer: null,
+    };
     this.#running.set(request.backendId, running);
     this.#writePid(request.backendId, child.pid);
     this.#tails.set(request.backendId, tail);
@@ -249,6 +259,46 @@ export class LocalProcessExecutor implements Executor {
       // Gone already.
     }
     Deno.removeSync(path, { recursive: true });
+  }
+
+  /**
+   * Memory (VmRSS) and CPU of the backend's leader process from /proc. CPU is reported as
+   * nanoseconds used since the previous sample, `sys_cpu` as the wall nanoseconds in between,
+   * so `cpu_used / sys_cpu` is the share of one core (Docker's convention is all cores).
+   */
+  async metrics(backendId: BackendName): Promise<BackendMetricsMessage | null> {
+    const running = this.#running.get(backendId);
+    if (!running || running.exited) return null;
+    let status: string;
+    let stat: string;
+    try {
+      [status, stat] = await Promise.all([
+        Deno.readTextFile(`/proc/${running.pid}/status`),
+        Deno.readTextFile(`/proc/${running.pid}/stat`),
+      ]);
+    } catch {
+      return null;
+    }
+    const kb = (field: string) =>
+      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) * 1024;
+    // Fields after the command name: utime and stime are the 12th and 13th (USER_HZ = 100).
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const now = performance.now();
+    const previous = running.lastCpu;
+    running.lastCpu = { ticks, at: now };
+    const rss = kb("VmRSS");
+    return {
+      "backend_id": backendId,
+      "mem_used": rss,
+      "mem_total": rss,
+      "mem_active": kb("RssAnon"),
+      "mem_inactive": kb("RssFile"),
+      "mem_unevictable": kb("VmLck"),
+      "mem_limit": 0,
+      "cpu_used": previous ? Math.max(0, ticks - previous.ticks) * 10_000_000 : 0,
+      "sys_cpu": previous ? Math.round((now - previous.at) * 1_000_000) : 0,
+    };
   }
 
   logs(backendId: BackendName): LogLine[] {

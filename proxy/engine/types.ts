@@ -1,0 +1,70 @@
+/**
+ * The contract between the proxy's byte-moving engine (`proxy/engine/`) and the Plane routing
+ * logic (`proxy/`): the engine frames HTTP/1.1 itself on `node:net` sockets (targets.md: a
+ * `fetch` relay reaches a quarter of nginx's throughput), asks `decide` what to do with each
+ * request head, and relays bytes. Everything Plane-specific lives on the other side.
+ */
+
+/** A header as received: the original name casing is kept for forwarding. */
+export type Header = readonly [name: string, value: string];
+
+export interface RequestHead {
+  method: string;
+  /** The request target exactly as received (origin-form `/path?query`, or `*`, or absolute). */
+  target: string;
+  /** "1.0" or "1.1". */
+  version: "1.0" | "1.1";
+  headers: readonly Header[];
+}
+
+export interface ConnectionInfo {
+  /** Peer address (for x-forwarded-for). */
+  remoteAddress: string;
+  /** True on the TLS listener (for x-forwarded-proto). */
+  tls: boolean;
+}
+
+export interface ForwardDecision {
+  kind: "forward";
+  /** Where to send it: the backend's address. */
+  hostname: string;
+  port: number;
+  /** The head to send upstream: rewritten target and headers (the engine adds nothing). */
+  head: RequestHead;
+  /** Rewrites the upstream response's headers before they reach the client (CORS, Server, ids). */
+  responseHeaders?(status: number, headers: readonly Header[]): Header[];
+  /** Called once when the upstream response head arrives (the connection monitor's touch). */
+  onResponse?(status: number): void;
+  /**
+   * Called when the request is an upgrade and the backend answered 101: the engine then splices
+   * both sockets; the returned function is called once when either side closes.
+   */
+  onUpgrade?(): () => void;
+}
+
+export interface RespondDecision {
+  kind: "respond";
+  status: number;
+  headers: readonly Header[];
+  body?: string;
+}
+
+export type Decision = ForwardDecision | RespondDecision;
+
+export interface EngineLimits {
+  /** Largest request head in bytes (request line + headers); beyond it → 431, close. */
+  maxHeadBytes: number;
+  /** Time allowed to receive a complete head, from its first byte (slowloris) → 408, close. */
+  headTimeoutMs: number;
+  /** Idle keep-alive connection lifetime with no request in progress. */
+  idleTimeoutMs: number;
+  /** TCP connect timeout to the backend → 502 (Plane: 10 s, #837). */
+  connectTimeoutMs: number;
+}
+
+export interface EngineOptions {
+  decide(head: RequestHead, connection: ConnectionInfo): Decision | Promise<Decision>;
+  limits?: Partial<EngineLimits>;
+  /** Response headers the engine adds to responses it generates itself (400, 502, …). */
+  errorHeaders?(status: number): Header[];
+}
