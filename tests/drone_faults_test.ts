@@ -131,11 +131,8 @@ Deno.test("a drone cut off from the controller soft-terminates at +40 s and kill
       echo: { command: [Deno.execPath(), "run", "--allow-net", "--allow-env", ECHO_BACKEND] },
       // Ignores SIGTERM, so only the hard kill at +50 s ends it.
       stubborn: {
-        command: [
-          "bash",
-          "-c",
-          `trap '' TERM; exec ${Deno.execPath()} run --allow-net --allow-env ${ECHO_BACKEND}`,
-        ],
+        command: [Deno.execPath(), "run", "--allow-net", "--allow-env", ECHO_BACKEND],
+        env: { IGNORE_SIGTERM: "1" },
       },
     },
     softGraceMs: 600_000,

@@ -3,7 +3,15 @@
  * `docker import` of a root filesystem holding the Deno binary, the glibc libraries it links
  * and the script. Built once per tag; returns the tag.
  */
-export const ECHO_IMAGE = "plane-test-echo:latest";
+const SCRIPT = new URL("./echo_backend.ts", import.meta.url);
+
+/** The tag names the script's content, so an image built from an older script is never reused. */
+export async function echoImageTag(): Promise<string> {
+  const bytes = await Deno.readFile(SCRIPT);
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  const hex = [...digest.slice(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join("");
+  return `plane-test-echo:${hex}`;
+}
 
 const LIBS = [
   "/lib/x86_64-linux-gnu/libdl.so.2",
@@ -39,7 +47,8 @@ export async function imageExists(tag: string): Promise<boolean> {
   return out.success;
 }
 
-export async function buildEchoImage(tag = ECHO_IMAGE): Promise<string> {
+export async function buildEchoImage(): Promise<string> {
+  const tag = await echoImageTag();
   if (await imageExists(tag)) return tag;
   const root = await Deno.makeTempDir();
   try {

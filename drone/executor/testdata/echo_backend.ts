@@ -30,7 +30,11 @@ Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (req) => {
 });
 // As PID 1 in a container the kernel ignores SIGTERM unless the process handles it; exit
 // the way a shell reports death by SIGTERM so every runtime reports the same code.
-Deno.addSignalListener("SIGTERM", () => Deno.exit(143));
+// IGNORE_SIGTERM=1 makes a backend that only SIGKILL stops (soft → hard escalation tests).
+const ignoreSigterm = Deno.env.get("IGNORE_SIGTERM") === "1";
+Deno.addSignalListener("SIGTERM", () => {
+  if (!ignoreSigterm) Deno.exit(143);
+});
 const encoder = new TextEncoder();
 Deno.stdout.writeSync(encoder.encode(`listening on ${port}\n`));
 Deno.stderr.writeSync(encoder.encode(`stderr hello\n`));
