@@ -16,6 +16,7 @@ import { handleTerminate } from "./routes/terminate.ts";
 import { handleRevoke } from "./routes/revoke.ts";
 import { handleBackendStatus, handleStatusStream } from "./routes/backend_status.ts";
 import { handleBackendInfo, handleListBackends } from "./routes/backends.ts";
+import { handleBackendLogs } from "./routes/logs.ts";
 
 export interface RequestInfo {
   /** The peer's IP address as seen by the listener ("0.0.0.0" when unknown). */
@@ -51,6 +52,7 @@ const ROUTES = new Router<RouteEntry>([
   // Plane's own client posts here (behaviour doc §2.4); both paths work.
   route("POST", "/ctrl/revoke", "api", handleRevoke),
   route("GET", "/ctrl/b/:backend", "api", handleBackendInfo),
+  route("GET", "/ctrl/b/:backend/logs", "api", handleBackendLogs),
   route(
     "POST",
     "/ctrl/b/:backend/soft-terminate",

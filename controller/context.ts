@@ -5,6 +5,7 @@ import type { Logger } from "../shared/log.ts";
 import type { ControllerName } from "../shared/names.ts";
 import type { EventBus } from "./event_bus.ts";
 import type { Sessions } from "./sessions.ts";
+import type { LogsHub } from "./logs_hub.ts";
 
 export interface ControllerContext {
   readonly db: Database;
@@ -16,6 +17,8 @@ export interface ControllerContext {
   readonly controllerUrl: string;
   /** Drone and proxy sockets connected to this instance. */
   readonly sessions: Sessions;
+  /** Relays backend logs between drones and viewers on any controller. */
+  readonly logs: LogsHub;
   /** Aborted when the controller closes; every loop and stream stops on it. */
   readonly signal: AbortSignal;
 }

@@ -161,11 +161,8 @@ async function handleMessage(
   } else if ("BackendMetrics" in message) {
     await notifyBackendMetrics(ctx.db, message.BackendMetrics);
   } else if ("LogLines" in message) {
-    // TODO(logs): relay to `GET /ctrl/b/{backend}/logs` (decisions.md extension 4).
-    log.debug("Ignoring backend log lines", {
-      backendId: message.LogLines.backend_id,
-      count: message.LogLines.lines.length,
-    });
+    // Relayed to viewers on every controller (decisions.md extension 4).
+    await ctx.logs.publish(message.LogLines);
   } else {
     throw new Unreachable(message);
   }

@@ -13,6 +13,7 @@ import { runMigrations } from "./db/migrate.ts";
 import { heartbeatController, markControllerOffline } from "./db/controllers.ts";
 import { createEventBus } from "./event_bus.ts";
 import { Sessions } from "./sessions.ts";
+import { LogsHub } from "./logs_hub.ts";
 import type { ControllerContext } from "./context.ts";
 import { createApp, type RequestInfo } from "./app.ts";
 import { every } from "./loop.ts";
@@ -58,6 +59,9 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   const bus = await createEventBus(db, log.child("events"));
 
   const abort = new AbortController();
+  const sessions = new Sessions();
+  const logs = new LogsHub({ db, sessions, log: log.child("logs") });
+  await logs.start();
   const ctx: ControllerContext = {
     db,
     config,
@@ -68,7 +72,8 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       /\/$/,
       "",
     ),
-    sessions: new Sessions(),
+    sessions,
+    logs,
     signal: abort.signal,
   };
   const loopOptions = { signal: abort.signal, log };
@@ -107,6 +112,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
           log.warn("Could not mark the controller offline", { err })
         );
         await bus.close();
+        await logs.close();
         log.info("Controller stopped", { name });
       })();
       return closing;

@@ -148,6 +148,7 @@ async function connectOnce(
             renewKey: (backend, localTime) =>
               send({ RenewKey: { backend, "local_time": localTime } }),
             metrics: (sample) => send({ BackendMetrics: sample }),
+            logs: (lines) => send({ LogLines: lines }),
           },
           (message) => void send({ BackendEvent: message }),
         );
@@ -176,8 +177,11 @@ async function connectOnce(
         );
       } else if ("AckEvent" in message) {
         core.ackEvent(message.AckEvent.event_id);
-      } else {
+      } else if ("RenewKeyResponse" in message) {
         core.keyRenewed(message.RenewKeyResponse.backend, message.RenewKeyResponse.deadlines);
+      } else {
+        const { backend_id: backendId, request, lease_ms: leaseMs, tail } = message.FollowLogs;
+        core.followLogs(backendId, request, clock.now() + leaseMs, tail);
       }
     };
   });

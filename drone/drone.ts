@@ -11,6 +11,8 @@ import type {
   BackendMetricsMessage,
   BackendStateMessage,
   KeyDeadlines,
+  LogLine,
+  LogLinesMessage,
 } from "../shared/protocol.ts";
 import type { Executor } from "./executor/executor.ts";
 import type { StateStore } from "./state_store.ts";
@@ -33,7 +35,13 @@ export interface DroneCoreDeps {
 export interface DroneLinkPort {
   renewKey(backendId: BackendName, localTime: number): boolean;
   metrics(message: BackendMetricsMessage): boolean;
+  logs(message: LogLinesMessage): boolean;
 }
+
+/** Live log lines are batched this long before sending (one message per burst, not per line). */
+const LOG_BATCH_MS = 50;
+/** Lines per `LogLines` message (the schema's bound). */
+const LOG_BATCH_LINES = 1000;
 
 export type ActionOutcome = "applied" | "ignored";
 
@@ -43,6 +51,10 @@ export class DroneCore {
   readonly keys: KeyManager;
   #link: DroneLinkPort | null = null;
   #closed = false;
+  /** Backends whose live output a controller follows, until when (drone clock). */
+  readonly #followed = new Map<BackendName, number>();
+  #pendingLines = new Map<BackendName, LogLine[]>();
+  #flushTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(deps: DroneCoreDeps) {
     this.#deps = deps;
@@ -51,6 +63,7 @@ export class DroneCore {
       renew: (id, localTime) => this.#link?.renewKey(id, localTime) ?? false,
       terminate: (id, kind) => this.#managers.get(id)?.terminate(kind, "keyexpired"),
     });
+    deps.executor.onLog((backendId, line) => this.#onLogLine(backendId, line));
     deps.executor.onExit(({ backendId, exitCode }) => {
       if (this.#closed) return;
       const manager = this.#managers.get(backendId);
@@ -183,6 +196,52 @@ export class DroneCore {
     }
   }
 
+  /**
+   * A controller wants this backend's output (decisions.md extension 4): send the tail tagged
+   * with `request` now, then live lines until `until`.
+   */
+  followLogs(backendId: BackendName, request: string, until: number, tail: boolean): void {
+    const link = this.#link;
+    if (!link) return;
+    this.#flushLines();
+    if (tail) {
+      const lines = this.#deps.executor.logs(backendId);
+      for (let i = 0; i === 0 || i < lines.length; i += LOG_BATCH_LINES) {
+        link.logs({
+          "backend_id": backendId,
+          request,
+          more: i + LOG_BATCH_LINES < lines.length,
+          lines: lines.slice(i, i + LOG_BATCH_LINES),
+        });
+      }
+    }
+    this.#followed.set(backendId, Math.max(until, this.#followed.get(backendId) ?? 0));
+  }
+
+  #onLogLine(backendId: BackendName, line: LogLine) {
+    const until = this.#followed.get(backendId);
+    if (until === undefined) return;
+    if (until < this.#deps.clock.now()) {
+      this.#followed.delete(backendId);
+      return;
+    }
+    let batch = this.#pendingLines.get(backendId);
+    if (!batch) this.#pendingLines.set(backendId, batch = []);
+    batch.push(line);
+    if (batch.length >= LOG_BATCH_LINES) this.#flushLines();
+    else this.#flushTimer ??= setTimeout(() => this.#flushLines(), LOG_BATCH_MS);
+  }
+
+  #flushLines() {
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
+    const pending = this.#pendingLines;
+    this.#pendingLines = new Map();
+    for (const [backendId, lines] of pending) {
+      this.#link?.logs({ "backend_id": backendId, request: null, more: false, lines });
+    }
+  }
+
   /** Samples every live backend's resources and sends them on the current link (§3.8, every 10 s). */
   async sendMetrics(): Promise<void> {
     const link = this.#link;
@@ -200,6 +259,8 @@ export class DroneCore {
   /** Stops timers and steps; backends keep running (Plane leaves them; the next start kills them). */
   close(): void {
     this.#closed = true;
+    if (this.#flushTimer !== null) clearTimeout(this.#flushTimer);
+    this.#flushTimer = null;
     this.keys.close();
     for (const manager of this.#managers.values()) manager.stop();
     this.detach();

@@ -81,6 +81,26 @@ export const BackendMetricsMessage = z.object({
 });
 export type BackendMetricsMessage = z.infer<typeof BackendMetricsMessage>;
 
+export const LogLine = z.object({
+  stream: z.enum(["stdout", "stderr"]),
+  text: z.string(),
+  time: EpochMs,
+});
+export type LogLine = z.infer<typeof LogLine>;
+
+/**
+ * A batch of a backend's output (decisions.md extension 4). `request` marks the tail sent in
+ * answer to one `FollowLogs`; live lines carry none.
+ */
+export const LogLinesMessage = z.object({
+  backend_id: BackendName,
+  request: z.string().max(64).nullable().default(null),
+  /** True when further batches of the same tail follow this one. */
+  more: z.boolean().default(false),
+  lines: z.array(LogLine).max(1000),
+});
+export type LogLinesMessage = z.infer<typeof LogLinesMessage>;
+
 /** Drone → controller (§6.2). `LogLines` is ours (decisions.md extension 4). */
 export const MessageFromDrone = z.union([
   z.object({ Heartbeat: z.object({ local_time: EpochMs }) }),
@@ -88,16 +108,7 @@ export const MessageFromDrone = z.union([
   z.object({ BackendMetrics: BackendMetricsMessage }),
   z.object({ AckAction: z.object({ action_id: ActionName }) }),
   z.object({ RenewKey: z.object({ backend: BackendName, local_time: EpochMs }) }),
-  z.object({
-    LogLines: z.object({
-      backend_id: BackendName,
-      lines: z.array(z.object({
-        stream: z.enum(["stdout", "stderr"]),
-        text: z.string(),
-        time: EpochMs,
-      })),
-    }),
-  }),
+  z.object({ LogLines: LogLinesMessage }),
 ]);
 export type MessageFromDrone = z.infer<typeof MessageFromDrone>;
 
@@ -107,6 +118,18 @@ export const MessageToDrone = z.union([
   z.object({ AckEvent: z.object({ event_id: z.number().int() }) }),
   z.object({
     RenewKeyResponse: z.object({ backend: BackendName, deadlines: KeyDeadlines.nullable() }),
+  }),
+  /**
+   * Ours (decisions.md extension 4): send the backend's log tail tagged with `request` (when
+   * `tail`), then its live lines for `lease_ms`; re-sent to extend the lease.
+   */
+  z.object({
+    FollowLogs: z.object({
+      backend_id: BackendName,
+      request: z.string().max(64),
+      lease_ms: z.number().int().positive().max(600_000),
+      tail: z.boolean(),
+    }),
   }),
 ]);
 export type MessageToDrone = z.infer<typeof MessageToDrone>;

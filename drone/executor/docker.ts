@@ -251,6 +251,9 @@ export class DockerExecutor implements Executor {
 
   #followLogs(backendId: string, container: DockerContainer) {
     const tail = new LogTail();
+    tail.onLine((line) => {
+      for (const listener of this.#logListeners) listener(backendId as BackendName, line);
+    });
     this.#tails.set(backendId, tail);
     container.logs({ follow: true, stdout: true, stderr: true }).then((stream) => {
       let pending = new Uint8Array(0);
@@ -301,6 +304,12 @@ export class DockerExecutor implements Executor {
       ...(options.signal ? { signal: options.signal } : {}),
       timeoutMs: this.#o.startupTimeoutMs ?? STARTUP_TIMEOUT_MS,
     });
+  }
+
+  #logListeners: ((backendId: BackendName, line: LogLine) => void)[] = [];
+
+  onLog(listener: (backendId: BackendName, line: LogLine) => void): void {
+    this.#logListeners.push(listener);
   }
 
   onExit(listener: (event: ExitEvent) => void): void {

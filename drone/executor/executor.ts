@@ -43,6 +43,8 @@ export interface Executor {
   ): Promise<ReadyResult>;
   /** Registers the exit listener; every backend that exits after `spawn` is reported once. */
   onExit(listener: (event: ExitEvent) => void): void;
+  /** Registers a listener for every complete line any backend writes, as it is written. */
+  onLog(listener: (backendId: BackendName, line: LogLine) => void): void;
   /** The last lines a backend wrote (bounded tail), oldest first. */
   logs(backendId: BackendName): LogLine[];
   /**

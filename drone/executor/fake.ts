@@ -55,6 +55,9 @@ export class FakeExecutor implements Executor {
     const image = this.#image(request.executable);
     if (this.failSpawn.has(image)) return Promise.reject(new Error(`Spawn of "${image}" failed`));
     const tail = new LogTail();
+    tail.onLine((line) => {
+      for (const listener of this.#logListeners) listener(request.backendId as BackendName, line);
+    });
     let env: Record<string, string> = {};
     const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (req) => {
       const url = new URL(req.url);
@@ -99,6 +102,12 @@ export class FakeExecutor implements Executor {
       return await waitForHttp("127.0.0.1:1", { ...options, timeoutMs: 200 });
     }
     return await waitForHttp(address, options);
+  }
+
+  #logListeners: ((backendId: BackendName, line: LogLine) => void)[] = [];
+
+  onLog(listener: (backendId: BackendName, line: LogLine) => void): void {
+    this.#logListeners.push(listener);
   }
 
   onExit(listener: (event: ExitEvent) => void): void {

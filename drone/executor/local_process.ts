@@ -143,6 +143,9 @@ export class LocalProcessExecutor implements Executor {
       detached: true,
     }).spawn();
     const tail = new LogTail(this.#config.tailLines, this.#config.tailBytes);
+    tail.onLine((line) => {
+      for (const listener of this.#logListeners) listener(request.backendId as BackendName, line);
+    });
     const running: Running = {
       lastCpu: null,
       child,
@@ -216,6 +219,12 @@ export class LocalProcessExecutor implements Executor {
       });
       throw err;
     }
+  }
+
+  #logListeners: ((backendId: BackendName, line: LogLine) => void)[] = [];
+
+  onLog(listener: (backendId: BackendName, line: LogLine) => void): void {
+    this.#logListeners.push(listener);
   }
 
   onExit(listener: (event: ExitEvent) => void): void {

@@ -19,6 +19,10 @@ Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (req) => {
     setTimeout(() => Deno.exit(Number(url.searchParams.get("code") ?? "0")), 10);
     return new Response("bye");
   }
+  if (url.pathname === "/print") {
+    Deno.stdout.writeSync(new TextEncoder().encode(`${url.searchParams.get("text") ?? ""}\n`));
+    return new Response("printed");
+  }
   if (url.pathname === "/ws") {
     const { socket, response } = Deno.upgradeWebSocket(req);
     socket.onmessage = (e) => socket.send(e.data);
