@@ -35,6 +35,11 @@ Flags (environment variable in brackets; flags win):
   --allow-insecure          allow a non-loopback --host without any credential
                             [PLANE_ALLOW_INSECURE]
   --log-level LEVEL         debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
+  --services FILE           Jamsocket service map: JSON object of
+                            "account/service[/environment]" -> {"image": ...}
+                            [PLANE_SERVICES, the JSON itself]
+  --max-backends N          Jamsocket connects answer 429 beyond N live backends
+                            [PLANE_MAX_BACKENDS]
   -h, --help                show this help
 
 With no API key, cluster secret or forward auth the controller accepts unauthenticated
@@ -55,6 +60,8 @@ const FLAG_OF: Record<string, string> = {
   clusterSecret: "--cluster-secret",
   allowInsecure: "--allow-insecure",
   logLevel: "--log-level",
+  services: "--services",
+  maxBackends: "--max-backends",
 };
 
 export type ControllerFlagsResult =
@@ -65,7 +72,11 @@ export type ControllerFlagsResult =
  * Parses `plane controller` arguments over the environment; throws `UsageError` with one line
  * (the schema's message for a bad value, or the start-up rule for an open, exposed host).
  */
-export function parseControllerFlags(args: string[], env: EnvReader): ControllerFlagsResult {
+export function parseControllerFlags(
+  args: string[],
+  env: EnvReader,
+  readFile: (path: string) => string = Deno.readTextFileSync,
+): ControllerFlagsResult {
   let values;
   try {
     ({ values } = parseArgs({
@@ -85,6 +96,8 @@ export function parseControllerFlags(args: string[], env: EnvReader): Controller
         "cluster-secret": { type: "string" },
         "allow-insecure": { type: "boolean" },
         "log-level": { type: "string" },
+        services: { type: "string" },
+        "max-backends": { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -108,12 +121,14 @@ export function parseControllerFlags(args: string[], env: EnvReader): Controller
     port: values.port,
     cleanupMinAgeDays: values["cleanup-min-age-days"],
     bestOf: values["best-of"],
+    maxBackends: values["max-backends"],
   };
   for (const [key, value] of Object.entries(numbers)) {
     if (value !== undefined) input[key] = toNumber(value);
   }
   if (values["api-key"] !== undefined) input.apiKeys = values["api-key"];
   if (values["allow-insecure"]) input.allowInsecure = true;
+  if (values.services !== undefined) input.services = readServices(values.services, readFile);
 
   const parsed = ControllerConfig.safeParse(input);
   if (!parsed.success) {
@@ -127,6 +142,21 @@ export function parseControllerFlags(args: string[], env: EnvReader): Controller
     );
   }
   return { kind: "run", config };
+}
+
+/** The JSON of a `--services FILE`; a missing file or bad JSON is a usage error. */
+function readServices(path: string, readFile: (path: string) => string): unknown {
+  let text: string;
+  try {
+    text = readFile(path);
+  } catch (err) {
+    throw new UsageError(`Cannot read --services file "${path}": ${(err as Error).message}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`Invalid --services file "${path}": ${(err as Error).message}`);
+  }
 }
 
 export interface RunningController extends AsyncDisposable {

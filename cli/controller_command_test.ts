@@ -133,3 +133,46 @@ Deno.test("startController() serves on the bound port and closes cleanly", async
   );
   assert.equal(rows[0]!.n, 0);
 });
+
+Deno.test("parseControllerFlags() reads the Jamsocket service map from --services FILE and the limit", () => {
+  const files: Record<string, string> = {
+    "services.json": JSON.stringify({ "acme/editor": { image: "echo" } }),
+    "bad.json": "{",
+  };
+  const readFile = (path: string) => {
+    const text = files[path];
+    if (text === undefined) throw new Error("No such file");
+    return text;
+  };
+  const result = parseControllerFlags(
+    ["--db", "x", "--services", "services.json", "--max-backends", "5"],
+    env({}),
+    readFile,
+  );
+  assert.equal(result.kind, "run");
+  if (result.kind !== "run") return;
+  assert.equal(result.config.services["acme/editor"]?.image, "echo");
+  assert.equal(result.config.services["acme/editor"]?.max_idle_seconds, 300);
+  assert.equal(result.config.maxBackends, 5);
+  for (
+    const [file, message] of [["missing.json", /Cannot read --services/], [
+      "bad.json",
+      /Invalid --services/,
+    ]] as const
+  ) {
+    assert.throws(
+      () => parseControllerFlags(["--db", "x", "--services", file], env({}), readFile),
+      (err) => err instanceof UsageError && message.test(err.message),
+    );
+  }
+  const fromEnv = parseControllerFlags(
+    ["--db", "x"],
+    env({
+      PLANE_SERVICES: JSON.stringify({ "a/b": { image: "i" } }),
+      PLANE_MAX_BACKENDS: "3",
+    }),
+  );
+  assert.equal(fromEnv.kind === "run" && fromEnv.config.services["a/b"]?.image, "i");
+  assert.equal(fromEnv.kind === "run" && fromEnv.config.maxBackends, 3);
+  assert.match(usageMessage(["--db", "x"], { PLANE_SERVICES: "not json" }), /--services/);
+});

@@ -17,6 +17,7 @@ import { handleRevoke } from "./routes/revoke.ts";
 import { handleBackendStatus, handleStatusStream } from "./routes/backend_status.ts";
 import { handleBackendInfo, handleListBackends } from "./routes/backends.ts";
 import { handleBackendLogs } from "./routes/logs.ts";
+import { JAMSOCKET_ROUTES } from "./jamsocket/routes.ts";
 
 export interface RequestInfo {
   /** The peer's IP address as seen by the listener ("0.0.0.0" when unknown). */
@@ -68,6 +69,9 @@ const ROUTES = new Router<RouteEntry>([
   route("GET", "/pub/health", "public", handleHealth),
   route("GET", "/pub/b/:backend/status", "public", handleBackendStatus),
   route("GET", "/pub/b/:backend/status-stream", "public", handleStatusStream),
+  // The Jamsocket-compatible API: each handler authenticates itself and answers Jamsocket's
+  // error envelope, so the table sees them as public.
+  ...JAMSOCKET_ROUTES.map((r) => route(r.method, r.pattern, "public", r.run)),
 ]);
 
 /** §2.9: any origin, GET and POST, `Content-Type`. */

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { ClusterName } from "../shared/cluster.ts";
 import { ControllerName } from "../shared/names.ts";
+import { ServiceMap } from "./jamsocket/service_map.ts";
 
 const Ms = z.number().int().positive();
 
@@ -47,6 +48,13 @@ export const ControllerConfig = z.object({
   sseKeepAliveMs: Ms.default(15_000),
   /** Upper bound of `?timeout=` on `status?wait=ready`, in seconds. */
   maxWaitSeconds: z.number().int().positive().default(300),
+  /**
+   * Jamsocket-compatible API: `"account/service[/environment]"` → image and spawn defaults
+   * (jamsocket-api.md §11 item 2). Empty: every Jamsocket connect is 404 ServiceNotFound.
+   */
+  services: ServiceMap.default({}),
+  /** Jamsocket connects and spawns answer 429 once this many backends are not terminated. */
+  maxBackends: z.number().int().positive().optional(),
 }).superRefine((c, ctx) => {
   if (
     !(c.keyRenewAfterMs < c.keySoftTerminateAfterMs &&

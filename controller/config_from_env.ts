@@ -21,6 +21,8 @@ export const CONTROLLER_ENV = {
   clusterSecret: "PLANE_CLUSTER_SECRET",
   allowInsecure: "PLANE_ALLOW_INSECURE",
   logLevel: "PLANE_LOG_LEVEL",
+  services: "PLANE_SERVICES",
+  maxBackends: "PLANE_MAX_BACKENDS",
 } as const satisfies Partial<Record<keyof ControllerConfigInput, string>>;
 
 export type EnvReader = (name: string) => string | undefined;
@@ -36,6 +38,15 @@ export function toBoolean(text: string): boolean | string {
   if (t === "true" || t === "1" || t === "yes") return true;
   if (t === "false" || t === "0" || t === "no" || t === "") return false;
   return text;
+}
+
+/** Parsed JSON, or the text itself when it is not JSON (the schema then refuses it). */
+export function toJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Comma-separated list; empty items dropped. */
@@ -54,7 +65,7 @@ export function configFromEnv(get: EnvReader): Partial<ControllerConfigInput> {
     const value = read(key);
     if (value !== undefined) out[key] = value;
   }
-  for (const key of ["port", "cleanupMinAgeDays", "bestOf"] as const) {
+  for (const key of ["port", "cleanupMinAgeDays", "bestOf", "maxBackends"] as const) {
     const value = read(key);
     if (value !== undefined) out[key] = toNumber(value);
   }
@@ -64,6 +75,8 @@ export function configFromEnv(get: EnvReader): Partial<ControllerConfigInput> {
   if (secret !== undefined) out.clusterSecret = secret;
   const insecure = read("allowInsecure");
   if (insecure !== undefined) out.allowInsecure = toBoolean(insecure);
+  const services = read("services");
+  if (services !== undefined) out.services = toJson(services);
   const level = read("logLevel");
   if (level !== undefined) out.logLevel = level.toLowerCase();
   return out as Partial<ControllerConfigInput>;

@@ -78,6 +78,13 @@ export interface ConnectOptions {
   controllerUrl: string;
   /** Random source for the scheduler's sample (tests make it deterministic). */
   random?: () => number;
+  /** Namespace and tag of the random key made when the request names none (default `""`). */
+  generatedKey?: { namespace: string; tag: string };
+  /**
+   * Asked once a spawn is needed, before a drone is picked: an error refuses the spawn (the
+   * Jamsocket API's concurrent-backend limit). Not atomic with the spawn itself.
+   */
+  beforeSpawn?: () => Promise<ConnectError | null>;
 }
 
 /** Runs the connect algorithm, retrying lost key races up to `MAX_CONNECT_ATTEMPTS` times. */
@@ -86,7 +93,8 @@ export async function connect(
   options: ConnectOptions,
 ): Promise<ConnectResult> {
   // Without a key, a random `lk-` key forces a spawn (§2.2); it stays the same across retries.
-  const key: KeyConfig = request.key ?? { name: randomKeyName(), namespace: "", tag: "" };
+  const key: KeyConfig = request.key ??
+    { name: randomKeyName(), namespace: "", tag: "", ...options.generatedKey };
   let result: ConnectResult;
   let attempt = 0;
   do {
@@ -132,6 +140,8 @@ async function connectOnce(
   // Steps 2–4.
   const spawn = request.spawn_config;
   if (!spawn) return { ok: false, error: CONNECT_ERRORS.keyUnheldNoSpawnConfig };
+  const refused = options.beforeSpawn ? await options.beforeSpawn() : null;
+  if (refused) return { ok: false, error: refused };
   const cluster = spawn.cluster ?? config.defaultCluster;
   if (!cluster) return { ok: false, error: CONNECT_ERRORS.noClusterProvided };
   const candidates = await store.listDroneCandidates({

@@ -29,6 +29,13 @@ export interface StatusStreamOptions {
   lastEventId: string | null;
   /** The client's request signal: the stream stops when the client goes away. */
   signal?: AbortSignal;
+  /**
+   * Writes one event (one chunk), or null to skip it; `formatStatusEvent` by default. The
+   * Jamsocket routes use their own shapes (jamsocket-api.md §3.3, §4.2).
+   */
+  format?: (item: TimedState) => string | null;
+  /** Send `: keep-alive` comments every `sseKeepAliveMs` (default true). */
+  keepAlive?: boolean;
 }
 
 /** Opens the stream; throws a 404 `HttpError` when the backend does not exist. */
@@ -38,6 +45,7 @@ export async function openStatusStream(
   options: StatusStreamOptions,
 ): Promise<ReadableStream<Uint8Array>> {
   const encoder = new TextEncoder();
+  const format = options.format ?? formatStatusEvent;
   let lastRank = resumeRank(options.lastEventId);
   /** Live events held back until the history has been replayed. */
   let held: TimedState[] | null = [];
@@ -75,7 +83,8 @@ export async function openStatusStream(
     const rank = statusRank(item.state.status);
     if (rank > lastRank) {
       lastRank = rank;
-      sink.enqueue(encoder.encode(formatStatusEvent(item)));
+      const text = format(item);
+      if (text !== null) sink.enqueue(encoder.encode(text));
     }
     // Nothing follows `terminated`; end even when it was skipped by Last-Event-ID.
     if (item.state.status === "terminated") end();
@@ -104,7 +113,7 @@ export async function openStatusStream(
       const pending = held ?? [];
       held = null;
       for (const item of pending) emit(item);
-      if (finished) return;
+      if (finished || options.keepAlive === false) return;
       // A comment line keeps intermediaries from timing the connection out (§2.9).
       keepAlive = setInterval(() => {
         if (!finished) sink?.enqueue(encoder.encode(": keep-alive\n\n"));

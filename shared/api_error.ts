@@ -21,6 +21,8 @@ export const ApiErrorKind = z.enum([
   "MethodNotAllowed",
   "Unauthorized",
   "BadGateway",
+  // The Jamsocket API's concurrent-backend limit (429).
+  "TooManyBackends",
 ]);
 export type ApiErrorKind = z.infer<typeof ApiErrorKind>;
 

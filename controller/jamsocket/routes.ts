@@ -1,0 +1,198 @@
+/**
+ * @module
+ * The Jamsocket-compatible API on the controller (jamsocket-api.md §3, §4, §11), so apps
+ * written for Jamsocket run against us with only their API URL changed. `JAMSOCKET_ROUTES` is
+ * added to `app.ts`'s table as "public" entries: each handler does its own authentication
+ * (Bearer API key, as `/ctrl/*`) so that every refusal, 401 included, is Jamsocket's error
+ * envelope, and every answer carries `Access-Control-Allow-Origin: *`. Paths are matched with
+ * and without the `/v1` prefix (v1 routes), with a doubled leading slash (an `apiUrl` ending in
+ * `/`), and without regard to the query strings the clients add.
+ */
+import type { ControllerContext } from "../context.ts";
+import type { Handler, RequestInfo } from "../app.ts";
+import type { Params } from "../router.ts";
+import { jsonResponse } from "../http_error.ts";
+import { checkBearer, checkForwardAuth } from "../auth.ts";
+import {
+  type JamsocketAuthResponse,
+  JamsocketConnectRequest,
+  type JamsocketConnectResponse,
+  JamsocketV1SpawnRequest,
+  type JamsocketV1SpawnResponse,
+} from "../../shared/jamsocket.ts";
+import { toJamsocketErrorResponse } from "./error.ts";
+import { readOptionalJson } from "./body.ts";
+import { jamsocketConnect } from "./connect.ts";
+import { v1StatusOfLive } from "./status.ts";
+import { handleReadyPage, readyPath } from "./ready_page.ts";
+import {
+  handleV1Status,
+  handleV1StatusStream,
+  handleV1Terminate,
+  handleV2AccountBackends,
+  handleV2BackendInfo,
+  handleV2LogsStream,
+  handleV2Status,
+  handleV2StatusStream,
+  handleV2Terminate,
+} from "./backends.ts";
+
+/** `POST /v2/service/{account}/{service}[/{environment}]/connect` (§3.1). */
+async function handleV2Connect(
+  ctx: ControllerContext,
+  req: Request,
+  params: Params,
+  info: RequestInfo,
+): Promise<Response> {
+  const body = await readOptionalJson(req, JamsocketConnectRequest, ctx.config.maxBodyBytes);
+  const spawn = body.spawn === false ? false : body.spawn === true ? {} : body.spawn ?? {};
+  const { response } = await jamsocketConnect(ctx, {
+    account: params.account ?? "",
+    service: params.service ?? "",
+    environment: params.environment,
+  }, {
+    key: body.key ?? null,
+    spawn,
+    user: body.user ?? null,
+    auth: body.auth ?? {},
+  }, { remoteIp: info.remoteIp });
+  const id = response.backend_id;
+  const answer: JamsocketConnectResponse = {
+    "backend_id": id,
+    spawned: response.spawned,
+    status: response.status,
+    token: response.token,
+    url: response.url,
+    "status_url": `${ctx.controllerUrl}/v2/backend/${id}/status`,
+    "ready_url": `${ctx.controllerUrl}${readyPath(id, response.token)}`,
+  };
+  if (response.secret_token !== null) answer.secret_token = response.secret_token;
+  return jsonResponse(answer);
+}
+
+/** `POST [/v1]/user/{account}/service/{service}/spawn` (§4.1). */
+async function handleV1Spawn(
+  ctx: ControllerContext,
+  req: Request,
+  params: Params,
+  info: RequestInfo,
+): Promise<Response> {
+  const body = await readOptionalJson(req, JamsocketV1SpawnRequest, ctx.config.maxBodyBytes);
+  const { response } = await jamsocketConnect(ctx, {
+    account: params.account ?? "",
+    service: params.service ?? "",
+    environment: body.service_environment ?? undefined,
+  }, {
+    key: body.lock ?? null,
+    spawn: {
+      tag: body.tag ?? null,
+      "max_idle_seconds": body.grace_period_seconds ?? null,
+      executable: { env: body.env ?? {} },
+    },
+    user: null,
+    auth: {},
+  }, { remoteIp: info.remoteIp });
+  const id = response.backend_id;
+  const answer: JamsocketV1SpawnResponse = {
+    url: response.url,
+    name: id,
+    "backend_id": id,
+    "ready_url": `${ctx.controllerUrl}${readyPath(id, response.token)}`,
+    // v1 names the unprefixed path (§4.1).
+    "status_url": `${ctx.controllerUrl}/backend/${id}/status`,
+    spawned: response.spawned,
+    status: v1StatusOfLive(response.status),
+  };
+  return jsonResponse(answer);
+}
+
+/** `GET /auth` (§3.9): the key is good; the accounts are those of the service map. */
+function handleAuth(ctx: ControllerContext): Response {
+  const accounts = [...new Set(Object.keys(ctx.config.services).map((p) => p.split("/")[0]!))];
+  const body: JamsocketAuthResponse = { status: "ok", accounts, "is_admin": false };
+  return jsonResponse(body);
+}
+
+/** §2.4: any origin; preflights (which the dev server answers for every path) allow auth. */
+function withCors(response: Response): Response {
+  try {
+    response.headers.set("access-control-allow-origin", "*");
+    response.headers.set("access-control-allow-methods", "GET, POST, OPTIONS");
+    response.headers.set("access-control-allow-headers", "Authorization, Content-Type");
+  } catch {
+    // Immutable headers: nothing to add.
+  }
+  return response;
+}
+
+type Access = "auth" | "public";
+
+/** Runs a Jamsocket handler: its own auth, the Jamsocket error envelope, CORS. */
+function jamsocket(access: Access, run: Handler): Handler {
+  return async (ctx, req, params, info) => {
+    try {
+      if (access === "auth") {
+        checkBearer(ctx.config, req, "api");
+        if (ctx.config.forwardAuth) await checkForwardAuth(ctx.config.forwardAuth, req, ctx.signal);
+      }
+      return withCors(await run(ctx, req, params, info));
+    } catch (err) {
+      return withCors(toJamsocketErrorResponse(err, ctx.log.child("jamsocket"), {
+        method: req.method,
+        path: new URL(req.url).pathname,
+      }));
+    }
+  };
+}
+
+function preflight(): Response {
+  return withCors(new Response(null, { status: 204 }));
+}
+
+export interface JamsocketRoute {
+  method: string;
+  pattern: string;
+  run: Handler;
+}
+
+const V2: [string, string, Access, Handler][] = [
+  ["POST", "/v2/service/:account/:service/connect", "auth", handleV2Connect],
+  ["POST", "/v2/service/:account/:service/:environment/connect", "auth", handleV2Connect],
+  ["GET", "/v2/backend/:backend/status", "public", handleV2Status],
+  ["GET", "/v2/backend/:backend/status/stream", "public", handleV2StatusStream],
+  ["POST", "/v2/backend/:backend/terminate", "auth", handleV2Terminate],
+  ["GET", "/v2/backend/:backend", "auth", handleV2BackendInfo],
+  ["GET", "/v2/backend/:backend/logs/stream", "auth", handleV2LogsStream],
+  ["GET", "/v2/account/:account/backends", "auth", handleV2AccountBackends],
+  ["GET", "/auth", "auth", handleAuth],
+  ["GET", "/ready/:backend/:token", "public", handleReadyPage],
+  ["GET", "/ready/:backend/:token/", "public", handleReadyPage],
+];
+
+/** v1 routes, served with and without the `/v1` prefix (§4). */
+const V1: [string, string, Access, Handler][] = [
+  ["POST", "/user/:account/service/:service/spawn", "auth", handleV1Spawn],
+  ["GET", "/backend/:backend/status", "public", handleV1Status],
+  ["GET", "/backend/:backend/status/stream", "public", handleV1StatusStream],
+  ["POST", "/backend/:backend/terminate", "auth", handleV1Terminate],
+];
+
+function buildRoutes(): JamsocketRoute[] {
+  const entries = [...V2, ...V1, ...V1.map(([m, p, a, h]) => [m, `/v1${p}`, a, h] as const)];
+  const routes: JamsocketRoute[] = [];
+  const preflighted = new Set<string>();
+  // A doubled slash after the host (`apiUrl` with a trailing `/`) reaches the same route.
+  for (const prefix of ["", "/"]) {
+    for (const [method, pattern, access, run] of entries) {
+      const path = `${prefix}${pattern}`;
+      routes.push({ method, pattern: path, run: jamsocket(access, run) });
+      if (!preflighted.has(path)) {
+        preflighted.add(path);
+        routes.push({ method: "OPTIONS", pattern: path, run: preflight });
+      }
+    }
+  }
+  return routes;
+}
+
+export const JAMSOCKET_ROUTES: readonly JamsocketRoute[] = buildRoutes();
