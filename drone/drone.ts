@@ -242,6 +242,22 @@ export class DroneCore {
     }
   }
 
+  /**
+   * Hard-terminates every live backend and waits (up to `timeoutMs`) until each is recorded
+   * `terminated` — for `plane dev`, whose Ctrl-C must leave nothing running.
+   */
+  async terminateAll(timeoutMs = 10_000): Promise<number> {
+    const managers = [...this.#managers.values()];
+    for (const manager of managers) manager.terminate("hard", "external");
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([
+      Promise.all(managers.map((m) => m.done)),
+      new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    return managers.length;
+  }
+
   /** Samples every live backend's resources and sends them on the current link (§3.8, every 10 s). */
   async sendMetrics(): Promise<void> {
     const link = this.#link;

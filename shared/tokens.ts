@@ -37,3 +37,14 @@ export function constantTimeEqual(a: string, b: string): boolean {
   for (let i = 0; i < length; i++) diff |= (x[i] ?? 0) ^ (y[i] ?? 0);
   return diff === 0;
 }
+
+/**
+ * Prefix of path-routed requests (`/_plane_backend=<BACKEND_ID>/…`, Jamsocket spec §10.2): a
+ * proxy with path routing on asks the controller for `_plane_backend=<id>` as if it were a
+ * token, and the controller answers with that backend's route (no user, no secret).
+ */
+export const PATH_ROUTE_PREFIX = "_plane_backend=";
+
+export function isPathRouteToken(token: string): boolean {
+  return token.startsWith(PATH_ROUTE_PREFIX);
+}

@@ -3,7 +3,7 @@
  * token routes to, and proxy keepalives.
  */
 import type { Queryable } from "./database.ts";
-import { isStaticToken } from "../../shared/tokens.ts";
+import { isPathRouteToken, isStaticToken, PATH_ROUTE_PREFIX } from "../../shared/tokens.ts";
 import { BackendState } from "../../shared/backend_state.ts";
 
 /** What a token resolves to: the backend's current state plus the token's identity fields. */
@@ -29,11 +29,18 @@ interface TargetRow {
 
 /**
  * Resolves a connection token (§7.6): `s.` tokens through `backend.static_token` (no secret,
- * no user), others through `token` ⨝ `backend`. Unlike Plane, expired tokens (1 h) are refused
+ * no user), `_plane_backend=<id>` by backend id (path routing), others through `token` ⨝ `backend`. Unlike Plane, expired tokens (1 h) are refused
  * here (decisions.md) rather than working until the cleanup job deletes them. Null when unknown.
  */
 export async function findRouteTarget(db: Queryable, token: string): Promise<RouteTarget | null> {
-  const { rows } = isStaticToken(token)
+  const { rows } = isPathRouteToken(token)
+    // A path-routing proxy (local development, Jamsocket spec §10.2) names the backend itself.
+    ? await db.query<TargetRow>(
+      `select id, cluster, state, subdomain, '' as secret_token, null as username, null as auth
+       from backend where id = $1`,
+      [token.slice(PATH_ROUTE_PREFIX.length)],
+    )
+    : isStaticToken(token)
     ? await db.query<TargetRow>(
       `select id, cluster, state, subdomain, '' as secret_token, null as username, null as auth
        from backend where static_token = $1 limit 1`,

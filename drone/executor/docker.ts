@@ -41,6 +41,7 @@ export interface DockerApi {
   getContainer(id: string): DockerContainer;
   getEvents(options: Record<string, unknown>): Promise<NodeJS.ReadableStream>;
   pruneContainers(options: Record<string, unknown>): Promise<unknown>;
+  listContainers(options: Record<string, unknown>): Promise<{ Id: string; Names: string[] }[]>;
 }
 
 export interface DockerContainer {
@@ -51,6 +52,7 @@ export interface DockerContainer {
   }>;
   stop(options: { t: number }): Promise<unknown>;
   kill(options?: Record<string, unknown>): Promise<unknown>;
+  remove(options?: Record<string, unknown>): Promise<unknown>;
   logs(options: Record<string, unknown>): Promise<NodeJS.ReadableStream>;
   stats(options: { stream: false }): Promise<DockerStats>;
 }
@@ -342,6 +344,20 @@ export class DockerExecutor implements Executor {
     } catch (err) {
       this.#o.log.warn("Container prune failed", { err });
     }
+  }
+
+  /** Removes every stopped backend container now, whatever its age (`plane dev` shutdown). */
+  async removeStopped(): Promise<number> {
+    const stopped = await this.#o.docker.listContainers({
+      all: true,
+      filters: { label: [PLANE_LABEL], status: ["exited", "dead", "created"] },
+    });
+    for (const { Id } of stopped) {
+      await this.#o.docker.getContainer(Id).remove({ force: true }).catch((err) =>
+        this.#o.log.warn("Could not remove a stopped container", { id: Id, err })
+      );
+    }
+    return stopped.length;
   }
 
   close(): Promise<void> {

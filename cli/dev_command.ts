@@ -1,0 +1,259 @@
+/**
+ * `deno task dev` (decisions.md "Names and entry points"): a whole local cluster in one process
+ * — controller (embedded PGlite under `.plane/` unless `DATABASE_URL` is set), one drone (Docker
+ * when an engine answers, otherwise local processes) and its proxy on `localhost:9090` — with the
+ * example session backend ready to connect to. Ctrl-C terminates every backend it started, then
+ * stops the rest, leaving no process or container behind.
+ */
+import { parseArgs } from "node:util";
+import { ControllerConfig } from "../controller/config.ts";
+import { DroneConfig } from "../drone/config.ts";
+import { ProxyConfig } from "../proxy/config.ts";
+import { connectDocker } from "../drone/executor/docker_connect.ts";
+import { DockerExecutor } from "../drone/executor/docker.ts";
+import { buildDenoImage } from "../drone/executor/deno_image.ts";
+import { createLogger, type LogLevel } from "../shared/log.ts";
+import { type RunningController, startController } from "./controller_command.ts";
+import { type RunningDrone, startDrone } from "./drone_command.ts";
+import { type RunningProxy, startProxy } from "./proxy_command.ts";
+import { print } from "./output.ts";
+import { UsageError, usageErrorFrom } from "./usage_error.ts";
+
+export const DEV_HELP = `Usage: plane dev [flags]
+
+Starts a whole local cluster: controller, one drone with its proxy, and the example session
+backend (examples/session_app) as image "session-app". Ctrl-C stops everything.
+
+Flags:
+  --port N              controller port (default 8080)
+  --proxy-port N        proxy port; the cluster is localhost:N (default 9090)
+  --runtime R           auto, docker or local (default auto: Docker when it answers)
+  --data DIR            where dev state lives (default .plane)
+  --log-level LEVEL     debug, info, warn or error (default warn)
+  -h, --help            show this help
+
+Environment: DATABASE_URL (use this Postgres instead of embedded PGlite).
+`;
+
+export const EXAMPLE_IMAGE = "session-app";
+const EXAMPLE_SCRIPT = new URL("../examples/session_app/main.ts", import.meta.url);
+
+export interface DevOptions {
+  port: number;
+  proxyPort: number;
+  runtime: "auto" | "docker" | "local";
+  data: string;
+  logLevel: LogLevel;
+}
+
+export function parseDevFlags(
+  args: string[],
+): { kind: "help" } | { kind: "run"; options: DevOptions } {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: "string" },
+        "proxy-port": { type: "string" },
+        runtime: { type: "string" },
+        data: { type: "string" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    throw usageErrorFrom(err, "dev");
+  }
+  if (values.help) return { kind: "help" };
+  const port = (flag: string, raw: string | undefined, fallback: number) => {
+    if (raw === undefined) return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 0 || n > 65535) {
+      throw new UsageError(`Invalid --${flag}: expected a port number 0-65535, got "${raw}"`);
+    }
+    return n;
+  };
+  const runtime = values.runtime ?? "auto";
+  if (runtime !== "auto" && runtime !== "docker" && runtime !== "local") {
+    throw new UsageError(`Invalid --runtime: expected auto, docker or local, got "${runtime}"`);
+  }
+  const logLevel = values["log-level"] ?? "warn";
+  if (!["debug", "info", "warn", "error"].includes(logLevel)) {
+    throw new UsageError(
+      `Invalid --log-level: expected debug, info, warn or error, got "${logLevel}"`,
+    );
+  }
+  return {
+    kind: "run",
+    options: {
+      port: port("port", values.port, 8080),
+      proxyPort: port("proxy-port", values["proxy-port"], 9090),
+      runtime,
+      data: values.data ?? ".plane",
+      logLevel: logLevel as LogLevel,
+    },
+  };
+}
+
+export interface DevCluster {
+  controller: RunningController;
+  drone: RunningDrone;
+  proxy: RunningProxy;
+  runtime: "docker" | "local";
+  /** The image name to connect with. */
+  image: string;
+  /** `localhost:PORT`: the cluster, reached through the proxy. */
+  cluster: string;
+  /** Terminates every backend, then stops proxy, drone and controller. */
+  stop(): Promise<void>;
+}
+
+async function dockerAnswers(): Promise<boolean> {
+  try {
+    await Promise.race([
+      connectDocker().ping(),
+      new Promise((_, reject) => setTimeout(() => reject(new Error("timeout")), 2_000)),
+    ]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function startDev(options: DevOptions): Promise<DevCluster> {
+  const log = createLogger("dev", { level: options.logLevel });
+  const runtime = options.runtime === "auto"
+    ? (await dockerAnswers() ? "docker" : "local")
+    : options.runtime;
+  await Deno.mkdir(options.data, { recursive: true });
+  const image = runtime === "docker"
+    ? await buildDenoImage("plane-example-session-app", EXAMPLE_SCRIPT)
+    : EXAMPLE_IMAGE;
+
+  const databaseUrl = Deno.env.get("DATABASE_URL");
+  const controller = await startController(
+    ControllerConfig.parse({
+      db: databaseUrl ?? `${options.data}/db`,
+      host: "127.0.0.1",
+      port: options.port,
+      defaultCluster: `localhost:${options.proxyPort}`,
+      logLevel: options.logLevel,
+    }),
+    { log: log.child("controller") },
+  );
+  const cluster = `localhost:${options.proxyPort}`;
+  let drone: RunningDrone | null = null;
+  let proxy: RunningProxy | null = null;
+  try {
+    drone = await startDrone(
+      DroneConfig.parse({
+        controllerUrl: controller.url,
+        cluster,
+        runtime,
+        hostNetwork: true,
+        db: `${options.data}/drone-state.db`,
+        images: {
+          [EXAMPLE_IMAGE]: {
+            command: [
+              Deno.execPath(),
+              "run",
+              "--allow-net",
+              "--allow-env",
+              EXAMPLE_SCRIPT.pathname,
+            ],
+          },
+        },
+        softGraceMs: 5_000,
+        logLevel: options.logLevel,
+      }),
+      { log: log.child("drone") },
+    );
+    proxy = await startProxy(
+      ProxyConfig.parse({
+        controllerUrl: controller.url,
+        cluster,
+        httpPort: options.proxyPort,
+        hostname: "127.0.0.1",
+        logLevel: options.logLevel,
+      }),
+      { log: log.child("proxy"), shutdownMs: 2_000 },
+    );
+  } catch (err) {
+    await proxy?.stop();
+    await drone?.stop();
+    await controller.close();
+    throw err;
+  }
+  const started = { drone, proxy };
+  let stopping: Promise<void> | null = null;
+  return {
+    controller,
+    drone,
+    proxy,
+    runtime,
+    image,
+    cluster,
+    stop() {
+      stopping ??= (async () => {
+        // Terminated while the drone is still connected, so the controller records it.
+        await started.drone.drone.core.terminateAll();
+        if (started.drone.executor instanceof DockerExecutor) {
+          await started.drone.executor.removeStopped();
+        }
+        await started.proxy.stop();
+        await started.drone.stop();
+        await controller.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+/** What `plane dev` prints once everything is up. */
+export function devBanner(dev: Pick<DevCluster, "runtime" | "image" | "cluster">, info: {
+  controllerUrl: string;
+  database: string;
+  droneName: string;
+}): string {
+  const imageFlag = dev.image.includes(" ") ? JSON.stringify(dev.image) : dev.image;
+  return [
+    "Plane dev cluster is up:",
+    `  controller  ${info.controllerUrl}   (database: ${info.database})`,
+    `  drone       ${info.droneName}   (runtime: ${dev.runtime})`,
+    `  proxy       http://${dev.cluster}   (cluster ${dev.cluster})`,
+    "",
+    "Start a session backend and wait until it is ready:",
+    `  deno task plane connect --image ${imageFlag} --wait`,
+    "then open the URL it prints. Ctrl-C stops everything.",
+    "",
+  ].join("\n");
+}
+
+export async function devCommand(args: string[]): Promise<void> {
+  const parsed = parseDevFlags(args);
+  if (parsed.kind === "help") return print(DEV_HELP);
+  const dev = await startDev(parsed.options);
+  const databaseUrl = Deno.env.get("DATABASE_URL");
+  print(devBanner(dev, {
+    controllerUrl: dev.controller.url,
+    database: databaseUrl ? "DATABASE_URL" : `${parsed.options.data}/db (embedded PGlite)`,
+    droneName: dev.drone.drone.name,
+  }));
+  const stopped = Promise.withResolvers<void>();
+  const onSignal = () => {
+    print("Stopping: terminating backends, then the proxy, drone and controller…");
+    dev.stop().then(stopped.resolve, stopped.reject);
+  };
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    await stopped.promise;
+    print("Stopped.");
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}

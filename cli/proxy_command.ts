@@ -1,0 +1,188 @@
+/**
+ * `plane proxy`: flags and environment → `ProxyConfig` → listeners serving the proxy
+ * (behaviour doc §7.1, §11.1). `startProxy` is the one wiring path.
+ */
+import { parseArgs } from "node:util";
+import { z } from "zod";
+import { ProxyConfig } from "../proxy/config.ts";
+import { createProxy, type Proxy } from "../proxy/mod.ts";
+import { type ProxyServer, serveProxy } from "../proxy/serve.ts";
+import { createLogger, type Logger } from "../shared/log.ts";
+import { UsageError, usageErrorFrom } from "./usage_error.ts";
+
+export const PROXY_HELP = `Usage: plane proxy --controller-url URL --cluster NAME [flags]
+
+Runs a proxy: the public HTTP(S) entry point that routes connection URLs to backends.
+
+Flags (environment variable in brackets; flags win):
+  --controller-url URL       controller to dial; a secret may ride as the URL's username
+                             [PLANE_CONTROLLER_URL]
+  --cluster NAME             cluster this proxy serves, host[:port] [PLANE_CLUSTER]
+  --name NAME                proxy name, px-... (default random)
+  --secret SECRET            cluster secret for the proxy socket [PLANE_CLUSTER_SECRET]
+  --http-port N              HTTP port (default 9090; 80, redirect only, with HTTPS)
+  --https                    serve HTTPS on 443 (needs --cert-path)
+  --https-port N             serve HTTPS on N (needs --cert-path)
+  --cert-path FILE           certificate JSON {"cert": PEM, "key": PEM}, reloaded on change
+  --root-redirect-url URL    answer GET / with a 301 to URL (default: 400)
+  --route-wait-seconds N     longest wait for a starting backend before 504 (default 300)
+  --hostname HOST            listen address (default 0.0.0.0)
+  --path-routing             route /_plane_backend=<BACKEND_ID>/... by backend id instead of
+                             tokens (Jamsocket local development; loopback only)
+  --force-path-routing       allow --path-routing on a non-loopback --hostname
+  --log-level LEVEL          debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
+  -h, --help                 show this help
+`;
+
+export type ProxyFlagsResult = { kind: "help" } | { kind: "run"; config: ProxyConfig };
+
+function describe(error: z.ZodError): string {
+  const issue = error.issues[0];
+  if (!issue) return "Invalid proxy configuration";
+  const field = issue.path.map(String).join(".");
+  return field && !issue.message.includes("--")
+    ? `Invalid ${field}: ${issue.message}`
+    : issue.message;
+}
+
+function integer(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw)) {
+    throw new UsageError(`Invalid --${flag}: expected a whole number, got "${raw}"`);
+  }
+  return Number(raw);
+}
+
+/** Parses `plane proxy` arguments over the environment; throws `UsageError` with one line. */
+export function parseProxyFlags(
+  args: string[],
+  env: (name: string) => string | undefined,
+): ProxyFlagsResult {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        "controller-url": { type: "string" },
+        cluster: { type: "string" },
+        name: { type: "string" },
+        secret: { type: "string" },
+        "http-port": { type: "string" },
+        https: { type: "boolean" },
+        "https-port": { type: "string" },
+        "cert-path": { type: "string" },
+        "root-redirect-url": { type: "string" },
+        "route-wait-seconds": { type: "string" },
+        hostname: { type: "string" },
+        "path-routing": { type: "boolean" },
+        "force-path-routing": { type: "boolean" },
+        "log-level": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (err) {
+    throw usageErrorFrom(err, "proxy");
+  }
+  if (values.help) return { kind: "help" };
+  const input: Record<string, unknown> = {};
+  const set = (key: string, value: unknown) => value !== undefined && (input[key] = value);
+  set("controllerUrl", values["controller-url"] ?? env("PLANE_CONTROLLER_URL"));
+  set("cluster", values.cluster ?? env("PLANE_CLUSTER"));
+  set("name", values.name);
+  set("secret", values.secret ?? env("PLANE_CLUSTER_SECRET"));
+  set("httpPort", integer("http-port", values["http-port"]));
+  set("httpsPort", integer("https-port", values["https-port"]));
+  if (values.https) input.https = true;
+  set("certPath", values["cert-path"]);
+  set("rootRedirectUrl", values["root-redirect-url"]);
+  set("hostname", values.hostname);
+  if (values["path-routing"]) input.pathRouting = true;
+  if (values["force-path-routing"]) input.forcePathRouting = true;
+  const wait = values["route-wait-seconds"];
+  if (wait !== undefined) {
+    const seconds = Number(wait);
+    if (!Number.isFinite(seconds) || seconds <= 0) {
+      throw new UsageError(
+        `Invalid --route-wait-seconds: expected a positive number, got "${wait}"`,
+      );
+    }
+    input.routeWaitSeconds = seconds;
+  }
+  set("logLevel", values["log-level"] ?? env("PLANE_LOG_LEVEL"));
+  const parsed = ProxyConfig.safeParse(input);
+  if (!parsed.success) throw new UsageError(describe(parsed.error));
+  return { kind: "run", config: parsed.data };
+}
+
+export interface RunningProxy {
+  proxy: Proxy;
+  server: ProxyServer;
+  /** Resolves once stopped. */
+  done: Promise<void>;
+  /** Stops accepting, lets in-flight requests finish for up to 10 s (§7.1), then closes. */
+  stop(): Promise<void>;
+}
+
+/** Builds the proxy for `config` and binds its listeners. */
+export async function startProxy(
+  config: ProxyConfig,
+  options: { log?: Logger; shutdownMs?: number } = {},
+): Promise<RunningProxy> {
+  const log = options.log ?? createLogger("proxy", { level: config.logLevel });
+  const proxy = createProxy({
+    cluster: config.cluster,
+    controllerUrl: config.controllerUrl,
+    name: config.name,
+    secret: config.secret,
+    rootRedirectUrl: config.rootRedirectUrl,
+    pathRouting: config.pathRouting,
+    routeWaitMs: config.routeWaitSeconds * 1000,
+    log,
+  });
+  let server: ProxyServer;
+  try {
+    server = await serveProxy(proxy, {
+      hostname: config.hostname,
+      httpPort: config.httpPort,
+      https: config.https && config.certPath !== undefined && config.httpsPort !== undefined
+        ? { port: config.httpsPort, certPath: config.certPath }
+        : undefined,
+      log,
+    });
+  } catch (err) {
+    await proxy.close();
+    throw err;
+  }
+  if (config.pathRouting) {
+    log.warn(
+      "Path routing is ON: /_plane_backend=<BACKEND_ID>/ reaches any backend without a token " +
+        "(local development only)",
+      { hostname: config.hostname },
+    );
+  }
+  log.info("Proxy listening", {
+    name: proxy.name,
+    cluster: config.cluster,
+    http: server.httpPort,
+    https: server.httpsPort,
+  });
+  let resolveDone!: () => void;
+  const done = new Promise<void>((resolve) => (resolveDone = resolve));
+  let stopping: Promise<void> | null = null;
+  return {
+    proxy,
+    server,
+    done,
+    stop() {
+      stopping ??= (async () => {
+        log.info("Proxy shutting down");
+        await server.close({ graceMs: options.shutdownMs ?? 10_000 });
+        await proxy.close();
+        resolveDone();
+      })();
+      return stopping;
+    },
+  };
+}

@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { parseProxyFlags } from "./proxy_command.ts";
+import { UsageError } from "./usage_error.ts";
+import { startFakeController } from "../proxy/testing/fake_controller.ts";
+import { request } from "../proxy/testing/http_client.ts";
+import { waitFor } from "../proxy/testing/wait_for.ts";
+
+const env = (values: Record<string, string>) => (name: string) => values[name];
+const base = ["--controller-url", "http://127.0.0.1:8080", "--cluster", "localhost:9090"];
+
+function config(args: string[], vars: Record<string, string> = {}) {
+  const result = parseProxyFlags(args, env(vars));
+  assert.equal(result.kind, "run");
+  if (result.kind !== "run") throw new Error("unreachable");
+  return result.config;
+}
+
+Deno.test("parseProxyFlags() builds a config from flags over the environment", () => {
+  const c = config(
+    [...base, "--name", "px-edge", "--root-redirect-url", "https://plane.test/"],
+    { PLANE_CLUSTER_SECRET: "s3cret", PLANE_CLUSTER: "ignored.test" },
+  );
+  assert.equal(c.cluster, "localhost:9090");
+  assert.equal(c.name, "px-edge");
+  assert.equal(c.secret, "s3cret");
+  assert.equal(c.rootRedirectUrl, "https://plane.test/");
+  assert.equal(c.routeWaitSeconds, 300);
+  assert.equal(c.hostname, "0.0.0.0");
+  const fromEnv = config([], {
+    PLANE_CONTROLLER_URL: "http://c:8080",
+    PLANE_CLUSTER: "plane.test",
+    PLANE_LOG_LEVEL: "debug",
+  });
+  assert.equal(fromEnv.cluster, "plane.test");
+  assert.equal(fromEnv.logLevel, "debug");
+  assert.equal(config([...base, "--route-wait-seconds", "2.5"]).routeWaitSeconds, 2.5);
+});
+
+Deno.test("parseProxyFlags() picks ports by §7.1's table", () => {
+  const ports = (args: string[]) => {
+    const c = config([...base, ...args]);
+    return [c.https, c.httpPort, c.httpsPort];
+  };
+  const cert = ["--cert-path", "cert.json"];
+  assert.deepEqual(ports([]), [false, 9090, undefined]);
+  assert.deepEqual(ports(["--http-port", "8000"]), [false, 8000, undefined]);
+  assert.deepEqual(ports(["--https", ...cert]), [true, 80, 443]);
+  assert.deepEqual(ports(["--https", "--http-port", "8080", ...cert]), [true, 8080, 443]);
+  assert.deepEqual(ports(["--https-port", "8443", ...cert]), [true, 80, 8443]);
+  assert.deepEqual(ports(["--http-port", "81", "--https-port", "8443", ...cert]), [
+    true,
+    81,
+    8443,
+  ]);
+});
+
+Deno.test("parseProxyFlags() answers each mistake with one precise line", () => {
+  const cases: [string[], RegExp][] = [
+    [["--cluster", "c"], /controllerUrl/],
+    [[...base, "--cluster", "bad cluster"], /Invalid cluster name "bad cluster"/],
+    [[...base, "--bogus"], /Unknown flag --bogus for "plane proxy"/],
+    [[...base, "--http-port", "x"], /Invalid --http-port: expected a whole number/],
+    [[...base, "--http-port", "70000"], /Invalid httpPort/],
+    [[...base, "--https"], /HTTPS needs a certificate file: pass --cert-path FILE/],
+    [[...base, "--https-port", "8443"], /HTTPS needs a certificate file/],
+    [[...base, "--name", "Proxy1"], /Invalid proxy name "Proxy1"/],
+    [[...base, "--name", "dr-x"], /must start with "px-"/],
+    [[...base, "--route-wait-seconds", "0"], /Invalid --route-wait-seconds/],
+    [[...base, "--root-redirect-url", "nope"], /Invalid rootRedirectUrl/],
+    [[...base, "--log-level", "loud"], /Invalid logLevel/],
+  ];
+  for (const [args, message] of cases) {
+    assert.throws(
+      () => parseProxyFlags(args, env({})),
+      (err) => err instanceof UsageError && message.test(err.message),
+      args.join(" "),
+    );
+  }
+  assert.deepEqual(parseProxyFlags(["--help"], env({})), { kind: "help" });
+});
+
+Deno.test("plane proxy: serves /ready once connected and stops on SIGTERM with status 0", async () => {
+  await using fake = startFakeController();
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-net",
+      "--allow-env",
+      "--allow-read",
+      "--allow-write",
+      "--allow-sys",
+      new URL("./main.ts", import.meta.url).pathname,
+      "proxy",
+      "--controller-url",
+      fake.url,
+      "--cluster",
+      "plane.test",
+      "--http-port",
+      "0",
+    ],
+    env: { PLANE_LOG_LEVEL: "info" },
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let port = 0;
+  let seen = "";
+  try {
+    // The start-up log line names the bound port (asked for 0).
+    while (port === 0) {
+      const { value, done } = await lines.read();
+      if (done) throw new Error(`plane proxy exited early: ${seen}`);
+      seen += value;
+      const match = /"message":"Proxy listening"[^\n]*"http":(\d+)/.exec(seen);
+      if (match) port = Number(match[1]);
+    }
+    await waitFor(async () => (await request(port, "/ready")).status === 200, {
+      message: "plane proxy ready",
+    });
+    assert.equal(fake.peers.length, 1);
+    assert.match(fake.peers[0]!.name, /^px-[a-z0-9]{14}$/);
+    child.kill("SIGTERM");
+    const status = await child.status;
+    assert.equal(status.code, 0);
+  } finally {
+    await lines.cancel().catch(() => {});
+    try {
+      child.kill("SIGKILL");
+    } catch {
+      // Already exited.
+    }
+    await child.status;
+  }
+});

@@ -1,0 +1,70 @@
+/**
+ * `plane proxy` configuration: one zod schema with every default (style §37), parsed from
+ * flags and environment by the CLI. Flags follow Plane's (behaviour doc §11.1); the port rules
+ * are §7.1's table.
+ */
+import { z } from "zod";
+import { ClusterName } from "../shared/cluster.ts";
+import { ProxyName } from "../shared/names.ts";
+
+const Port = z.number().int().min(0).max(65535);
+
+export const ProxyConfig = z.object({
+  name: ProxyName.optional(),
+  /** Controller URL; a bearer secret may ride as the URL's username (§1.2). */
+  controllerUrl: z.url(),
+  cluster: ClusterName,
+  /** Cluster secret sent on the proxy socket (decisions.md extension 1). */
+  secret: z.string().optional(),
+  /** Serve HTTPS (§7.1); implied by `httpsPort`. */
+  https: z.boolean().default(false),
+  /** §7.1: 9090, or 80 (redirect only) when HTTPS is on. */
+  httpPort: Port.optional(),
+  /** §7.1: 443 when HTTPS is on. */
+  httpsPort: Port.optional(),
+  /** Plane's certificate JSON `{cert, key}` (§10.4); required for HTTPS (no ACME here). */
+  certPath: z.string().optional(),
+  /** `GET /` → 301 to this URL instead of 400 (§7.2). */
+  rootRedirectUrl: z.url().optional(),
+  /** Longest wait for a pending route before 504 (decisions.md: 5 min). */
+  routeWaitSeconds: z.number().positive().default(300),
+  /** Listen address (§7.1: all interfaces). */
+  hostname: z.string().default("0.0.0.0"),
+  /**
+   * Route `/_plane_backend=<BACKEND_ID>/…` by backend id (Jamsocket spec §10.2) instead of
+   * tokens. It skips token authorisation entirely, so it is for local development only.
+   */
+  pathRouting: z.boolean().default(false),
+  /** Allow path routing on a non-loopback listener (otherwise refused at start-up). */
+  forcePathRouting: z.boolean().default(false),
+  logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+}).transform((c, ctx) => {
+  const https = c.https || c.httpsPort !== undefined;
+  if (https && c.certPath === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["certPath"],
+      message: "HTTPS needs a certificate file: pass --cert-path FILE (ACME is not supported)",
+    });
+    return z.NEVER;
+  }
+  const loopback = c.hostname === "localhost" || c.hostname === "::1" || /^127\./.test(c.hostname);
+  if (c.pathRouting && !loopback && !c.forcePathRouting) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["hostname"],
+      message: `Path routing lets anyone who knows a backend id reach it, so it binds loopback ` +
+        `only: pass --hostname 127.0.0.1 (listening on ${c.hostname}), or ` +
+        `--force-path-routing to expose it anyway`,
+    });
+    return z.NEVER;
+  }
+  return {
+    ...c,
+    https,
+    httpPort: c.httpPort ?? (https ? 80 : 9090),
+    httpsPort: https ? c.httpsPort ?? 443 : undefined,
+  };
+});
+export type ProxyConfig = z.infer<typeof ProxyConfig>;
+export type ProxyConfigInput = z.input<typeof ProxyConfig>;

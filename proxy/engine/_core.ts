@@ -1,0 +1,31 @@
+/** State shared by every connection of one engine. */
+import type { UpstreamPool } from "./_upstream.ts";
+import type { EngineLimits, EngineOptions, Header } from "./types.ts";
+
+export interface EngineStats {
+  /** Client connections open now (upgraded ones included). */
+  connections: number;
+  /** Upgraded tunnels open now. */
+  upgrades: number;
+  /** Request heads parsed and decided since the start. */
+  requests: number;
+  /** Requests answered by the engine itself with a 4xx (unframeable, timeout, too large). */
+  rejected: number;
+  /** 502s: connect failure or timeout, upstream closed or sent an unframeable response. */
+  badGateway: number;
+  upstreamConnects: number;
+  upstreamReuses: number;
+  /** Header fields from `decide`/`responseHeaders` dropped because they were not valid HTTP. */
+  droppedHeaders: number;
+}
+
+export interface Core {
+  readonly options: EngineOptions;
+  readonly limits: EngineLimits;
+  readonly stats: EngineStats;
+  readonly pool: UpstreamPool;
+  closing: boolean;
+  /** Coarse clock (ms), advanced by the engine's ticker: timeouts need no more precision. */
+  now: number;
+  errorHeaders(status: number): readonly Header[];
+}

@@ -1,0 +1,154 @@
+/**
+ * @module
+ * The Plane proxy's routing side (behaviour doc §7): `createProxy()` wires the controller
+ * link, the route cache and the connection monitor behind one `decide` function that the
+ * byte-moving engine (`proxy/engine/`) calls for every request head. It binds no port, so the
+ * same object serves `plane proxy` and a proxy embedded in a drone (decisions.md ext. 9).
+ */
+import type { ConnectionInfo, Decision, Header, RequestHead } from "./engine/types.ts";
+import { startControllerLink } from "./controller_link.ts";
+import { RouteCache } from "./route_cache.ts";
+import { ConnectionMonitor } from "./connection_monitor.ts";
+import {
+  errorHeaders,
+  preroute,
+  routeDecision,
+  type RoutedRequest,
+  type RouteResult,
+} from "./request.ts";
+import type { Logger } from "../shared/log.ts";
+import { type BackendName, randomProxyName } from "../shared/names.ts";
+import type { MessageToProxy } from "../shared/protocol.ts";
+import { Unreachable } from "../shared/unreachable.ts";
+
+export interface ProxyOptions {
+  /** The cluster this proxy serves (`host[:port]`), named in the socket path. */
+  cluster: string;
+  /** Controller URL; a bearer secret may ride as the URL's username (§1.2). */
+  controllerUrl: string;
+  /** Node name, `px-…` (default random). */
+  name?: string | undefined;
+  /** Cluster secret for the proxy socket (decisions.md ext. 1). */
+  secret?: string | undefined;
+  /** `GET /` answers 301 to this URL instead of 400 (§7.2 step 2). */
+  rootRedirectUrl?: string | undefined;
+  /** Route by `/_plane_backend=<id>/` instead of tokens (Jamsocket spec §10.2; dev only). */
+  pathRouting?: boolean | undefined;
+  /** Longest wait for a pending route before 504 (decisions.md: 5 min). */
+  routeWaitMs?: number | undefined;
+  /** Keepalive revisit interval (§7.5: 7 s). */
+  keepAliveIntervalMs?: number | undefined;
+  /** Controller reconnect backoff (§1.3: 1 s initial, 60 s cap). */
+  backoffInitialMs?: number | undefined;
+  backoffMaxMs?: number | undefined;
+  log: Logger;
+}
+
+export interface Proxy {
+  readonly name: string;
+  /** For the engine: what to do with a request head. */
+  decide(head: RequestHead, connection: ConnectionInfo): Decision | Promise<Decision>;
+  /** For the engine: headers of responses it generates itself (502, 400, …): CORS and Server. */
+  errorHeaders(status: number): Header[];
+  /** True while connected to a controller (`/ready`). */
+  ready(): boolean;
+  /** Observability and tests: the route cache and connection monitor. */
+  readonly routes: RouteCache;
+  readonly monitor: ConnectionMonitor;
+  /** Ends pending waits, stops keepalives and closes the controller socket. */
+  close(): Promise<void>;
+}
+
+export function createProxy(options: ProxyOptions): Proxy {
+  const log = options.log;
+  const name = options.name ?? randomProxyName();
+  // The link, cache and monitor refer to each other; `link` is assigned just below.
+  // deno-lint-ignore prefer-const
+  let link: ReturnType<typeof startControllerLink>;
+  const routes = new RouteCache(
+    (token) => link.send({ RouteInfoRequest: { token } }),
+    { waitMs: options.routeWaitMs },
+  );
+  const monitor = new ConnectionMonitor(
+    (backend) => void link.send({ KeepAlive: backend as BackendName }),
+    { intervalMs: options.keepAliveIntervalMs },
+  );
+
+  function onMessage(message: MessageToProxy) {
+    if ("RouteInfoResponse" in message) {
+      const { token, "route_info": route } = message.RouteInfoResponse;
+      routes.answer(token, route);
+    } else if ("BackendRemoved" in message) {
+      const backend = message.BackendRemoved.backend;
+      routes.backendRemoved(backend);
+      monitor.remove(backend);
+    } else if ("TokenRevoked" in message) {
+      routes.tokenRevoked(message.TokenRevoked.token);
+    } else if ("CertManagerResponse" in message) {
+      // ACME is not implemented here; a lease answer nobody asked for is ignored.
+    } else {
+      throw new Unreachable(message);
+    }
+  }
+
+  link = startControllerLink(
+    {
+      controllerUrl: options.controllerUrl,
+      cluster: options.cluster,
+      name,
+      secret: options.secret,
+      backoffInitialMs: options.backoffInitialMs,
+      backoffMaxMs: options.backoffMaxMs,
+    },
+    { onConnected: () => routes.connected(), onMessage },
+    { log: log.child("link") },
+  );
+
+  function finish(
+    head: RequestHead,
+    connection: ConnectionInfo,
+    request: RoutedRequest,
+    result: RouteResult,
+  ): Decision {
+    if (result.kind === "timeout") {
+      log.warn("Route still pending at the wait limit", { token: request.token.slice(0, 8) });
+    }
+    const backend = result.kind === "found" ? result.route.backend_id : "";
+    const { decision, skipped } = routeDecision(head, connection, request, result, {
+      // §7.5: a plain response counts once, when its head arrives; an upgrade counts while open.
+      onResponse: (status) => {
+        if (status !== 101) monitor.touch(backend);
+      },
+      onUpgrade: () => monitor.openConnection(backend),
+    });
+    if (skipped.length > 0) {
+      log.error("Skipped headers with invalid values", { headers: skipped, backend });
+    }
+    return decision;
+  }
+
+  return {
+    name,
+    decide(head, connection) {
+      const pre = preroute(head, {
+        ready: link.connected,
+        rootRedirectUrl: options.rootRedirectUrl,
+        pathRouting: options.pathRouting,
+      });
+      if (pre.kind === "respond") return pre;
+      const result = routes.lookup(pre.token);
+      // A cached route is decided synchronously: no extra turn of the event loop.
+      if (!(result instanceof Promise)) return finish(head, connection, pre, result);
+      return result.then((r) => finish(head, connection, pre, r));
+    },
+    errorHeaders: () => errorHeaders(),
+    ready: () => link.connected,
+    routes,
+    monitor,
+    async close() {
+      routes.close();
+      monitor.close();
+      await link.close();
+    },
+  };
+}

@@ -1,0 +1,439 @@
+/**
+ * The proxy end to end on loopback: a fake controller (§7.6), the real engine behind
+ * `serveProxy`, and real backends. One test per proxy row of the behaviour doc's §12 table
+ * (proxy.rs, proxy_headers.rs, proxy_cors.rs, proxy_server_header.rs, proxy_ready.rs,
+ * proxy_connection_monitor.rs), plus decisions.md's bounded waits, revocation and reconnects.
+ */
+import assert from "node:assert/strict";
+import net from "node:net";
+import { createProxy, type Proxy } from "./mod.ts";
+import { type ProxyServer, serveProxy } from "./serve.ts";
+import {
+  type FakeController,
+  keepAlives,
+  routeRequests,
+  startFakeController,
+} from "./testing/fake_controller.ts";
+import { RawConnection, request } from "./testing/http_client.ts";
+import { waitFor } from "./testing/wait_for.ts";
+import { SERVER_HEADER } from "./request.ts";
+import { createLogger } from "../shared/log.ts";
+import type { RouteInfo } from "../shared/protocol.ts";
+import type { BackendName } from "../shared/names.ts";
+
+const log = createLogger("proxy", { level: "error" });
+
+interface Seen {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** A backend that records every request and answers JSON; `/ws` echoes WebSocket messages. */
+function startBackend(
+  options: { headers?: Record<string, string> } = {},
+): { address: string; seen: Seen[]; close(): Promise<void> } {
+  const seen: Seen[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    const url = new URL(req.url);
+    const entry: Seen = {
+      method: req.method,
+      path: url.pathname + url.search,
+      headers: Object.fromEntries(req.headers),
+      body: await req.text(),
+    };
+    seen.push(entry);
+    if (url.pathname.endsWith("/ws")) {
+      const { socket, response } = Deno.upgradeWebSocket(req);
+      socket.onmessage = (e) => socket.send(`echo:${e.data}`);
+      return response;
+    }
+    return Response.json(entry, { headers: { server: "deno-backend", ...options.headers } });
+  });
+  return {
+    address: `127.0.0.1:${server.addr.port}`,
+    seen,
+    close: () => server.shutdown(),
+  };
+}
+
+function route(backend: string, address: string, more: Partial<RouteInfo> = {}): RouteInfo {
+  return {
+    "backend_id": backend as BackendName,
+    address,
+    "secret_token": "secret987",
+    cluster: "plane.test",
+    user: null,
+    "user_data": null,
+    subdomain: null,
+    ...more,
+  };
+}
+
+interface Harness extends AsyncDisposable {
+  fake: FakeController;
+  proxy: Proxy;
+  server: ProxyServer;
+  port: number;
+  backend: ReturnType<typeof startBackend>;
+}
+
+async function harness(
+  options: {
+    rootRedirectUrl?: string;
+    routeWaitMs?: number;
+    connect?: boolean;
+    backendHeaders?: Record<string, string>;
+    pathRouting?: boolean;
+  } = {},
+): Promise<Harness> {
+  const fake = startFakeController();
+  if (options.connect === false) fake.refuse = true;
+  const backend = startBackend({ headers: options.backendHeaders ?? {} });
+  const proxy = createProxy({
+    cluster: "plane.test",
+    controllerUrl: fake.url,
+    rootRedirectUrl: options.rootRedirectUrl,
+    routeWaitMs: options.routeWaitMs,
+    pathRouting: options.pathRouting,
+    backoffInitialMs: 10,
+    backoffMaxMs: 50,
+    log,
+  });
+  const server = await serveProxy(proxy, { hostname: "127.0.0.1", httpPort: 0, log });
+  if (options.connect !== false) await waitFor(() => proxy.ready(), { message: "proxy ready" });
+  return {
+    fake,
+    proxy,
+    server,
+    port: server.httpPort,
+    backend,
+    async [Symbol.asyncDispose]() {
+      await server.close({ graceMs: 1_000 });
+      await proxy.close();
+      await backend.close();
+      await fake.close();
+    },
+  };
+}
+
+Deno.test("proxy: GET / answers 400 with no Location and asks no route (proxy_root_no_redirect)", async () => {
+  await using h = await harness();
+  const res = await request(h.port, "/");
+  assert.equal(res.status, 400);
+  assert.equal(res.headers.get("location"), undefined);
+  assert.equal(res.body, "");
+  assert.deepEqual(routeRequests(h.fake.received), []);
+});
+
+Deno.test("proxy: GET / redirects 301 to the root redirect URL (proxy_root_redirect)", async () => {
+  await using h = await harness({ rootRedirectUrl: "https://plane.test/" });
+  const res = await request(h.port, "/");
+  assert.equal(res.status, 301);
+  assert.equal(res.headers.get("location"), "https://plane.test/");
+});
+
+Deno.test("proxy: an unknown token asks the controller and answers 410 (proxy_bad_bearer_token)", async () => {
+  await using h = await harness();
+  const res = await request(h.port, "/abc123/");
+  assert.equal(res.status, 410);
+  assert.deepEqual(routeRequests(h.fake.received), ["abc123"]);
+});
+
+Deno.test("proxy: 410 carries CORS and Server headers (proxy_gone_request_has_cors_headers, proxy_server_header)", async () => {
+  await using h = await harness();
+  const res = await request(h.port, "/abc123/");
+  assert.equal(res.status, 410);
+  assert.equal(res.headers.get("access-control-allow-origin"), "*");
+  assert.equal(res.headers.get("access-control-allow-methods"), "*");
+  assert.equal(res.headers.get("access-control-allow-headers"), "*, Authorization");
+  assert.equal(res.headers.get("server"), SERVER_HEADER);
+  assert.match(SERVER_HEADER, /^Plane\/\d+\.\d+\.\d+-[0-9a-f]{8}$/);
+});
+
+Deno.test("proxy: an unreachable backend answers 502 with Plane's headers (proxy_backend_unreachable)", async () => {
+  await using h = await harness();
+  // A port that was just free: nothing listens there.
+  const closed = net.createServer();
+  await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+  const port = (closed.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  h.fake.routes.set("tok", route("b1", `127.0.0.1:${port}`));
+  const res = await request(h.port, "/tok/");
+  assert.equal(res.status, 502);
+  assert.equal(res.headers.get("server"), SERVER_HEADER);
+  assert.equal(res.headers.get("access-control-allow-origin"), "*");
+});
+
+Deno.test("proxy: a routed request reaches the backend at / with GET (proxy_backend_accepts)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("abc123", route("b1", h.backend.address));
+  const res = await request(h.port, "/abc123/");
+  assert.equal(res.status, 200);
+  assert.equal(h.backend.seen[0]?.path, "/");
+  assert.equal(h.backend.seen[0]?.method, "GET");
+  assert.equal(h.backend.seen[0]?.headers.host, "plane.test", "the original Host is kept");
+});
+
+Deno.test("proxy: a static token's path reaches the backend unmodified (proxy_static_token)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("s.abc123", route("b1", h.backend.address, { "secret_token": "" }));
+  const res = await request(h.port, "/s.abc123/foobar");
+  assert.equal(res.status, 200);
+  assert.deepEqual(routeRequests(h.fake.received), ["s.abc123"]);
+  assert.equal(h.backend.seen[0]?.path, "/s.abc123/foobar");
+  assert.equal(h.backend.seen[0]?.headers["x-verified-user-data"], undefined);
+  assert.equal(h.backend.seen[0]?.headers["x-verified-secret"], "");
+});
+
+Deno.test("proxy: a route with a subdomain refuses a host without it (proxy_expected_subdomain_not_present)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", route("b1", h.backend.address, { subdomain: "mysubdomain" }));
+  const res = await request(h.port, "/tok/");
+  assert.equal(res.status, 403);
+  assert.equal(h.backend.seen.length, 0);
+});
+
+Deno.test("proxy: a route with a subdomain accepts that subdomain (proxy_expected_subdomain_is_present)", async () => {
+  await using h = await harness();
+  const cluster = `plane.test:${h.port}`;
+  h.fake.routes.set("tok", route("b1", h.backend.address, { subdomain: "mysubdomain", cluster }));
+  const res = await request(h.port, "/tok/", [["Host", `mysubdomain.${cluster}`]]);
+  assert.equal(res.status, 200);
+});
+
+Deno.test("proxy: the backend sees x-forwarded-for and -proto, client values replaced (proxy_backend_passes_forwarded_headers)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", route("b1", h.backend.address));
+  await request(h.port, "/tok/", [
+    ["Host", "plane.test"],
+    ["X-Forwarded-For", "6.6.6.6"],
+    ["X-Forwarded-Proto", "https"],
+  ]);
+  assert.equal(h.backend.seen[0]?.headers["x-forwarded-for"], "127.0.0.1");
+  assert.equal(h.backend.seen[0]?.headers["x-forwarded-proto"], "http");
+});
+
+Deno.test("proxy: proxied responses carry x-plane-backend-id and Plane's Server (proxy_returns_backend_id_in_header)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", route("backend123", h.backend.address));
+  const res = await request(h.port, "/tok/");
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-plane-backend-id"), "backend123");
+  assert.equal(res.headers.get("server"), SERVER_HEADER, "the backend's Server is replaced");
+});
+
+Deno.test("proxy: forged x-verified-* headers are stripped, others kept (proxy_fake_verified_headers_are_stripped)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", route("b1", h.backend.address));
+  await request(h.port, "/tok/", [
+    ["Host", "plane.test"],
+    ["x-verified-blah", "forged"],
+    ["X-Verified-Backend", "forged"],
+    ["x-other", "kept"],
+  ]);
+  const seen = h.backend.seen[0]!.headers;
+  assert.equal(seen["x-verified-blah"], undefined);
+  assert.equal(seen["x-verified-backend"], "b1");
+  assert.equal(seen["x-other"], "kept");
+});
+
+Deno.test("proxy: the backend sees Plane's headers exactly (proxy_plane_headers_are_set)", async () => {
+  await using h = await harness();
+  h.fake.routes.set(
+    "abc123",
+    route("backend123", h.backend.address, {
+      user: "auser123",
+      "user_data": { access: "readonly", email: "a@example.com" },
+      "secret_token": "secret987",
+    }),
+  );
+  const res = await request(h.port, "/abc123/a/b/c/");
+  assert.equal(res.status, 200);
+  const seen = h.backend.seen[0]!;
+  assert.equal(seen.path, "/a/b/c/");
+  assert.equal(seen.headers["x-verified-username"], "auser123");
+  assert.equal(
+    seen.headers["x-verified-user-data"],
+    '{"access":"readonly","email":"a@example.com"}',
+  );
+  assert.equal(seen.headers["x-verified-secret"], "secret987");
+  assert.equal(seen.headers["x-verified-path"], "/abc123/a/b/c/");
+  assert.equal(seen.headers["x-verified-backend"], "backend123");
+});
+
+Deno.test("proxy: a proxied 200 without CORS gets `*, Authorization` (proxy_valid_request_has_cors_headers)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", route("b1", h.backend.address));
+  const res = await request(h.port, "/tok/");
+  assert.equal(res.headers.get("access-control-allow-origin"), "*");
+  assert.equal(res.headers.get("access-control-allow-methods"), "*");
+  assert.equal(res.headers.get("access-control-allow-headers"), "*, Authorization");
+});
+
+Deno.test("proxy: a backend's own CORS headers are left alone (§7.2 step 10)", async () => {
+  await using h = await harness({
+    backendHeaders: { "access-control-allow-origin": "https://app.example" },
+  });
+  h.fake.routes.set("tok", route("b1", h.backend.address));
+  const res = await request(h.port, "/tok/");
+  assert.equal(res.headers.get("access-control-allow-origin"), "https://app.example");
+  assert.equal(res.headers.get("access-control-allow-methods"), undefined);
+});
+
+Deno.test("proxy: /ready answers 503 before the controller connection and 200 after (proxy_ready.rs)", async () => {
+  await using h = await harness({ connect: false });
+  assert.equal((await request(h.port, "/ready")).status, 503);
+  h.fake.refuse = false;
+  await waitFor(() => h.proxy.ready(), { message: "proxy ready" });
+  const res = await request(h.port, "/ready");
+  assert.equal(res.status, 200);
+  assert.equal(res.body, "");
+});
+
+Deno.test("proxy: a plain request marks the backend recently active (proxy_marks_backend_as_recently_active)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", route("b1", h.backend.address));
+  assert.equal((await request(h.port, "/tok/")).status, 200);
+  assert.deepEqual(h.proxy.monitor.entry("b1"), {
+    activeConnections: 0,
+    hadRecentConnection: true,
+  });
+  await h.fake.next((m) => "KeepAlive" in m);
+  assert.deepEqual(keepAlives(h.fake.received), ["b1"]);
+});
+
+Deno.test("proxy: a WebSocket echoes through the proxy and counts while open (proxy_marks_websocket_backend_as_active)", async () => {
+  await using h = await harness();
+  const cluster = `127.0.0.1:${h.port}`;
+  h.fake.routes.set("tok", route("b1", h.backend.address, { cluster }));
+  const ws = new WebSocket(`ws://${cluster}/tok/ws`);
+  const messages: string[] = [];
+  const closed = new Promise<void>((resolve) => (ws.onclose = () => resolve()));
+  ws.onmessage = (e) => messages.push(String(e.data));
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error("WebSocket through the proxy failed"));
+  });
+  ws.send("hello");
+  await waitFor(() => messages.length === 1, { message: "echo" });
+  assert.deepEqual(messages, ["echo:hello"]);
+  assert.deepEqual(h.proxy.monitor.entry("b1"), {
+    activeConnections: 1,
+    hadRecentConnection: true,
+  });
+  assert.equal(h.backend.seen[0]?.path, "/ws");
+  ws.close();
+  await closed;
+  await waitFor(() => h.proxy.monitor.entry("b1")?.activeConnections === 0, {
+    message: "connection counted closed",
+  });
+  assert.equal(h.proxy.monitor.entry("b1")?.hadRecentConnection, true);
+});
+
+Deno.test("proxy: a route pending past the wait limit answers 504 (decisions.md)", async () => {
+  await using h = await harness({ routeWaitMs: 100 });
+  h.fake.routes.set("tok", "pending");
+  const res = await request(h.port, "/tok/");
+  assert.equal(res.status, 504);
+  assert.equal(res.headers.get("server"), SERVER_HEADER);
+});
+
+Deno.test("proxy: a pending route is served once the controller sends it (§7.3)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", "pending");
+  const answer = request(h.port, "/tok/x");
+  await h.fake.next((m) => "RouteInfoRequest" in m);
+  h.fake.send({
+    RouteInfoResponse: { token: "tok", "route_info": route("b1", h.backend.address) },
+  });
+  const res = await answer;
+  assert.equal(res.status, 200);
+  assert.equal(h.backend.seen[0]?.path, "/x");
+});
+
+Deno.test("proxy: a reconnect re-asks pending tokens and serves the answer (decisions.md)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", "pending");
+  const answer = request(h.port, "/tok/");
+  await h.fake.next((m) => "RouteInfoRequest" in m);
+  h.fake.routes.set("tok", route("b1", h.backend.address));
+  h.fake.dropConnections();
+  assert.equal((await answer).status, 200);
+  assert.deepEqual(routeRequests(h.fake.received), ["tok", "tok"]);
+});
+
+Deno.test("proxy: TokenRevoked makes the next request 410 (decisions.md)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", route("b1", h.backend.address));
+  assert.equal((await request(h.port, "/tok/")).status, 200);
+  h.fake.send({ TokenRevoked: { token: "tok" } });
+  await waitFor(() => h.proxy.routes.peek("tok") === null, { message: "token revoked" });
+  assert.equal((await request(h.port, "/tok/")).status, 410);
+  assert.deepEqual(routeRequests(h.fake.received), ["tok"]);
+});
+
+Deno.test("proxy: BackendRemoved makes the next request 410 (§7.3)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", route("b1", h.backend.address));
+  assert.equal((await request(h.port, "/tok/")).status, 200);
+  h.fake.send({ BackendRemoved: { backend: "b1" as BackendName } });
+  await waitFor(() => h.proxy.routes.peek("tok") === null, { message: "backend removed" });
+  assert.equal((await request(h.port, "/tok/")).status, 410);
+});
+
+Deno.test("proxy: two tokens on one keep-alive connection reach two backends", async () => {
+  await using h = await harness();
+  const other = startBackend();
+  try {
+    h.fake.routes.set("one", route("b1", h.backend.address));
+    h.fake.routes.set("two", route("b2", other.address));
+    await using conn = await RawConnection.open(h.port);
+    await conn.send("GET", "/one/a", [["Host", "plane.test"]]);
+    const first = await conn.read();
+    await conn.send("POST", "/two/b?q=1", [["Host", "plane.test"]], "payload");
+    const second = await conn.read();
+    assert.equal(first.headers.get("x-plane-backend-id"), "b1");
+    assert.equal(second.headers.get("x-plane-backend-id"), "b2");
+    assert.equal(h.backend.seen[0]?.path, "/a");
+    assert.deepEqual(
+      [other.seen[0]?.method, other.seen[0]?.path, other.seen[0]?.body],
+      ["POST", "/b?q=1", "payload"],
+    );
+  } finally {
+    await other.close();
+  }
+});
+
+Deno.test("proxy path routing: /_plane_backend=<id>/ rewrites the path, keeps the query, ignores Host", async () => {
+  await using h = await harness({ pathRouting: true });
+  h.fake.routes.set("_plane_backend=b1", route("b1", h.backend.address, { "secret_token": "" }));
+  const cases: [string, string][] = [
+    ["/_plane_backend=b1/some/path?x=1", "/some/path?x=1"],
+    ["/_plane_backend=b1", "/"],
+    ["/_plane_backend=b1?x=1", "/?x=1"],
+  ];
+  for (const [target, upstream] of cases) {
+    const res = await request(h.port, target, [["Host", "anything.example"]]);
+    assert.equal(res.status, 200, target);
+    assert.equal(h.backend.seen.at(-1)?.path, upstream, target);
+    assert.equal(h.backend.seen.at(-1)?.headers["x-verified-backend"], "b1");
+    assert.equal(h.backend.seen.at(-1)?.headers["x-verified-path"], target.split("?")[0]);
+  }
+  assert.deepEqual([...new Set(routeRequests(h.fake.received))], ["_plane_backend=b1"]);
+});
+
+Deno.test("proxy path routing: a path without the prefix is 400 and an unknown backend 404, both with CORS", async () => {
+  await using h = await harness({ pathRouting: true });
+  for (const target of ["/abc123/", "/s.token/x", "/_plane_backend=/x", "/_plane_backend=UPPER/"]) {
+    const res = await request(h.port, target);
+    assert.equal(res.status, 400, target);
+    assert.equal(res.headers.get("access-control-allow-origin"), "*");
+  }
+  assert.deepEqual(routeRequests(h.fake.received), [], "no route was asked for");
+  const unknown = await request(h.port, "/_plane_backend=nosuch/");
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.headers.get("access-control-allow-origin"), "*");
+  assert.equal(h.backend.seen.length, 0);
+});

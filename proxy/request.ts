@@ -1,0 +1,312 @@
+/**
+ * The proxy's request rules as pure functions (behaviour doc §7.2, §7.4): what to answer
+ * without a route (`/ready`, `/`, no token), how a token is cut from the path, how a route
+ * turns into an upstream head (Host check, `x-verified-*`, `x-forwarded-*`), and which
+ * headers every response carries (CORS defaults, `Server`, `x-plane-backend-id`).
+ * No I/O: `mod.ts` feeds these the route cache's answers.
+ */
+import type {
+  ConnectionInfo,
+  Decision,
+  ForwardDecision,
+  Header,
+  RequestHead,
+  RespondDecision,
+} from "./engine/types.ts";
+import type { RouteInfo } from "../shared/protocol.ts";
+import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
+import { subdomainFromHost } from "../shared/cluster.ts";
+import { isStaticToken, PATH_ROUTE_PREFIX } from "../shared/tokens.ts";
+import { nameError } from "../shared/names.ts";
+
+/** §7.2 step 10: `Server: Plane/<version>-<8-char hash>` on every response. */
+export const SERVER_HEADER = `Plane/${PLANE_VERSION}-${PLANE_HASH}`;
+
+/**
+ * §7.2 step 10: added only when the response has none of them. `Authorization` is named
+ * because browsers do not let `*` cover it.
+ */
+export const CORS_DEFAULTS: readonly Header[] = [
+  ["Access-Control-Allow-Origin", "*"],
+  ["Access-Control-Allow-Methods", "*"],
+  ["Access-Control-Allow-Headers", "*, Authorization"],
+];
+
+const CORS_NAMES = new Set(CORS_DEFAULTS.map(([name]) => name.toLowerCase()));
+
+/**
+ * The longest token the controller accepts in a `RouteInfoRequest` (shared/protocol.ts): a
+ * longer one could never resolve, so it is answered 410 without asking (real tokens are 43
+ * or 45 characters, §14.4).
+ */
+export const MAX_TOKEN_LENGTH = 1024;
+
+/** A request target split into its path and its query (with the `?`, or ""). */
+export interface Target {
+  path: string;
+  query: string;
+}
+
+/**
+ * Splits a request target. Origin-form is the norm; absolute-form (RFC 9112 §3.2.2) is
+ * reduced to its path and query; anything else (`*`, authority-form) has no path (null).
+ */
+export function splitTarget(target: string): Target | null {
+  let rest = target;
+  if (!rest.startsWith("/")) {
+    const match = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(rest);
+    if (!match) return null;
+    rest = rest.slice(match[0].length);
+    if (!rest.startsWith("/")) rest = `/${rest}`;
+  }
+  const hash = rest.indexOf("#");
+  if (hash >= 0) rest = rest.slice(0, hash);
+  const q = rest.indexOf("?");
+  return q < 0 ? { path: rest, query: "" } : { path: rest.slice(0, q), query: rest.slice(q) };
+}
+
+export interface TokenTarget {
+  token: string;
+  /** What the backend is asked for: the target without a dynamic token, unchanged for `s.` tokens. */
+  upstreamTarget: string;
+}
+
+/**
+ * §7.2 step 3 (Plane `get_and_maybe_remove_bearer_token`): the token is the first path
+ * segment. A dynamic token is removed (`/tok/a/b?x=1` → `/a/b?x=1`, `/tok` and `/tok/` →
+ * `/`); a static token (`s.…`) leaves the target untouched so apps can build absolute links
+ * with it. Null when the first segment is empty.
+ */
+export function extractToken(target: Target): TokenTarget | null {
+  if (!target.path.startsWith("/")) return null;
+  const full = target.path.slice(1);
+  const slash = full.indexOf("/");
+  const token = slash < 0 ? full : full.slice(0, slash);
+  const rest = slash < 0 ? "" : full.slice(slash + 1);
+  if (token === "") return null;
+  if (isStaticToken(token)) return { token, upstreamTarget: target.path + target.query };
+  return { token, upstreamTarget: `/${rest}${target.query}` };
+}
+
+/**
+ * Path routing (Jamsocket spec §10.2, local development only): `/_plane_backend=<id>/rest?q`
+ * routes to backend `id` and asks it for `/rest?q`; `/_plane_backend=<id>` alone asks for `/`.
+ * Unlike Plane 0.3, a query right after the id (`/_plane_backend=abc?x=1`) is kept as the
+ * query, not swallowed into the id. Null when the prefix is missing or the id is not a name.
+ */
+export function extractPathRoute(target: Target): TokenTarget | null {
+  const prefix = `/${PATH_ROUTE_PREFIX}`;
+  if (!target.path.startsWith(prefix)) return null;
+  const full = target.path.slice(prefix.length);
+  const slash = full.indexOf("/");
+  const id = slash < 0 ? full : full.slice(0, slash);
+  const rest = slash < 0 ? "" : full.slice(slash + 1);
+  if (nameError(id, "") !== null) return null;
+  return { token: `${PATH_ROUTE_PREFIX}${id}`, upstreamTarget: `/${rest}${target.query}` };
+}
+
+/** A request that needs a route: its token and how to rewrite it once the route is known. */
+export interface RoutedRequest {
+  kind: "route";
+  token: string;
+  /** Routed by `/_plane_backend=<id>/`: unknown backends are 404 and the Host is not checked. */
+  pathRouted?: boolean;
+  upstreamTarget: string;
+  /** §7.2 step 7: the original path, token included, without the query (`x-verified-path`). */
+  path: string;
+}
+
+export interface PrerouteOptions {
+  /** Whether the controller connection is up right now (`/ready`). */
+  ready: boolean;
+  rootRedirectUrl?: string | undefined;
+  /** Route by `/_plane_backend=<id>/` instead of tokens (exclusive, as in Plane 0.3). */
+  pathRouting?: boolean | undefined;
+}
+
+/** §7.2 steps 1–3: answers that need no route, or the token to look up. */
+export function preroute(
+  head: RequestHead,
+  options: PrerouteOptions,
+): RespondDecision | RoutedRequest {
+  const target = splitTarget(head.target);
+  if (target === null) return respond(400);
+  if (target.path === "/ready") return respond(options.ready ? 200 : 503);
+  if (target.path === "/") {
+    // §7.2 step 2: answered before any route lookup (proxy_root_no_redirect).
+    if (options.rootRedirectUrl === undefined) return respond(400);
+    return respond(301, [["Location", options.rootRedirectUrl]]);
+  }
+  if (options.pathRouting) {
+    // Exclusive: without the prefix (or with a bad id) it is a 400 (§10.2).
+    const routed = extractPathRoute(target);
+    if (routed === null) return respond(400);
+    return { kind: "route", ...routed, pathRouted: true, path: target.path };
+  }
+  const extracted = extractToken(target);
+  if (extracted === null) return respond(400);
+  if (extracted.token.length > MAX_TOKEN_LENGTH) return respond(410);
+  return { kind: "route", ...extracted, path: target.path };
+}
+
+/** What the route cache answered for a token. */
+export type RouteResult =
+  | { kind: "found"; route: RouteInfo }
+  | { kind: "gone" }
+  /** The route stayed pending past the wait limit (decisions.md: bounded waits → 504). */
+  | { kind: "timeout" };
+
+/** Callbacks the connection monitor hangs on a forwarded request (§7.5). */
+export interface ForwardHooks {
+  onResponse?(status: number): void;
+  onUpgrade?(): () => void;
+}
+
+/** The one value of header `name` (case-insensitive); null when absent, "many" when repeated. */
+export function singleHeader(headers: readonly Header[], name: string): string | null | "many" {
+  const lower = name.toLowerCase();
+  let found: string | null = null;
+  for (const [n, v] of headers) {
+    if (n.toLowerCase() !== lower) continue;
+    if (found !== null) return "many";
+    found = v;
+  }
+  return found;
+}
+
+/**
+ * §7.4 against the route's cluster: missing (or repeated) Host → 400; a host outside the
+ * cluster → 403; a backend with a subdomain only answers on that subdomain → 403. Null when
+ * the host is acceptable.
+ */
+export function hostError(headers: readonly Header[], route: RouteInfo): 400 | 403 | null {
+  const host = singleHeader(headers, "host");
+  if (host === null || host === "many") return 400;
+  const subdomain = subdomainFromHost(host.trim().toLowerCase(), route.cluster.toLowerCase());
+  if (subdomain === undefined) return 403;
+  if (route.subdomain !== null && subdomain !== route.subdomain) return 403;
+  return null;
+}
+
+/** Control characters (other than tab) and DEL are not valid in a header value (RFC 9110 §5.5). */
+function validHeaderValue(value: string): boolean {
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
+  }
+  return true;
+}
+
+/** `::ffff:1.2.3.4` (an IPv4 peer on a dual-stack socket) → `1.2.3.4`, as Plane reports it. */
+export function peerIp(remoteAddress: string): string {
+  return remoteAddress.startsWith("::ffff:") && remoteAddress.includes(".")
+    ? remoteAddress.slice(7)
+    : remoteAddress;
+}
+
+/**
+ * §7.1 and §7.2 step 7: the upstream headers. Inbound `x-verified-*`, `x-forwarded-for` and
+ * `x-forwarded-proto` are dropped (a client must not forge them); Host and everything else are
+ * kept in order; then the proxy's own headers are appended. Returns the headers and the names
+ * of any skipped because their value was not a valid header value.
+ */
+export function upstreamHeaders(
+  head: RequestHead,
+  connection: ConnectionInfo,
+  request: RoutedRequest,
+  route: RouteInfo,
+): { headers: Header[]; skipped: string[] } {
+  const headers: Header[] = [];
+  for (const header of head.headers) {
+    const lower = header[0].toLowerCase();
+    if (lower.startsWith("x-verified-")) continue;
+    if (lower === "x-forwarded-for" || lower === "x-forwarded-proto") continue;
+    headers.push(header);
+  }
+  headers.push(["x-forwarded-for", peerIp(connection.remoteAddress)]);
+  headers.push(["x-forwarded-proto", connection.tls ? "https" : "http"]);
+  const verified: Header[] = [];
+  if (route.user !== null) verified.push(["x-verified-username", route.user]);
+  // Dynamic tokens always carry user data (`{}` when none); static tokens never do (§7.2).
+  if (!isStaticToken(request.token)) {
+    verified.push(["x-verified-user-data", JSON.stringify(route.user_data ?? {})]);
+  }
+  verified.push(["x-verified-path", request.path]);
+  verified.push(["x-verified-backend", route.backend_id]);
+  verified.push(["x-verified-secret", route.secret_token]);
+  const skipped: string[] = [];
+  for (const header of verified) {
+    if (validHeaderValue(header[1])) headers.push(header);
+    else skipped.push(header[0]);
+  }
+  return { headers, skipped };
+}
+
+/**
+ * §7.2 steps 10–11: CORS defaults unless the response names any CORS header itself, our
+ * `Server` in place of any other, and (for proxied responses) `x-plane-backend-id`.
+ */
+export function responseHeaders(headers: readonly Header[], backendId: string | null): Header[] {
+  const out: Header[] = [];
+  let hasCors = false;
+  for (const header of headers) {
+    const lower = header[0].toLowerCase();
+    if (lower === "server") continue;
+    if (backendId !== null && lower === "x-plane-backend-id") continue;
+    if (CORS_NAMES.has(lower)) hasCors = true;
+    out.push(header);
+  }
+  if (!hasCors) out.push(...CORS_DEFAULTS);
+  out.push(["Server", SERVER_HEADER]);
+  if (backendId !== null) out.push(["x-plane-backend-id", backendId]);
+  return out;
+}
+
+/** Headers of a response the proxy (or its engine) generates: CORS defaults and `Server`. */
+export function errorHeaders(): Header[] {
+  return responseHeaders([], null);
+}
+
+/** A proxy-generated response: empty body (§7.2), CORS and `Server` headers. */
+export function respond(status: number, extra: readonly Header[] = []): RespondDecision {
+  return { kind: "respond", status, headers: [...extra, ...errorHeaders()] };
+}
+
+/** The upstream host and port of a route's `ip:port` (or `[v6]:port`) address. */
+export function splitAddress(address: string): { hostname: string; port: number } {
+  const colon = address.lastIndexOf(":");
+  let hostname = address.slice(0, colon);
+  if (hostname.startsWith("[") && hostname.endsWith("]")) hostname = hostname.slice(1, -1);
+  return { hostname, port: Number(address.slice(colon + 1)) };
+}
+
+/**
+ * §7.2 steps 4–11 once the cache answered: 410 for no route, 504 for a wait past the limit,
+ * the Host checks, then a forward to the backend's address keeping the original Host.
+ */
+export function routeDecision(
+  head: RequestHead,
+  connection: ConnectionInfo,
+  request: RoutedRequest,
+  result: RouteResult,
+  hooks: ForwardHooks = {},
+): { decision: Decision; skipped: string[] } {
+  if (result.kind === "gone") {
+    return { decision: respond(request.pathRouted ? 404 : 410), skipped: [] };
+  }
+  if (result.kind === "timeout") return { decision: respond(504), skipped: [] };
+  const { route } = result;
+  // Path routing replaces host-based routing (§10.2): any Host reaches the backend by its id.
+  const status = request.pathRouted ? null : hostError(head.headers, route);
+  if (status !== null) return { decision: respond(status), skipped: [] };
+  const { headers, skipped } = upstreamHeaders(head, connection, request, route);
+  const backendId = route.backend_id;
+  const decision: ForwardDecision = {
+    kind: "forward",
+    ...splitAddress(route.address),
+    head: { method: head.method, target: request.upstreamTarget, version: head.version, headers },
+    responseHeaders: (_status, upstream) => responseHeaders(upstream, backendId),
+    ...hooks,
+  };
+  return { decision, skipped };
+}

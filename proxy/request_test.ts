@@ -1,0 +1,249 @@
+import assert from "node:assert/strict";
+import {
+  extractToken,
+  hostError,
+  peerIp,
+  preroute,
+  responseHeaders,
+  routeDecision,
+  type RoutedRequest,
+  SERVER_HEADER,
+  splitAddress,
+  splitTarget,
+  upstreamHeaders,
+} from "./request.ts";
+import type { ConnectionInfo, Header, RequestHead } from "./engine/types.ts";
+import type { RouteInfo } from "../shared/protocol.ts";
+import type { BackendName } from "../shared/names.ts";
+
+function head(target: string, headers: Header[] = [["Host", "plane.test"]]): RequestHead {
+  return { method: "GET", target, version: "1.1", headers };
+}
+
+const CONN: ConnectionInfo = { remoteAddress: "127.0.0.1", tls: false };
+
+const ROUTE: RouteInfo = {
+  "backend_id": "backend123" as BackendName,
+  address: "127.0.0.1:4321",
+  "secret_token": "secret987",
+  cluster: "plane.test",
+  user: "auser123",
+  "user_data": { access: "readonly", email: "a@example.com" },
+  subdomain: null,
+};
+
+function tokenOf(target: string) {
+  const split = splitTarget(target);
+  return split && extractToken(split);
+}
+
+function routed(target: string): RoutedRequest {
+  const r = preroute(head(target), { ready: true });
+  assert.equal(r.kind, "route");
+  return r as RoutedRequest;
+}
+
+function get(headers: readonly Header[], name: string): string[] {
+  return headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
+}
+
+Deno.test("extractToken() mirrors Plane's request.rs cases (§7.2 step 3, §12)", () => {
+  assert.deepEqual(tokenOf("/foo/bar"), { token: "foo", upstreamTarget: "/bar" });
+  assert.deepEqual(tokenOf("/foo"), { token: "foo", upstreamTarget: "/" });
+  assert.deepEqual(tokenOf("/foo/"), { token: "foo", upstreamTarget: "/" });
+  assert.equal(tokenOf("/"), null);
+  assert.equal(tokenOf("//bar"), null);
+  assert.deepEqual(tokenOf("/s.foo/bar"), { token: "s.foo", upstreamTarget: "/s.foo/bar" });
+});
+
+Deno.test("extractToken() keeps the query string on both token kinds", () => {
+  assert.deepEqual(tokenOf("/abc123/a/b/c/?x=1"), {
+    token: "abc123",
+    upstreamTarget: "/a/b/c/?x=1",
+  });
+  assert.deepEqual(tokenOf("/abc123?x=1&y"), { token: "abc123", upstreamTarget: "/?x=1&y" });
+  assert.deepEqual(tokenOf("/s.abc/x?q=2"), { token: "s.abc", upstreamTarget: "/s.abc/x?q=2" });
+});
+
+Deno.test("splitTarget() reduces absolute-form and refuses targets without a path", () => {
+  assert.deepEqual(splitTarget("http://plane.test/tok/a?b"), { path: "/tok/a", query: "?b" });
+  assert.deepEqual(splitTarget("http://plane.test"), { path: "/", query: "" });
+  assert.equal(splitTarget("*"), null);
+  assert.equal(splitTarget("plane.test:443"), null);
+});
+
+Deno.test("preroute() answers /ready 200 or 503 from the controller connection (§7.2 step 1)", () => {
+  assert.equal((preroute(head("/ready"), { ready: true }) as { status: number }).status, 200);
+  assert.equal((preroute(head("/ready"), { ready: false }) as { status: number }).status, 503);
+  // The query does not change the path (`/ready?x` is still the health check).
+  assert.equal((preroute(head("/ready?x=1"), { ready: true }) as { status: number }).status, 200);
+});
+
+Deno.test("preroute() answers / with 400, or 301 to the root redirect (§7.2 step 2)", () => {
+  const plain = preroute(head("/"), { ready: true });
+  assert.equal(plain.kind, "respond");
+  if (plain.kind !== "respond") return;
+  assert.equal(plain.status, 400);
+  assert.deepEqual(get(plain.headers, "location"), []);
+  const redirect = preroute(head("/"), { ready: true, rootRedirectUrl: "https://plane.test/" });
+  assert.equal(redirect.kind, "respond");
+  if (redirect.kind !== "respond") return;
+  assert.equal(redirect.status, 301);
+  assert.deepEqual(get(redirect.headers, "location"), ["https://plane.test/"]);
+  assert.deepEqual(get(redirect.headers, "server"), [SERVER_HEADER]);
+});
+
+Deno.test("preroute() answers 400 for no token and 410 for an impossible token", () => {
+  assert.equal((preroute(head("//x"), { ready: true }) as { status: number }).status, 400);
+  assert.equal((preroute(head("*"), { ready: true }) as { status: number }).status, 400);
+  const long = `/${"a".repeat(1025)}/`;
+  assert.equal((preroute(head(long), { ready: true }) as { status: number }).status, 410);
+  assert.deepEqual(routed("/abc123/a/b/c/?x=1"), {
+    kind: "route",
+    token: "abc123",
+    upstreamTarget: "/a/b/c/?x=1",
+    path: "/abc123/a/b/c/",
+  });
+});
+
+Deno.test("hostError() applies §7.4 against the route's cluster", () => {
+  const sub = { ...ROUTE, subdomain: "mysubdomain" };
+  const cases: [Header[], RouteInfo, 400 | 403 | null][] = [
+    [[], ROUTE, 400],
+    [[["Host", "plane.test"], ["host", "plane.test"]], ROUTE, 400],
+    [[["Host", "plane.test"]], ROUTE, null],
+    [[["host", "plane.test:443"]], ROUTE, null],
+    [[["Host", "anything.plane.test"]], ROUTE, null],
+    [[["Host", "PLANE.TEST"]], ROUTE, null],
+    [[["Host", "foobarplane.test"]], ROUTE, 403],
+    [[["Host", "other.test"]], ROUTE, 403],
+    [[["Host", "plane.test"]], sub, 403],
+    [[["Host", "other.plane.test"]], sub, 403],
+    [[["Host", "mysubdomain.plane.test"]], sub, null],
+    [[["Host", "mysubdomain.localhost:9090"]], { ...sub, cluster: "localhost:9090" }, null],
+    [[["Host", "mysubdomain.localhost"]], { ...sub, cluster: "localhost:9090" }, 403],
+  ];
+  for (const [headers, route, expected] of cases) {
+    assert.equal(hostError(headers, route), expected, JSON.stringify(headers));
+  }
+});
+
+Deno.test("upstreamHeaders() sets the Plane headers exactly as proxy_plane_headers_are_set", () => {
+  const request = routed("/abc123/a/b/c/");
+  const { headers, skipped } = upstreamHeaders(head("/abc123/a/b/c/"), CONN, request, ROUTE);
+  assert.deepEqual(skipped, []);
+  assert.deepEqual(get(headers, "x-verified-username"), ["auser123"]);
+  assert.deepEqual(get(headers, "x-verified-user-data"), [
+    '{"access":"readonly","email":"a@example.com"}',
+  ]);
+  assert.deepEqual(get(headers, "x-verified-secret"), ["secret987"]);
+  assert.deepEqual(get(headers, "x-verified-path"), ["/abc123/a/b/c/"]);
+  assert.deepEqual(get(headers, "x-verified-backend"), ["backend123"]);
+  assert.deepEqual(get(headers, "host"), ["plane.test"]);
+});
+
+Deno.test("upstreamHeaders() strips forged x-verified-* and x-forwarded-*, keeps the rest", () => {
+  const inbound: Header[] = [
+    ["Host", "plane.test"],
+    ["X-Verified-Blah", "forged"],
+    ["x-verified-backend", "forged"],
+    ["X-Forwarded-For", "6.6.6.6"],
+    ["x-forwarded-proto", "https"],
+    ["X-Custom", "kept"],
+  ];
+  const request = routed("/abc123/");
+  const conn = { remoteAddress: "::ffff:127.0.0.1", tls: false };
+  const { headers } = upstreamHeaders(head("/abc123/", inbound), conn, request, ROUTE);
+  assert.deepEqual(get(headers, "x-verified-blah"), []);
+  assert.deepEqual(get(headers, "x-verified-backend"), ["backend123"]);
+  assert.deepEqual(get(headers, "x-forwarded-for"), ["127.0.0.1"]);
+  assert.deepEqual(get(headers, "x-forwarded-proto"), ["http"]);
+  assert.deepEqual(get(headers, "x-custom"), ["kept"]);
+  const tls = upstreamHeaders(head("/abc123/", inbound), { ...CONN, tls: true }, request, ROUTE);
+  assert.deepEqual(get(tls.headers, "x-forwarded-proto"), ["https"]);
+});
+
+Deno.test("upstreamHeaders() gives static tokens no user data and an empty secret (§7.2 step 7)", () => {
+  const request = routed("/s.abc123/foobar");
+  const route = { ...ROUTE, "secret_token": "", user: null, "user_data": null };
+  const { headers } = upstreamHeaders(head("/s.abc123/foobar"), CONN, request, route);
+  assert.deepEqual(get(headers, "x-verified-user-data"), []);
+  assert.deepEqual(get(headers, "x-verified-username"), []);
+  assert.deepEqual(get(headers, "x-verified-secret"), [""]);
+  assert.deepEqual(get(headers, "x-verified-path"), ["/s.abc123/foobar"]);
+  // A dynamic token without user data still sends `{}`.
+  const dynamic = upstreamHeaders(head("/abc/"), CONN, routed("/abc/"), route);
+  assert.deepEqual(get(dynamic.headers, "x-verified-user-data"), ["{}"]);
+});
+
+Deno.test("upstreamHeaders() skips a header whose value is not a valid header value", () => {
+  const route = { ...ROUTE, user: "evil\r\nx-injected: 1" };
+  const { headers, skipped } = upstreamHeaders(head("/abc/"), CONN, routed("/abc/"), route);
+  assert.deepEqual(skipped, ["x-verified-username"]);
+  assert.deepEqual(get(headers, "x-verified-username"), []);
+});
+
+Deno.test("responseHeaders() adds CORS defaults only when the backend set none (§7.2 step 10)", () => {
+  const plain = responseHeaders([["Server", "nginx"], ["Content-Type", "text/plain"]], "b1");
+  assert.deepEqual(get(plain, "access-control-allow-origin"), ["*"]);
+  assert.deepEqual(get(plain, "access-control-allow-methods"), ["*"]);
+  assert.deepEqual(get(plain, "access-control-allow-headers"), ["*, Authorization"]);
+  assert.deepEqual(get(plain, "server"), [SERVER_HEADER]);
+  assert.deepEqual(get(plain, "x-plane-backend-id"), ["b1"]);
+  assert.deepEqual(get(plain, "content-type"), ["text/plain"]);
+  const own = responseHeaders([["access-control-allow-origin", "https://a.example"]], "b1");
+  assert.deepEqual(get(own, "access-control-allow-origin"), ["https://a.example"]);
+  assert.deepEqual(get(own, "access-control-allow-methods"), []);
+  assert.deepEqual(get(own, "access-control-allow-headers"), []);
+});
+
+Deno.test("routeDecision() answers 410, 504, 400, 403 with CORS and Server headers", () => {
+  const request = routed("/abc123/");
+  const cases: [Parameters<typeof routeDecision>[3], Header[], number][] = [
+    [{ kind: "gone" }, [["Host", "plane.test"]], 410],
+    [{ kind: "timeout" }, [["Host", "plane.test"]], 504],
+    [{ kind: "found", route: ROUTE }, [], 400],
+    [{ kind: "found", route: { ...ROUTE, subdomain: "x" } }, [["Host", "plane.test"]], 403],
+  ];
+  for (const [result, headers, status] of cases) {
+    const { decision } = routeDecision(head("/abc123/", headers), CONN, request, result);
+    assert.equal(decision.kind, "respond");
+    if (decision.kind !== "respond") continue;
+    assert.equal(decision.status, status);
+    assert.equal(decision.body, undefined);
+    assert.deepEqual(get(decision.headers, "access-control-allow-origin"), ["*"]);
+    assert.deepEqual(get(decision.headers, "access-control-allow-headers"), ["*, Authorization"]);
+    assert.deepEqual(get(decision.headers, "server"), [SERVER_HEADER]);
+  }
+});
+
+Deno.test("routeDecision() forwards to the route's address with the rewritten target", () => {
+  const request = routed("/abc123/a/b?x=1");
+  const { decision } = routeDecision(
+    {
+      method: "POST",
+      target: "/abc123/a/b?x=1",
+      version: "1.0",
+      headers: [["Host", "plane.test"]],
+    },
+    CONN,
+    request,
+    { kind: "found", route: ROUTE },
+  );
+  assert.equal(decision.kind, "forward");
+  if (decision.kind !== "forward") return;
+  assert.equal(decision.hostname, "127.0.0.1");
+  assert.equal(decision.port, 4321);
+  assert.equal(decision.head.method, "POST");
+  assert.equal(decision.head.version, "1.0");
+  assert.equal(decision.head.target, "/a/b?x=1");
+  const out = decision.responseHeaders!(200, [["x-plane-backend-id", "spoofed"]]);
+  assert.deepEqual(get(out, "x-plane-backend-id"), ["backend123"]);
+});
+
+Deno.test("splitAddress() and peerIp() handle IPv4 and IPv6 forms", () => {
+  assert.deepEqual(splitAddress("10.0.0.5:49153"), { hostname: "10.0.0.5", port: 49153 });
+  assert.deepEqual(splitAddress("[::1]:8080"), { hostname: "::1", port: 8080 });
+  assert.equal(peerIp("::ffff:10.1.2.3"), "10.1.2.3");
+  assert.equal(peerIp("::1"), "::1");
+});

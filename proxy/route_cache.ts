@@ -1,0 +1,161 @@
+/**
+ * Token → route lookups for the proxy (behaviour doc §7.3, decisions.md "route-info waits"):
+ * an LRU of 1,000 tokens holding the controller's answers, negative ones included; one pending
+ * lookup (and one `RouteInfoRequest`) per token however many requests wait on it; every wait
+ * bounded (Plane's had none, so a lost answer hung the browser); pending tokens re-asked after
+ * each reconnect; `BackendRemoved` and `TokenRevoked` turn cached routes into 410s.
+ */
+import type { RouteInfo } from "../shared/protocol.ts";
+import type { RouteResult } from "./request.ts";
+
+export interface RouteCacheOptions {
+  /** Cached tokens (§7.3: 1,000). */
+  capacity?: number | undefined;
+  /** Longest a request waits for a pending route before 504 (decisions.md: 5 min). */
+  waitMs?: number | undefined;
+  /**
+   * Age after which a cached route is re-asked in the background on its next hit. The
+   * controller refuses expired (1 h) tokens at lookup (decisions.md), so this is how a cached
+   * token stops working once it expires; the request itself is served from the cache, with
+   * no round trip (targets.md).
+   */
+  revalidateMs?: number | undefined;
+  now?: () => number;
+}
+
+/** Sends `RouteInfoRequest {token}`; false when the controller connection is down. */
+export type RequestRoute = (token: string) => boolean;
+
+interface Entry {
+  route: RouteInfo | null;
+  /** When the answer arrived or was last re-asked (for revalidation). */
+  at: number;
+}
+
+type Waiter = (result: RouteResult) => void;
+
+export class RouteCache {
+  readonly #entries = new Map<string, Entry>();
+  readonly #pending = new Map<string, Set<Waiter>>();
+  readonly #request: RequestRoute;
+  readonly #capacity: number;
+  readonly #waitMs: number;
+  readonly #revalidateMs: number;
+  readonly #now: () => number;
+  #everConnected = false;
+  #closed = false;
+
+  constructor(request: RequestRoute, options: RouteCacheOptions = {}) {
+    this.#request = request;
+    this.#capacity = options.capacity ?? 1_000;
+    this.#waitMs = options.waitMs ?? 5 * 60_000;
+    this.#revalidateMs = options.revalidateMs ?? 60_000;
+    this.#now = options.now ?? Date.now;
+  }
+
+  /**
+   * The route for `token`: synchronous on a cache hit, otherwise a promise that settles when
+   * the controller answers or the wait limit passes. Before the first connection there is no
+   * one to ask, so the answer is "gone" at once (Plane: no sender yet → 410).
+   */
+  lookup(token: string): RouteResult | Promise<RouteResult> {
+    const entry = this.#entries.get(token);
+    if (entry !== undefined) {
+      // Re-insert: a Map iterates in insertion order, so the first key is the least recent.
+      this.#entries.delete(token);
+      this.#entries.set(token, entry);
+      if (entry.route === null) return { kind: "gone" };
+      if (this.#now() - entry.at >= this.#revalidateMs && this.#request(token)) {
+        entry.at = this.#now();
+      }
+      return { kind: "found", route: entry.route };
+    }
+    if (!this.#everConnected || this.#closed) return { kind: "gone" };
+    let waiters = this.#pending.get(token);
+    if (waiters === undefined) {
+      waiters = new Set();
+      this.#pending.set(token, waiters);
+      // If the link is down the request is sent on reconnect (`connected()`).
+      this.#request(token);
+    }
+    const shared = waiters;
+    return new Promise<RouteResult>((resolve) => {
+      const waiter: Waiter = (result) => {
+        clearTimeout(timer);
+        resolve(result);
+      };
+      const timer = setTimeout(() => {
+        shared.delete(waiter);
+        // Nobody waits any more: forget the token (a late answer is still cached).
+        if (shared.size === 0 && this.#pending.get(token) === shared) this.#pending.delete(token);
+        resolve({ kind: "timeout" });
+      }, this.#waitMs);
+      shared.add(waiter);
+    });
+  }
+
+  /** A `RouteInfoResponse`: caches the answer and wakes every request waiting for it. */
+  answer(token: string, route: RouteInfo | null): void {
+    this.#store(token, route);
+    this.#settle(token, route === null ? { kind: "gone" } : { kind: "found", route });
+  }
+
+  /** `BackendRemoved` (§7.3): every cached token of that backend now answers 410. */
+  backendRemoved(backend: string): void {
+    for (const entry of this.#entries.values()) {
+      if (entry.route?.backend_id === backend) entry.route = null;
+    }
+  }
+
+  /** `TokenRevoked` (decisions.md): the token answers 410 from now on, waits included. */
+  tokenRevoked(token: string): void {
+    this.#store(token, null);
+    this.#settle(token, { kind: "gone" });
+  }
+
+  /**
+   * The controller connection is up (first time or again): lookups may ask from now on, and
+   * every pending token is asked again, since an answer owed by the previous connection is
+   * lost with it (decisions.md).
+   */
+  connected(): void {
+    this.#everConnected = true;
+    for (const token of this.#pending.keys()) this.#request(token);
+  }
+
+  /** Tokens with requests waiting for an answer. */
+  pendingTokens(): string[] {
+    return [...this.#pending.keys()];
+  }
+
+  /** The cached answer for a token (undefined when not cached), without touching the LRU order. */
+  peek(token: string): RouteInfo | null | undefined {
+    return this.#entries.get(token)?.route;
+  }
+
+  get size(): number {
+    return this.#entries.size;
+  }
+
+  /** Ends every wait with "timeout" (the proxy is shutting down) and refuses new lookups. */
+  close(): void {
+    this.#closed = true;
+    for (const token of [...this.#pending.keys()]) this.#settle(token, { kind: "timeout" });
+  }
+
+  #store(token: string, route: RouteInfo | null) {
+    this.#entries.delete(token);
+    this.#entries.set(token, { route, at: this.#now() });
+    while (this.#entries.size > this.#capacity) {
+      const oldest = this.#entries.keys().next().value as string;
+      this.#entries.delete(oldest);
+    }
+  }
+
+  #settle(token: string, result: RouteResult) {
+    const waiters = this.#pending.get(token);
+    if (waiters === undefined) return;
+    this.#pending.delete(token);
+    for (const waiter of waiters) waiter(result);
+  }
+}

@@ -1,0 +1,153 @@
+import assert from "node:assert/strict";
+import { RouteCache } from "./route_cache.ts";
+import type { RouteInfo } from "../shared/protocol.ts";
+import type { BackendName } from "../shared/names.ts";
+
+function route(backend: string, token = "t"): RouteInfo {
+  return {
+    "backend_id": backend as BackendName,
+    address: "127.0.0.1:1",
+    "secret_token": `secret-${token}`,
+    cluster: "plane.test",
+    user: null,
+    "user_data": null,
+    subdomain: null,
+  };
+}
+
+/** A cache whose requests are recorded; `up` says whether the link accepts them. */
+function harness(options: ConstructorParameters<typeof RouteCache>[1] = {}) {
+  const sent: string[] = [];
+  const link = { up: true };
+  const cache = new RouteCache((token) => {
+    if (!link.up) return false;
+    sent.push(token);
+    return true;
+  }, options);
+  return { cache, sent, link };
+}
+
+Deno.test("RouteCache.lookup() answers gone without asking before the first connection", () => {
+  const { cache, sent } = harness();
+  assert.deepEqual(cache.lookup("tok"), { kind: "gone" });
+  assert.deepEqual(sent, []);
+  assert.equal(cache.size, 0);
+});
+
+Deno.test("RouteCache shares one request among concurrent lookups of a token", async () => {
+  const { cache, sent } = harness();
+  cache.connected();
+  const a = cache.lookup("tok");
+  const b = cache.lookup("tok");
+  assert.ok(a instanceof Promise && b instanceof Promise);
+  assert.deepEqual(sent, ["tok"]);
+  cache.answer("tok", route("b1"));
+  assert.deepEqual(await a, { kind: "found", route: route("b1") });
+  assert.deepEqual(await b, { kind: "found", route: route("b1") });
+  // Cached now: synchronous, no second request.
+  assert.deepEqual(cache.lookup("tok"), { kind: "found", route: route("b1") });
+  assert.deepEqual(sent, ["tok"]);
+});
+
+Deno.test("RouteCache caches negative answers (§7.3)", async () => {
+  const { cache, sent } = harness();
+  cache.connected();
+  const pending = cache.lookup("nope");
+  cache.answer("nope", null);
+  assert.deepEqual(await pending, { kind: "gone" });
+  assert.deepEqual(cache.lookup("nope"), { kind: "gone" });
+  assert.deepEqual(sent, ["nope"]);
+});
+
+Deno.test("RouteCache times a pending lookup out and forgets the token", async () => {
+  const { cache } = harness({ waitMs: 20 });
+  cache.connected();
+  assert.deepEqual(await cache.lookup("slow"), { kind: "timeout" });
+  assert.deepEqual(cache.pendingTokens(), []);
+  // A late answer is still cached for the next request.
+  cache.answer("slow", route("b1"));
+  assert.deepEqual(cache.lookup("slow"), { kind: "found", route: route("b1") });
+});
+
+Deno.test("RouteCache re-asks every pending token on reconnect (decisions.md)", async () => {
+  const { cache, sent, link } = harness();
+  cache.connected();
+  link.up = false;
+  const a = cache.lookup("a");
+  const b = cache.lookup("b");
+  assert.deepEqual(sent, []);
+  link.up = true;
+  cache.connected();
+  assert.deepEqual(sent.sort(), ["a", "b"]);
+  cache.answer("a", route("b1"));
+  cache.answer("b", null);
+  assert.deepEqual(await a, { kind: "found", route: route("b1") });
+  assert.deepEqual(await b, { kind: "gone" });
+});
+
+Deno.test("RouteCache.backendRemoved() turns every token of the backend into gone", () => {
+  const { cache } = harness();
+  cache.connected();
+  cache.answer("t1", route("b1", "t1"));
+  cache.answer("t2", route("b1", "t2"));
+  cache.answer("t3", route("b2", "t3"));
+  cache.backendRemoved("b1");
+  assert.deepEqual(cache.lookup("t1"), { kind: "gone" });
+  assert.deepEqual(cache.lookup("t2"), { kind: "gone" });
+  assert.equal((cache.lookup("t3") as { kind: string }).kind, "found");
+});
+
+Deno.test("RouteCache.tokenRevoked() makes a cached or pending token gone", async () => {
+  const { cache, sent } = harness();
+  cache.connected();
+  cache.answer("cached", route("b1"));
+  cache.tokenRevoked("cached");
+  assert.deepEqual(cache.lookup("cached"), { kind: "gone" });
+  const waiting = cache.lookup("pending");
+  cache.tokenRevoked("pending");
+  assert.deepEqual(await waiting, { kind: "gone" });
+  assert.deepEqual(cache.lookup("pending"), { kind: "gone" });
+  assert.deepEqual(sent, ["pending"]);
+});
+
+Deno.test("RouteCache evicts the least recently used token past its capacity", () => {
+  const { cache, sent } = harness({ capacity: 2 });
+  cache.connected();
+  cache.answer("a", route("b1"));
+  cache.answer("b", route("b2"));
+  cache.lookup("a"); // a is now the most recent
+  cache.answer("c", route("b3"));
+  assert.equal(cache.size, 2);
+  assert.equal(cache.peek("b"), undefined);
+  assert.ok(cache.peek("a"));
+  assert.ok(cache.peek("c"));
+  void cache.lookup("b");
+  assert.deepEqual(sent, ["b"]);
+  cache.close();
+});
+
+Deno.test("RouteCache re-asks a stale cached route in the background, serving the cache", () => {
+  let now = 0;
+  const { cache, sent } = harness({ revalidateMs: 1_000, now: () => now });
+  cache.connected();
+  cache.answer("tok", route("b1"));
+  now = 999;
+  assert.equal((cache.lookup("tok") as { kind: string }).kind, "found");
+  assert.deepEqual(sent, []);
+  now = 1_000;
+  assert.equal((cache.lookup("tok") as { kind: string }).kind, "found");
+  assert.equal((cache.lookup("tok") as { kind: string }).kind, "found");
+  assert.deepEqual(sent, ["tok"]);
+  // The controller refuses the expired token: the next request is gone.
+  cache.answer("tok", null);
+  assert.deepEqual(cache.lookup("tok"), { kind: "gone" });
+});
+
+Deno.test("RouteCache.close() ends pending waits", async () => {
+  const { cache } = harness();
+  cache.connected();
+  const waiting = cache.lookup("tok");
+  cache.close();
+  assert.deepEqual(await waiting, { kind: "timeout" });
+  assert.deepEqual(cache.lookup("other"), { kind: "gone" });
+});

@@ -1,0 +1,172 @@
+/**
+ * Listeners for a standalone proxy (behaviour doc §7.1): `node:net` (and `node:tls`) servers
+ * handing each accepted socket to the engine, which asks the proxy's `decide`. With HTTPS the
+ * plain port only redirects. Shutdown stops accepting, lets in-flight requests finish for up
+ * to the grace period (Plane: 10 s), then closes what is left. `mod.ts` binds nothing; this
+ * file is the port-binding shell around it.
+ */
+import net from "node:net";
+import tls from "node:tls";
+import { createEngine } from "./engine/engine.ts";
+import type { EngineLimits } from "./engine/types.ts";
+import type { Proxy } from "./mod.ts";
+import { errorHeaders } from "./request.ts";
+import { type CertPair, readCertFile, redirectDecision, watchCertFile } from "./tls.ts";
+import type { Logger } from "../shared/log.ts";
+
+export interface ServeOptions {
+  /** §7.1: all interfaces (`0.0.0.0`); tests use loopback. */
+  hostname: string;
+  /** Plain HTTP port (0 picks one); with `https` it only redirects. */
+  httpPort: number;
+  https?: { port: number; certPath: string; pollMs?: number } | undefined;
+  limits?: Partial<EngineLimits>;
+  log: Logger;
+  /** Aborts the wait for an initial certificate. */
+  signal?: AbortSignal;
+}
+
+export interface ProxyServer {
+  /** Bound ports (useful with port 0). */
+  readonly httpPort: number;
+  readonly httpsPort: number | undefined;
+  /** Stops accepting, waits for open connections up to `graceMs`, then closes them. */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+function listen(server: net.Server, port: number, hostname: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, hostname, () => {
+      server.off("error", reject);
+      resolve((server.address() as net.AddressInfo).port);
+    });
+  });
+}
+
+/** Waits until the certificate file exists and parses (§7.1: no HTTPS until there is a cert). */
+async function waitForCert(
+  path: string,
+  log: Logger,
+  options: { pollMs: number; signal?: AbortSignal | undefined },
+): Promise<{ pair: CertPair; mtime: number | null }> {
+  let warned = false;
+  for (;;) {
+    const found = await readCertFile(path);
+    if (found !== null && !(found instanceof Error)) return found;
+    if (!warned) {
+      log.warn("Waiting for a valid certificate file before serving HTTPS", {
+        path,
+        problem: found instanceof Error ? found.message : "missing",
+      });
+      warned = true;
+    }
+    options.signal?.throwIfAborted();
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(done, options.pollMs);
+      function done() {
+        clearTimeout(timer);
+        options.signal?.removeEventListener("abort", done);
+        resolve();
+      }
+      options.signal?.addEventListener("abort", done, { once: true });
+    });
+    options.signal?.throwIfAborted();
+  }
+}
+
+export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<ProxyServer> {
+  const { log } = options;
+  const sockets = new Set<net.Socket>();
+  const servers: net.Server[] = [];
+  const closers: (() => void)[] = [];
+  function track(socket: net.Socket) {
+    sockets.add(socket);
+    socket.once("close", () => sockets.delete(socket));
+  }
+
+  const engine = createEngine({
+    decide: proxy.decide,
+    errorHeaders: proxy.errorHeaders,
+    ...(options.limits && { limits: options.limits }),
+  });
+  const engines = [engine];
+
+  let httpsPort: number | undefined;
+  let plain = engine;
+  if (options.https) {
+    const https = options.https;
+    const pollMs = https.pollMs ?? 1_000;
+    const initial = await waitForCert(https.certPath, log, { pollMs, signal: options.signal });
+    // allowHalfOpen: a client that half-closes after its request must still get the answer
+    // (proxy/engine/engine.ts).
+    const server = tls.createServer({
+      cert: initial.pair.cert,
+      key: initial.pair.key,
+      allowHalfOpen: true,
+    });
+    server.on("secureConnection", (socket: tls.TLSSocket) => {
+      track(socket);
+      engine.handle(socket, { remoteAddress: socket.remoteAddress ?? "", tls: true });
+    });
+    // §7.1: handshake failures are logged with the peer address.
+    server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
+      log.warn("TLS handshake failed", { peer: socket.remoteAddress, err: err.message });
+    });
+    const watcher = watchCertFile(https.certPath, {
+      onChange(pair) {
+        // New handshakes use the new certificate; open connections keep theirs (§10.4 step 7).
+        server.setSecureContext({ cert: pair.cert, key: pair.key });
+        log.info("Certificate reloaded", { path: https.certPath });
+      },
+      onError(err) {
+        log.error("Certificate file unusable; keeping the current certificate", { err });
+      },
+    }, { intervalMs: pollMs, initialMtime: initial.mtime });
+    closers.push(() => watcher.close());
+    servers.push(server);
+    httpsPort = await listen(server, https.port, options.hostname);
+    // §7.1: in HTTPS mode the plain port answers everything with a redirect.
+    plain = createEngine({ decide: redirectDecision, errorHeaders: () => errorHeaders() });
+    engines.push(plain);
+  }
+
+  const httpServer = net.createServer({ allowHalfOpen: true }, (socket) => {
+    track(socket);
+    plain.handle(socket, { remoteAddress: socket.remoteAddress ?? "", tls: false });
+  });
+  servers.push(httpServer);
+  let httpPort: number;
+  try {
+    httpPort = await listen(httpServer, options.httpPort, options.hostname);
+  } catch (err) {
+    for (const server of servers) server.close();
+    for (const close of closers) close();
+    await Promise.all(engines.map((engine) => engine.close({ signal: AbortSignal.abort() })));
+    throw err;
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    httpPort,
+    httpsPort,
+    close({ graceMs = 10_000 } = {}) {
+      closing ??= (async () => {
+        const stopped = servers.map((server) =>
+          new Promise<void>((resolve) => server.close(() => resolve()))
+        );
+        // The engines end idle keep-alive connections at once and let requests in flight
+        // finish; past the grace period whatever is left is destroyed (§7.1: 10 s).
+        const grace = new AbortController();
+        const timer = setTimeout(() => grace.abort(), graceMs);
+        await Promise.all(engines.map((engine) => engine.close({ signal: grace.signal })));
+        clearTimeout(timer);
+        for (const close of closers) close();
+        // Sockets still in a TLS handshake were never handed to an engine.
+        for (const socket of sockets) socket.destroy();
+        await Promise.all(stopped);
+      })();
+      return closing;
+    },
+  };
+}

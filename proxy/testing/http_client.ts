@@ -1,0 +1,195 @@
+/**
+ * A minimal HTTP/1.1 client over `Deno.connect` for proxy tests: it sends exactly the bytes a
+ * test writes (any Host, forged headers, several requests on one connection) and reads
+ * responses framed by Content-Length (or until the connection closes).
+ */
+export interface RawResponse {
+  status: number;
+  /** Lower-cased names; repeated fields joined with ", ". */
+  headers: Map<string, string>;
+  body: string;
+}
+
+export class RawConnection implements AsyncDisposable {
+  readonly #conn: Deno.Conn;
+  #buffer = new Uint8Array(0);
+  #eof = false;
+
+  private constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  static async open(port: number): Promise<RawConnection> {
+    return new RawConnection(await Deno.connect({ hostname: "127.0.0.1", port }));
+  }
+
+  /** Sends a request; `headers` are written in order, then `body` with its Content-Length. */
+  async send(
+    method: string,
+    target: string,
+    headers: [string, string][],
+    body?: string,
+  ): Promise<void> {
+    let text = `${method} ${target} HTTP/1.1\r\n`;
+    for (const [name, value] of headers) text += `${name}: ${value}\r\n`;
+    const bytes = new TextEncoder().encode(body ?? "");
+    if (body !== undefined) text += `content-length: ${bytes.length}\r\n`;
+    const head = new TextEncoder().encode(`${text}\r\n`);
+    const all = new Uint8Array(head.length + bytes.length);
+    all.set(head);
+    all.set(bytes, head.length);
+    let written = 0;
+    while (written < all.length) written += await this.#conn.write(all.subarray(written));
+  }
+
+  async #fill(): Promise<boolean> {
+    if (this.#eof) return false;
+    const chunk = new Uint8Array(16 * 1024);
+    const n = await this.#conn.read(chunk).catch(() => null);
+    if (n === null) {
+      this.#eof = true;
+      return false;
+    }
+    const next = new Uint8Array(this.#buffer.length + n);
+    next.set(this.#buffer);
+    next.set(chunk.subarray(0, n), this.#buffer.length);
+    this.#buffer = next;
+    return true;
+  }
+
+  /** Reads one response (HEAD requests and 1xx/204/304 are not supported: not needed here). */
+  async read(): Promise<RawResponse> {
+    let end: number;
+    for (;;) {
+      end = indexOf(this.#buffer, "\r\n\r\n");
+      if (end >= 0) break;
+      if (!(await this.#fill())) throw new Error("Connection closed before a response head");
+    }
+    const head = new TextDecoder().decode(this.#buffer.subarray(0, end));
+    this.#buffer = this.#buffer.subarray(end + 4);
+    const [statusLine, ...lines] = head.split("\r\n");
+    const status = Number(statusLine!.split(" ")[1]);
+    const headers = new Map<string, string>();
+    for (const line of lines) {
+      const colon = line.indexOf(":");
+      const name = line.slice(0, colon).toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      headers.set(name, headers.has(name) ? `${headers.get(name)}, ${value}` : value);
+    }
+    const length = headers.get("content-length");
+    if (status === 101) return { status, headers, body: "" };
+    if (length !== undefined) {
+      while (this.#buffer.length < Number(length)) {
+        if (!(await this.#fill())) throw new Error("Connection closed inside a body");
+      }
+    } else {
+      while (await this.#fill());
+    }
+    const size = length === undefined ? this.#buffer.length : Number(length);
+    const body = new TextDecoder().decode(this.#buffer.subarray(0, size));
+    this.#buffer = this.#buffer.subarray(size);
+    return { status, headers, body };
+  }
+
+  /** Reads exactly `n` bytes (after a 101, the tunnel's bytes). */
+  async readBytes(n: number): Promise<Uint8Array> {
+    while (this.#buffer.length < n) {
+      if (!(await this.#fill())) throw new Error("Connection closed while reading bytes");
+    }
+    const out = this.#buffer.slice(0, n);
+    this.#buffer = this.#buffer.subarray(n);
+    return out;
+  }
+
+  async write(bytes: Uint8Array): Promise<void> {
+    let written = 0;
+    while (written < bytes.length) written += await this.#conn.write(bytes.subarray(written));
+  }
+
+  close(): void {
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    this.close();
+    return Promise.resolve();
+  }
+}
+
+function indexOf(haystack: Uint8Array, needle: string): number {
+  const n = new TextEncoder().encode(needle);
+  outer: for (let i = 0; i + n.length <= haystack.length; i++) {
+    for (let j = 0; j < n.length; j++) if (haystack[i + j] !== n[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
+/** One request on a fresh connection. */
+export async function request(
+  port: number,
+  target: string,
+  headers: [string, string][] = [["Host", "plane.test"]],
+  options: { method?: string; body?: string } = {},
+): Promise<RawResponse> {
+  await using conn = await RawConnection.open(port);
+  await conn.send(options.method ?? "GET", target, headers, options.body);
+  return await conn.read();
+}
+
+/**
+ * A WebSocket over a raw connection, so a test can choose the Host header (Deno's WebSocket
+ * always sends the URL's). Text frames under 126 bytes only (RFC 6455 §5.2).
+ */
+export async function openRawWebSocket(
+  port: number,
+  target: string,
+  host: string,
+): Promise<
+  {
+    response: RawResponse;
+    send(text: string): Promise<void>;
+    receive(): Promise<string>;
+    close(): void;
+  }
+> {
+  const conn = await RawConnection.open(port);
+  const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
+  await conn.send("GET", target, [
+    ["Host", host],
+    ["Connection", "Upgrade"],
+    ["Upgrade", "websocket"],
+    ["Sec-WebSocket-Version", "13"],
+    ["Sec-WebSocket-Key", key],
+  ]);
+  const response = await conn.read();
+  return {
+    response,
+    async send(text) {
+      const payload = new TextEncoder().encode(text);
+      if (payload.length >= 126) {
+        throw new RangeError("Cannot send: test frames stay under 126 bytes");
+      }
+      const mask = crypto.getRandomValues(new Uint8Array(4));
+      const frame = new Uint8Array(6 + payload.length);
+      frame[0] = 0x81; // FIN + text
+      frame[1] = 0x80 | payload.length; // masked (client frames must be)
+      frame.set(mask, 2);
+      for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i]! ^ mask[i % 4]!;
+      await conn.write(frame);
+    },
+    async receive() {
+      const [first, second] = await conn.readBytes(2);
+      const length = second! & 0x7f;
+      if ((first! & 0x0f) !== 0x1 || length >= 126) {
+        throw new Error(`Cannot receive: unexpected frame ${first} ${second}`);
+      }
+      return new TextDecoder().decode(await conn.readBytes(length));
+    },
+    close: () => conn.close(),
+  };
+}
