@@ -75,6 +75,16 @@ async function waitForCert(
   }
 }
 
+/** Forgets a connection once the engine is done with it (its close is wrapped). */
+function trackConn(conn: Deno.Conn, conns: Set<Deno.Conn>): Deno.Conn {
+  const close = conn.close.bind(conn);
+  conn.close = () => {
+    conns.delete(conn);
+    close();
+  };
+  return conn;
+}
+
 export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<ProxyServer> {
   const { log } = options;
   const sockets = new Set<net.Socket>();
@@ -131,20 +141,28 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
     engines.push(plain);
   }
 
-  const httpServer = net.createServer({ allowHalfOpen: true }, (socket) => {
-    track(socket);
-    plain.handle(socket, { remoteAddress: socket.remoteAddress ?? "", tls: false });
-  });
-  servers.push(httpServer);
-  let httpPort: number;
+  // Plain HTTP accepts native `Deno.Conn`s: the engine relays them ~1.5× faster than through
+  // `node:net`'s stream layer (proxy/engine/engine.ts, `handleConn`).
+  let listener: Deno.TcpListener;
   try {
-    httpPort = await listen(httpServer, options.httpPort, options.hostname);
+    listener = Deno.listen({ hostname: options.hostname, port: options.httpPort });
   } catch (err) {
     for (const server of servers) server.close();
     for (const close of closers) close();
     await Promise.all(engines.map((engine) => engine.close({ signal: AbortSignal.abort() })));
     throw err;
   }
+  const conns = new Set<Deno.Conn>();
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      conns.add(conn);
+      const addr = conn.remoteAddr as Deno.NetAddr;
+      plain.handleConn(trackConn(conn, conns), { remoteAddress: addr.hostname, tls: false });
+    }
+  })().catch(() => {
+    // The listener was closed.
+  });
+  const httpPort = (listener.addr as Deno.NetAddr).port;
 
   let closing: Promise<void> | null = null;
   return {
@@ -155,6 +173,8 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
         const stopped = servers.map((server) =>
           new Promise<void>((resolve) => server.close(() => resolve()))
         );
+        listener.close();
+        await accepting;
         // The engines end idle keep-alive connections at once and let requests in flight
         // finish; past the grace period whatever is left is destroyed (§7.1: 10 s).
         const grace = new AbortController();
@@ -164,6 +184,13 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
         for (const close of closers) close();
         // Sockets still in a TLS handshake were never handed to an engine.
         for (const socket of sockets) socket.destroy();
+        for (const conn of conns) {
+          try {
+            conn.close();
+          } catch {
+            // The engine closed it already.
+          }
+        }
         await Promise.all(stopped);
       })();
       return closing;
