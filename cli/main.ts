@@ -7,7 +7,10 @@ import { parseArgs } from "node:util";
 import { CONTROLLER_HELP, parseControllerFlags, runController } from "./controller_command.ts";
 import { openDatabase } from "./open_database.ts";
 import { DRONE_HELP, parseDroneFlags, startDrone } from "./drone_command.ts";
+import { DEV_HELP, devCommand } from "./dev_command.ts";
+import { parseProxyFlags, PROXY_HELP, startProxy } from "./proxy_command.ts";
 import { print, printError } from "./output.ts";
+import { ADMIN_HELP, isAdminCommand, runAdminCommand } from "./admin_command.ts";
 import { UsageError, usageErrorFrom } from "./usage_error.ts";
 import { runMigrations } from "../controller/db/migrate.ts";
 import { createLogger } from "../shared/log.ts";
@@ -17,10 +20,22 @@ const MAIN_HELP = `Usage: plane <command> [flags]
 
 Commands:
   controller   run the controller (HTTP API, drone and proxy sockets)
+  dev          run a whole local cluster (controller, drone, proxy, example backend)
   drone        run a drone (backends as Docker containers or local processes)
+  proxy        run a proxy (routes connection URLs to backends)
   migrate      apply database migrations and exit
   version      print the version
   help         show help for a command
+
+Admin commands (talk to a controller; "plane admin <command>" works too):
+  connect          get or create a backend and print its URL (--wait: follow its statuses)
+  terminate        stop a backend (soft, or --hard)
+  drain, undrain   stop or resume scheduling on a drone
+  status           the controller's version, or a backend's record
+  cluster-state    a cluster's drones and proxies
+  backend-status   follow a backend's statuses until it is terminated
+  logs             a backend's output
+  list             a cluster's backends
 
 Run "plane <command> --help" for a command's flags.
 `;
@@ -42,8 +57,11 @@ Prints the Plane protocol version and hash this implementation speaks.
 const HELP: Record<string, string> = {
   controller: CONTROLLER_HELP,
   drone: DRONE_HELP,
+  dev: DEV_HELP,
+  proxy: PROXY_HELP,
   migrate: MIGRATE_HELP,
   version: VERSION_HELP,
+  ...ADMIN_HELP,
 };
 
 async function controllerCommand(args: string[]): Promise<void> {
@@ -65,6 +83,21 @@ async function droneCommand(args: string[]): Promise<void> {
   const parsed = parseDroneFlags(args, (name) => Deno.env.get(name));
   if (parsed.kind === "help") return print(DRONE_HELP);
   const running = await startDrone(parsed.config);
+  const onSignal = () => void running.stop();
+  Deno.addSignalListener("SIGINT", onSignal);
+  Deno.addSignalListener("SIGTERM", onSignal);
+  try {
+    await running.done;
+  } finally {
+    Deno.removeSignalListener("SIGINT", onSignal);
+    Deno.removeSignalListener("SIGTERM", onSignal);
+  }
+}
+
+async function proxyCommand(args: string[]): Promise<void> {
+  const parsed = parseProxyFlags(args, (name) => Deno.env.get(name));
+  if (parsed.kind === "help") return print(PROXY_HELP);
+  const running = await startProxy(parsed.config);
   const onSignal = () => void running.stop();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
@@ -140,6 +173,12 @@ export async function main(args: string[]): Promise<number> {
       case "drone":
         await droneCommand(rest);
         return 0;
+      case "dev":
+        await devCommand(rest);
+        return 0;
+      case "proxy":
+        await proxyCommand(rest);
+        return 0;
       case "migrate":
         await migrateCommand(rest);
         return 0;
@@ -156,6 +195,7 @@ export async function main(args: string[]): Promise<number> {
         printError(MAIN_HELP);
         return 2;
       default:
+        if (isAdminCommand(command)) return await runAdminCommand(command!, rest);
         throw new UsageError(`Unknown command "${command}": run "plane help" for the list`);
     }
   } catch (err) {
