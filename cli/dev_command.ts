@@ -201,7 +201,7 @@ export async function startDev(options: DevOptions): Promise<DevCluster> {
         // Terminated while the drone is still connected, so the controller records it.
         await started.drone.drone.core.terminateAll();
         if (started.drone.executor instanceof DockerExecutor) {
-          await started.drone.executor.removeStopped();
+          await started.drone.executor.removeCreated();
         }
         await started.proxy.stop();
         await started.drone.stop();

@@ -41,7 +41,6 @@ export interface DockerApi {
   getContainer(id: string): DockerContainer;
   getEvents(options: Record<string, unknown>): Promise<NodeJS.ReadableStream>;
   pruneContainers(options: Record<string, unknown>): Promise<unknown>;
-  listContainers(options: Record<string, unknown>): Promise<{ Id: string; Names: string[] }[]>;
 }
 
 export interface DockerContainer {
@@ -346,18 +345,23 @@ export class DockerExecutor implements Executor {
     }
   }
 
-  /** Removes every stopped backend container now, whatever its age (`plane dev` shutdown). */
-  async removeStopped(): Promise<number> {
-    const stopped = await this.#o.docker.listContainers({
-      all: true,
-      filters: { label: [PLANE_LABEL], status: ["exited", "dead", "created"] },
-    });
-    for (const { Id } of stopped) {
-      await this.#o.docker.getContainer(Id).remove({ force: true }).catch((err) =>
-        this.#o.log.warn("Could not remove a stopped container", { id: Id, err })
-      );
+  /**
+   * Force-removes every container this executor created (`plane dev` shutdown: nothing may be
+   * left behind). Only its own: other drones on the machine keep theirs.
+   */
+  async removeCreated(): Promise<number> {
+    let removed = 0;
+    for (const backendId of this.#tails.keys()) {
+      try {
+        await this.#o.docker.getContainer(containerName(backendId)).remove({ force: true });
+        removed++;
+      } catch (err) {
+        if (statusCode(err) !== 404) {
+          this.#o.log.warn("Could not remove a container", { backend: backendId, err });
+        }
+      }
     }
-    return stopped.length;
+    return removed;
   }
 
   close(): Promise<void> {
