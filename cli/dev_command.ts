@@ -129,9 +129,20 @@ export async function startDev(options: DevOptions): Promise<DevCluster> {
     ? (await dockerAnswers() ? "docker" : "local")
     : options.runtime;
   await Deno.mkdir(options.data, { recursive: true });
-  const image = runtime === "docker"
-    ? await buildDenoImage("plane-example-session-app", EXAMPLE_SCRIPT)
-    : EXAMPLE_IMAGE;
+  if (runtime === "docker") {
+    // Built once per content, then also tagged `session-app:latest`, so the same connect
+    // command (`--image session-app`) works on both runtimes.
+    const built = await buildDenoImage("plane-example-session-app", EXAMPLE_SCRIPT);
+    const tagged = await new Deno.Command("docker", {
+      args: ["tag", built, `${EXAMPLE_IMAGE}:latest`],
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    if (!tagged.success) {
+      throw new Error(`docker tag failed: ${new TextDecoder().decode(tagged.stderr).trim()}`);
+    }
+  }
+  const image = EXAMPLE_IMAGE;
 
   const databaseUrl = Deno.env.get("DATABASE_URL");
   const controller = await startController(
