@@ -2,7 +2,7 @@
  * Enforces the dependency direction `controller → shared ← drone` (style §4) and keeps the
  * controller runnable on Deno Deploy:
  *
- * - `controller/` never imports `drone/` and `drone/` never imports `controller/`;
+ * - `controller/`, `drone/` and `proxy/` never import each other outside tests;
  * - `shared/` imports only `zod` and other `shared/` files (its tests and benches may also use
  *   `node:` test helpers such as `node:assert`);
  * - controller runtime files (not tests, `testing/`, benches, or the dev/test-only database
@@ -112,11 +112,13 @@ export function checkFiles(files: readonly SourceFile[]): Violation[] {
       const target = resolveRelative(file.path, specifier);
       const add = (message: string) => violations.push({ path: file.path, line, message });
       const targetTop = target === null ? null : topFolder(target);
-      if (top === "controller" && targetTop === "drone") {
-        add(`controller/ must not import drone/ ("${specifier}")`);
-      }
-      if (top === "drone" && targetTop === "controller") {
-        add(`drone/ must not import controller/ ("${specifier}")`);
+      // controller, drone and proxy are peers: only the CLI (and tests) wire them together.
+      const peers = ["controller", "drone", "proxy"];
+      if (
+        peers.includes(top) && targetTop !== null && peers.includes(targetTop) &&
+        targetTop !== top && !isTestOrBench(file.path)
+      ) {
+        add(`${top}/ must not import ${targetTop}/ ("${specifier}")`);
       }
       const sharedOk = targetTop === "shared" || (target === null && isZod(specifier)) ||
         (isTestOrBench(file.path) && target === null && specifier.startsWith("node:"));
@@ -150,7 +152,7 @@ export function checkFiles(files: readonly SourceFile[]): Violation[] {
   return violations;
 }
 
-const CHECKED_FOLDERS = ["controller", "drone", "shared"];
+const CHECKED_FOLDERS = ["controller", "drone", "proxy", "shared"];
 
 async function* walk(root: string, dir: string): AsyncGenerator<string> {
   let entries: Deno.DirEntry[];

@@ -39,6 +39,21 @@ Deno.test("checkFiles() refuses controller ↔ drone imports in both directions"
   );
 });
 
+Deno.test("checkFiles() keeps proxy/ apart from controller/ and drone/, except in tests", () => {
+  assert.deepEqual(
+    messages([
+      { path: "proxy/x.ts", text: 'import { y } from "../controller/y.ts";' },
+      { path: "drone/y.ts", text: 'import { x } from "../proxy/x.ts";' },
+      { path: "proxy/x_test.ts", text: 'import { y } from "../controller/y.ts";' },
+      { path: "proxy/ok.ts", text: 'import { s } from "../shared/s.ts";' },
+    ]),
+    [
+      'proxy/x.ts:1: proxy/ must not import controller/ ("../controller/y.ts")',
+      'drone/y.ts:1: drone/ must not import proxy/ ("../proxy/x.ts")',
+    ],
+  );
+});
+
 Deno.test("checkFiles() lets shared/ import only zod and shared/", () => {
   assert.deepEqual(
     messages([{
