@@ -87,7 +87,8 @@ export async function readJsonBody<S extends z.ZodType>(
   return parsed.data;
 }
 
-async function readText(req: Request, maxBytes: number): Promise<string> {
+/** The body as UTF-8 text, at most `maxBytes` (413 beyond, counted while streaming; 400 if not UTF-8). */
+export async function readText(req: Request, maxBytes: number): Promise<string> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
   if (!req.body) return "";

@@ -4,7 +4,7 @@
  * no body at all). Size is bounded while streaming, as for Plane's routes.
  */
 import type { z } from "zod";
-import { describeZodError } from "../http_error.ts";
+import { describeZodError, readText } from "../http_error.ts";
 import { JamsocketError } from "./error.ts";
 
 export async function readOptionalJson<S extends z.ZodType>(
@@ -12,7 +12,8 @@ export async function readOptionalJson<S extends z.ZodType>(
   schema: S,
   maxBytes: number,
 ): Promise<z.infer<S>> {
-  const text = await readLimited(req, maxBytes);
+  // Size and encoding errors are HttpErrors; the Jamsocket error mapper keeps their kind.
+  const text = await readText(req, maxBytes);
   let value: unknown = {};
   if (text.trim() !== "") {
     try {
@@ -34,38 +35,4 @@ export async function readOptionalJson<S extends z.ZodType>(
     );
   }
   return parsed.data;
-}
-
-function tooLarge(maxBytes: number) {
-  return new JamsocketError(413, "PayloadTooLarge", `Request body exceeds ${maxBytes} bytes`);
-}
-
-async function readLimited(req: Request, maxBytes: number): Promise<string> {
-  const declared = req.headers.get("content-length");
-  if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
-  if (!req.body) return "";
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = req.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw tooLarge(maxBytes);
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  try {
-    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
-  } catch {
-    throw new JamsocketError(400, "InvalidRequest", "Invalid request body: not valid UTF-8");
-  }
 }
