@@ -64,49 +64,44 @@ const HELP: Record<string, string> = {
   ...ADMIN_HELP,
 };
 
-async function controllerCommand(args: string[]): Promise<void> {
-  const parsed = parseControllerFlags(args, (name) => Deno.env.get(name));
-  if (parsed.kind === "help") return print(CONTROLLER_HELP);
+/** Runs `work` until it ends; SIGINT or SIGTERM aborts its signal (a clean shutdown). */
+async function untilSignal(work: (signal: AbortSignal) => Promise<void>): Promise<void> {
   const abort = new AbortController();
   const onSignal = () => abort.abort();
   Deno.addSignalListener("SIGINT", onSignal);
   Deno.addSignalListener("SIGTERM", onSignal);
   try {
-    await runController(parsed.config, { signal: abort.signal });
+    await work(abort.signal);
   } finally {
     Deno.removeSignalListener("SIGINT", onSignal);
     Deno.removeSignalListener("SIGTERM", onSignal);
   }
+}
+
+/** A started component runs until a signal stops it (or it stops by itself). */
+async function runUntilSignal(running: { done: Promise<void>; stop(): Promise<void> }) {
+  await untilSignal(async (signal) => {
+    signal.addEventListener("abort", () => void running.stop(), { once: true });
+    await running.done;
+  });
+}
+
+async function controllerCommand(args: string[]): Promise<void> {
+  const parsed = parseControllerFlags(args, (name) => Deno.env.get(name));
+  if (parsed.kind === "help") return print(CONTROLLER_HELP);
+  await untilSignal((signal) => runController(parsed.config, { signal }));
 }
 
 async function droneCommand(args: string[]): Promise<void> {
   const parsed = parseDroneFlags(args, (name) => Deno.env.get(name));
   if (parsed.kind === "help") return print(DRONE_HELP);
-  const running = await startDrone(parsed.config);
-  const onSignal = () => void running.stop();
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-  try {
-    await running.done;
-  } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
-  }
+  await runUntilSignal(await startDrone(parsed.config));
 }
 
 async function proxyCommand(args: string[]): Promise<void> {
   const parsed = parseProxyFlags(args, (name) => Deno.env.get(name));
   if (parsed.kind === "help") return print(PROXY_HELP);
-  const running = await startProxy(parsed.config);
-  const onSignal = () => void running.stop();
-  Deno.addSignalListener("SIGINT", onSignal);
-  Deno.addSignalListener("SIGTERM", onSignal);
-  try {
-    await running.done;
-  } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
-    Deno.removeSignalListener("SIGTERM", onSignal);
-  }
+  await runUntilSignal(await startProxy(parsed.config));
 }
 
 async function migrateCommand(args: string[]): Promise<void> {
