@@ -11,8 +11,21 @@ import {
   ServerClient,
 } from "../controller/testing/jamsocket_clients.ts";
 import { startTestDrone, waitForSchedulable } from "./env.ts";
+import { startProxy } from "../cli/proxy_command.ts";
+import { ProxyConfig } from "../proxy/config.ts";
+import { createLogger } from "../shared/log.ts";
+import { waitFor } from "../controller/testing/test_controller.ts";
 
-const CLUSTER = "localhost:9090";
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+// The proxy listens on the cluster's own port, so the connection URL works as returned.
+const PROXY_PORT = freePort();
+const CLUSTER = `localhost:${PROXY_PORT}`;
 const API_KEY = "jamsocket-e2e-key-0123456789";
 
 Deno.test("Jamsocket v2 end to end: connect a service → stream to ready → backend sees JAMSOCKET_SERVICE → terminate ends the stream", async () => {
@@ -52,15 +65,41 @@ Deno.test("Jamsocket v2 end to end: connect a service → stream to ready → ba
   assert.deepEqual([upToReady.skipped, upToReady.parseErrors], [[], []]);
   assert.equal((await jamsocket.status(id)).status, "ready");
 
-  // TODO(proxy): reach the backend through the proxy at `connected.url` once proxy/ is wired
-  // into the test environment; until then, go to the drone's address directly.
-  const info = await (await t.request(`/ctrl/b/${id}`, {
-    headers: { authorization: `Bearer ${API_KEY}` },
-  })).json();
-  const answer = await (await fetch(`http://${info.address}/hello`)).json();
-  assert.equal(answer.env.JAMSOCKET_SERVICE, "echo-service");
-  assert.equal(answer.env.SESSION_BACKEND_ID, id);
-  assert.equal(answer.env.SESSION_BACKEND_KEY, "doc-1");
+  // Through the proxy, at the URL the API returned: HTTP with the verified identity, and a
+  // WebSocket.
+  const proxy = await startProxy(
+    ProxyConfig.parse({
+      controllerUrl: t.url.replace("http://", `http://${API_KEY}@`),
+      cluster: CLUSTER,
+      hostname: "127.0.0.1",
+      httpPort: PROXY_PORT,
+    }),
+    { log: createLogger("proxy", { level: "error" }), shutdownMs: 1_000 },
+  );
+  try {
+    await waitFor(() => proxy.proxy.ready(), { message: "proxy connected" });
+    const url = connected.url as string;
+    assert.match(url, new RegExp(`^http://${CLUSTER}/[A-Za-z0-9_-]{43}/$`));
+    const answer = await (await fetch(`${url}hello`)).json();
+    assert.equal(answer.path, "/hello");
+    assert.equal(answer.env.JAMSOCKET_SERVICE, "echo-service");
+    assert.equal(answer.env.SESSION_BACKEND_ID, id);
+    assert.equal(answer.env.SESSION_BACKEND_KEY, "doc-1");
+    assert.equal(answer.headers["x-verified-username"], "ann");
+    assert.equal(answer.headers["x-verified-backend"], id);
+    assert.equal(answer.headers["x-verified-secret"], connected.secret_token);
+    const ws = new WebSocket(`${url.replace(/^http/, "ws")}ws`);
+    const echoed = await new Promise<string>((resolve, reject) => {
+      ws.onopen = () => ws.send("through the proxy");
+      ws.onmessage = (e) => resolve(String(e.data));
+      ws.onerror = () => reject(new Error("WebSocket through the proxy failed"));
+    });
+    ws.close();
+    await new Promise((r) => (ws.onclose = r));
+    assert.equal(echoed, "through the proxy");
+  } finally {
+    await proxy.stop();
+  }
 
   // The v2 logs stream: raw lines as data payloads.
   const logs = await fetch(`${t.url}/v2/backend/${id}/logs/stream`, {
