@@ -3,15 +3,22 @@
  * (behaviour doc §11.1, §2.12). `startController` is the one wiring path, reused by `dev`.
  */
 import { parseArgs } from "node:util";
-import { ControllerConfig, isLoopbackHost, isOpen } from "../controller/config.ts";
+import {
+  ControllerConfig,
+  type ControllerConfigInput,
+  isLoopbackHost,
+  isOpen,
+} from "../controller/config.ts";
 import {
   configFromEnv,
+  CONTROLLER_ENV,
   describeConfigError,
   type EnvReader,
   toNumber,
 } from "../controller/config_from_env.ts";
 import { type Controller, createController } from "../controller/mod.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
+import { type ConfigFlag, parseOptionsOf } from "./config_flags.ts";
 import { openDatabase } from "./open_database.ts";
 import { UsageError, usageErrorFrom } from "./usage_error.ts";
 
@@ -46,23 +53,122 @@ With no API key, cluster secret or forward auth the controller accepts unauthent
 requests and therefore binds loopback only.
 `;
 
+/**
+ * Every `plane controller` flag: drives the parser below and is the README's configuration
+ * reference (`deno task docs:config`). Environment names come from `CONTROLLER_ENV`, defaults
+ * from `ControllerConfig`.
+ */
+export const CONTROLLER_FLAGS = [
+  {
+    flag: "--db",
+    value: "URL|DIR",
+    field: "db",
+    env: CONTROLLER_ENV.db,
+    meaning: "`postgres://` URL, or a directory for embedded PGlite (created if missing)",
+  },
+  {
+    flag: "--host",
+    value: "HOST",
+    field: "host",
+    env: CONTROLLER_ENV.host,
+    meaning: "address to bind",
+  },
+  {
+    flag: "--port",
+    value: "N",
+    field: "port",
+    env: CONTROLLER_ENV.port,
+    meaning: "port to bind (`0`: any free port)",
+  },
+  {
+    flag: "--controller-url",
+    value: "URL",
+    field: "controllerUrl",
+    env: CONTROLLER_ENV.controllerUrl,
+    unset: "`http://HOST:PORT`",
+    meaning: "base of `status_url` in connect answers",
+  },
+  {
+    flag: "--default-cluster",
+    value: "NAME",
+    field: "defaultCluster",
+    env: CONTROLLER_ENV.defaultCluster,
+    meaning: "cluster for spawn configs that name none",
+  },
+  {
+    flag: "--cleanup-min-age-days",
+    value: "N",
+    field: "cleanupMinAgeDays",
+    env: CONTROLLER_ENV.cleanupMinAgeDays,
+    unset: "off",
+    meaning: "delete terminated backends and events older than N days",
+  },
+  {
+    flag: "--forward-auth",
+    value: "URL",
+    field: "forwardAuth",
+    env: CONTROLLER_ENV.forwardAuth,
+    unset: "off",
+    meaning: "ask URL about every `/ctrl/*` request (Plane's forward auth)",
+  },
+  {
+    flag: "--best-of",
+    value: "N",
+    field: "bestOf",
+    env: CONTROLLER_ENV.bestOf,
+    meaning: "drones sampled per spawn",
+  },
+  {
+    flag: "--api-key",
+    value: "KEY",
+    repeatable: true,
+    field: "apiKeys",
+    env: CONTROLLER_ENV.apiKeys,
+    envNote: "comma-separated",
+    meaning: "bearer keys accepted on `/ctrl/*`, at least 16 characters",
+  },
+  {
+    flag: "--cluster-secret",
+    value: "SECRET",
+    field: "clusterSecret",
+    env: CONTROLLER_ENV.clusterSecret,
+    meaning: "secret drones and proxies present, at least 16 characters",
+  },
+  {
+    flag: "--allow-insecure",
+    field: "allowInsecure",
+    env: CONTROLLER_ENV.allowInsecure,
+    meaning: "allow a non-loopback host without any credential",
+  },
+  {
+    flag: "--log-level",
+    value: "LEVEL",
+    field: "logLevel",
+    env: CONTROLLER_ENV.logLevel,
+    meaning: "log lines (JSON on stderr) from this level up",
+  },
+  {
+    flag: "--services",
+    value: "FILE",
+    field: "services",
+    env: CONTROLLER_ENV.services,
+    envNote: "the JSON itself",
+    meaning: 'Jamsocket service map, a JSON file (see "Developing a Jamsocket app locally")',
+  },
+  {
+    flag: "--max-backends",
+    value: "N",
+    field: "maxBackends",
+    env: CONTROLLER_ENV.maxBackends,
+    unset: "no limit",
+    meaning: "Jamsocket connects and spawns answer 429 beyond N live backends",
+  },
+] as const satisfies readonly ConfigFlag<keyof ControllerConfigInput>[];
+
 /** Config field → flag, for error messages. */
-const FLAG_OF: Record<string, string> = {
-  db: "--db",
-  host: "--host",
-  port: "--port",
-  controllerUrl: "--controller-url",
-  defaultCluster: "--default-cluster",
-  cleanupMinAgeDays: "--cleanup-min-age-days",
-  forwardAuth: "--forward-auth",
-  bestOf: "--best-of",
-  apiKeys: "--api-key",
-  clusterSecret: "--cluster-secret",
-  allowInsecure: "--allow-insecure",
-  logLevel: "--log-level",
-  services: "--services",
-  maxBackends: "--max-backends",
-};
+const FLAG_OF: Record<string, string> = Object.fromEntries(
+  CONTROLLER_FLAGS.map((row) => [row.field, row.flag]),
+);
 
 export type ControllerFlagsResult =
   | { kind: "help" }
@@ -83,23 +189,7 @@ export function parseControllerFlags(
       args,
       strict: true,
       allowPositionals: false,
-      options: {
-        db: { type: "string" },
-        host: { type: "string" },
-        port: { type: "string" },
-        "controller-url": { type: "string" },
-        "default-cluster": { type: "string" },
-        "cleanup-min-age-days": { type: "string" },
-        "forward-auth": { type: "string" },
-        "best-of": { type: "string" },
-        "api-key": { type: "string", multiple: true },
-        "cluster-secret": { type: "string" },
-        "allow-insecure": { type: "boolean" },
-        "log-level": { type: "string" },
-        services: { type: "string" },
-        "max-backends": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
+      options: parseOptionsOf(CONTROLLER_FLAGS),
     }));
   } catch (err) {
     throw usageErrorFrom(err, "controller");

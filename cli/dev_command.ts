@@ -123,6 +123,23 @@ async function dockerAnswers(): Promise<boolean> {
   }
 }
 
+/** Polls the cluster state until `droneName` is ready and has heartbeated (at most 30 s). */
+async function waitForDrone(controllerUrl: string, cluster: string, droneName: string) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const response = await fetch(`${controllerUrl}/ctrl/c/${encodeURIComponent(cluster)}/state`);
+    const state = await response.json() as {
+      drones?: { ready: boolean; "last_heartbeat_age": number | null; node: { name: unknown } }[];
+    };
+    const drone = state.drones?.find((d) => JSON.stringify(d.node.name).includes(droneName));
+    if (drone?.ready && drone.last_heartbeat_age !== null) return;
+    if (Date.now() > deadline) {
+      throw new Error(`The dev drone ${droneName} did not become schedulable within 30 s`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 export async function startDev(options: DevOptions): Promise<DevCluster> {
   const log = createLogger("dev", { level: options.logLevel });
   const runtime = options.runtime === "auto"
@@ -198,6 +215,8 @@ export async function startDev(options: DevOptions): Promise<DevCluster> {
     await controller.close();
     throw err;
   }
+  // "Up" means a connect works: wait until the controller lists the drone as heartbeating.
+  await waitForDrone(controller.url, cluster, drone.drone.name);
   const started = { drone, proxy };
   let stopping: Promise<void> | null = null;
   return {

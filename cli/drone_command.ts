@@ -5,7 +5,7 @@
 import { parseArgs } from "node:util";
 import { dirname } from "node:path";
 import { z } from "zod";
-import { DroneConfig } from "../drone/config.ts";
+import { DroneConfig, type DroneConfigInput } from "../drone/config.ts";
 import { createDrone, type Drone } from "../drone/mod.ts";
 import { StateStore } from "../drone/state_store.ts";
 import type { Executor } from "../drone/executor/executor.ts";
@@ -13,6 +13,7 @@ import { LocalImage, LocalProcessExecutor } from "../drone/executor/local_proces
 import { DockerExecutor } from "../drone/executor/docker.ts";
 import { connectDocker } from "../drone/executor/docker_connect.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
+import { type ConfigFlag, parseOptionsOf } from "./config_flags.ts";
 import { UsageError, usageErrorFrom } from "./usage_error.ts";
 
 export const DRONE_HELP = `Usage: plane drone --controller-url URL --cluster NAME [flags]
@@ -41,6 +42,96 @@ Flags (environment variable in brackets; flags win):
   -h, --help                show this help
 `;
 
+/** Config field → environment variable (flags win). */
+const DRONE_ENV = {
+  controllerUrl: "PLANE_CONTROLLER_URL",
+  cluster: "PLANE_CLUSTER",
+  pool: "PLANE_POOL",
+  secret: "PLANE_CLUSTER_SECRET",
+  logLevel: "PLANE_LOG_LEVEL",
+} as const satisfies Partial<Record<keyof DroneConfigInput, string>>;
+
+/**
+ * Every `plane drone` flag: drives the parser below and is the README's configuration reference
+ * (`deno task docs:config`). Defaults come from `DroneConfig`.
+ */
+export const DRONE_FLAGS = [
+  {
+    flag: "--controller-url",
+    value: "URL",
+    field: "controllerUrl",
+    env: DRONE_ENV.controllerUrl,
+    meaning: "controller to dial; a cluster secret may ride as the URL's username",
+  },
+  {
+    flag: "--cluster",
+    value: "NAME",
+    field: "cluster",
+    env: DRONE_ENV.cluster,
+    meaning: "cluster this drone serves, `host[:port]`",
+  },
+  { flag: "--name", value: "NAME", field: "name", unset: "random `dr-…`", meaning: "drone name" },
+  { flag: "--pool", value: "NAME", field: "pool", env: DRONE_ENV.pool, meaning: "drone pool" },
+  {
+    flag: "--secret",
+    value: "SECRET",
+    field: "secret",
+    env: DRONE_ENV.secret,
+    meaning: "cluster secret for the drone socket",
+  },
+  { flag: "--ip", value: "HOST", field: "ip", meaning: "address proxies reach backends on" },
+  {
+    flag: "--db",
+    value: "PATH",
+    field: "db",
+    meaning: "SQLite state file; a restarted drone kills what its previous run left behind",
+  },
+  { flag: "--runtime", value: "RUNTIME", field: "runtime", meaning: "backend runtime" },
+  {
+    flag: "--images",
+    value: "FILE",
+    field: "images",
+    meaning: "local runtime: JSON map of image name to " +
+      '`{"command": [...], "env": {...}, "cwd": "..."}`; only mapped images run',
+  },
+  {
+    flag: "--docker-runtime",
+    value: "NAME",
+    field: "dockerRuntime",
+    meaning: "docker: `HostConfig.Runtime`, e.g. `runsc`",
+  },
+  {
+    flag: "--log-config",
+    value: "JSON",
+    field: "logConfig",
+    meaning: "docker: `HostConfig.LogConfig`",
+  },
+  {
+    flag: "--mount-base",
+    value: "PATH",
+    field: "mountBase",
+    meaning: "docker: directory under which backend mounts are made",
+  },
+  {
+    flag: "--host-network",
+    field: "hostNetwork",
+    meaning: "docker: host networking with an assigned `PORT` instead of a published 8080",
+  },
+  {
+    flag: "--auto-prune-containers-older-than-seconds",
+    value: "N",
+    field: "pruneMinAgeSeconds",
+    meaning: "docker: prune stopped backend containers older than N seconds",
+  },
+  {
+    flag: "--log-level",
+    value: "LEVEL",
+    field: "logLevel",
+    env: DRONE_ENV.logLevel,
+    meaning: "log lines (JSON on stderr) from this level up",
+  },
+] as const satisfies readonly ConfigFlag<keyof DroneConfigInput>[];
+
 export type DroneFlagsResult = { kind: "help" } | { kind: "run"; config: DroneConfig };
 
 function describe(error: z.ZodError): string {
@@ -62,24 +153,7 @@ export function parseDroneFlags(
       args,
       strict: true,
       allowPositionals: false,
-      options: {
-        "controller-url": { type: "string" },
-        cluster: { type: "string" },
-        name: { type: "string" },
-        pool: { type: "string" },
-        secret: { type: "string" },
-        ip: { type: "string" },
-        db: { type: "string" },
-        runtime: { type: "string" },
-        images: { type: "string" },
-        "docker-runtime": { type: "string" },
-        "log-config": { type: "string" },
-        "mount-base": { type: "string" },
-        "host-network": { type: "boolean" },
-        "auto-prune-containers-older-than-seconds": { type: "string" },
-        "log-level": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
+      options: parseOptionsOf(DRONE_FLAGS),
     }));
   } catch (err) {
     throw usageErrorFrom(err, "drone");
@@ -87,17 +161,17 @@ export function parseDroneFlags(
   if (values.help) return { kind: "help" };
   const input: Record<string, unknown> = {};
   const set = (key: string, value: unknown) => value !== undefined && (input[key] = value);
-  set("controllerUrl", values["controller-url"] ?? env("PLANE_CONTROLLER_URL"));
-  set("cluster", values.cluster ?? env("PLANE_CLUSTER"));
+  set("controllerUrl", values["controller-url"] ?? env(DRONE_ENV.controllerUrl));
+  set("cluster", values.cluster ?? env(DRONE_ENV.cluster));
   set("name", values.name);
-  set("pool", values.pool ?? env("PLANE_POOL"));
-  set("secret", values.secret ?? env("PLANE_CLUSTER_SECRET"));
+  set("pool", values.pool ?? env(DRONE_ENV.pool));
+  set("secret", values.secret ?? env(DRONE_ENV.secret));
   set("ip", values.ip);
   set("db", values.db);
   set("runtime", values.runtime);
   set("dockerRuntime", values["docker-runtime"]);
   set("mountBase", values["mount-base"]);
-  set("logLevel", values["log-level"] ?? env("PLANE_LOG_LEVEL"));
+  set("logLevel", values["log-level"] ?? env(DRONE_ENV.logLevel));
   if (values["host-network"]) input.hostNetwork = true;
   const prune = values["auto-prune-containers-older-than-seconds"];
   if (prune !== undefined) input.pruneMinAgeSeconds = Number(prune);

@@ -4,10 +4,11 @@
  */
 import { parseArgs } from "node:util";
 import { z } from "zod";
-import { ProxyConfig } from "../proxy/config.ts";
+import { ProxyConfig, type ProxyConfigInput } from "../proxy/config.ts";
 import { createProxy, type Proxy } from "../proxy/mod.ts";
 import { type ProxyServer, serveProxy } from "../proxy/serve.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
+import { type ConfigFlag, parseOptionsOf } from "./config_flags.ts";
 import { UsageError, usageErrorFrom } from "./usage_error.ts";
 
 export const PROXY_HELP = `Usage: plane proxy --controller-url URL --cluster NAME [flags]
@@ -33,6 +34,94 @@ Flags (environment variable in brackets; flags win):
   --log-level LEVEL          debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
   -h, --help                 show this help
 `;
+
+/** Config field → environment variable (flags win). */
+const PROXY_ENV = {
+  controllerUrl: "PLANE_CONTROLLER_URL",
+  cluster: "PLANE_CLUSTER",
+  secret: "PLANE_CLUSTER_SECRET",
+  logLevel: "PLANE_LOG_LEVEL",
+} as const satisfies Partial<Record<keyof ProxyConfigInput, string>>;
+
+/**
+ * Every `plane proxy` flag: drives the parser below and is the README's configuration reference
+ * (`deno task docs:config`). Defaults come from `ProxyConfig`.
+ */
+export const PROXY_FLAGS = [
+  {
+    flag: "--controller-url",
+    value: "URL",
+    field: "controllerUrl",
+    env: PROXY_ENV.controllerUrl,
+    meaning: "controller to dial; a cluster secret may ride as the URL's username",
+  },
+  {
+    flag: "--cluster",
+    value: "NAME",
+    field: "cluster",
+    env: PROXY_ENV.cluster,
+    meaning: "cluster this proxy serves, `host[:port]`",
+  },
+  { flag: "--name", value: "NAME", field: "name", unset: "random `px-…`", meaning: "proxy name" },
+  {
+    flag: "--secret",
+    value: "SECRET",
+    field: "secret",
+    env: PROXY_ENV.secret,
+    meaning: "cluster secret for the proxy socket",
+  },
+  {
+    flag: "--http-port",
+    value: "N",
+    field: "httpPort",
+    meaning: "HTTP port; with HTTPS on, it only redirects to HTTPS",
+  },
+  { flag: "--https", field: "https", meaning: "serve HTTPS (needs `--cert-path`)" },
+  {
+    flag: "--https-port",
+    value: "N",
+    field: "httpsPort",
+    meaning: "HTTPS port; implies `--https`",
+  },
+  {
+    flag: "--cert-path",
+    value: "FILE",
+    field: "certPath",
+    meaning: 'certificate JSON `{"cert": PEM, "key": PEM}`, reloaded on change',
+  },
+  {
+    flag: "--root-redirect-url",
+    value: "URL",
+    field: "rootRedirectUrl",
+    unset: "`GET /` is 400",
+    meaning: "answer `GET /` with a 301 to URL",
+  },
+  {
+    flag: "--route-wait-seconds",
+    value: "N",
+    field: "routeWaitSeconds",
+    meaning: "longest wait for a starting backend before 504",
+  },
+  { flag: "--hostname", value: "HOST", field: "hostname", meaning: "listen address" },
+  {
+    flag: "--path-routing",
+    field: "pathRouting",
+    meaning: "route `/_plane_backend=<BACKEND_ID>/...` by backend id instead of tokens " +
+      "(Jamsocket local development; loopback only)",
+  },
+  {
+    flag: "--force-path-routing",
+    field: "forcePathRouting",
+    meaning: "allow `--path-routing` on a non-loopback `--hostname`",
+  },
+  {
+    flag: "--log-level",
+    value: "LEVEL",
+    field: "logLevel",
+    env: PROXY_ENV.logLevel,
+    meaning: "log lines (JSON on stderr) from this level up",
+  },
+] as const satisfies readonly ConfigFlag<keyof ProxyConfigInput>[];
 
 export type ProxyFlagsResult = { kind: "help" } | { kind: "run"; config: ProxyConfig };
 
@@ -64,23 +153,7 @@ export function parseProxyFlags(
       args,
       strict: true,
       allowPositionals: false,
-      options: {
-        "controller-url": { type: "string" },
-        cluster: { type: "string" },
-        name: { type: "string" },
-        secret: { type: "string" },
-        "http-port": { type: "string" },
-        https: { type: "boolean" },
-        "https-port": { type: "string" },
-        "cert-path": { type: "string" },
-        "root-redirect-url": { type: "string" },
-        "route-wait-seconds": { type: "string" },
-        hostname: { type: "string" },
-        "path-routing": { type: "boolean" },
-        "force-path-routing": { type: "boolean" },
-        "log-level": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
+      options: parseOptionsOf(PROXY_FLAGS),
     }));
   } catch (err) {
     throw usageErrorFrom(err, "proxy");
@@ -88,10 +161,10 @@ export function parseProxyFlags(
   if (values.help) return { kind: "help" };
   const input: Record<string, unknown> = {};
   const set = (key: string, value: unknown) => value !== undefined && (input[key] = value);
-  set("controllerUrl", values["controller-url"] ?? env("PLANE_CONTROLLER_URL"));
-  set("cluster", values.cluster ?? env("PLANE_CLUSTER"));
+  set("controllerUrl", values["controller-url"] ?? env(PROXY_ENV.controllerUrl));
+  set("cluster", values.cluster ?? env(PROXY_ENV.cluster));
   set("name", values.name);
-  set("secret", values.secret ?? env("PLANE_CLUSTER_SECRET"));
+  set("secret", values.secret ?? env(PROXY_ENV.secret));
   set("httpPort", integer("http-port", values["http-port"]));
   set("httpsPort", integer("https-port", values["https-port"]));
   if (values.https) input.https = true;
@@ -110,7 +183,7 @@ export function parseProxyFlags(
     }
     input.routeWaitSeconds = seconds;
   }
-  set("logLevel", values["log-level"] ?? env("PLANE_LOG_LEVEL"));
+  set("logLevel", values["log-level"] ?? env(PROXY_ENV.logLevel));
   const parsed = ProxyConfig.safeParse(input);
   if (!parsed.success) throw new UsageError(describe(parsed.error));
   return { kind: "run", config: parsed.data };

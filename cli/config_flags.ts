@@ -1,0 +1,54 @@
+/**
+ * One row per command-line flag of a long-running role (`controller`, `drone`, `proxy`): the
+ * flag, the config field it sets, its environment variable and what it means. Each command's
+ * table drives its `parseArgs` options and is the README's configuration reference (rendered by
+ * `_tools/config_docs.ts`; defaults come from the zod schemas, never from here).
+ */
+
+export interface ConfigFlag<Field extends string = string> {
+  /** The long flag, e.g. `--controller-url`. */
+  flag: `--${string}`;
+  /** Placeholder for the flag's value, e.g. `URL`; absent for a switch (boolean flag). */
+  value?: string;
+  /** The flag may be given more than once; each value is collected. */
+  repeatable?: true;
+  /** The config schema field the flag sets. */
+  field: Field;
+  /** Environment variable read for the same field when the flag is absent (flags win). */
+  env?: string;
+  /** How the variable's value differs from the flag's, e.g. `comma-separated`. */
+  envNote?: string;
+  /**
+   * What leaving the field unset means, for fields the schema leaves `undefined` (a default
+   * computed at run time, or a feature being off). Never a schema default typed again.
+   */
+  unset?: string;
+  /** One line for the README table; Markdown. */
+  meaning: string;
+}
+
+type OptionOf<F> = F extends { value: string }
+  ? F extends { repeatable: true } ? { type: "string"; multiple: true } : { type: "string" }
+  : { type: "boolean" };
+
+/** `node:util` `parseArgs` options for a flag table (typed, so `values` stays precise). */
+export type ParseOptionsOf<T extends readonly ConfigFlag[]> =
+  & { [F in T[number] as F["flag"] extends `--${infer Name}` ? Name : never]: OptionOf<F> }
+  & { help: { type: "boolean"; short: "h" } };
+
+/** The `parseArgs` options accepting exactly the table's flags, plus `-h`/`--help`. */
+export function parseOptionsOf<const T extends readonly ConfigFlag[]>(
+  flags: T,
+): ParseOptionsOf<T> {
+  const options: Record<string, { type: "string" | "boolean"; multiple?: true; short?: "h" }> = {};
+  for (const row of flags) {
+    const name = row.flag.slice(2);
+    options[name] = row.value === undefined
+      ? { type: "boolean" }
+      : row.repeatable
+      ? { type: "string", multiple: true }
+      : { type: "string" };
+  }
+  options.help = { type: "boolean", short: "h" };
+  return options as ParseOptionsOf<T>;
+}

@@ -1,0 +1,202 @@
+/**
+ * The newcomer's example page in a real browser: a local dev cluster (`startDev`, local-process
+ * runtime), a connect through the controller API, then headless Chromium (Debian's `chromium`
+ * package, driven by `playwright-core`) opens the returned URL through the proxy and must show a
+ * working WebSocket round trip. The screenshot goes to `bench_out/example_page.png`.
+ *
+ * Chromium's own network chatter is switched off and every hostname but `localhost` fails to
+ * resolve, so all traffic stays on loopback. Without `/usr/bin/chromium` the test is ignored
+ * (and says so), unless `PLANE_REQUIRE_BROWSER=1` (`.ci/run`), where it fails.
+ */
+import assert from "node:assert/strict";
+import { chromium } from "playwright-core";
+import { startDev } from "../cli/dev_command.ts";
+import { waitFor } from "../controller/testing/test_controller.ts";
+
+const CHROMIUM = "/usr/bin/chromium";
+const REQUIRE_BROWSER = Deno.env.get("PLANE_REQUIRE_BROWSER") === "1";
+const SCREENSHOT_DIR = new URL("../bench_out/", import.meta.url).pathname;
+const SCREENSHOT = `${SCREENSHOT_DIR}example_page.png`;
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+/**
+ * Flags needed as root in a container, and to keep Chromium off the network: no background
+ * requests (updates, sync, field trials, safe browsing), no QUIC, and no DNS but `localhost`.
+ */
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
+];
+
+const missing = await Deno.stat(CHROMIUM).then(() => false, () => true);
+if (missing) {
+  if (REQUIRE_BROWSER) {
+    throw new Error(
+      `The browser test must run here (PLANE_REQUIRE_BROWSER=1) but ${CHROMIUM} is missing ` +
+        "(apt-get install -y chromium)",
+    );
+  }
+  // deno-lint-ignore no-console
+  console.error(
+    `NOT RUN: browser test (${CHROMIUM} is missing; apt-get install -y chromium, or set ` +
+      "PLANE_REQUIRE_BROWSER=1 to fail)",
+  );
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return port;
+}
+
+/** The fields of `GET /ctrl/c/{cluster}/state` drones this test reads. */
+interface DroneState {
+  ready: boolean;
+  draining: boolean;
+  "last_heartbeat_age": number | null;
+}
+
+interface Process {
+  pid: number;
+  ppid: number;
+  args: string;
+}
+
+/** Live processes (zombies have exited; only their parent's bookkeeping is left). */
+async function processes(): Promise<Process[]> {
+  const ps = await new Deno.Command("ps", {
+    args: ["-eo", "pid=,ppid=,stat=,args="],
+    stdout: "piped",
+  }).output();
+  return new TextDecoder().decode(ps.stdout).split("\n").flatMap((line) => {
+    const match = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(line);
+    if (!match || match[3]!.startsWith("Z")) return [];
+    return [{ pid: Number(match[1]), ppid: Number(match[2]), args: match[4]! }];
+  });
+}
+
+/**
+ * Chromium processes of this test: descendants of this process, and those naming `root` (the
+ * browser's profile and home), such as the crash handlers Chromium detaches from itself.
+ */
+async function ourChromium(root: string): Promise<Process[]> {
+  const all = await processes();
+  const ours = new Set([Deno.pid]);
+  for (let grew = true; grew;) {
+    grew = false;
+    for (const p of all) {
+      if (!ours.has(p.pid) && ours.has(p.ppid)) {
+        ours.add(p.pid);
+        grew = true;
+      }
+    }
+  }
+  return all.filter((p) =>
+    (ours.has(p.pid) && p.args.includes("chromium")) || p.args.includes(root)
+  );
+}
+
+async function isPng(path: string): Promise<{ size: number; signature: boolean }> {
+  const bytes = await Deno.readFile(path);
+  return {
+    size: bytes.length,
+    signature: PNG_SIGNATURE.every((byte, i) => bytes[i] === byte),
+  };
+}
+
+Deno.test({
+  name: `example page in headless Chromium through the proxy: WebSocket round trip, screenshot${
+    missing ? ` (not run: ${CHROMIUM} is missing)` : ""
+  }`,
+  ignore: missing && !REQUIRE_BROWSER,
+  async fn() {
+    const data = await Deno.makeTempDir({ prefix: "plane-browser-test-" });
+    // A fresh profile, and a home of its own so Chromium writes nothing under ~/.config.
+    const root = await Deno.makeTempDir({ prefix: "plane-browser-" });
+    const profile = `${root}/profile`;
+    const home = `${root}/home`;
+    const dev = await startDev({
+      port: freePort(),
+      proxyPort: freePort(),
+      runtime: "local",
+      data,
+      logLevel: "error",
+    });
+    let context: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | null = null;
+    let seen: Process[] = [];
+    let left: Process[] = [];
+    try {
+      // dev is up once its drone has registered; it is schedulable after its first heartbeat.
+      await waitFor(async () => {
+        const state = await (await fetch(`${dev.controller.url}/ctrl/c/${dev.cluster}/state`))
+          .json() as { drones: DroneState[] };
+        return state.drones.some((d) => d.ready && !d.draining && d.last_heartbeat_age !== null);
+      }, { timeoutMs: 30_000, message: "the dev drone to be schedulable" });
+      const connect = await fetch(`${dev.controller.url}/ctrl/connect`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ "spawn_config": { executable: { image: dev.image } } }),
+      });
+      const body = await connect.json();
+      assert.equal(connect.status, 200, JSON.stringify(body));
+      const { url, "backend_id": backendId } = body as { url: string; backend_id: string };
+      assert.match(url, new RegExp(`^http://${dev.cluster}/`), "the URL goes through the proxy");
+
+      const status = await fetch(
+        `${dev.controller.url}/pub/b/${backendId}/status?wait=ready&timeout=30`,
+      );
+      assert.equal((await status.json()).status, "ready");
+
+      context = await chromium.launchPersistentContext(profile, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        viewport: { width: 900, height: 500 },
+        timeout: 30_000,
+        env: { ...Deno.env.toObject(), HOME: home, "XDG_CONFIG_HOME": `${home}/.config` },
+      });
+      const page = context.pages()[0] ?? await context.newPage();
+      const response = await page.goto(url, { timeout: 30_000 });
+      assert.equal(response?.status(), 200);
+      // The page sets data-round-trip="ok" once the backend's WebSocket echo came back.
+      await page.waitForSelector('body[data-round-trip="ok"]', { timeout: 30_000 });
+
+      assert.equal(await page.textContent("#backend"), backendId);
+      const text = await page.innerText("body");
+      assert.match(text, /round trip OK \(\d+(\.\d+)? ms\)/);
+      assert.ok(
+        text.includes(`Backend ${backendId} echoed: ping from the browser`),
+        `the page shows the backend's echo:\n${text}`,
+      );
+      assert.equal(await page.title(), `Plane session ${backendId}`);
+      // Browser, zygotes, renderers, utilities, crash handlers: all must be gone after close().
+      seen = await ourChromium(root);
+      assert.ok(seen.length > 1, "Chromium's processes are found");
+
+      await Deno.mkdir(SCREENSHOT_DIR, { recursive: true });
+      await page.screenshot({ path: SCREENSHOT, fullPage: true });
+      const png = await isPng(SCREENSHOT);
+      assert.ok(png.signature, `${SCREENSHOT} is a PNG`);
+      assert.ok(png.size > 4_096, `${SCREENSHOT} is ${png.size} bytes, expected a real page`);
+    } finally {
+      await context?.close();
+      await dev.stop();
+      await Deno.remove(data, { recursive: true });
+      // The last of Chromium's processes exit just after close() returns.
+      const pids = new Set(seen.map((p) => p.pid));
+      await waitFor(async () => {
+        left = [...await ourChromium(root), ...(await processes()).filter((p) => pids.has(p.pid))];
+        return left.length === 0;
+      }, { timeoutMs: 10_000, message: "every Chromium process to exit" }).catch(() => {});
+      if (left.length === 0) await Deno.remove(root, { recursive: true });
+    }
+    assert.deepEqual(left.map((p) => `${p.pid} ${p.args.slice(0, 120)}`), [], "no Chromium left");
+  },
+});
