@@ -86,13 +86,12 @@ function sse(body: ReadableStream<Uint8Array>): Response {
  */
 export async function handleV2StatusStream(
   ctx: ControllerContext,
-  req: Request,
+  _req: Request,
   params: Params,
 ) {
   const backend = backendParam(params);
   const stream = await openStatusStream(ctx, backend, {
     lastEventId: null,
-    signal: req.signal,
     format: formatV2Event,
     keepAlive: false,
   }).catch(notFoundAs(backend));
@@ -102,13 +101,12 @@ export async function handleV2StatusStream(
 /** `GET [/v1]/backend/{id}/status/stream` (§4.2): v1 messages, consecutive repeats dropped. */
 export async function handleV1StatusStream(
   ctx: ControllerContext,
-  req: Request,
+  _req: Request,
   params: Params,
 ) {
   const backend = backendParam(params);
   const stream = await openStatusStream(ctx, backend, {
     lastEventId: null,
-    signal: req.signal,
     format: v1EventFormatter(backend),
     keepAlive: false,
   }).catch(notFoundAs(backend));

@@ -111,7 +111,8 @@ export async function handleStatusStream(
 ): Promise<Response> {
   const body = await openStatusStream(ctx, params.backend ?? "", {
     lastEventId: req.headers.get("last-event-id"),
-    signal: req.signal,
+    // A client going away cancels the stream itself; `req.signal` is not needed (and reading
+    // it under Deno.serve's legacy abort semantics only adds warnings).
   });
   return new Response(body, {
     headers: { "content-type": "text/event-stream", "cache-control": "no-store" },

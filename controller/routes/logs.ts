@@ -97,10 +97,9 @@ export async function handleBackendLogs(
     }, RENEW_MS);
     cleanups.push(() => clearInterval(renew));
   }
-  for (const signal of [ctx.signal, req.signal]) {
-    signal.addEventListener("abort", finish, { once: true });
-    cleanups.push(() => signal.removeEventListener("abort", finish));
-  }
+  // A client going away cancels the stream (`cancel` above); the controller closing ends it.
+  ctx.signal.addEventListener("abort", finish, { once: true });
+  cleanups.push(() => ctx.signal.removeEventListener("abort", finish));
   timers.push(setTimeout(() => {
     if (tailDone) return;
     write(": the backend's drone did not answer; it may be offline\n\n");

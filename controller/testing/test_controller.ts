@@ -29,9 +29,15 @@ export const FAST_TIMINGS = {
   sseKeepAliveMs: 1_000,
 } satisfies Partial<ControllerConfigInput>;
 
+export interface TestControllerOptions {
+  /** Loopback port to bind (default 0: any free port); a restart reuses its predecessor's. */
+  port?: number;
+}
+
 export async function startTestController(
   config: Partial<ControllerConfigInput> = {},
   database?: TestDatabase,
+  options: TestControllerOptions = {},
 ): Promise<TestController> {
   const ownsDatabase = database === undefined;
   const t = database ?? (await createTestDatabase());
@@ -40,7 +46,7 @@ export async function startTestController(
   const log = createLogger("controller", { level });
   let controller: Controller | null = null;
   const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    { hostname: "127.0.0.1", port: options.port ?? 0, onListen() {} },
     (req, info) => controller!.fetch(req, info),
   );
   const url = `http://127.0.0.1:${server.addr.port}`;
