@@ -76,18 +76,4 @@ export async function startTestController(
   return self;
 }
 
-/** Polls `check` until it returns a truthy value or `timeoutMs` passes (never a fixed sleep). */
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  { timeoutMs = 10_000, intervalMs = 20, message = "condition" } = {},
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value) return value as NonNullable<T>;
-    if (Date.now() > deadline) {
-      throw new Error(`Timed out after ${timeoutMs} ms waiting for ${message}`);
-    }
-    await new Promise((r) => setTimeout(r, intervalMs));
-  }
-}
+export { waitFor } from "../../shared/wait_for.ts";
