@@ -102,8 +102,19 @@ async function openDroneConnection(
     }),
   ];
 
+  let failed = false;
   return {
-    onMessage: (message) => handleMessage(ctx, connection, message),
+    async onMessage(message) {
+      // Once a state event could not be recorded the socket is closing, and nothing after it
+      // may be applied: updates only move forward, so a later status recorded first would make
+      // the failed one's replay stale, and it would be missing from the history for good.
+      if (failed) return;
+      if (!(await handleMessage(ctx, connection, message))) {
+        failed = true;
+        // The drone replays every unacked event on its next connection (§6.2).
+        connection.close(1011, "Could not record a backend event");
+      }
+    },
     async onClose() {
       close();
       await Promise.all(loops);
@@ -111,11 +122,12 @@ async function openDroneConnection(
   };
 }
 
+/** Returns false when a state event could not be recorded (it was not acked). */
 async function handleMessage(
   ctx: ControllerContext,
   connection: Connection,
   message: MessageFromDrone,
-): Promise<void> {
+): Promise<boolean> {
   const { nodeId: droneId, log } = connection;
   if ("Heartbeat" in message) {
     await recordHeartbeat(ctx.db, droneId, message.Heartbeat.local_time);
@@ -125,9 +137,9 @@ async function handleMessage(
     try {
       applied = await updateBackendState(ctx.db, event.backend_id, event.state);
     } catch (err) {
-      // No ack: the drone replays unacked events on its next connection (§6.2).
+      // No ack; the caller closes the socket so that the drone reconnects and replays it.
       log.error("Could not record a backend event", { err, backendId: event.backend_id });
-      return;
+      return false;
     }
     if (!applied) {
       log.debug("Not updating backend status: not newer than the stored one", {
@@ -145,7 +157,7 @@ async function handleMessage(
     if (!await renewKey(ctx.db, backend, ctx.config.keyLeaseMs)) {
       // Like Plane, nothing is sent back: the drone's own deadlines terminate the backend (§5.5).
       log.warn("Refused a key renewal: no renewable key for the backend", { backend });
-      return;
+      return true;
     }
     // Deadlines are in the drone's clock, from the time it put in the request (§5.3).
     connection.send({
@@ -166,4 +178,5 @@ async function handleMessage(
   } else {
     throw new Unreachable(message);
   }
+  return true;
 }

@@ -2,7 +2,9 @@
  * Fans database events out to subscribers in this process (behaviour doc §1.4): one LISTEN
  * connection; each NOTIFY names an event id, kind and key; events with subscribers are read
  * from the `event` table in batches and delivered in id order. After the listening connection
- * is re-established, events written meanwhile are replayed from the table, deduplicated by id.
+ * is re-established, events written meanwhile are replayed from the table, deduplicated by id;
+ * notifications wait for the replay so delivery stays in id order, and reads the database
+ * failed (it may be restarting) are retried.
  */
 import type { Database } from "./db/database.ts";
 import {
@@ -20,6 +22,8 @@ export type EventHandler = (event: EventRecord) => void;
 /** Events are replayed from this many ids before the highest seen, to catch late commits. */
 const REPLAY_WINDOW = 1000;
 const SEEN_LIMIT = 20_000;
+/** Pause before reading again after the database failed a read. */
+const RETRY_MS = 200;
 
 export interface EventBus {
   /** Delivers events of `kind` (with `key`, or every key when `key` is null). Returns unsubscribe. */
@@ -29,11 +33,19 @@ export interface EventBus {
 
 export async function createEventBus(db: Database, log: Logger): Promise<EventBus> {
   const handlers = new Map<string, Set<EventHandler>>();
+  /** Ids delivered (or skipped as unwanted), so a replay and a notification never both count. */
   const seen = new Set<number>();
   let highest = 0;
   let connectedOnce = false;
+  /** Notified ids not yet delivered. */
   let pending: number[] = [];
   let flushing: Promise<void> | null = null;
+  /** While a replay runs, notifications wait for it, so delivery stays in id order. */
+  let replaying: Promise<void> | null = null;
+  /** Another replay is due once the running one ends (the listener reconnected again). */
+  let replayAgain = false;
+  let flushRetry: ReturnType<typeof setTimeout> | undefined;
+  let wakeReplay: (() => void) | null = null;
   let closed = false;
 
   function slot(kind: string, key: string | null) {
@@ -70,19 +82,26 @@ export async function createEventBus(db: Database, log: Logger): Promise<EventBu
   function flush(): Promise<void> {
     if (flushing) return flushing;
     flushing = (async () => {
-      while (pending.length > 0 && !closed) {
-        const ids = pending;
+      while (pending.length > 0 && !closed && !replaying) {
+        const ids = pending.filter((id) => !seen.has(id));
         pending = [];
+        if (ids.length === 0) continue;
         try {
-          for (const event of await eventsByIds(db, ids)) deliver(event);
+          for (const event of await eventsByIds(db, ids)) {
+            if (markSeen(event.id)) deliver(event);
+          }
         } catch (err) {
+          // Not marked seen: read again shortly (a replay would also find them).
           log.error("Could not read events", { err, count: ids.length });
+          pending = [...ids, ...pending];
+          if (!closed) flushRetry = setTimeout(() => void flush(), RETRY_MS);
+          return;
         }
       }
     })().finally(() => (flushing = null));
     return flushing;
   }
-  async function replay() {
+  async function replayOnce() {
     const from = Math.max(0, highest - REPLAY_WINDOW);
     let after = from;
     for (;;) {
@@ -94,6 +113,38 @@ export async function createEventBus(db: Database, log: Logger): Promise<EventBu
       if (batch.length < 500) break;
     }
   }
+  /** Replays until a pass succeeds (the database may be restarting), then flushes what waited. */
+  function replay() {
+    if (replaying) {
+      replayAgain = true;
+      return;
+    }
+    replaying = (async () => {
+      // A read in flight holds older ids than anything the replay finds: let it deliver first.
+      await flushing;
+      do {
+        replayAgain = false;
+        try {
+          await replayOnce();
+        } catch (err) {
+          log.error("Event replay failed; retrying", { err });
+          replayAgain = true;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, RETRY_MS);
+            wakeReplay = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+          wakeReplay = null;
+        }
+      } while (replayAgain && !closed);
+    })().finally(() => {
+      replaying = null;
+      // Notifications that arrived meanwhile, minus what the replay delivered.
+      void flush();
+    });
+  }
 
   const stop = await db.listen(EVENT_CHANNEL, {
     onNotify(payload) {
@@ -104,9 +155,13 @@ export async function createEventBus(db: Database, log: Logger): Promise<EventBu
         log.warn("Ignoring a malformed event notification", { payload });
         return;
       }
-      if (!markSeen(note.id) || !wanted(note.kind, note.key)) return;
+      if (seen.has(note.id)) return;
+      if (!wanted(note.kind, note.key)) {
+        markSeen(note.id);
+        return;
+      }
       pending.push(note.id);
-      queueMicrotask(() => void flush());
+      if (!replaying) queueMicrotask(() => void flush());
     },
     onConnect() {
       if (!connectedOnce) {
@@ -114,7 +169,7 @@ export async function createEventBus(db: Database, log: Logger): Promise<EventBu
         return;
       }
       log.info("Event listener reconnected; replaying missed events", { after: highest });
-      replay().catch((err) => log.error("Event replay failed", { err }));
+      replay();
     },
   });
   // Replay after a reconnect starts near the end of the log as it was when we began
@@ -134,8 +189,11 @@ export async function createEventBus(db: Database, log: Logger): Promise<EventBu
     },
     async close() {
       closed = true;
+      clearTimeout(flushRetry);
+      wakeReplay?.();
       await stop();
       await flushing;
+      await replaying;
     },
   };
 }

@@ -110,7 +110,14 @@ export function acceptSocket<In, Out>(
         version: { version: PLANE_VERSION, git_hash: PLANE_HASH },
         name: ctx.name,
       }));
-      enqueue(() => start(handshake));
+      enqueue(() =>
+        start(handshake).catch((err) => {
+          // Half set up (a database error): a socket without a handler would swallow every
+          // message for good, so close it and let the peer reconnect and try again.
+          socket.close(1011, "Connection setup failed");
+          throw err;
+        })
+      );
       return;
     }
     const parsed = role.schema.safeParse(json);

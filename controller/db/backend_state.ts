@@ -5,6 +5,7 @@
  */
 import type { Database, Queryable } from "./database.ts";
 import { emitEvent } from "./events.ts";
+import { cancelPendingActions } from "./actions.ts";
 import { addressOf, type BackendState, statusRank } from "../../shared/backend_state.ts";
 
 /** Payload of `backend_state` events. */
@@ -32,6 +33,10 @@ export async function applyBackendState(
   if (!row) return false;
   if (state.status === "terminated") {
     await tx.query("delete from backend_key where id = $1", [backendId]);
+    // Nothing is left to do for it. A Spawn whose ack was lost (a database error) would
+    // otherwise be re-sent forever — a drone ignores a repeated Spawn without acking (§6.4) —
+    // and, once the drone has forgotten the ended backend, start it again.
+    await cancelPendingActions(tx, backendId);
   }
   await tx.query("insert into backend_state (backend_id, state) values ($1, $2)", [
     backendId,

@@ -41,6 +41,11 @@ export function createPgDatabase(options: PgDatabaseOptions): Database {
   const pool = new pg.Pool({ connectionString: options.url, max: options.max ?? 20, types });
   // An idle client's error (server restart) must not crash the process; the pool replaces it.
   pool.on("error", (err) => options.log.warn("Idle database connection failed", { err }));
+  // pg-pool listens for a client's errors only while it is idle. A connection that dies while
+  // checked out (mid-transaction, or just handed out; server restart, pg_terminate_backend)
+  // would emit an unhandled 'error' and crash the process. The query in flight rejects on its
+  // own and the pool drops the dead client on release, so this listener only has to exist.
+  pool.on("connect", (client) => client.on("error", () => {}));
   const base = wrap(pool);
   const stops = new Set<() => Promise<void>>();
   let closing: Promise<void> | null = null;
