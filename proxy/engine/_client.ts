@@ -6,7 +6,8 @@
  */
 import { Buffer } from "node:buffer";
 import type { Core } from "./_core.ts";
-import { Exchange, PAUSE_BUFFER } from "./_exchange.ts";
+import { Exchange } from "./_exchange.ts";
+import { PAUSE_BUFFER, type Tunnel } from "./_tunnel.ts";
 import { parseHead } from "./parse_head.ts";
 import { appendFields, headBytes, statusLine } from "./_write_head.ts";
 import type { ByteStream, StreamHandler } from "./_stream.ts";
@@ -27,7 +28,7 @@ export class ClientConnection implements StreamHandler {
   closeAfter = false;
   #core: Core;
   #onGone: (c: ClientConnection) => void;
-  #tunnel = false;
+  #tunnel: Tunnel | null = null;
   /** We ended our side and only drain what still arrives (lingering close). */
   #ending = false;
   #endingSince = 0;
@@ -55,12 +56,13 @@ export class ClientConnection implements StreamHandler {
   }
 
   onDrain(): void {
-    this.ex?.onClientDrain();
+    if (this.#tunnel !== null) this.#tunnel.onClientDrain();
+    else this.ex?.onClientDrain();
   }
 
   onData(chunk: Buffer): void {
-    if (this.#tunnel) {
-      this.ex?.tunnelWrite(chunk);
+    if (this.#tunnel !== null) {
+      this.#tunnel.write(chunk);
       return;
     }
     if (this.#ending || this.closed) return;
@@ -148,14 +150,16 @@ export class ClientConnection implements StreamHandler {
     if (this.buf !== null) this.#processHeads();
   }
 
-  startTunnel(): void {
-    this.#tunnel = true;
+  /** The exchange is over and `tunnel` carries the connection from now on. */
+  startTunnel(tunnel: Tunnel): void {
+    this.#tunnel = tunnel;
+    this.ex = null;
     this.#headSince = 0;
     this.#paused = 0;
     this.stream.resume();
     const buf = this.buf;
     this.buf = null;
-    if (buf !== null) this.ex!.tunnelWrite(buf);
+    if (buf !== null) tunnel.write(buf);
   }
 
   pause(reason: number): void {
@@ -187,8 +191,8 @@ export class ClientConnection implements StreamHandler {
   }
 
   onEnd(): void {
-    if (this.#tunnel) {
-      this.ex?.tunnelEnd();
+    if (this.#tunnel !== null) {
+      this.#tunnel.end();
       return;
     }
     const ex = this.ex;
@@ -207,16 +211,14 @@ export class ClientConnection implements StreamHandler {
     this.closed = true;
     const ex = this.ex;
     this.ex = null;
-    if (ex !== null) {
-      if (this.#tunnel) ex.tunnelClosed();
-      else ex.clientClosed();
-    }
+    ex?.clientClosed();
+    this.#tunnel?.closed();
     this.#onGone(this);
   }
 
   /** Timers, driven by the engine's coarse ticker (one interval for all connections). */
   tick(now: number): void {
-    if (this.#tunnel || this.closed) return;
+    if (this.#tunnel !== null || this.closed) return;
     if (this.#ending) {
       if (now - this.#endingSince > LINGER_MS) this.destroy();
       return;
@@ -234,12 +236,12 @@ export class ClientConnection implements StreamHandler {
 
   /** Engine shutdown: finish what is in flight, take no new request. */
   shutdown(): void {
-    if (this.#tunnel) return;
+    if (this.#tunnel !== null) return;
     if (this.ex !== null) this.closeAfter = true;
     else this.#end();
   }
 
   get tunnel(): boolean {
-    return this.#tunnel;
+    return this.#tunnel !== null;
   }
 }

@@ -1,15 +1,17 @@
 /**
  * One request/response exchange on a client connection: carry out the decision, stream the
  * request body with the framing the parser determined, parse the upstream response head,
- * stream the response back with framing fit for the client, and hand both connections back.
+ * stream the response back with framing fit for the client, and hand both connections back
+ * (or, after a 101, to a `Tunnel`). Body framing lives in `_body.ts`.
  */
 import { Buffer } from "node:buffer";
-import { ChunkedDecoder } from "./chunked.ts";
 import type { Core } from "./_core.ts";
 import type { ClientConnection } from "./_client.ts";
 import type { ParsedHead } from "./parse_head.ts";
 import { parseResponseHead } from "./parse_response_head.ts";
 import type { ParsedResponseHead } from "./parse_response_head.ts";
+import { clientFraming, MAX_RESPONSE_HEAD, RequestBody, ResponseBody } from "./_body.ts";
+import { PAUSE_UPSTREAM, Tunnel } from "./_tunnel.ts";
 import type { UpstreamConnection, UpstreamOwner } from "./_upstream.ts";
 import {
   appendFields,
@@ -21,34 +23,26 @@ import {
 } from "./_write_head.ts";
 import type { Decision, ForwardDecision, Header, RespondDecision } from "./types.ts";
 
-/** Client pause reasons (a bit each). */
-export const PAUSE_UPSTREAM = 1;
-export const PAUSE_BUFFER = 2;
-
-/** Largest upstream response head accepted (beyond → 502). */
-const MAX_RESPONSE_HEAD = 64 * 1024;
-
 const enum Res {
   /** Waiting for (more of) the response head. */
   Head,
-  Length,
-  Chunked,
+  /** A length-delimited or chunked body (`#body`). */
+  Body,
+  /** A body delimited by the backend closing. */
   Close,
   Done,
-  Tunnel,
 }
 
 export class Exchange implements UpstreamOwner {
   readonly client: ClientConnection;
   readonly core: Core;
-  req: ParsedHead;
+  readonly req: ParsedHead;
   decision: ForwardDecision | null = null;
   up: UpstreamConnection | null = null;
 
   // Request body.
   reqDone: boolean;
-  #reqRemaining = 0;
-  #reqDecoder: ChunkedDecoder | null = null;
+  #reqBody: RequestBody | null = null;
   /** Respond decisions read and drop the body to keep the connection in step. */
   #discard = false;
 
@@ -60,33 +54,22 @@ export class Exchange implements UpstreamOwner {
 
   // Response.
   #res = Res.Head;
+  /** Response-head bytes received so far. */
   #resBuf: Buffer | null = null;
-  #resRemaining = 0;
-  #resDecoder: ChunkedDecoder | null = null;
-  /** HTTP/1.0 clients cannot take chunked (RFC 9112 §7.1): decode and delimit by close. */
-  #dechunk = false;
+  #body: ResponseBody | null = null;
   /** Upstream may be reused after this response. */
   #upReusable = false;
   /** Client may send another request after this response. */
   #clientKeep = false;
   headSent = false;
   #finished = false;
-  #release: (() => void) | null = null;
-  #bodyComplete = false;
-  #broken = false;
 
   constructor(client: ClientConnection, core: Core, req: ParsedHead) {
     this.client = client;
     this.core = core;
     this.req = req;
-    const kind = req.bodyKind;
-    if (kind === "none") this.reqDone = true;
-    else {
-      this.reqDone = false;
-      if (kind === "chunked") {
-        this.#reqDecoder = new ChunkedDecoder({ maxTrailerBytes: core.limits.maxHeadBytes });
-      } else this.#reqRemaining = kind.length;
-    }
+    this.reqDone = req.bodyKind === "none";
+    if (!this.reqDone) this.#reqBody = new RequestBody(req.bodyKind, core.limits.maxHeadBytes);
   }
 
   /** Carries out `decide`'s answer. */
@@ -139,7 +122,7 @@ export class Exchange implements UpstreamOwner {
     // RFC 9110 §7.6.1: the engine writes Connection and framing itself; everything else is
     // the decision's. RFC 9112 §3.2: a 1.1 request needs Host, so a 1.0 client's gets one.
     let s = head.method + " " + head.target + " HTTP/1.1\r\n" +
-      appendFields(head.headers, this.core.stats, this.req.upgrade);
+      appendFields(head.headers, this.core.stats, this.req.upgrade, this.req.checked);
     if (findField(head.headers, "host") === undefined) {
       s += "Host: " + d.hostname + ":" + d.port + "\r\n";
     }
@@ -156,7 +139,7 @@ export class Exchange implements UpstreamOwner {
     const up = this.core.pool.acquire(d.hostname, d.port, this, fresh);
     this.up = up;
     this.#wasReused = up.reused;
-    // Writes made in this tick (head, first body bytes) leave in one segment: see _stream.ts.
+    // Writes made in this tick (head, first body bytes) leave in one segment: see _conn_stream.ts.
     up.write(headBytes(this.#upHead, null));
     this.pumpRequestBody();
   }
@@ -167,28 +150,18 @@ export class Exchange implements UpstreamOwner {
     if (this.reqDone || (this.up === null && !this.#discard)) return;
     const buf = this.client.buf;
     if (buf === null) return;
-    const decoder = this.#reqDecoder;
-    if (decoder === null) {
-      const take = Math.min(this.#reqRemaining, buf.length);
-      this.#writeUp(take === buf.length ? buf : buf.subarray(0, take));
-      this.client.buf = take === buf.length ? null : buf.subarray(take);
-      this.#reqRemaining -= take;
-      this.client.checkBuffer();
-      if (this.#reqRemaining === 0) this.#requestDone();
-      return;
-    }
-    const off = decoder.feed(buf, 0, buf.length);
-    if (off === -1) {
+    const body = this.#reqBody!;
+    const n = body.take(buf);
+    if (n === -1) {
       this.#requestFramingError();
       return;
     }
-    if (off > 0) this.#writeUp(off === buf.length ? buf : buf.subarray(0, off));
-    this.client.buf = off === buf.length ? null : buf.subarray(off);
+    if (n > 0) this.#writeUp(n === buf.length ? buf : buf.subarray(0, n));
+    const left = n === buf.length ? null : buf.subarray(n);
+    this.client.buf = left;
     this.client.checkBuffer();
-    if (decoder.done) this.#requestDone();
-    else if (
-      this.client.buf !== null && this.client.buf.length > 2 * this.core.limits.maxHeadBytes
-    ) {
+    if (body.done) this.#requestDone();
+    else if (left !== null && left.length > 2 * this.core.limits.maxHeadBytes) {
       // Cannot happen with the decoder's line limits; a guard against holding bytes forever.
       this.#requestFramingError();
     }
@@ -223,9 +196,6 @@ export class Exchange implements UpstreamOwner {
   onUpstreamData(chunk: Buffer): void {
     this.#gotUpstreamBytes = true;
     switch (this.#res) {
-      case Res.Tunnel:
-        this.#writeClient(chunk);
-        return;
       case Res.Head: {
         this.#resBuf = this.#resBuf === null ? chunk : Buffer.concat([this.#resBuf, chunk]);
         this.#readResponseHead();
@@ -260,7 +230,8 @@ export class Exchange implements UpstreamOwner {
         // RFC 9110 §15.2: interim responses go to HTTP/1.1 clients only.
         if (this.req.head.version === "1.1") {
           this.client.stream.write(headBytes(
-            statusLine(r.status, r.reason) + appendFields(r.headers, this.core.stats, false) +
+            statusLine(r.status, r.reason) +
+              appendFields(r.headers, this.core.stats, false, r.checked) +
               "\r\n",
             null,
           ));
@@ -284,51 +255,34 @@ export class Exchange implements UpstreamOwner {
       this.#badGateway();
       return;
     }
-    const client10 = this.req.head.version === "1.0";
+    const framing = clientFraming(r, this.req.head.method, this.req.head.version === "1.0");
     const kind = r.bodyKind;
-    let framing = "";
-    let selfDelimited = true;
-    if (kind === "none") {
-      this.#res = Res.Done;
-      if (r.status !== 204) {
-        // HEAD and 304 carry the length the full response would have (RFC 9110 §8.6).
-        const cl = findField(r.headers, "content-length");
-        if (cl !== undefined) framing = "Content-Length: " + cl + "\r\n";
-        else if (this.req.head.method !== "HEAD" && r.status !== 304) {
-          framing = "Content-Length: 0\r\n";
-        }
-      }
-    } else if (kind === "chunked") {
-      this.#res = Res.Chunked;
-      this.#resDecoder = new ChunkedDecoder({ maxTrailerBytes: MAX_RESPONSE_HEAD });
-      if (client10) {
-        this.#dechunk = true;
-        selfDelimited = false;
-      } else framing = "Transfer-Encoding: chunked\r\n";
-    } else if (kind === "close") {
-      this.#res = Res.Close;
-      selfDelimited = false;
-    } else {
-      this.#res = Res.Length;
-      this.#resRemaining = kind.length;
-      framing = "Content-Length: " + kind.length + "\r\n";
+    if (kind === "none") this.#res = Res.Done;
+    else if (kind === "close") this.#res = Res.Close;
+    else {
+      this.#res = Res.Body;
+      this.#body = new ResponseBody(
+        kind,
+        framing.dechunk ? (b, from, to) => this.#writeClient(b.subarray(from, to)) : undefined,
+      );
     }
     this.#upReusable = r.keepAlive;
-    this.#clientKeep = selfDelimited && this.req.keepAlive && !this.core.closing &&
+    this.#clientKeep = framing.selfDelimited && this.req.keepAlive && !this.core.closing &&
       !this.client.closeAfter;
-    const head = statusLine(r.status, r.reason) + appendFields(headers, this.core.stats, false) +
-      framing + this.#connectionField() + "\r\n";
+    const head = statusLine(r.status, r.reason) +
+      appendFields(headers, this.core.stats, false, r.checked) + framing.fields +
+      this.#connectionField() + "\r\n";
     this.headSent = true;
-    if (this.#dechunk) {
+    if (framing.dechunk) {
+      // The head leaves first: decoded data goes to the client as it is validated.
       this.#writeHead(head, null);
       if (rest !== null) this.#responseBody(rest);
-      else if (this.#res === Res.Done) this.#finish();
       return;
     }
     const first = rest === null ? null : this.#takeBody(rest);
-    if (this.#broken) return;
+    if (this.#body?.broken) return;
     this.#writeHead(head, first);
-    if (this.#bodyComplete || this.#res === Res.Done) this.#responseDone();
+    if (this.#res === Res.Done || this.#body?.complete) this.#responseDone();
   }
 
   /** Writes a head, with the first body bytes in the same write when small. */
@@ -344,52 +298,26 @@ export class Exchange implements UpstreamOwner {
 
   #responseBody(chunk: Buffer): void {
     const bytes = this.#takeBody(chunk);
-    if (this.#broken) return;
+    if (this.#body?.broken) return;
     if (bytes !== null) this.#writeClient(bytes);
-    if (this.#bodyComplete) this.#responseDone();
+    if (this.#body?.complete) this.#responseDone();
   }
 
-  /**
-   * Consumes response-body bytes by the response's framing and returns those to pass on
-   * verbatim (de-chunked data goes to the client directly). Sets `#bodyComplete` at the end
-   * of the body, `#broken` when the backend broke chunked framing.
-   */
+  /** Consumes response-body bytes by the response's framing; returns those to pass on. */
   #takeBody(chunk: Buffer): Buffer | null {
     switch (this.#res) {
-      case Res.Length: {
-        const take = Math.min(this.#resRemaining, chunk.length);
-        this.#resRemaining -= take;
-        if (this.#resRemaining === 0) {
-          // RFC 9112 §6.3: bytes past the declared length answer no request.
-          if (take !== chunk.length) this.#upReusable = false;
-          this.#bodyComplete = true;
-        }
-        return take === chunk.length ? chunk : chunk.subarray(0, take);
-      }
-      case Res.Chunked: {
-        const buf = this.#resBuf === null ? chunk : Buffer.concat([this.#resBuf, chunk]);
-        const decoder = this.#resDecoder!;
-        const off = decoder.feed(
-          buf,
-          0,
-          buf.length,
-          this.#dechunk ? (b, from, to) => this.#writeClient(b.subarray(from, to)) : undefined,
-        );
-        if (off === -1) {
+      case Res.Body: {
+        const body = this.#body!;
+        const bytes = body.take(chunk);
+        if (body.broken) {
           // The backend broke chunked framing: the client must see a truncated message, not
           // a repaired one.
-          this.#broken = true;
           this.#dropUpstream();
           this.client.destroy();
           return null;
         }
-        if (decoder.done) {
-          this.#resBuf = null;
-          if (off !== buf.length) this.#upReusable = false;
-          this.#bodyComplete = true;
-        } else this.#resBuf = off === buf.length ? null : buf.subarray(off);
-        if (this.#dechunk || off === 0) return null;
-        return off === buf.length ? buf : buf.subarray(0, off);
+        if (body.overrun) this.#upReusable = false;
+        return bytes;
       }
       case Res.Close:
         return chunk;
@@ -413,6 +341,7 @@ export class Exchange implements UpstreamOwner {
 
   #responseDone(): void {
     this.#res = Res.Done;
+    this.#body = null;
     if (this.reqDone) this.#finish();
     else {
       // RFC 9112 §9.3: the backend answered before the body was complete; the rest of the
@@ -426,16 +355,13 @@ export class Exchange implements UpstreamOwner {
     if (this.#res === Res.Close) {
       this.#upReusable = false;
       this.#responseDone();
-    } else if (this.#res === Res.Tunnel) this.client.stream.end();
+    }
   }
 
   onUpstreamClose(): void {
     this.up = null;
     switch (this.#res) {
       case Res.Done:
-        return;
-      case Res.Tunnel:
-        this.client.destroy();
         return;
       case Res.Head:
         // A pooled connection the backend closed just as we reused it: safe to retry once
@@ -465,41 +391,33 @@ export class Exchange implements UpstreamOwner {
 
   // ---- upgrade ----------------------------------------------------------------------------
 
+  /** The backend switched protocols: the head goes out, then both sockets are spliced. */
   #startTunnel(r: ParsedResponseHead, rest: Buffer | null): void {
     const d = this.decision!;
     let headers: readonly Header[] = r.headers;
+    let release: (() => void) | null;
     try {
       if (d.responseHeaders !== undefined) headers = d.responseHeaders(101, headers);
       d.onResponse?.(101);
-      this.#release = d.onUpgrade?.() ?? null;
+      release = d.onUpgrade?.() ?? null;
     } catch {
       this.#badGateway();
       return;
     }
-    this.#res = Res.Tunnel;
+    const up = this.up!;
+    this.#res = Res.Done;
     this.headSent = true;
+    this.#finished = true;
+    this.up = null;
     const upgrade = findField(r.headers, "upgrade") ?? "";
-    this.#writeHead(
-      statusLine(101, r.reason) + appendFields(headers, this.core.stats, false) +
+    this.client.stream.write(headBytes(
+      statusLine(101, r.reason) + appendFields(headers, this.core.stats, false, r.checked) +
         "Connection: upgrade\r\nUpgrade: " + upgrade + "\r\n\r\n",
       rest,
-    );
-    // The tunnel keeps only what it needs: tens of thousands of them may be open.
-    this.req = TUNNEL_REQ;
-    this.decision = null;
-    this.#resDecoder = null;
-    this.client.startTunnel();
-    this.core.stats.upgrades++;
-  }
-
-  /** Client bytes after the upgrade go straight upstream. */
-  tunnelWrite(chunk: Buffer): void {
-    const up = this.up;
-    if (up !== null && !up.write(chunk)) this.client.pause(PAUSE_UPSTREAM);
-  }
-
-  tunnelEnd(): void {
-    this.up?.stream.end();
+    ));
+    const tunnel = new Tunnel(this.client, up, this.core, release);
+    if (rest !== null && !coalesced(rest)) tunnel.onUpstreamData(rest);
+    this.client.startTunnel(tunnel);
   }
 
   // ---- endings ----------------------------------------------------------------------------
@@ -553,32 +471,8 @@ export class Exchange implements UpstreamOwner {
 
   /** The client went away: drop the upstream side (a half-sent request cannot be reused). */
   clientClosed(): void {
-    if (this.#res === Res.Tunnel) {
-      this.#dropUpstream();
-      return;
-    }
     if (this.#finished) return;
     this.#finished = true;
     this.#dropUpstream();
   }
-
-  /** Called once when an upgraded tunnel ends. */
-  tunnelClosed(): void {
-    if (this.#res !== Res.Tunnel) return;
-    this.#res = Res.Done;
-    this.core.stats.upgrades--;
-    this.#dropUpstream();
-    const release = this.#release;
-    this.#release = null;
-    release?.();
-  }
 }
-
-const TUNNEL_REQ: ParsedHead = {
-  ok: true,
-  head: { method: "GET", target: "/", version: "1.1", headers: [] },
-  bodyKind: "none",
-  keepAlive: false,
-  upgrade: true,
-  consumed: 0,
-};

@@ -17,14 +17,21 @@ export interface WriteCounters {
  * Appends the end-to-end fields of `headers` as `name: value\r\n` lines. Fields named by
  * `Connection` are hop-by-hop too (RFC 9110 §7.6.1). With `keepUpgrade`, `Upgrade` is kept
  * (an upgrade request or its 101 answer).
+ *
+ * `checked` holds the names and values a parser already validated (flat pairs, in received
+ * order): a field equal to one of them is not checked again, so only the fields `decide` or
+ * `responseHeaders` added or changed pay for validation. Routing code keeps order and adds or
+ * drops a few fields, so a cursor that only moves forward finds the matches.
  */
 export function appendFields(
   headers: readonly Header[],
   counters: WriteCounters,
   keepUpgrade: boolean,
+  checked: readonly string[] = NONE,
 ): string {
   let nominees: Set<string> | null | undefined;
   let out = "";
+  let cursor = 0;
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i]!;
     const name = h[0];
@@ -34,7 +41,10 @@ export function appendFields(
     }
     if (nominees === undefined) nominees = connectionNominees(headers);
     if (nominees !== null && nominees.has(name.toLowerCase())) continue;
-    if (!isToken(name) || !isFieldValue(value)) {
+    let k = cursor;
+    while (k < checked.length && (checked[k] !== name || checked[k + 1] !== value)) k += 2;
+    if (k < checked.length) cursor = k + 2;
+    else if (!isToken(name) || !isFieldValue(value)) {
       counters.droppedHeaders++;
       continue;
     }
@@ -42,6 +52,8 @@ export function appendFields(
   }
   return out;
 }
+
+const NONE: readonly string[] = Object.freeze([]);
 
 export function statusLine(status: number, reason?: string): string {
   return "HTTP/1.1 " + status + " " + (reason ?? REASONS[status] ?? "") + "\r\n";

@@ -13,7 +13,8 @@
 import type net from "node:net";
 import { ClientConnection } from "./_client.ts";
 import type { Core, EngineStats } from "./_core.ts";
-import { type ByteStream, connectStream, ConnStream, nodeSocketStream } from "./_stream.ts";
+import { connectStream, ConnStream } from "./_conn_stream.ts";
+import { type ByteStream, nodeSocketStream } from "./_stream.ts";
 import { UpstreamPool } from "./_upstream.ts";
 import type { ConnectionInfo, EngineLimits, EngineOptions } from "./types.ts";
 

@@ -30,6 +30,12 @@ export interface ParsedHead {
   upgrade: boolean;
   /** Bytes of the buffer taken by this head, from `start`, including its final empty line. */
   consumed: number;
+  /**
+   * The field names and values this parser validated, flat (name, value, name, …): strings,
+   * which nobody can change, unlike the `headers` tuples handed to `decide`. The head writer
+   * skips re-validating a field that is still exactly one of these (`appendFields`).
+   */
+  checked: readonly string[];
 }
 
 export interface HeadError {
@@ -156,6 +162,7 @@ function parseHeadText(
 
   // Field lines (RFC 9112 §5): field-name ":" OWS field-value OWS CRLF.
   const headers: Header[] = [];
+  const checked: string[] = [];
   let hostCount = 0;
   let hostValue = "";
   let contentLength: string | null = null;
@@ -191,6 +198,7 @@ function parseHeadText(
     const name = s.slice(ls - p, colon - p);
     const value = trimOws(s, colon + 1 - p, i - p);
     headers.push([name, value]);
+    checked.push(name, value);
     ls = i + 2;
     switch (name.length) {
       case 4:
@@ -279,6 +287,7 @@ function parseHeadText(
     keepAlive,
     upgrade,
     consumed: 0,
+    checked,
   };
 }
 

@@ -28,6 +28,8 @@ export interface ParsedResponseHead {
   /** Whether the upstream connection may be reused after this response. */
   keepAlive: boolean;
   consumed: number;
+  /** Validated field names and values, flat (see `ParsedHead.checked` in parse_head.ts). */
+  checked: readonly string[];
 }
 
 export interface ResponseHeadError {
@@ -98,6 +100,7 @@ export function parseResponseHead(
 
   // Field lines, one pass over the bytes (see parse_head.ts).
   const headers: Header[] = [];
+  const checked: string[] = [];
   let contentLength: string | null = null;
   let transferEncoding: string | null = null;
   let connection = 0;
@@ -116,6 +119,7 @@ export function parseResponseHead(
     const name = s.slice(ls - start, colon - start);
     const value = trimOws(s, colon + 1 - start, i - start);
     headers.push([name, value]);
+    checked.push(name, value);
     ls = i + 2;
     switch (name.length) {
       case 10:
@@ -192,5 +196,6 @@ export function parseResponseHead(
     bodyKind,
     keepAlive,
     consumed: idx + 4,
+    checked,
   };
 }
