@@ -4,7 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { startTestController, waitFor } from "../controller/testing/test_controller.ts";
-import { collectStatuses, ECHO_BACKEND, startTestDrone, waitForSchedulable } from "./env.ts";
+import {
+  collectStatuses,
+  ECHO_BACKEND,
+  spawnDroneProcess,
+  startTestDrone,
+  waitForSchedulable,
+} from "./env.ts";
 import { startTcpRelay } from "./fixtures/tcp_relay.ts";
 import { FakeClock } from "../drone/clock.ts";
 import { LocalProcessExecutor } from "../drone/executor/local_process.ts";
@@ -51,20 +57,7 @@ Deno.test("a drone killed with SIGKILL and restarted kills its old backends and 
   await using t = await startTestController({ defaultCluster: CLUSTER });
   const stateDir = await Deno.makeTempDir();
   const name = randomDroneName();
-  const start = () =>
-    new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("./fixtures/run_drone.ts", import.meta.url).pathname,
-        t.url,
-        CLUSTER,
-        name,
-        stateDir,
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+  const start = () => spawnDroneProcess(t.url, CLUSTER, name, stateDir);
   let child = start();
   try {
     await waitForSchedulable(t.db, name);

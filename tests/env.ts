@@ -133,3 +133,29 @@ export async function waitForSchedulable(
     return rows.length === 1;
   }, { message: `drone ${name} schedulable` });
 }
+
+/**
+ * Starts `tests/fixtures/run_drone.ts` as its own process (so a test can SIGKILL it), with its
+ * state (SQLite and pid files) in `stateDir`; starting again with the same `name` and `stateDir`
+ * is a restart of the same drone.
+ */
+export function spawnDroneProcess(
+  controllerUrl: string,
+  cluster: string,
+  name: string,
+  stateDir: string,
+): Deno.ChildProcess {
+  return new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      new URL("./fixtures/run_drone.ts", import.meta.url).pathname,
+      controllerUrl,
+      cluster,
+      name,
+      stateDir,
+    ],
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+}

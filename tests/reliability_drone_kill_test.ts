@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestController, waitFor } from "../controller/testing/test_controller.ts";
-import { waitForSchedulable } from "./env.ts";
+import { spawnDroneProcess, waitForSchedulable } from "./env.ts";
 import { randomDroneName } from "../shared/names.ts";
 
 const CLUSTER = "localhost:9090";
@@ -51,20 +51,7 @@ Deno.test("reliability: a drone SIGKILLed and restarted repeatedly leaves every 
   await using t = await startTestController({ defaultCluster: CLUSTER });
   const stateDir = await Deno.makeTempDir();
   const name = randomDroneName();
-  const start = () =>
-    new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "-A",
-        new URL("./fixtures/run_drone.ts", import.meta.url).pathname,
-        t.url,
-        CLUSTER,
-        name,
-        stateDir,
-      ],
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
+  const start = () => spawnDroneProcess(t.url, CLUSTER, name, stateDir);
   const backends: string[] = [];
   let child = start();
   try {
