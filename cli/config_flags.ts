@@ -1,3 +1,5 @@
+import { parseArgs } from "node:util";
+import { usageErrorFrom } from "./usage_error.ts";
 /**
  * One row per command-line flag of a long-running role (`controller`, `drone`, `proxy`): the
  * flag, the config field it sets, its environment variable and what it means. Each command's
@@ -51,4 +53,26 @@ export function parseOptionsOf<const T extends readonly ConfigFlag[]>(
   }
   options.help = { type: "boolean", short: "h" };
   return options as ParseOptionsOf<T>;
+}
+
+/**
+ * Parses `args` strictly against the table's flags; a mistake becomes a one-line `UsageError`
+ * naming `plane <command> --help`.
+ */
+export function parseFlagsOf<const T extends readonly ConfigFlag[]>(
+  args: string[],
+  flags: T,
+  command: string,
+) {
+  try {
+    return parseArgs({
+      args,
+      strict: true,
+      allowPositionals: false,
+      options: parseOptionsOf(flags),
+    })
+      .values;
+  } catch (err) {
+    throw usageErrorFrom(err, command);
+  }
 }

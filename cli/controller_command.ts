@@ -2,7 +2,6 @@
  * `plane controller`: flags and environment → `ControllerConfig` → a served controller
  * (behaviour doc §11.1, §2.12). `startController` is the one wiring path, reused by `dev`.
  */
-import { parseArgs } from "node:util";
 import {
   ControllerConfig,
   type ControllerConfigInput,
@@ -18,9 +17,9 @@ import {
 } from "../controller/config_from_env.ts";
 import { type Controller, createController } from "../controller/mod.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
-import { type ConfigFlag, parseOptionsOf } from "./config_flags.ts";
+import { type ConfigFlag, parseFlagsOf } from "./config_flags.ts";
 import { openDatabase } from "./open_database.ts";
-import { UsageError, usageErrorFrom } from "./usage_error.ts";
+import { UsageError } from "./usage_error.ts";
 
 export const CONTROLLER_HELP = `Usage: plane controller [flags]
 
@@ -183,17 +182,7 @@ export function parseControllerFlags(
   env: EnvReader,
   readFile: (path: string) => string = Deno.readTextFileSync,
 ): ControllerFlagsResult {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: parseOptionsOf(CONTROLLER_FLAGS),
-    }));
-  } catch (err) {
-    throw usageErrorFrom(err, "controller");
-  }
+  const values = parseFlagsOf(args, CONTROLLER_FLAGS, "controller");
   if (values.help) return { kind: "help" };
 
   const input: Record<string, unknown> = { db: "", ...configFromEnv(env) };

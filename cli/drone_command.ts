@@ -2,7 +2,6 @@
  * `plane drone`: flags and environment → `DroneConfig` → a running drone (behaviour doc
  * §11.1, decisions.md extension 3). `startDrone` is the one wiring path, reused by `dev`.
  */
-import { parseArgs } from "node:util";
 import { dirname } from "node:path";
 import { z } from "zod";
 import { DroneConfig, type DroneConfigInput } from "../drone/config.ts";
@@ -13,8 +12,8 @@ import { LocalImage, LocalProcessExecutor } from "../drone/executor/local_proces
 import { DockerExecutor } from "../drone/executor/docker.ts";
 import { connectDocker } from "../drone/executor/docker_connect.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
-import { type ConfigFlag, parseOptionsOf } from "./config_flags.ts";
-import { UsageError, usageErrorFrom } from "./usage_error.ts";
+import { type ConfigFlag, parseFlagsOf } from "./config_flags.ts";
+import { UsageError } from "./usage_error.ts";
 
 export const DRONE_HELP = `Usage: plane drone --controller-url URL --cluster NAME [flags]
 
@@ -147,17 +146,7 @@ export function parseDroneFlags(
   env: (name: string) => string | undefined,
   readFile: (path: string) => string = Deno.readTextFileSync,
 ): DroneFlagsResult {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: parseOptionsOf(DRONE_FLAGS),
-    }));
-  } catch (err) {
-    throw usageErrorFrom(err, "drone");
-  }
+  const values = parseFlagsOf(args, DRONE_FLAGS, "drone");
   if (values.help) return { kind: "help" };
   const input: Record<string, unknown> = {};
   const set = (key: string, value: unknown) => value !== undefined && (input[key] = value);

@@ -2,14 +2,13 @@
  * `plane proxy`: flags and environment → `ProxyConfig` → listeners serving the proxy
  * (behaviour doc §7.1, §11.1). `startProxy` is the one wiring path.
  */
-import { parseArgs } from "node:util";
 import { z } from "zod";
 import { ProxyConfig, type ProxyConfigInput } from "../proxy/config.ts";
 import { createProxy, type Proxy } from "../proxy/mod.ts";
 import { type ProxyServer, serveProxy } from "../proxy/serve.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
-import { type ConfigFlag, parseOptionsOf } from "./config_flags.ts";
-import { UsageError, usageErrorFrom } from "./usage_error.ts";
+import { type ConfigFlag, parseFlagsOf } from "./config_flags.ts";
+import { UsageError } from "./usage_error.ts";
 
 export const PROXY_HELP = `Usage: plane proxy --controller-url URL --cluster NAME [flags]
 
@@ -147,17 +146,7 @@ export function parseProxyFlags(
   args: string[],
   env: (name: string) => string | undefined,
 ): ProxyFlagsResult {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: false,
-      options: parseOptionsOf(PROXY_FLAGS),
-    }));
-  } catch (err) {
-    throw usageErrorFrom(err, "proxy");
-  }
+  const values = parseFlagsOf(args, PROXY_FLAGS, "proxy");
   if (values.help) return { kind: "help" };
   const input: Record<string, unknown> = {};
   const set = (key: string, value: unknown) => value !== undefined && (input[key] = value);
