@@ -18,10 +18,14 @@ import {
   coalesced,
   findField,
   headBytes,
+  requestHeadBytes,
+  spliceHead,
   statusLine,
   validRequestLine,
 } from "./_write_head.ts";
 import type { Decision, ForwardDecision, Header, RespondDecision } from "./types.ts";
+
+const RETRY_COUNTERS = { droppedHeaders: 0 };
 
 const enum Res {
   /** Waiting for (more of) the response head. */
@@ -47,7 +51,6 @@ export class Exchange implements UpstreamOwner {
   #discard = false;
 
   // Upstream attempt.
-  #upHead = "";
   #retried = false;
   #wasReused = false;
   #gotUpstreamBytes = false;
@@ -118,19 +121,6 @@ export class Exchange implements UpstreamOwner {
       return;
     }
     this.decision = d;
-    const kind = this.req.bodyKind;
-    // RFC 9110 §7.6.1: the engine writes Connection and framing itself; everything else is
-    // the decision's. RFC 9112 §3.2: a 1.1 request needs Host, so a 1.0 client's gets one.
-    let s = head.method + " " + head.target + " HTTP/1.1\r\n" +
-      appendFields(head.headers, this.core.stats, this.req.upgrade, this.req.checked);
-    if (findField(head.headers, "host") === undefined) {
-      s += "Host: " + d.hostname + ":" + d.port + "\r\n";
-    }
-    if (this.req.upgrade) s += "Connection: upgrade\r\n";
-    if (kind === "chunked") s += "Transfer-Encoding: chunked\r\n";
-    else if (kind !== "none") s += "Content-Length: " + kind.length + "\r\n";
-    s += "\r\n";
-    this.#upHead = s;
     this.#connect(false);
   }
 
@@ -140,7 +130,10 @@ export class Exchange implements UpstreamOwner {
     this.up = up;
     this.#wasReused = up.reused;
     // Writes made in this tick (head, first body bytes) leave in one segment: see _conn_stream.ts.
-    up.write(headBytes(this.#upHead, null));
+    // Built again for a retry rather than kept: a head pins the slab it was cut from
+    // (_write_head.ts), and a response may be awaited for a long time. Fields it drops were
+    // counted the first time.
+    up.write(requestHeadBytes(this.req, d, fresh ? RETRY_COUNTERS : this.core.stats));
     this.pumpRequestBody();
   }
 
@@ -257,9 +250,15 @@ export class Exchange implements UpstreamOwner {
     }
     const framing = clientFraming(r, this.req.head.method, this.req.head.version === "1.0");
     const kind = r.bodyKind;
+    let whole = false;
     if (kind === "none") this.#res = Res.Done;
     else if (kind === "close") this.#res = Res.Close;
-    else {
+    else if (kind !== "chunked" && rest !== null && rest.length === kind.length) {
+      // The common small response: its whole body came with the head, so no body state is
+      // needed; it leaves with the head below.
+      whole = true;
+      this.#res = Res.Done;
+    } else {
       this.#res = Res.Body;
       this.#body = new ResponseBody(
         kind,
@@ -269,19 +268,20 @@ export class Exchange implements UpstreamOwner {
     this.#upReusable = r.keepAlive;
     this.#clientKeep = framing.selfDelimited && this.req.keepAlive && !this.core.closing &&
       !this.client.closeAfter;
-    const head = statusLine(r.status, r.reason) +
-      appendFields(headers, this.core.stats, false, r.checked) + framing.fields +
-      this.#connectionField() + "\r\n";
+    // The received status line is copied when it is already HTTP/1.1.
+    const line = r.version === "1.1" ? null : statusLine(r.status, r.reason);
+    const tail = framing.fields + this.#connectionField() + "\r\n";
     this.headSent = true;
     if (framing.dechunk) {
       // The head leaves first: decoded data goes to the client as it is validated.
-      this.#writeHead(head, null);
+      this.client.stream.write(spliceHead(r, line, headers, false, this.core.stats, tail, null));
       if (rest !== null) this.#responseBody(rest);
       return;
     }
-    const first = rest === null ? null : this.#takeBody(rest);
+    const first = whole || rest === null ? rest : this.#takeBody(rest);
     if (this.#body?.broken) return;
-    this.#writeHead(head, first);
+    this.client.stream.write(spliceHead(r, line, headers, false, this.core.stats, tail, first));
+    if (first !== null && !coalesced(first)) this.#writeClient(first);
     if (this.#res === Res.Done || this.#body?.complete) this.#responseDone();
   }
 
@@ -355,6 +355,11 @@ export class Exchange implements UpstreamOwner {
     if (this.#res === Res.Close) {
       this.#upReusable = false;
       this.#responseDone();
+    } else if (this.#res !== Res.Done) {
+      // The backend finished sending before the head or body was complete: the rest never
+      // comes, and waiting for the socket to close could take forever (our side is open).
+      this.#dropUpstream();
+      this.onUpstreamClose();
     }
   }
 

@@ -7,7 +7,8 @@
  */
 import { Buffer } from "node:buffer";
 import { connectionNominees, isFieldValue, isHopByHop, isToken, REASONS } from "./_syntax.ts";
-import type { Header } from "./types.ts";
+import type { ParsedHead } from "./parse_head.ts";
+import type { ForwardDecision, Header } from "./types.ts";
 
 export interface WriteCounters {
   droppedHeaders: number;
@@ -81,8 +82,8 @@ const COALESCE_MAX = 16 * 1024;
 
 /**
  * The head as latin1 bytes, with `body` copied behind it when small (one socket write, one
- * TCP segment). `Buffer.from(string)` is slow under Deno and `encodeInto` is an op call
- * (and UTF-8); for a few hundred bytes a plain loop is fastest and exact for obs-text.
+ * TCP segment). `Buffer.from(string)` is slow under Deno; `encodeInto` is UTF-8, so a head
+ * with obs-text falls back to a plain loop (a loop for every head measured slower).
  */
 export function headBytes(head: string, body: Uint8Array | null): Buffer {
   const n = head.length;
@@ -99,4 +100,162 @@ export function headBytes(head: string, body: Uint8Array | null): Buffer {
 /** Whether `headBytes` took the body along. */
 export function coalesced(body: Uint8Array): boolean {
   return body.length <= COALESCE_MAX;
+}
+
+const SHORT_TEXT = 64;
+const SHORT_COPY = 96;
+
+/** A parsed head's received bytes: see `ParsedHead.lines`. */
+export interface HeadSource {
+  source: Buffer;
+  lines: readonly number[];
+  checked: readonly string[];
+}
+
+/**
+ * The upstream request head for `d`, as bytes. Where `d.head` still holds exactly what the
+ * parser validated (the request-line, runs of unchanged fields), the received bytes are
+ * copied rather than re-encoded: routing usually adds a field or two and leaves the rest
+ * alone. Changed or added fields are checked as in `appendFields`.
+ */
+export function requestHeadBytes(
+  req: ParsedHead,
+  d: ForwardDecision,
+  counters: WriteCounters,
+): Uint8Array {
+  const head = d.head;
+  const kind = req.bodyKind;
+  // RFC 9110 §7.6.1: the engine writes Connection and framing itself; everything else is
+  // the decision's. RFC 9112 §3.2: a 1.1 request needs Host, so a 1.0 client's gets one.
+  let tail = "";
+  if (findField(head.headers, "host") === undefined) {
+    tail += "Host: " + d.hostname + ":" + d.port + "\r\n";
+  }
+  if (req.upgrade) tail += "Connection: upgrade\r\n";
+  if (kind === "chunked") tail += "Transfer-Encoding: chunked\r\n";
+  else if (kind !== "none") tail += "Content-Length: " + kind.length + "\r\n";
+  const orig = req.head;
+  const same = orig.version === "1.1" && head.method === orig.method &&
+    head.target === orig.target;
+  const line = same ? null : head.method + " " + head.target + " HTTP/1.1\r\n";
+  return spliceHead(req, line, head.headers, req.upgrade, counters, tail + "\r\n", null);
+}
+
+// Heads are cut from a slab of our own: `Buffer.allocUnsafe` does the same from an 8 KiB
+// pool, but pays for a Buffer object each time and refills the pool more often. A view pins
+// its slab while it lives, so nobody keeps one past its write.
+const SLAB = 64 * 1024;
+let slab = new ArrayBuffer(SLAB);
+let slabUsed = 0;
+
+function allocOut(n: number): Uint8Array {
+  if (n > SLAB / 8) return new Uint8Array(n);
+  if (SLAB - slabUsed < n) {
+    slab = new ArrayBuffer(SLAB);
+    slabUsed = 0;
+  }
+  const out = new Uint8Array(slab, slabUsed, n);
+  // Views start on 8-byte boundaries, as Buffer's pool does.
+  slabUsed = (slabUsed + n + 7) & ~7;
+  return out;
+}
+
+// The plan of a head being spliced, reused by every call (they never overlap): pairs of
+// [start, end) source ranges, or [-1, index into PLAN_TEXTS].
+const PLAN: number[] = [];
+const PLAN_TEXTS: string[] = [];
+
+function planCopy(start: number, end: number): void {
+  const n = PLAN.length;
+  if (n > 0 && PLAN[n - 2]! >= 0 && PLAN[n - 1] === start) PLAN[n - 1] = end;
+  else PLAN.push(start, end);
+}
+
+function planText(text: string): void {
+  if (text === "") return;
+  PLAN.push(-1, PLAN_TEXTS.length);
+  PLAN_TEXTS.push(text);
+}
+
+/**
+ * A head as bytes: `firstLine` (null: the received one, copied), then the end-to-end fields
+ * of `headers` with the rules of `appendFields` (fields still equal to a received one are
+ * copied from `src`, the others checked and encoded), then `tail`, then `body` when small
+ * (one write, as `headBytes`).
+ */
+export function spliceHead(
+  src: HeadSource,
+  firstLine: string | null,
+  headers: readonly Header[],
+  keepUpgrade: boolean,
+  counters: WriteCounters,
+  tail: string,
+  body: Uint8Array | null,
+): Uint8Array {
+  const lines = src.lines;
+  const checked = src.checked;
+  PLAN.length = 0;
+  PLAN_TEXTS.length = 0;
+  let text = "";
+  if (firstLine === null) planCopy(lines[0]!, lines[1]!);
+  else text = firstLine;
+  let nominees: Set<string> | null | undefined;
+  let cursor = 0;
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]!;
+    const name = h[0];
+    const value = h[1];
+    if (isHopByHop(name)) {
+      if (!keepUpgrade || name.length !== 7) continue;
+    }
+    if (nominees === undefined) nominees = connectionNominees(headers);
+    if (nominees !== null && nominees.has(name.toLowerCase())) continue;
+    let k = cursor;
+    while (k < checked.length && (checked[k] !== name || checked[k + 1] !== value)) k += 2;
+    if (k < checked.length) {
+      cursor = k + 2;
+      planText(text);
+      text = "";
+      planCopy(lines[k / 2 + 1]!, lines[k / 2 + 2]!);
+    } else if (!isToken(name) || !isFieldValue(value)) counters.droppedHeaders++;
+    else text += name + ": " + value + "\r\n";
+  }
+  planText(text + tail);
+  let headLength = 0;
+  for (let i = 0; i < PLAN.length; i += 2) {
+    const a = PLAN[i]!;
+    headLength += a >= 0 ? PLAN[i + 1]! - a : PLAN_TEXTS[PLAN[i + 1]!]!.length;
+  }
+  const bodyLength = body !== null && body.length <= COALESCE_MAX ? body.length : 0;
+  const out = allocOut(headLength + bodyLength);
+  const bytes = src.source;
+  let pos = 0;
+  for (let i = 0; i < PLAN.length; i += 2) {
+    const a = PLAN[i]!;
+    if (a >= 0) {
+      const b = PLAN[i + 1]!;
+      if (b - a > SHORT_COPY) {
+        // A plain view: `Buffer#subarray` goes through the slower Buffer species constructor.
+        out.set(new Uint8Array(bytes.buffer, bytes.byteOffset + a, b - a), pos);
+        pos += b - a;
+      } else {
+        // A field line or two: a loop costs less than a view and a `set`.
+        for (let j = a; j < b; j++) out[pos++] = bytes[j]!;
+      }
+      continue;
+    }
+    const t = PLAN_TEXTS[PLAN[i + 1]!]!;
+    // Short text (an added field or two): a loop costs less than the `encodeInto` op call.
+    if (t.length > SHORT_TEXT) {
+      const r = encoder.encodeInto(t, new Uint8Array(out.buffer, out.byteOffset + pos, t.length));
+      if (r.written === t.length && r.read === t.length) {
+        pos += t.length;
+        continue;
+      }
+    }
+    for (let j = 0; j < t.length; j++) out[pos + j] = t.charCodeAt(j);
+    pos += t.length;
+  }
+  if (bodyLength > 0) out.set(body!, pos);
+  return out;
 }

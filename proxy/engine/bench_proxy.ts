@@ -1,147 +1,33 @@
 /**
  * `deno task bench:proxy`: the engine against nginx on one backend, in one run (targets.md:
  * only side-by-side ratios mean anything on these shared machines). Everything runs on
- * loopback as child processes: backends, nginx (1 worker, upstream keep-alive), our engine
- * with a `decide` that forwards and adds one header; load from wrk (-t1 -c50 -d8s) and a
- * WebSocket load generator (1,000 sockets). Prints req/s, p50/p99 and ratios vs nginx.
+ * loopback as child processes (`bench_proxy_roles.ts`): backends, nginx (1 worker, upstream
+ * keep-alive), our engine with a `decide` that forwards and adds one header; load from wrk
+ * (-t1 -c50) and a WebSocket load generator (1,000 sockets).
  *
- * Roles (the same file, run as child processes): `--role=backend-deno`, `--role=backend-net`,
- * `--role=engine`, `--role=ws-client`.
+ * Throughput on these machines swings 2× within minutes, so one long run per path compares
+ * whatever the neighbours were doing at the time. Instead every path runs in several short
+ * rounds, interleaved and in alternating order, and the bench reports medians with their
+ * spread. The steadier figure is CPU time per request of each proxy process (utime + stime
+ * from /proc over the round, divided by the requests wrk counted): a noisy neighbour slows a
+ * proxy down but hardly changes what each request costs it.
+ *
+ * Options: `--rounds=5 --seconds=3 --backends=deno,net --conns=1000 --ws-seconds=5`
+ * (`--conns=0` skips WebSockets).
  *
  * @module
  */
-import net from "node:net";
-import { Buffer } from "node:buffer";
 import { parseArgs } from "node:util";
-import { createEngine } from "./engine.ts";
-import type { Header } from "./types.ts";
+import { ensureTools, startNginx } from "./bench_proxy_nginx.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
+const ROLES = new URL("./bench_proxy_roles.ts", import.meta.url).pathname;
 
 function out(line: string): void {
   const bytes = encoder.encode(line + "\n");
   let written = 0;
   while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
-}
-
-const HELLO = "Hello, world";
-
-// ---- roles --------------------------------------------------------------------------------
-
-/** `Deno.serve` hello world, plus a WebSocket echo on /ws. */
-function backendDeno(): void {
-  Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen: ({ port }) => out(`READY ${port}`) },
-    (req) => {
-      if (req.headers.get("upgrade")?.toLowerCase() === "websocket") {
-        const { socket, response } = Deno.upgradeWebSocket(req);
-        socket.onmessage = (e) => socket.send(e.data);
-        return response;
-      }
-      return new Response(HELLO);
-    },
-  );
-}
-
-/** A minimal `node:net` HTTP/1.1 responder: one fixed response per request head. */
-function backendNet(): void {
-  const response = Buffer.from(
-    `HTTP/1.1 200 OK\r\ncontent-type: text/plain;charset=UTF-8\r\ncontent-length: ${HELLO.length}\r\n\r\n${HELLO}`,
-  );
-  const crlf2 = Buffer.from("\r\n\r\n");
-  const server = net.createServer((socket) => {
-    socket.setNoDelay(true);
-    let pending: Buffer | null = null;
-    socket.on("data", (chunk: Buffer) => {
-      let buf = pending === null ? chunk : Buffer.concat([pending, chunk]);
-      let n = 0;
-      let i;
-      while ((i = buf.indexOf(crlf2)) !== -1) {
-        n++;
-        buf = buf.subarray(i + 4);
-      }
-      pending = buf.length > 0 ? buf : null;
-      if (n === 1) socket.write(response);
-      else if (n > 1) socket.write(Buffer.concat(Array(n).fill(response)));
-    });
-    socket.on("error", () => {});
-  });
-  server.listen(0, "127.0.0.1", () => out(`READY ${(server.address() as net.AddressInfo).port}`));
-}
-
-async function engineRole(backendPort: number, listener: string): Promise<void> {
-  const extra: Header = ["x-bench", "1"];
-  const engine = createEngine({
-    decide: (head) => ({
-      kind: "forward",
-      hostname: "127.0.0.1",
-      port: backendPort,
-      head: { ...head, headers: [...head.headers, extra] },
-    }),
-  });
-  if (listener === "node") {
-    const server = net.createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-      engine.handle(socket, { remoteAddress: socket.remoteAddress ?? "", tls: false });
-    });
-    server.listen(0, "127.0.0.1", 1024, () => {
-      out(`READY ${(server.address() as net.AddressInfo).port}`);
-    });
-    return;
-  }
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  out(`READY ${l.addr.port}`);
-  for await (const conn of l) {
-    engine.handleConn(conn, { remoteAddress: conn.remoteAddr.hostname, tls: false });
-  }
-}
-
-/**
- * Opens `conns` WebSockets, prints OPEN, waits for "GO" on stdin, then each socket sends a
- * message and waits for its echo, for `seconds`; prints RESULT <messages> <ms>.
- */
-async function wsClient(url: string, conns: number, seconds: number): Promise<void> {
-  const sockets: WebSocket[] = [];
-  let opened = 0;
-  const batch = 100;
-  for (let i = 0; i < conns; i += batch) {
-    const group = [];
-    for (let j = i; j < Math.min(conns, i + batch); j++) {
-      const ws = new WebSocket(url);
-      sockets.push(ws);
-      group.push(
-        new Promise<void>((resolve, reject) => {
-          ws.onopen = () => {
-            opened++;
-            resolve();
-          };
-          ws.onerror = () => reject(new Error("Cannot open WebSocket"));
-        }),
-      );
-    }
-    await Promise.all(group);
-  }
-  out(`OPEN ${opened}`);
-  const reader = Deno.stdin.readable.getReader();
-  await reader.read();
-  reader.releaseLock();
-  let messages = 0;
-  let running = true;
-  const payload = "x".repeat(32);
-  const start = performance.now();
-  for (const ws of sockets) {
-    ws.onmessage = () => {
-      messages++;
-      if (running) ws.send(payload);
-    };
-    ws.send(payload);
-  }
-  await new Promise((r) => setTimeout(r, seconds * 1000));
-  running = false;
-  const ms = performance.now() - start;
-  out(`RESULT ${messages} ${ms.toFixed(0)}`);
-  for (const ws of sockets) ws.close();
-  Deno.exit(0);
 }
 
 // ---- orchestration ------------------------------------------------------------------------
@@ -168,7 +54,7 @@ async function* linesOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<stri
 
 async function spawnRole(args: string[], stdin: "piped" | "null" = "null"): Promise<Child> {
   const process = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-all", import.meta.filename!, ...args],
+    args: ["run", "--allow-all", ROLES, ...args],
     stdout: "piped",
     stderr: "inherit",
     stdin,
@@ -190,16 +76,6 @@ async function spawnRole(args: string[], stdin: "piped" | "null" = "null"): Prom
   };
 }
 
-/** nginx's worker: the master's first child. */
-function firstChild(pid: number): number {
-  try {
-    const children = Deno.readTextFileSync(`/proc/${pid}/task/${pid}/children`).trim();
-    return Number(children.split(/\s+/)[0] ?? NaN);
-  } catch {
-    return NaN;
-  }
-}
-
 function rssKiB(pid: number): number {
   try {
     const status = Deno.readTextFileSync(`/proc/${pid}/status`);
@@ -210,50 +86,9 @@ function rssKiB(pid: number): number {
   }
 }
 
-async function which(cmd: string): Promise<boolean> {
-  const r = await new Deno.Command("sh", { args: ["-c", `command -v ${cmd}`], stdout: "null" })
-    .output();
-  return r.success;
-}
-
-async function ensureTools(): Promise<{ nginx: string | null; wrk: boolean }> {
-  const nginxPath = async () => {
-    for (const p of ["/usr/sbin/nginx", "/usr/bin/nginx"]) {
-      try {
-        await Deno.stat(p);
-        return p;
-      } catch { /* next */ }
-    }
-    return (await which("nginx")) ? "nginx" : null;
-  };
-  let nginx = await nginxPath();
-  let wrk = await which("wrk");
-  if (nginx === null || !wrk) {
-    const missing = [nginx === null ? "nginx" : "", wrk ? "" : "wrk"].filter(Boolean);
-    out(`installing ${missing.join(" ")} with apt-get…`);
-    const install = () =>
-      new Deno.Command("apt-get", {
-        args: ["install", "-y", "-qq", ...missing],
-        stdout: "null",
-        stderr: "null",
-        env: { DEBIAN_FRONTEND: "noninteractive" },
-      }).output().catch(() => ({ success: false }));
-    let r = await install();
-    if (!r.success) {
-      await new Deno.Command("apt-get", { args: ["update", "-qq"], stdout: "null", stderr: "null" })
-        .output().catch(() => null);
-      r = await install();
-    }
-    nginx = await nginxPath();
-    wrk = await which("wrk");
-    if (nginx === null) out("nginx could not be installed: measuring without it");
-    if (!wrk) out("wrk could not be installed: HTTP throughput cannot be measured");
-  }
-  return { nginx, wrk };
-}
-
 interface WrkResult {
   rps: number;
+  requests: number;
   p50: number;
   p99: number;
 }
@@ -273,97 +108,108 @@ async function runWrk(port: number, seconds: number): Promise<WrkResult> {
   }).output();
   const text = decoder.decode(r.stdout);
   const rps = Number(text.match(/Requests\/sec:\s+([\d.]+)/)?.[1] ?? NaN);
+  const requests = Number(text.match(/(\d+) requests in/)?.[1] ?? NaN);
   const p50 = parseLatencyMs(text.match(/\s50%\s+(\S+)/)?.[1] ?? "");
   const p99 = parseLatencyMs(text.match(/\s99%\s+(\S+)/)?.[1] ?? "");
   if (/Non-2xx|Socket errors/.test(text)) {
     out(`  wrk reported errors on :${port}: ${text.match(/(Non-2xx.*|Socket errors.*)/)?.[0]}`);
   }
-  return { rps, p50, p99 };
+  return { rps, requests, p50, p99 };
 }
 
-interface Nginx {
+/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS = 100;
+
+/** CPU seconds a process has used (all its threads), or NaN when it cannot be read. */
+function cpuSeconds(pid: number): number {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // Fields after the parenthesised command name (which may contain spaces): utime and
+    // stime are fields 14 and 15, i.e. the 12th and 13th after it.
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  } catch {
+    return NaN;
+  }
+}
+
+interface Path {
+  name: string;
   port: number;
-  workerPid(): number;
-  stop(): Promise<void>;
+  /** The process whose CPU time per request is reported (none for direct). */
+  pid: (() => number) | null;
 }
 
-async function startNginx(binary: string, backendPort: number): Promise<Nginx> {
-  const dir = await Deno.makeTempDir({ prefix: "bench_nginx_" });
-  const port = freePort();
-  const conf = `
-worker_processes 1;
-daemon off;
-user root;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  client_body_temp_path ${dir}/body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  map $http_upgrade $connection_upgrade { default upgrade; '' ''; }
-  upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; }
-  server {
-    listen 127.0.0.1:${port} backlog=1024;
-    location / {
-      proxy_pass http://backend;
-      proxy_http_version 1.1;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_set_header X-Bench 1;
-      proxy_read_timeout 3600s;
-    }
+interface Sample extends WrkResult {
+  /** Microseconds of proxy CPU per request served. */
+  cpuUs: number;
+}
+
+/** One wrk round on `path`, with the proxy's CPU time over it. */
+async function measure(path: Path, seconds: number): Promise<Sample> {
+  const pid = path.pid?.() ?? NaN;
+  const before = cpuSeconds(pid);
+  const r = await runWrk(path.port, seconds);
+  const cpuUs = (cpuSeconds(pid) - before) * 1e6 / r.requests;
+  return { ...r, cpuUs };
+}
+
+function median(xs: number[]): number {
+  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
+  if (s.length === 0) return NaN;
+  const m = s.length >> 1;
+  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+function spread(xs: number[], digits: number): string {
+  const s = xs.filter(Number.isFinite);
+  if (s.length === 0) return "n/a";
+  return `${fmt(Math.min(...s), digits)}–${fmt(Math.max(...s), digits)}`;
+}
+
+/**
+ * `rounds` rounds over every path, each path `seconds` long, in alternating order (forward,
+ * then backward) so no path always runs first or last. Returns samples per path.
+ */
+async function interleaved(paths: Path[], rounds: number, seconds: number): Promise<Sample[][]> {
+  const samples: Sample[][] = paths.map(() => []);
+  for (let round = 0; round < rounds; round++) {
+    const order = paths.map((_, i) => i);
+    if (round % 2 === 1) order.reverse();
+    for (const i of order) samples[i]!.push(await measure(paths[i]!, seconds));
   }
-}
-`;
-  await Deno.writeTextFile(`${dir}/nginx.conf`, conf);
-  const process = new Deno.Command(binary, {
-    args: ["-p", dir, "-c", `${dir}/nginx.conf`],
-    stdout: "null",
-    stderr: "inherit",
-  }).spawn();
-  await waitForPort(port);
-  return {
-    port,
-    workerPid: () => firstChild(process.pid),
-    async stop() {
-      try {
-        process.kill("SIGQUIT");
-      } catch { /* gone */ }
-      const timer = setTimeout(() => {
-        try {
-          process.kill("SIGKILL");
-        } catch { /* gone */ }
-      }, 3000);
-      await process.status;
-      clearTimeout(timer);
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    },
-  };
+  return samples;
 }
 
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-async function waitForPort(port: number): Promise<void> {
-  const end = Date.now() + 5000;
-  while (Date.now() < end) {
-    try {
-      const c = await Deno.connect({ hostname: "127.0.0.1", port });
-      c.close();
-      return;
-    } catch {
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  }
-  throw new Error(`Cannot reach 127.0.0.1:${port}: nothing listening after 5 s`);
+function report(paths: Path[], samples: Sample[][]): void {
+  const directIdx = paths.findIndex((p) => p.name === "direct");
+  const nginxIdx = paths.findIndex((p) => p.name === "nginx");
+  const med = (i: number, f: (s: Sample) => number) => i < 0 ? NaN : median(samples[i]!.map(f));
+  const nginxRps = med(nginxIdx, (s) => s.rps);
+  const nginxCpu = med(nginxIdx, (s) => s.cpuUs);
+  out(
+    "| path | req/s (median) | req/s min–max | vs nginx | p50 ms | p99 ms (median) | " +
+      "p99 min–max | added p99 ms | CPU µs/req (median) | CPU min–max | CPU vs nginx |",
+  );
+  out("|---|---|---|---|---|---|---|---|---|---|---|");
+  paths.forEach((p, i) => {
+    const s = samples[i]!;
+    const rps = med(i, (x) => x.rps);
+    const cpu = med(i, (x) => x.cpuUs);
+    // Added latency: this path's p99 minus direct's p99 in the same round, median over rounds.
+    const added = directIdx < 0 || i === directIdx
+      ? NaN
+      : median(s.map((x, r) => x.p99 - samples[directIdx]![r]!.p99));
+    out(
+      `| ${p.name} | ${fmt(rps)} | ${spread(s.map((x) => x.rps), 0)} | ${
+        fmt(rps / nginxRps, 2)
+      }× | ${fmt(med(i, (x) => x.p50), 2)} | ${fmt(med(i, (x) => x.p99), 2)} | ${
+        spread(s.map((x) => x.p99), 2)
+      } | ${i === directIdx ? "-" : fmt(added, 2)} | ${p.pid === null ? "-" : fmt(cpu, 1)} | ${
+        p.pid === null ? "-" : spread(s.map((x) => x.cpuUs), 1)
+      } | ${p.pid === null ? "-" : fmt(cpu / nginxCpu, 2) + "×"} |`,
+    );
+  });
 }
 
 interface WsResult {
@@ -409,33 +255,21 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     args: Deno.args,
     options: {
-      role: { type: "string" },
-      port: { type: "string" },
-      url: { type: "string" },
+      rounds: { type: "string", default: "5" },
+      seconds: { type: "string", default: "3" },
       conns: { type: "string", default: "1000" },
-      seconds: { type: "string", default: "8" },
       "ws-seconds": { type: "string", default: "5" },
       backends: { type: "string", default: "deno,net" },
-      listener: { type: "string", default: "deno" },
     },
   });
-  switch (values.role) {
-    case "backend-deno":
-      return backendDeno();
-    case "backend-net":
-      return backendNet();
-    case "engine":
-      return engineRole(Number(values.port), values.listener);
-    case "ws-client":
-      return wsClient(values.url!, Number(values.conns), Number(values.seconds));
-  }
-
+  const rounds = Number(values.rounds);
   const seconds = Number(values.seconds);
   const wsSeconds = Number(values["ws-seconds"]);
   const conns = Number(values.conns);
   const tools = await ensureTools();
   out(
-    `proxy bench: wrk -t1 -c50 -d${seconds}s on loopback; ${Deno.version.deno}; ${navigator.hardwareConcurrency} cores`,
+    `proxy bench: wrk -t1 -c50, ${rounds} interleaved rounds of ${seconds}s per path, on ` +
+      `loopback; ${Deno.version.deno}; ${navigator.hardwareConcurrency} cores`,
   );
   const children: { stop(): Promise<void> }[] = [];
   try {
@@ -458,31 +292,17 @@ async function main(): Promise<void> {
         }`,
       );
       if (!tools.wrk) continue;
-      // Short warm-up so the JIT and the upstream pools are in their steady state.
-      await runWrk(engine.port, 1);
-      await runWrk(engineNode.port, 1);
-      if (nginx !== null) await runWrk(nginx.port, 1);
-      const direct = await runWrk(backend.port, seconds);
-      const viaNginx = nginx !== null ? await runWrk(nginx.port, seconds) : null;
-      const viaEngine = await runWrk(engine.port, seconds);
-      const viaEngineNode = await runWrk(engineNode.port, seconds);
-      const rows: [string, WrkResult | null][] = [
-        ["direct", direct],
-        ["nginx", viaNginx],
-        ["engine (Deno.listen → handleConn)", viaEngine],
-        ["engine (node:net → handle)", viaEngineNode],
-      ];
-      out("| path | req/s | p50 ms | p99 ms | added p99 ms | req/s vs nginx |");
-      out("|---|---|---|---|---|---|");
-      for (const [name, r] of rows) {
-        if (r === null) continue;
-        const ratio = viaNginx !== null ? r.rps / viaNginx.rps : NaN;
-        out(
-          `| ${name} | ${fmt(r.rps)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} | ${
-            name === "direct" ? "-" : fmt(r.p99 - direct.p99, 2)
-          } | ${fmt(ratio, 2)}× |`,
-        );
+      const paths: Path[] = [{ name: "direct", port: backend.port, pid: null }];
+      if (nginx !== null) {
+        paths.push({ name: "nginx", port: nginx.port, pid: () => nginx.workerPid() });
       }
+      paths.push(
+        { name: "engine (Deno.listen → handleConn)", port: engine.port, pid: () => engine.pid },
+        { name: "engine (node:net → handle)", port: engineNode.port, pid: () => engineNode.pid },
+      );
+      // Short warm-up so the JIT and the upstream pools are in their steady state.
+      for (const p of paths.slice(1)) await runWrk(p.port, 1);
+      report(paths, await interleaved(paths, rounds, seconds));
       if (backendKind === "deno" && conns > 0) {
         out(
           `\nWebSockets: ${conns} concurrent echo sockets, ${wsSeconds}s, one message in flight each`,

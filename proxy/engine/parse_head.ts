@@ -36,6 +36,14 @@ export interface ParsedHead {
    * skips re-validating a field that is still exactly one of these (`appendFields`).
    */
   checked: readonly string[];
+  /** The buffer the head was parsed from (its bytes are never changed afterwards). */
+  source: Buffer;
+  /**
+   * Byte offsets into `source`: where the request-line starts, where each field line starts,
+   * and where the final empty line starts. Field `i` is `lines[i + 1]` to `lines[i + 2]`, CRLF
+   * included: the head writer copies validated lines instead of encoding them again.
+   */
+  lines: readonly number[];
 }
 
 export interface HeadError {
@@ -163,6 +171,7 @@ function parseHeadText(
   // Field lines (RFC 9112 §5): field-name ":" OWS field-value OWS CRLF.
   const headers: Header[] = [];
   const checked: string[] = [];
+  const lines: number[] = [p];
   let hostCount = 0;
   let hostValue = "";
   let contentLength: string | null = null;
@@ -173,6 +182,7 @@ function parseHeadText(
   let hasUpgrade = false;
   const headEnd = p + n;
   let ls = p + lineEnd + 2;
+  lines.push(ls);
   while (ls < headEnd) {
     // RFC 9112 §5.1: the name is a token directly followed by ":" (no whitespace before
     // it). A line starting with SP/HTAB is obs-fold, which RFC 9112 §5.2 lets us refuse: a
@@ -200,6 +210,7 @@ function parseHeadText(
     headers.push([name, value]);
     checked.push(name, value);
     ls = i + 2;
+    lines.push(ls);
     switch (name.length) {
       case 4:
         if (name.toLowerCase() === "host") {
@@ -288,6 +299,8 @@ function parseHeadText(
     upgrade,
     consumed: 0,
     checked,
+    source: buf,
+    lines,
   };
 }
 

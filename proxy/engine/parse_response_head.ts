@@ -30,6 +30,9 @@ export interface ParsedResponseHead {
   consumed: number;
   /** Validated field names and values, flat (see `ParsedHead.checked` in parse_head.ts). */
   checked: readonly string[];
+  /** The buffer parsed, and where its lines start (see `ParsedHead.lines` in parse_head.ts). */
+  source: Buffer;
+  lines: readonly number[];
 }
 
 export interface ResponseHeadError {
@@ -101,11 +104,13 @@ export function parseResponseHead(
   // Field lines, one pass over the bytes (see parse_head.ts).
   const headers: Header[] = [];
   const checked: string[] = [];
+  const lines: number[] = [start];
   let contentLength: string | null = null;
   let transferEncoding: string | null = null;
   let connection = 0;
   const headEnd = start + idx + 2;
   let ls = start + lineEnd + 2;
+  lines.push(ls);
   while (ls < headEnd) {
     let i = ls;
     while (TCHAR[buf[i]!] === 1) i++;
@@ -121,6 +126,7 @@ export function parseResponseHead(
     headers.push([name, value]);
     checked.push(name, value);
     ls = i + 2;
+    lines.push(ls);
     switch (name.length) {
       case 10:
         if (name.toLowerCase() === "connection") connection |= connectionFlags(value);
@@ -197,5 +203,7 @@ export function parseResponseHead(
     keepAlive,
     consumed: idx + 4,
     checked,
+    source: buf,
+    lines,
   };
 }
