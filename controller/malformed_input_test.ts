@@ -1,7 +1,7 @@
 /**
- * 10,000 malformed requests, generated from a fixed seed, against every route that reads a body
- * or a name (targets.md "10,000 malformed API bodies"). Each
- * must be answered 4xx with an ApiError body, never 5xx, and must leave the database as it was.
+ * 10,000 malformed requests (targets.md), generated from a fixed seed, against every route that
+ * reads a body or a name. Each must be answered 4xx with an ApiError body, never 5xx, and must
+ * leave the database as it was.
  */
 import assert from "node:assert/strict";
 import { startTestController } from "./testing/test_controller.ts";
