@@ -84,33 +84,36 @@ function sse(body: ReadableStream<Uint8Array>): Response {
  * `GET /v2/backend/{id}/status/stream` (§3.3): history, then live states, one `data:` line per
  * chunk and nothing else (no `id:`, no keep-alive comments); ends after `terminated`.
  */
-export async function handleV2StatusStream(
+export function handleV2StatusStream(
   ctx: ControllerContext,
   _req: Request,
   params: Params,
 ) {
-  const backend = backendParam(params);
+  return statusStream(ctx, backendParam(params), formatV2Event);
+}
+
+/** The status stream in a Jamsocket format: no `id:` lines, no keep-alive comments. */
+async function statusStream(
+  ctx: ControllerContext,
+  backend: string,
+  format: NonNullable<Parameters<typeof openStatusStream>[2]["format"]>,
+) {
   const stream = await openStatusStream(ctx, backend, {
     lastEventId: null,
-    format: formatV2Event,
+    format,
     keepAlive: false,
   }).catch(notFoundAs(backend));
   return sse(stream);
 }
 
 /** `GET [/v1]/backend/{id}/status/stream` (§4.2): v1 messages, consecutive repeats dropped. */
-export async function handleV1StatusStream(
+export function handleV1StatusStream(
   ctx: ControllerContext,
   _req: Request,
   params: Params,
 ) {
   const backend = backendParam(params);
-  const stream = await openStatusStream(ctx, backend, {
-    lastEventId: null,
-    format: v1EventFormatter(backend),
-    keepAlive: false,
-  }).catch(notFoundAs(backend));
-  return sse(stream);
+  return statusStream(ctx, backend, v1EventFormatter(backend));
 }
 
 /**

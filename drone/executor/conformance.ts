@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { Executor, ExitEvent } from "./executor.ts";
-import { randomBackendName } from "../../shared/names.ts";
+import { type BackendName, randomBackendName } from "../../shared/names.ts";
 import type { AcquiredKey } from "../../shared/protocol.ts";
 
 export interface ExecutorFixture extends AsyncDisposable {
@@ -31,6 +31,21 @@ function exitOf(executor: Executor, backendId: string, timeoutMs = 20_000): Prom
       }
     });
   });
+}
+
+/** Spawns the fixture's echo image and waits until it is ready. */
+async function spawnReady(
+  f: ExecutorFixture,
+): Promise<{ backendId: BackendName; address: string }> {
+  const backendId = randomBackendName();
+  const { address } = await f.executor.spawn({
+    backendId,
+    executable: { image: f.image },
+    key,
+    staticToken: null,
+  });
+  assert.equal(await f.executor.waitForReady(backendId, address), "ready");
+  return { backendId, address };
 }
 
 async function getJson(address: string, path = "/") {
@@ -78,14 +93,7 @@ export function runExecutorConformance(
 
   test("soft terminate() stops the backend and reports its exit code", async () => {
     await using f = await makeFixture();
-    const backendId = randomBackendName();
-    const { address } = await f.executor.spawn({
-      backendId,
-      executable: { image: f.image },
-      key,
-      staticToken: null,
-    });
-    assert.equal(await f.executor.waitForReady(backendId, address), "ready");
+    const { backendId, address } = await spawnReady(f);
     const exited = exitOf(f.executor, backendId);
     assert.equal(await f.executor.terminate(backendId, { hard: false }), true);
     assert.equal((await exited).exitCode, 143);
@@ -94,14 +102,7 @@ export function runExecutorConformance(
 
   test("a backend that exits by itself is reported with its exit code", async () => {
     await using f = await makeFixture();
-    const backendId = randomBackendName();
-    const { address } = await f.executor.spawn({
-      backendId,
-      executable: { image: f.image },
-      key,
-      staticToken: null,
-    });
-    assert.equal(await f.executor.waitForReady(backendId, address), "ready");
+    const { backendId, address } = await spawnReady(f);
     const exited = exitOf(f.executor, backendId);
     await (await fetch(`http://${address}/exit?code=3`)).body?.cancel();
     assert.deepEqual(await exited, { backendId, exitCode: 3 });
@@ -114,14 +115,7 @@ export function runExecutorConformance(
 
   test("metrics() samples a running backend's memory and answers null once it exited", async () => {
     await using f = await makeFixture();
-    const backendId = randomBackendName();
-    const { address } = await f.executor.spawn({
-      backendId,
-      executable: { image: f.image },
-      key,
-      staticToken: null,
-    });
-    await f.executor.waitForReady(backendId, address);
+    const { backendId, address } = await spawnReady(f);
     const sample = await f.executor.metrics(backendId);
     assert.ok(sample, "a running backend has metrics");
     assert.equal(sample.backend_id, backendId);
@@ -135,14 +129,7 @@ export function runExecutorConformance(
 
   test("logs() holds the backend's stdout and stderr lines", async () => {
     await using f = await makeFixture();
-    const backendId = randomBackendName();
-    const { address } = await f.executor.spawn({
-      backendId,
-      executable: { image: f.image },
-      key,
-      staticToken: null,
-    });
-    await f.executor.waitForReady(backendId, address);
+    const { backendId, address } = await spawnReady(f);
     const deadline = Date.now() + 10_000;
     while (f.executor.logs(backendId).length < 2 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 20));
