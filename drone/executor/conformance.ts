@@ -93,7 +93,7 @@ export function runExecutorConformance(
 
   test("soft terminate() stops the backend and reports its exit code", async () => {
     await using f = await makeFixture();
-    const { backendId, address } = await spawnReady(f);
+    const { backendId } = await spawnReady(f);
     const exited = exitOf(f.executor, backendId);
     assert.equal(await f.executor.terminate(backendId, { hard: false }), true);
     assert.equal((await exited).exitCode, 143);
@@ -115,7 +115,7 @@ export function runExecutorConformance(
 
   test("metrics() samples a running backend's memory and answers null once it exited", async () => {
     await using f = await makeFixture();
-    const { backendId, address } = await spawnReady(f);
+    const { backendId } = await spawnReady(f);
     const sample = await f.executor.metrics(backendId);
     assert.ok(sample, "a running backend has metrics");
     assert.equal(sample.backend_id, backendId);
