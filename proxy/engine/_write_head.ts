@@ -30,31 +30,70 @@ export function appendFields(
   keepUpgrade: boolean,
   checked: readonly string[] = NONE,
 ): string {
-  let nominees: Set<string> | null | undefined;
+  startWalk(headers, keepUpgrade, checked);
   let out = "";
-  let cursor = 0;
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i]!;
-    const name = h[0];
-    const value = h[1];
-    if (isHopByHop(name)) {
-      if (!keepUpgrade || name.length !== 7) continue;
-    }
-    if (nominees === undefined) nominees = connectionNominees(headers);
-    if (nominees !== null && nominees.has(name.toLowerCase())) continue;
-    let k = cursor;
-    while (k < checked.length && (checked[k] !== name || checked[k + 1] !== value)) k += 2;
-    if (k < checked.length) cursor = k + 2;
-    else if (!isToken(name) || !isFieldValue(value)) {
-      counters.droppedHeaders++;
-      continue;
-    }
-    out += name + ": " + value + "\r\n";
+    if (walkField(h[0], h[1], counters) !== SKIP) out += h[0] + ": " + h[1] + "\r\n";
   }
+  endWalk();
   return out;
 }
 
+// The field walk shared by `appendFields` and `spliceHead`, in module state because calls
+// never overlap and this is the hot path (no object per head).
+let walkHeaders: readonly Header[] = [];
+let walkKeepUpgrade = false;
+let walkChecked: readonly string[] = [];
+let walkNominees: Set<string> | null | undefined;
+let walkCursor = 0;
+/** `walkField`: leave the field out. */
+const SKIP = -1;
+/** `walkField`: a valid field that matches no received one: encode it. */
+const ENCODE = -2;
+
+function startWalk(
+  headers: readonly Header[],
+  keepUpgrade: boolean,
+  checked: readonly string[],
+): void {
+  walkHeaders = headers;
+  walkKeepUpgrade = keepUpgrade;
+  walkChecked = checked;
+  walkNominees = undefined;
+  walkCursor = 0;
+}
+
+function endWalk(): void {
+  walkHeaders = walkChecked = NONE_HEADERS;
+  walkNominees = undefined;
+}
+
+/**
+ * What a head writer does with the next field of the walk: `SKIP` (hop-by-hop, named by
+ * `Connection`, or invalid: counted), the index in `checked` of the received field it still
+ * equals (copy those bytes), or `ENCODE`.
+ */
+function walkField(name: string, value: string, counters: WriteCounters): number {
+  if (isHopByHop(name)) {
+    if (!walkKeepUpgrade || name.length !== 7) return SKIP;
+  }
+  if (walkNominees === undefined) walkNominees = connectionNominees(walkHeaders);
+  if (walkNominees !== null && walkNominees.has(name.toLowerCase())) return SKIP;
+  const checked = walkChecked;
+  let k = walkCursor;
+  while (k < checked.length && (checked[k] !== name || checked[k + 1] !== value)) k += 2;
+  if (k < checked.length) {
+    walkCursor = k + 2;
+    return k;
+  }
+  if (isToken(name) && isFieldValue(value)) return ENCODE;
+  counters.droppedHeaders++;
+  return SKIP;
+}
+
 const NONE: readonly string[] = Object.freeze([]);
+const NONE_HEADERS: readonly never[] = Object.freeze([]);
 
 export function statusLine(status: number, reason?: string): string {
   return "HTTP/1.1 " + status + " " + (reason ?? REASONS[status] ?? "") + "\r\n";
@@ -193,33 +232,23 @@ export function spliceHead(
   body: Uint8Array | null,
 ): Uint8Array {
   const lines = src.lines;
-  const checked = src.checked;
   PLAN.length = 0;
   PLAN_TEXTS.length = 0;
   let text = "";
   if (firstLine === null) planCopy(lines[0]!, lines[1]!);
   else text = firstLine;
-  let nominees: Set<string> | null | undefined;
-  let cursor = 0;
+  startWalk(headers, keepUpgrade, src.checked);
   for (let i = 0; i < headers.length; i++) {
     const h = headers[i]!;
-    const name = h[0];
-    const value = h[1];
-    if (isHopByHop(name)) {
-      if (!keepUpgrade || name.length !== 7) continue;
-    }
-    if (nominees === undefined) nominees = connectionNominees(headers);
-    if (nominees !== null && nominees.has(name.toLowerCase())) continue;
-    let k = cursor;
-    while (k < checked.length && (checked[k] !== name || checked[k + 1] !== value)) k += 2;
-    if (k < checked.length) {
-      cursor = k + 2;
+    const k = walkField(h[0], h[1], counters);
+    if (k === SKIP) continue;
+    if (k >= 0) {
       planText(text);
       text = "";
       planCopy(lines[k / 2 + 1]!, lines[k / 2 + 2]!);
-    } else if (!isToken(name) || !isFieldValue(value)) counters.droppedHeaders++;
-    else text += name + ": " + value + "\r\n";
+    } else text += h[0] + ": " + h[1] + "\r\n";
   }
+  endWalk();
   planText(text + tail);
   let headLength = 0;
   for (let i = 0; i < PLAN.length; i += 2) {
