@@ -12,6 +12,10 @@
  * from /proc over the round, divided by the requests wrk counted): a noisy neighbour slows a
  * proxy down but hardly changes what each request costs it.
  *
+ * The last row is the floor: a byte relay on the same `Deno.Conn` streams with no HTTP work
+ * at all (`--role=relay`). Its CPU per request against nginx's bounds what any engine on this
+ * runtime can reach; the engine's own cost is its distance from that row.
+ *
  * Options: `--rounds=5 --seconds=3 --backends=deno,net --conns=1000 --ws-seconds=5`
  * (`--conns=0` skips WebSockets).
  *
@@ -284,6 +288,8 @@ async function main(): Promise<void> {
         "--listener=node",
       ]);
       children.push(engineNode);
+      const relay = await spawnRole(["--role=relay", `--port=${backend.port}`]);
+      children.push(relay);
       const nginx = tools.nginx !== null ? await startNginx(tools.nginx, backend.port) : null;
       if (nginx !== null) children.push(nginx);
       out(
@@ -299,6 +305,7 @@ async function main(): Promise<void> {
       paths.push(
         { name: "engine (Deno.listen → handleConn)", port: engine.port, pid: () => engine.pid },
         { name: "engine (node:net → handle)", port: engineNode.port, pid: () => engineNode.pid },
+        { name: "floor: bare byte relay, no HTTP", port: relay.port, pid: () => relay.pid },
       );
       // Short warm-up so the JIT and the upstream pools are in their steady state.
       for (const p of paths.slice(1)) await runWrk(p.port, 1);

@@ -1,6 +1,7 @@
 /**
  * The child processes of `bench_proxy.ts`, one role per process: `--role=backend-deno`,
- * `--role=backend-net`, `--role=engine` (`--port`, `--listener=deno|node`), `--role=ws-client`
+ * `--role=backend-net`, `--role=engine` (`--port`, `--listener=deno|node`), `--role=relay`
+ * (`--port`), `--role=ws-client`
  * (`--url`, `--conns`, `--seconds`). Each prints `READY <port>` (or `OPEN <n>`) first.
  *
  * @module
@@ -9,6 +10,8 @@ import net from "node:net";
 import { Buffer } from "node:buffer";
 import { parseArgs } from "node:util";
 import { createEngine } from "./engine.ts";
+import { connectStream, ConnStream } from "./_conn_stream.ts";
+import type { ByteStream } from "./_stream.ts";
 import type { Header } from "./types.ts";
 
 const encoder = new TextEncoder();
@@ -89,6 +92,31 @@ async function engineRole(backendPort: number, listener: string): Promise<void> 
 }
 
 /**
+ * The floor of any proxy on this runtime: bytes piped between each client connection and
+ * its own backend connection, with no HTTP work at all, on the engine's own `Deno.Conn`
+ * streams. What it costs per request is what no amount of work in the engine can remove.
+ */
+async function relayRole(backendPort: number): Promise<void> {
+  const pipe = (a: ByteStream, b: ByteStream): void => {
+    a.setHandler({
+      onData: (chunk) => void b.write(chunk),
+      onEnd: () => b.end(),
+      onClose: () => b.destroy(),
+      onDrain: () => {},
+    });
+  };
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  out(`READY ${l.addr.port}`);
+  for await (const conn of l) {
+    conn.setNoDelay(true);
+    const client = new ConnStream(conn);
+    const upstream = connectStream("127.0.0.1", backendPort, 10_000);
+    pipe(client, upstream);
+    pipe(upstream, client);
+  }
+}
+
+/**
  * Opens `conns` WebSockets, prints OPEN, waits for "GO" on stdin, then each socket sends a
  * message and waits for its echo, for `seconds`; prints RESULT <messages> <ms>.
  */
@@ -155,6 +183,8 @@ function main(): Promise<void> | void {
       return backendNet();
     case "engine":
       return engineRole(Number(values.port), values.listener);
+    case "relay":
+      return relayRole(Number(values.port));
     case "ws-client":
       return wsClient(values.url!, Number(values.conns), Number(values.seconds));
     default:
