@@ -351,26 +351,35 @@ Deno.test("engine streams 100 MiB up and 100 MiB down with bounded memory", asyn
       const down = await run(["download", String(proxy.port), String(SIZE)]).output();
       assert.equal(new TextDecoder().decode(down.stdout), String(SIZE));
     };
-    const before = Deno.memoryUsage().rss;
+    // What must stay bounded is live memory. Dead ArrayBuffers are only collected when V8
+    // gets round to it, which on a loaded machine (CI runs test files in parallel) let the
+    // raw RSS of a correct engine swing by more than the whole body; so every sample follows
+    // a full collection, and what is left is what the engine holds.
+    const gc = (globalThis as { gc?: () => void }).gc;
+    assert.ok(gc, "this test needs --v8-flags=--expose-gc (deno task test passes it)");
+    const live = () => {
+      gc();
+      return Deno.memoryUsage().rss;
+    };
+    const before = live();
     let peak = before;
-    const timer = setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), 5);
+    const timer = setInterval(() => peak = Math.max(peak, live()), 20);
     let first: number, second: number;
     try {
       await transfer();
       first = (peak - before) / 1024 / 1024;
-      // V8 collects dead ArrayBuffers only after ~64 MiB of them (its external-memory soft
-      // limit), so the first round shows that slack; a second 200 MiB round must not add to
-      // it: memory does not grow with the volume relayed.
+      // A second 200 MiB round must not add to it: memory does not grow with the volume.
       const settled = peak;
       await transfer();
       second = (peak - settled) / 1024 / 1024;
     } finally {
       clearInterval(timer);
     }
-    assert.ok(first < 96, `RSS grew by ${first.toFixed(1)} MiB in the first round (limit 96)`);
+    // An engine that buffered a body would hold 100 MiB at once.
+    assert.ok(first < 48, `RSS grew by ${first.toFixed(1)} MiB in the first round (limit 48)`);
     assert.ok(
-      second < 32,
-      `RSS grew by ${second.toFixed(1)} MiB more in the second round (limit 32)`,
+      second < 16,
+      `RSS grew by ${second.toFixed(1)} MiB more in the second round (limit 16)`,
     );
   } finally {
     backend.kill();
