@@ -10,6 +10,7 @@ import { DockerExecutor } from "./docker.ts";
 import { buildEchoImage } from "./testdata/docker_image.ts";
 import { createLogger } from "../../shared/log.ts";
 import { randomBackendName } from "../../shared/names.ts";
+import { waitFor } from "../../shared/wait_for.ts";
 
 async function dockerAvailable(): Promise<boolean> {
   try {
@@ -82,17 +83,13 @@ Deno.test({
       await executor.terminate(backendId, { hard: true });
       await exited;
       // Docker's `until` filter has one-second granularity: prune until the container is gone.
-      const deadline = Date.now() + 10_000;
-      let gone = false;
-      while (!gone && Date.now() < deadline) {
+      await waitFor(async () => {
         await executor.prune();
-        gone = await connectDocker().getContainer(`plane-${backendId}`).inspect().then(
+        return await connectDocker().getContainer(`plane-${backendId}`).inspect().then(
           () => false,
           () => true,
         );
-        if (!gone) await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.equal(gone, true, "the stopped container was pruned");
+      }, { intervalMs: 200, message: "the stopped container to be pruned" });
     } finally {
       await executor.close();
     }
