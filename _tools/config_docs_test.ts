@@ -129,6 +129,7 @@ const CASES: Record<Role, RoleCase> = {
       },
       "--cluster-secret": { value: "s".repeat(16), expected: "s".repeat(16) },
       "--allow-insecure": { env: "true", expected: true },
+      "--allow-path-routing": { env: "true", expected: true },
       "--log-level": { value: "debug", expected: "debug" },
       "--services": {
         value: "services.json",

@@ -40,6 +40,9 @@ Flags (environment variable in brackets; flags win):
   --cluster-secret SECRET   secret drones and proxies present [PLANE_CLUSTER_SECRET]
   --allow-insecure          allow a non-loopback --host without any credential
                             [PLANE_ALLOW_INSECURE]
+  --allow-path-routing      accept proxies started with --path-routing, which reach a
+                            backend by its id alone (local development only)
+                            [PLANE_ALLOW_PATH_ROUTING]
   --log-level LEVEL         debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
   --services FILE           Jamsocket service map: JSON object of
                             "account/service[/environment]" -> {"image": ...}
@@ -140,6 +143,12 @@ export const CONTROLLER_FLAGS = [
     meaning: "allow a non-loopback host without any credential",
   },
   {
+    flag: "--allow-path-routing",
+    field: "allowPathRouting",
+    env: CONTROLLER_ENV.allowPathRouting,
+    meaning: "accept proxies started with `--path-routing` (local development only)",
+  },
+  {
     flag: "--log-level",
     value: "LEVEL",
     field: "logLevel",
@@ -207,6 +216,7 @@ export function parseControllerFlags(
   }
   if (values["api-key"] !== undefined) input.apiKeys = values["api-key"];
   if (values["allow-insecure"]) input.allowInsecure = true;
+  if (values["allow-path-routing"]) input.allowPathRouting = true;
   if (values.services !== undefined) input.services = readServices(values.services, readFile);
 
   const parsed = ControllerConfig.safeParse(input);

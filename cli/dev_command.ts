@@ -168,6 +168,8 @@ export async function startDev(options: DevOptions): Promise<DevCluster> {
       host: "127.0.0.1",
       port: options.port,
       defaultCluster: `localhost:${options.proxyPort}`,
+      // A Jamsocket-style `plane proxy --path-routing` may join the dev cluster (README).
+      allowPathRouting: true,
       logLevel: options.logLevel,
     }),
     { log: log.child("controller") },

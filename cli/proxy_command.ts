@@ -28,7 +28,8 @@ Flags (environment variable in brackets; flags win):
   --route-wait-seconds N     longest wait for a starting backend before 504 (default 300)
   --hostname HOST            listen address (default 0.0.0.0)
   --path-routing             route /_plane_backend=<BACKEND_ID>/... by backend id instead of
-                             tokens (Jamsocket local development; loopback only)
+                             tokens (Jamsocket local development; loopback only; the
+                             controller must run with --allow-path-routing)
   --force-path-routing       allow --path-routing on a non-loopback --hostname
   --log-level LEVEL          debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
   -h, --help                 show this help
@@ -219,8 +220,9 @@ export async function startProxy(
   }
   if (config.pathRouting) {
     log.warn(
-      "Path routing is ON: /_plane_backend=<BACKEND_ID>/ reaches any backend without a token " +
-        "(local development only)",
+      "Path routing is ON: /_plane_backend=<BACKEND_ID>/ reaches any backend of the cluster " +
+        "without a token (local development only); the controller must allow it " +
+        "(--allow-path-routing)",
       { hostname: config.hostname },
     );
   }

@@ -30,6 +30,11 @@ export const ControllerConfig = z.object({
   clusterSecret: z.string().min(16, "The cluster secret must be at least 16 characters").optional(),
   /** Allow unauthenticated access on a non-loopback host (otherwise refused at start-up). */
   allowInsecure: z.boolean().default(false),
+  /**
+   * Accept proxies that declare path routing (`plane proxy --path-routing`, Jamsocket spec
+   * §10.2): they reach a backend by its id alone, so this is for local development (issue 10).
+   */
+  allowPathRouting: z.boolean().default(false),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
   maxBodyBytes: z.number().int().positive().default(1024 * 1024),
   // Timings (behaviour doc §5.2); tests shorten them.

@@ -20,6 +20,7 @@ export const CONTROLLER_ENV = {
   apiKeys: "PLANE_API_KEYS",
   clusterSecret: "PLANE_CLUSTER_SECRET",
   allowInsecure: "PLANE_ALLOW_INSECURE",
+  allowPathRouting: "PLANE_ALLOW_PATH_ROUTING",
   logLevel: "PLANE_LOG_LEVEL",
   services: "PLANE_SERVICES",
   maxBackends: "PLANE_MAX_BACKENDS",
@@ -75,6 +76,8 @@ export function configFromEnv(get: EnvReader): Partial<ControllerConfigInput> {
   if (secret !== undefined) out.clusterSecret = secret;
   const insecure = read("allowInsecure");
   if (insecure !== undefined) out.allowInsecure = toBoolean(insecure);
+  const pathRouting = read("allowPathRouting");
+  if (pathRouting !== undefined) out.allowPathRouting = toBoolean(pathRouting);
   const services = read("services");
   if (services !== undefined) out.services = toJson(services);
   const level = read("logLevel");

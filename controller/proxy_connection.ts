@@ -1,8 +1,10 @@
 /**
  * The controller's side of one proxy socket (behaviour doc §7.6): route info (held for pending
  * backends), keepalives (§7.5), the certificate lease (§10.3), and the two pushes proxies get —
- * `BackendRemoved` for terminated backends and `TokenRevoked` for revoked tokens, both only
- * for the proxy's own cluster (decisions.md).
+ * `BackendRemoved` once a backend is terminating (Plane: terminated) and `TokenRevoked` for
+ * revoked tokens, both only for the proxy's own cluster (decisions.md, issue 10 finding 5).
+ * `_plane_backend=<id>` resolves only for a socket that declared path routing (issue 10
+ * finding 1).
  *
  * Each connection subscribes to the event bus itself rather than through one controller-wide
  * subscription: the subscriptions then live and die with the socket (no start/stop wiring in
@@ -14,11 +16,17 @@ import type { ControllerContext } from "./context.ts";
 import type { ConnectionHandler, SocketConnection, SocketRole } from "./socket_session.ts";
 import type { ProxySession } from "./sessions.ts";
 import type { EventRecord } from "./db/events.ts";
-import { findRouteTarget, recordKeepAlive, type RouteTarget } from "./db/route_info.ts";
+import {
+  type FindRouteOptions,
+  findRouteTarget,
+  recordKeepAlive,
+  type RouteTarget,
+} from "./db/route_info.ts";
 import { acquireCertLease, releaseCertLease, setCertTxtRecord } from "./db/cert_lease.ts";
 import { MessageFromProxy, type MessageToProxy, type RouteInfo } from "../shared/protocol.ts";
 import { BackendState, isTerminatingOrBeyond } from "../shared/backend_state.ts";
 import type { BackendName } from "../shared/names.ts";
+import { isPathRouteToken } from "../shared/tokens.ts";
 
 /** `backend_state` event payloads as `db/backend_state.ts` writes them. */
 const BackendStateEventData = z.object({
@@ -61,12 +69,21 @@ function routeInfoOf(target: RouteTarget, address: string): RouteInfo {
   };
 }
 
-export function proxyRole(ctx: ControllerContext): SocketRole<MessageFromProxy, MessageToProxy> {
+/** What a proxy declared when it opened its socket. */
+export interface ProxyDeclaration {
+  /** `?path_routing=true`: routes `/_plane_backend=<id>/` (accepted with `--allow-path-routing`). */
+  pathRouting: boolean;
+}
+
+export function proxyRole(
+  ctx: ControllerContext,
+  declaration: ProxyDeclaration = { pathRouting: false },
+): SocketRole<MessageFromProxy, MessageToProxy> {
   return {
     kind: "Proxy",
     prefix: "px-",
     schema: MessageFromProxy,
-    open: (connection) => Promise.resolve(openProxyConnection(ctx, connection)),
+    open: (connection) => Promise.resolve(openProxyConnection(ctx, connection, declaration)),
   };
 }
 
@@ -78,8 +95,12 @@ interface Waiter {
 function openProxyConnection(
   ctx: ControllerContext,
   connection: SocketConnection<MessageToProxy>,
+  declaration: ProxyDeclaration,
 ): ConnectionHandler<MessageFromProxy> {
   const { cluster, nodeId, log } = connection;
+  const routeOptions: FindRouteOptions = declaration.pathRouting
+    ? { pathRoutingCluster: cluster }
+    : {};
   /** Pending route-info waits by token; one per token is enough, the answer names the token. */
   const waiters = new Map<string, Waiter>();
 
@@ -154,7 +175,7 @@ function openProxyConnection(
     const timer = setTimeout(() => waiter.finish(undefined), ctx.config.routeWaitMs);
     waiters.set(token, waiter);
     try {
-      const decision = decideRoute(await findRouteTarget(ctx.db, token));
+      const decision = decideRoute(await findRouteTarget(ctx.db, token, routeOptions));
       if (decision !== "pending") waiter.finish(decision.answer);
     } catch (err) {
       log.error("Route info re-query failed", { err, backend: target.backendId });
@@ -162,10 +183,25 @@ function openProxyConnection(
     }
   }
 
+  let warnedPathRoute = false;
   async function handleRouteInfoRequest(token: string) {
     // A wait for this token is already running on this socket; its answer will serve both.
     if (waiters.has(token)) return;
-    const target = await findRouteTarget(ctx.db, token);
+    if (isPathRouteToken(token) && !declaration.pathRouting) {
+      // A backend id is public: only a proxy that declared path routing may name one (issue 10).
+      // Logged once per socket: a Plane 0.5 proxy forwards every such request it gets.
+      if (!warnedPathRoute) {
+        warnedPathRoute = true;
+        log.warn(
+          "Refusing path routes from a proxy that did not declare path routing (further ones " +
+            "on this socket are refused silently)",
+          { proxy: connection.name, cluster },
+        );
+      }
+      connection.send({ RouteInfoResponse: { token, "route_info": null } });
+      return;
+    }
+    const target = await findRouteTarget(ctx.db, token, routeOptions);
     const decision = decideRoute(target);
     if (decision !== "pending") {
       connection.send({ RouteInfoResponse: { token, "route_info": decision.answer } });

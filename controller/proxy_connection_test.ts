@@ -15,10 +15,10 @@ const ADDRESS = "127.0.0.1:4321";
 type Proxy = FakePeer<MessageFromProxy>;
 type RouteInfoResponse = Extract<MessageToProxy, { RouteInfoResponse: unknown }>;
 
-function connectProxy(t: TestController, cluster = CLUSTER): Promise<Proxy> {
+function connectProxy(t: TestController, cluster = CLUSTER, query = ""): Promise<Proxy> {
   return connectFakePeer<MessageFromProxy>({
     controllerUrl: t.url,
-    path: `/ctrl/c/${cluster}/proxy-socket`,
+    path: `/ctrl/c/${cluster}/proxy-socket${query}`,
     name: randomProxyName(),
   });
 }
@@ -268,6 +268,48 @@ Deno.test("a terminated backend is announced only to proxies of its cluster", as
   // Both sockets' handlers ran for that event; the other proxy's round trip flushes its socket.
   await roundTrip(other);
   assert.equal(other.received.filter(isVariant("BackendRemoved")).length, 0);
+});
+
+Deno.test("RouteInfoRequest answers null for _plane_backend=<id> on a socket that did not declare path routing (issue 10)", async () => {
+  await using t = await startTestController({ allowPathRouting: true });
+  const { backend } = await seedCluster(t);
+  await updateBackendState(t.db, backend, READY);
+  await using proxy = await connectProxy(t);
+  assert.equal(await routeInfo(proxy, `_plane_backend=${backend}`), null);
+  // Nor is the bare id a token.
+  assert.equal(await routeInfo(proxy, backend), null);
+});
+
+Deno.test("a proxy socket declaring path routing is refused with 403 unless the controller allows it (issue 10)", async () => {
+  await using t = await startTestController();
+  const refused = await t.request(`/ctrl/c/${CLUSTER}/proxy-socket?path_routing=true`);
+  assert.equal(refused.status, 403);
+  const body = await refused.json();
+  assert.equal(body.kind, "Forbidden");
+  assert.match(body.message, /--allow-path-routing/);
+  const invalid = await t.request(`/ctrl/c/${CLUSTER}/proxy-socket?path_routing=yes`);
+  assert.equal(invalid.status, 400);
+  assert.equal((await invalid.json()).kind, "InvalidRequest");
+  await assert.rejects(connectProxy(t, CLUSTER, "?path_routing=true"));
+});
+
+Deno.test("a declared path-routing proxy resolves _plane_backend=<id> only within its cluster, with no secret or user", async () => {
+  await using t = await startTestController({ allowPathRouting: true });
+  const { backend } = await seedCluster(t);
+  const { backend: foreign } = await seedCluster(t, OTHER_CLUSTER);
+  await updateBackendState(t.db, backend, READY);
+  await updateBackendState(t.db, foreign, READY);
+  await using proxy = await connectProxy(t, CLUSTER, "?path_routing=true");
+  assert.deepEqual(await routeInfo(proxy, `_plane_backend=${backend}`), {
+    "backend_id": backend,
+    address: ADDRESS,
+    "secret_token": "",
+    cluster: CLUSTER,
+    user: null,
+    "user_data": null,
+    subdomain: null,
+  });
+  assert.equal(await routeInfo(proxy, `_plane_backend=${foreign}`), null);
 });
 
 Deno.test("cert lease: accepted, refused to a second proxy, free again after release", async () => {

@@ -20,6 +20,12 @@ export interface ControllerLinkOptions {
   name: string;
   /** Cluster secret or API key, sent as `Authorization: Bearer` (decisions.md ext. 1). */
   secret?: string | undefined;
+  /**
+   * Declares path routing (`?path_routing=true` on the socket URL, as a drone's pool rides on
+   * its own): the controller resolves `_plane_backend=<id>` only for a socket that declared it,
+   * and accepts the declaration only when started with `--allow-path-routing` (issue 10).
+   */
+  pathRouting?: boolean | undefined;
   backoffInitialMs?: number | undefined;
   backoffMaxMs?: number | undefined;
   /** Range of the periodic reconnect; Plane uses 50–70 min. */
@@ -36,9 +42,20 @@ export interface ControllerLinkHandlers {
 
 export type ControllerLink = SocketClient<MessageFromProxy>;
 
-/** The proxy socket URL (§1.2): `ws(s)://…/ctrl/c/{cluster}/proxy-socket`, credentials stripped. */
-export function proxySocketUrl(controllerUrl: string, cluster: string) {
-  return controllerSocketUrl(controllerUrl, cluster, "proxy-socket");
+/** The query that declares path routing on the proxy socket URL. */
+export const PATH_ROUTING_QUERY = "?path_routing=true";
+
+/**
+ * The proxy socket URL (§1.2): `ws(s)://…/ctrl/c/{cluster}/proxy-socket`, credentials stripped,
+ * with `?path_routing=true` for a path-routing proxy.
+ */
+export function proxySocketUrl(controllerUrl: string, cluster: string, pathRouting = false) {
+  return controllerSocketUrl(
+    controllerUrl,
+    cluster,
+    "proxy-socket",
+    pathRouting ? PATH_ROUTING_QUERY : "",
+  );
 }
 
 export function startControllerLink(
@@ -46,8 +63,14 @@ export function startControllerLink(
   handlers: ControllerLinkHandlers,
   deps: { log: Logger },
 ): ControllerLink {
+  const { pathRouting, ...rest } = options;
   return startSocketClient<MessageToProxy, MessageFromProxy>(
-    { ...options, kind: "proxy-socket", schema: MessageToProxy },
+    {
+      ...rest,
+      kind: "proxy-socket",
+      search: pathRouting ? PATH_ROUTING_QUERY : "",
+      schema: MessageToProxy,
+    },
     handlers,
     deps,
   );

@@ -17,6 +17,11 @@ Deno.test("proxySocketUrl() builds the proxy socket URL and takes the bearer fro
     url: "wss://plane.example.com/base/ctrl/c/c1.example.com/proxy-socket",
     bearer: "s3cret",
   });
+  // A path-routing proxy declares it, as a drone's pool rides on its socket URL (issue 10).
+  assert.deepEqual(proxySocketUrl("http://127.0.0.1:8080", "localhost:9090", true), {
+    url: "ws://127.0.0.1:8080/ctrl/c/localhost%3A9090/proxy-socket?path_routing=true",
+    bearer: null,
+  });
 });
 
 Deno.test("startControllerLink() handshakes with its name and bearer, then delivers messages", async () => {

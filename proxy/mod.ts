@@ -97,6 +97,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       cluster: options.cluster,
       name,
       secret: options.secret,
+      pathRouting: options.pathRouting,
       backoffInitialMs: options.backoffInitialMs,
       backoffMaxMs: options.backoffMaxMs,
     },

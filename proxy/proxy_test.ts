@@ -383,6 +383,18 @@ Deno.test("proxy: BackendRemoved makes the next request 410 (§7.3)", async () =
   assert.equal((await request(h.port, "/tok/")).status, 410);
 });
 
+Deno.test("proxy without path routing: /_plane_backend=<id>/ answers 410 and asks the controller nothing (issue 10)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("_plane_backend=b1", route("b1", h.backend.address, { "secret_token": "" }));
+  for (const target of ["/_plane_backend=b1/", "/%5Fplane_backend%3Db1/x", "/_plane_backend=b1"]) {
+    const res = await request(h.port, target);
+    assert.equal(res.status, 410, target);
+    assert.equal(res.headers.get("access-control-allow-origin"), "*");
+  }
+  assert.deepEqual(routeRequests(h.fake.received), []);
+  assert.equal(h.backend.seen.length, 0);
+});
+
 Deno.test("proxy: two tokens on one keep-alive connection reach two backends", async () => {
   await using h = await harness();
   const other = startBackend();

@@ -105,6 +105,23 @@ export function extractPathRoute(target: Target): TokenTarget | null {
   return { token: `${PATH_ROUTE_PREFIX}${id}`, upstreamTarget: `/${rest}${target.query}` };
 }
 
+/**
+ * Whether a token names a backend by id the way path routing does (`_plane_backend=<id>`), in
+ * any spelling a lenient decoder might read that way: percent-encoded (`%5Fplane_backend%3D`)
+ * or in another case. Only a proxy started with `--path-routing` resolves the prefix (issue 10
+ * finding 1); any other proxy refuses it without asking the controller, so a backend id, which
+ * is public (`x-plane-backend-id`, `/pub/b/{id}/status`), is never a credential.
+ */
+export function isPathRouteSpelling(token: string): boolean {
+  let decoded = token;
+  try {
+    decoded = decodeURIComponent(token);
+  } catch {
+    // A malformed escape: compare the raw text.
+  }
+  return decoded.toLowerCase().startsWith(PATH_ROUTE_PREFIX);
+}
+
 /** A request that needs a route: its token and how to rewrite it once the route is known. */
 export interface RoutedRequest {
   kind: "route";
@@ -145,7 +162,10 @@ export function preroute(
   }
   const extracted = extractToken(target);
   if (extracted === null) return respond(400);
+  // 410, as for any token that routes nowhere: what Plane 0.5 (no path routing) answers for it,
+  // and it tells a prober nothing about this proxy's mode.
   if (extracted.token.length > MAX_TOKEN_LENGTH) return respond(410);
+  if (isPathRouteSpelling(extracted.token)) return respond(410);
   return { kind: "route", ...extracted, path: target.path };
 }
 
@@ -159,7 +179,8 @@ export type RouteResult =
 /** Callbacks the connection monitor hangs on a forwarded request (§7.5). */
 export interface ForwardHooks {
   onResponse?(status: number): void;
-  onUpgrade?(): () => void;
+  /** `close` ends the tunnel from outside (a revoked token, issue 10 finding 5). */
+  onUpgrade?(close?: () => void): () => void;
 }
 
 /** The one value of header `name` (case-insensitive); null when absent, "many" when repeated. */

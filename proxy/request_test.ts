@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   extractToken,
   hostError,
+  isPathRouteSpelling,
   peerIp,
   preroute,
   responseHeaders,
@@ -104,6 +105,56 @@ Deno.test("preroute() answers 400 for no token and 410 for an impossible token",
     upstreamTarget: "/a/b/c/?x=1",
     path: "/abc123/a/b/c/",
   });
+});
+
+Deno.test("isPathRouteSpelling() reads _plane_backend= through percent-encoding and case", () => {
+  for (
+    const token of [
+      "_plane_backend=abc",
+      "_plane_backend=",
+      "%5Fplane_backend%3Dabc",
+      "%5fplane_backend%3dabc",
+      "_plane_backend%3Dabc",
+      "_PLANE_BACKEND=abc",
+      "%5F%70lane_backend=abc",
+    ]
+  ) assert.equal(isPathRouteSpelling(token), true, token);
+  for (const token of ["abc123", "s.abc", "_plane_backend", "x_plane_backend=abc", "%E0%A4%A"]) {
+    assert.equal(isPathRouteSpelling(token), false, token);
+  }
+});
+
+Deno.test("preroute() on a proxy without path routing answers 410 for /_plane_backend=<id> in any spelling, asking nothing", () => {
+  // Issue 10 finding 1: a backend id is public, so it must never reach the route lookup.
+  for (
+    const target of [
+      "/_plane_backend=abc/",
+      "/_plane_backend=abc",
+      "/_plane_backend=abc/x?y",
+      "/_plane_backend=abc?y=1",
+      "/%5Fplane_backend%3Dabc/",
+      "/_PLANE_BACKEND=abc/x",
+      "http://plane.test/_plane_backend=abc/x",
+    ]
+  ) {
+    const answer = preroute(head(target), { ready: true });
+    assert.equal(answer.kind, "respond", target);
+    assert.equal((answer as { status: number }).status, 410, target);
+  }
+});
+
+Deno.test("preroute() on a path-routing proxy routes only the exact prefix and a valid id", () => {
+  const options = { ready: true, pathRouting: true };
+  assert.deepEqual(preroute(head("/_plane_backend=abc/x?y"), options), {
+    kind: "route",
+    token: "_plane_backend=abc",
+    upstreamTarget: "/x?y",
+    pathRouted: true,
+    path: "/_plane_backend=abc/x",
+  });
+  for (const target of ["/%5Fplane_backend%3Dabc/", "/_plane_backend=ABC/", "/abc123/"]) {
+    assert.equal((preroute(head(target), options) as { status: number }).status, 400, target);
+  }
 });
 
 Deno.test("hostError() applies §7.4 against the route's cluster", () => {

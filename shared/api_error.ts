@@ -20,6 +20,8 @@ export const ApiErrorKind = z.enum([
   "PayloadTooLarge",
   "MethodNotAllowed",
   "Unauthorized",
+  // Authenticated, but not allowed by this controller's configuration (403).
+  "Forbidden",
   "BadGateway",
   // The Jamsocket API's concurrent-backend limit (429).
   "TooManyBackends",

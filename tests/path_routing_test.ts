@@ -12,7 +12,8 @@ import { UsageError } from "../cli/usage_error.ts";
 
 Deno.test("path routing: /_plane_backend=<id>/path?q reaches the backend as /path?q through the real proxy", async () => {
   const cluster = "localhost:9090";
-  await using t = await startTestController({ defaultCluster: cluster });
+  // The controller accepts a path-routing proxy only when told to (issue 10 finding 1).
+  await using t = await startTestController({ defaultCluster: cluster, allowPathRouting: true });
   await using d = await startTestDrone({ controllerUrl: t.url, cluster });
   await waitForSchedulable(t.db, d.drone.name);
   const proxy = await startProxy(

@@ -27,18 +27,35 @@ interface TargetRow {
   auth: unknown;
 }
 
+export interface FindRouteOptions {
+  /**
+   * Set only for a proxy socket that declared path routing (local development, Jamsocket spec
+   * §10.2), accepted only by a controller started with `--allow-path-routing`: the cluster whose
+   * backends `_plane_backend=<id>` may name. Otherwise the prefix is an unknown token (issue 10
+   * finding 1: a backend id is public and must never route by itself).
+   */
+  pathRoutingCluster?: string | undefined;
+}
+
 /**
  * Resolves a connection token (§7.6): `s.` tokens through `backend.static_token` (no secret,
- * no user), `_plane_backend=<id>` by backend id (path routing), others through `token` ⨝ `backend`. Unlike Plane, expired tokens (1 h) are refused
- * here (decisions.md) rather than working until the cleanup job deletes them. Null when unknown.
+ * no user), `_plane_backend=<id>` by backend id within the cluster of a path-routing proxy (and
+ * for no other socket), others through `token` ⨝ `backend`. Unlike Plane, expired tokens (1 h)
+ * are refused here (decisions.md) rather than working until the cleanup job deletes them. Null
+ * when unknown.
  */
-export async function findRouteTarget(db: Queryable, token: string): Promise<RouteTarget | null> {
+export async function findRouteTarget(
+  db: Queryable,
+  token: string,
+  options: FindRouteOptions = {},
+): Promise<RouteTarget | null> {
+  if (isPathRouteToken(token) && options.pathRoutingCluster === undefined) return null;
   const { rows } = isPathRouteToken(token)
-    // A path-routing proxy (local development, Jamsocket spec §10.2) names the backend itself.
+    // A path-routing proxy names the backend itself, and reaches only its own cluster's.
     ? await db.query<TargetRow>(
       `select id, cluster, state, subdomain, '' as secret_token, null as username, null as auth
-       from backend where id = $1`,
-      [token.slice(PATH_ROUTE_PREFIX.length)],
+       from backend where id = $1 and cluster = $2`,
+      [token.slice(PATH_ROUTE_PREFIX.length), options.pathRoutingCluster],
     )
     : isStaticToken(token)
     ? await db.query<TargetRow>(
