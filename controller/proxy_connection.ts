@@ -117,7 +117,11 @@ function openProxyConnection(
     if (!parsed.success) return;
     const { data } = parsed;
     // decisions.md: only proxies of the backend's own cluster hear about it (§14.9 #17).
-    if (data.cluster !== cluster || data.state.status !== "terminated") return;
+    // Plane sends it at `terminated`; we send it from `terminating` on, so a cached route stops
+    // taking new requests during the grace period (the controller already answers null then,
+    // §7.6); a proxy only evicts routes on it, so tunnels already open stay until the backend
+    // exits. Repeats (terminating, hard-terminating, terminated) are harmless.
+    if (data.cluster !== cluster || !isTerminatingOrBeyond(data.state.status)) return;
     connection.send({ BackendRemoved: { backend: data.backend_id as BackendName } });
   }
 

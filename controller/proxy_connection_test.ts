@@ -270,6 +270,22 @@ Deno.test("a terminated backend is announced only to proxies of its cluster", as
   assert.equal(other.received.filter(isVariant("BackendRemoved")).length, 0);
 });
 
+Deno.test("a terminating backend is announced as BackendRemoved, so proxies stop routing new requests during its grace (issue 10)", async () => {
+  await using t = await startTestController();
+  const { backend } = await seedCluster(t);
+  await updateBackendState(t.db, backend, READY);
+  await using proxy = await connectProxy(t);
+  await roundTrip(proxy);
+  const removed = proxy.next(isVariant("BackendRemoved"));
+  await updateBackendState(t.db, backend, {
+    status: "terminating",
+    "last_status": "ready",
+    termination: "soft",
+    reason: "external",
+  });
+  assert.deepEqual(await removed, { BackendRemoved: { backend } });
+});
+
 Deno.test("RouteInfoRequest answers null for _plane_backend=<id> on a socket that did not declare path routing (issue 10)", async () => {
   await using t = await startTestController({ allowPathRouting: true });
   const { backend } = await seedCluster(t);

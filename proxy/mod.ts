@@ -9,6 +9,7 @@ import type { ConnectionInfo, Decision, Header, RequestHead } from "./engine/typ
 import { startControllerLink } from "./controller_link.ts";
 import { RouteCache } from "./route_cache.ts";
 import { ConnectionMonitor } from "./connection_monitor.ts";
+import { TunnelRegistry } from "./tunnel_registry.ts";
 import {
   errorHeaders,
   preroute,
@@ -52,9 +53,10 @@ export interface Proxy {
   errorHeaders(status: number): Header[];
   /** True while connected to a controller (`/ready`). */
   ready(): boolean;
-  /** Observability and tests: the route cache and connection monitor. */
+  /** Observability and tests: the route cache, connection monitor and open tunnels. */
   readonly routes: RouteCache;
   readonly monitor: ConnectionMonitor;
+  readonly tunnels: TunnelRegistry;
   /** Ends pending waits, stops keepalives and closes the controller socket. */
   close(): Promise<void>;
 }
@@ -73,6 +75,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     (backend) => void link.send({ KeepAlive: backend as BackendName }),
     { intervalMs: options.keepAliveIntervalMs },
   );
+  const tunnels = new TunnelRegistry();
 
   function onMessage(message: MessageToProxy) {
     if ("RouteInfoResponse" in message) {
@@ -83,7 +86,11 @@ export function createProxy(options: ProxyOptions): Proxy {
       routes.backendRemoved(backend);
       monitor.remove(backend);
     } else if ("TokenRevoked" in message) {
-      routes.tokenRevoked(message.TokenRevoked.token);
+      const { token } = message.TokenRevoked;
+      routes.tokenRevoked(token);
+      // Issue 10 finding 5: a revoked token's open WebSockets end too, not just its requests.
+      const closed = tunnels.revoke(token);
+      if (closed > 0) log.info("Closed tunnels of a revoked token", { tunnels: closed });
     } else if ("CertManagerResponse" in message) {
       // ACME is not implemented here; a lease answer nobody asked for is ignored.
     } else {
@@ -120,7 +127,15 @@ export function createProxy(options: ProxyOptions): Proxy {
       onResponse: (status) => {
         if (status !== 101) monitor.touch(backend);
       },
-      onUpgrade: () => monitor.openConnection(backend),
+      onUpgrade: (close) => {
+        const monitored = monitor.openConnection(backend);
+        // The engine always passes `close`; a caller that does not cannot be revoked early.
+        const registered = tunnels.open(request.token, close ?? (() => {}));
+        return () => {
+          monitored();
+          registered();
+        };
+      },
     });
     if (skipped.length > 0) {
       log.error("Skipped headers with invalid values", { headers: skipped, backend });
@@ -146,6 +161,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     ready: () => link.connected,
     routes,
     monitor,
+    tunnels,
     async close() {
       routes.close();
       monitor.close();

@@ -383,6 +383,77 @@ Deno.test("proxy: BackendRemoved makes the next request 410 (§7.3)", async () =
   assert.equal((await request(h.port, "/tok/")).status, 410);
 });
 
+/** A WebSocket through the proxy at `ws://{cluster}/{token}/ws`, echoed by the test backend. */
+async function openEcho(cluster: string, token: string) {
+  const ws = new WebSocket(`ws://${cluster}/${token}/ws`);
+  const messages: string[] = [];
+  let closed = false;
+  const done = new Promise<void>((resolve) => (ws.onclose = () => resolve()));
+  void done.then(() => (closed = true));
+  ws.onmessage = (e) => messages.push(String(e.data));
+  await new Promise<void>((resolve, reject) => {
+    ws.onopen = () => resolve();
+    ws.onerror = () => reject(new Error("WebSocket through the proxy failed"));
+  });
+  return {
+    get closed() {
+      return closed;
+    },
+    async echo(text: string) {
+      const before = messages.length;
+      ws.send(text);
+      await waitFor(() => messages.length > before, { message: `echo of ${text}` });
+      assert.equal(messages[before], `echo:${text}`);
+    },
+    close() {
+      if (!closed) ws.close();
+      return done;
+    },
+  };
+}
+
+Deno.test("proxy: TokenRevoked closes the WebSockets its token opened, and only those (issue 10)", async () => {
+  await using h = await harness();
+  const cluster = `127.0.0.1:${h.port}`;
+  h.fake.routes.set("tok", route("b1", h.backend.address, { cluster }));
+  h.fake.routes.set("other", route("b1", h.backend.address, { cluster }));
+  const revoked = await openEcho(cluster, "tok");
+  const second = await openEcho(cluster, "tok");
+  const bystander = await openEcho(cluster, "other");
+  try {
+    await revoked.echo("a");
+    assert.equal(h.proxy.tunnels.count("tok"), 2);
+    h.fake.send({ TokenRevoked: { token: "tok" } });
+    await waitFor(() => revoked.closed && second.closed, { message: "revoked tunnels closed" });
+    assert.equal(h.proxy.tunnels.count("tok"), 0);
+    await bystander.echo("still open");
+    await waitFor(() => h.proxy.monitor.entry("b1")?.activeConnections === 1, {
+      message: "closed tunnels no longer counted",
+    });
+  } finally {
+    await revoked.close();
+    await second.close();
+    await bystander.close();
+  }
+});
+
+Deno.test("proxy: BackendRemoved refuses new requests but leaves open WebSockets open (issue 10)", async () => {
+  await using h = await harness();
+  const cluster = `127.0.0.1:${h.port}`;
+  h.fake.routes.set("tok", route("b1", h.backend.address, { cluster }));
+  const ws = await openEcho(cluster, "tok");
+  try {
+    await ws.echo("before");
+    h.fake.send({ BackendRemoved: { backend: "b1" as BackendName } });
+    await waitFor(() => h.proxy.routes.peek("tok") === null, { message: "backend removed" });
+    assert.equal((await request(h.port, "/tok/", [["Host", cluster]])).status, 410);
+    await ws.echo("during grace");
+    assert.equal(ws.closed, false);
+  } finally {
+    await ws.close();
+  }
+});
+
 Deno.test("proxy without path routing: /_plane_backend=<id>/ answers 410 and asks the controller nothing (issue 10)", async () => {
   await using h = await harness();
   h.fake.routes.set("_plane_backend=b1", route("b1", h.backend.address, { "secret_token": "" }));

@@ -404,7 +404,8 @@ export class Exchange implements UpstreamOwner {
     try {
       if (d.responseHeaders !== undefined) headers = d.responseHeaders(101, headers);
       d.onResponse?.(101);
-      release = d.onUpgrade?.() ?? null;
+      const client = this.client;
+      release = d.onUpgrade?.(() => client.destroy()) ?? null;
     } catch {
       this.#badGateway();
       return;

@@ -37,9 +37,11 @@ export interface ForwardDecision {
   onResponse?(status: number): void;
   /**
    * Called when the request is an upgrade and the backend answered 101: the engine then splices
-   * both sockets; the returned function is called once when either side closes.
+   * both sockets; the returned function is called once when either side closes. `close` ends the
+   * tunnel (both sockets) from outside, e.g. when the token that opened it is revoked; call it
+   * after `onUpgrade` has returned.
    */
-  onUpgrade?(): () => void;
+  onUpgrade?(close?: () => void): () => void;
 }
 
 export interface RespondDecision {
