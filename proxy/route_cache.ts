@@ -3,7 +3,9 @@
  * an LRU of 1,000 tokens holding the controller's answers, negative ones included; one pending
  * lookup (and one `RouteInfoRequest`) per token however many requests wait on it; every wait
  * bounded (Plane's had none, so a lost answer hung the browser); pending tokens re-asked after
- * each reconnect; `BackendRemoved` and `TokenRevoked` turn cached routes into 410s.
+ * each reconnect; `BackendRemoved` and `TokenRevoked` turn cached routes into 410s, and an
+ * answer the controller read just before either (and sent just after it) cannot bring the
+ * route back (issue 10 finding 5).
  */
 import type { RouteInfo } from "../shared/protocol.ts";
 import type { RouteResult } from "./request.ts";
@@ -34,9 +36,20 @@ interface Entry {
 
 type Waiter = (result: RouteResult) => void;
 
+/** Revoked tokens remembered against late answers (tokens are random and never reused). */
+const REVOKED_CAPACITY = 10_000;
+/**
+ * How long a removed backend's late answers are refused: far longer than an answer can be in
+ * flight, far shorter than the days before a cleaned-up backend id could be chosen again.
+ */
+const REMOVED_MEMORY_MS = 5 * 60_000;
+
 export class RouteCache {
   readonly #entries = new Map<string, Entry>();
   readonly #pending = new Map<string, Set<Waiter>>();
+  readonly #revoked = new Set<string>();
+  /** Backend id → when `BackendRemoved` arrived, oldest first. */
+  readonly #removed = new Map<string, number>();
   readonly #request: RequestRoute;
   readonly #capacity: number;
   readonly #waitMs: number;
@@ -95,13 +108,20 @@ export class RouteCache {
   }
 
   /** A `RouteInfoResponse`: caches the answer and wakes every request waiting for it. */
-  answer(token: string, route: RouteInfo | null): void {
+  answer(token: string, answered: RouteInfo | null): void {
+    const route = answered !== null && this.#isDead(token, answered) ? null : answered;
     this.#store(token, route);
     this.#settle(token, route === null ? { kind: "gone" } : { kind: "found", route });
   }
 
   /** `BackendRemoved` (§7.3): every cached token of that backend now answers 410. */
   backendRemoved(backend: string): void {
+    this.#removed.delete(backend);
+    this.#removed.set(backend, this.#now());
+    for (const [id, at] of this.#removed) {
+      if (this.#removed.size <= REVOKED_CAPACITY && this.#now() - at < REMOVED_MEMORY_MS) break;
+      this.#removed.delete(id);
+    }
     for (const entry of this.#entries.values()) {
       if (entry.route?.backend_id === backend) entry.route = null;
     }
@@ -109,6 +129,10 @@ export class RouteCache {
 
   /** `TokenRevoked` (decisions.md): the token answers 410 from now on, waits included. */
   tokenRevoked(token: string): void {
+    this.#revoked.add(token);
+    if (this.#revoked.size > REVOKED_CAPACITY) {
+      this.#revoked.delete(this.#revoked.values().next().value as string);
+    }
     this.#store(token, null);
     this.#settle(token, { kind: "gone" });
   }
@@ -141,6 +165,13 @@ export class RouteCache {
   close(): void {
     this.#closed = true;
     for (const token of [...this.#pending.keys()]) this.#settle(token, { kind: "timeout" });
+  }
+
+  /** A route the controller may have read before its token was revoked or its backend removed. */
+  #isDead(token: string, route: RouteInfo): boolean {
+    if (this.#revoked.has(token)) return true;
+    const removedAt = this.#removed.get(route.backend_id);
+    return removedAt !== undefined && this.#now() - removedAt < REMOVED_MEMORY_MS;
   }
 
   #store(token: string, route: RouteInfo | null) {

@@ -110,6 +110,29 @@ Deno.test("RouteCache.tokenRevoked() makes a cached or pending token gone", asyn
   assert.deepEqual(sent, ["pending"]);
 });
 
+Deno.test("RouteCache ignores a late answer for a revoked token or a removed backend (issue 10)", async () => {
+  // The controller may have read the route just before the revocation or the terminate and
+  // send it after its push: the answer must not bring the route back.
+  let now = 0;
+  const { cache } = harness({ now: () => now });
+  cache.connected();
+  const revoked = cache.lookup("revoked");
+  cache.tokenRevoked("revoked");
+  assert.deepEqual(await revoked, { kind: "gone" });
+  cache.answer("revoked", route("b1", "revoked"));
+  assert.deepEqual(cache.lookup("revoked"), { kind: "gone" });
+
+  cache.backendRemoved("b2");
+  const late = cache.lookup("late");
+  cache.answer("late", route("b2", "late"));
+  assert.deepEqual(await late, { kind: "gone" });
+  assert.deepEqual(cache.lookup("late"), { kind: "gone" });
+  // A backend id reused long after (the cleanup deleted the old row) routes again.
+  now += 10 * 60_000;
+  cache.answer("reused", route("b2", "reused"));
+  assert.equal((cache.lookup("reused") as { kind: string }).kind, "found");
+});
+
 Deno.test("RouteCache evicts the least recently used token past its capacity", () => {
   const { cache, sent } = harness({ capacity: 2 });
   cache.connected();
