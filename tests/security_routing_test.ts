@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { type PlaneCluster, startPlaneCluster } from "./plane_process.ts";
-import { request } from "../proxy/testing/http_client.ts";
+import { RawConnection, request } from "../proxy/testing/http_client.ts";
 import { connectFakePeer, isVariant } from "../controller/testing/fake_peer.ts";
 import type { MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
 import { randomProxyName } from "../shared/names.ts";
@@ -228,8 +228,12 @@ Deno.test("revoking a token closes the WebSockets it opened; its HTTP requests a
   });
   const ws = await openEcho(`ws://${url.host}${url.pathname}ws`);
   const bystander = await openEcho(`ws://${url.host}${new URL(String(other.url)).pathname}ws`);
+  // A kept-alive HTTP connection that used the token before the revocation.
+  await using kept = await RawConnection.open(proxyPort(c));
   try {
     await ws.echo("before");
+    await kept.send("GET", `${url.pathname}x`, [["Host", c.cluster]]);
+    assert.equal((await kept.read()).status, 200);
     const revoked = await c.api("/ctrl/b/revoke", {
       method: "POST",
       headers: { "content-type": "application/json" },
@@ -243,6 +247,8 @@ Deno.test("revoking a token closes the WebSockets it opened; its HTTP requests a
     });
     const http = await request(proxyPort(c), `${url.pathname}x`, [["Host", c.cluster]]);
     assert.equal(http.status, 410);
+    await kept.send("GET", `${url.pathname}x`, [["Host", c.cluster]]);
+    assert.equal((await kept.read()).status, 410, "the kept-alive connection's next request");
     // Another user's tunnel is untouched.
     await bystander.echo("still here");
   } finally {
