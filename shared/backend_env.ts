@@ -56,6 +56,18 @@ const RESERVED_PREFIXES: readonly string[] = ["SESSION_BACKEND_", "PLANE_"];
 
 export const RESERVED_ENV_PATTERNS = "SESSION_BACKEND_* and PLANE_*";
 
+export interface EnvPolicyOptions {
+  /** Exact injection names an operator opted in. */
+  allowed?: ReadonlySet<string>;
+  /** How to opt a name in, ending the injection message. */
+  optIn?: string;
+  /**
+   * False: refuse only invalid and reserved names (a Docker container is the image's own
+   * sandbox, so what its runtime reads from env is the image's business). Default true.
+   */
+  injection?: boolean;
+}
+
 export type EnvRefusal =
   | { kind: "invalid"; message: string }
   | { kind: "reserved"; message: string }
@@ -79,7 +91,7 @@ export function isInjectionEnvName(name: string): boolean {
  */
 export function backendEnvRefusal(
   name: string,
-  options: { allowed?: ReadonlySet<string>; optIn?: string } = {},
+  options: EnvPolicyOptions = {},
 ): EnvRefusal | null {
   if (name === "" || name.includes("=") || name.includes("\0")) {
     return {
@@ -95,7 +107,7 @@ export function backendEnvRefusal(
         "reserved for the platform",
     };
   }
-  if (isInjectionEnvName(name) && !options.allowed?.has(name)) {
+  if (options.injection !== false && isInjectionEnvName(name) && !options.allowed?.has(name)) {
     return {
       kind: "injection",
       message: `Cannot set environment variable "${name}": a language runtime, the loader or ` +
@@ -108,7 +120,7 @@ export function backendEnvRefusal(
 /** The first refusal among `env`'s names, in insertion order, or null. */
 export function firstEnvRefusal(
   env: Record<string, unknown>,
-  options: { allowed?: ReadonlySet<string>; optIn?: string } = {},
+  options: EnvPolicyOptions = {},
 ): EnvRefusal | null {
   for (const name of Object.keys(env)) {
     const refusal = backendEnvRefusal(name, options);

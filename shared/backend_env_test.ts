@@ -114,3 +114,12 @@ Deno.test("isReservedEnvName() and isInjectionEnvName() fold case", () => {
   assert.ok(isInjectionEnvName("Ld_Preload"));
   assert.ok(!isInjectionEnvName("LDAP_URL"));
 });
+
+Deno.test("firstEnvRefusal() with injection: false refuses only invalid and reserved names (Docker)", () => {
+  assert.equal(firstEnvRefusal({ NODE_OPTIONS: "x", LD_PRELOAD: "y" }, { injection: false }), null);
+  assert.equal(
+    firstEnvRefusal({ SESSION_BACKEND_STATIC_TOKEN: "x" }, { injection: false })?.kind,
+    "reserved",
+  );
+  assert.equal(firstEnvRefusal({ "A=B": "x" }, { injection: false })?.kind, "invalid");
+});
