@@ -128,6 +128,12 @@ const CASES: Record<Role, RoleCase> = {
         envExpected: ["a".repeat(16), "b".repeat(16)],
       },
       "--cluster-secret": { value: "s".repeat(16), expected: "s".repeat(16) },
+      "--allow-backend-env": {
+        value: "PYTHONPATH",
+        expected: ["PYTHONPATH"],
+        env: "PYTHONPATH,NODE_OPTIONS",
+        envExpected: ["PYTHONPATH", "NODE_OPTIONS"],
+      },
       "--allow-insecure": { env: "true", expected: true },
       "--log-level": { value: "debug", expected: "debug" },
       "--services": {
@@ -158,6 +164,7 @@ const CASES: Record<Role, RoleCase> = {
       "--log-config": { value: '{"Type": "json-file"}', expected: { Type: "json-file" } },
       "--mount-base": { value: "/var/plane", expected: "/var/plane" },
       "--host-network": { expected: true },
+      "--allow-network-modes": { value: "host,none", expected: ["host", "none"] },
       "--auto-prune-containers-older-than-seconds": { value: "60", expected: 60 },
       "--log-level": { value: "debug", expected: "debug" },
     },
