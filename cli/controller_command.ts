@@ -176,8 +176,7 @@ export const CONTROLLER_FLAGS = [
     field: "allowBackendEnv",
     env: CONTROLLER_ENV.allowBackendEnv,
     envNote: "comma-separated",
-    meaning: "let connects set this `executable.env` name although a runtime reads it as " +
-      "code (e.g. `PYTHONPATH`); a local-process image must also list it in `allowEnv`; " +
+    meaning: "let connects set this refused `executable.env` name (e.g. `PYTHONPATH`); " +
       "never `SESSION_BACKEND_*` or `PLANE_*`",
   },
 ] as const satisfies readonly ConfigFlag<keyof ControllerConfigInput>[];

@@ -98,8 +98,7 @@ export const DRONE_FLAGS = [
     field: "images",
     meaning: "local runtime: JSON map of image name to " +
       '`{"command": [...], "env": {...}, "cwd": "...", "allowEnv": [...]}`; only mapped ' +
-      "images run; a spawn's env may set names a runtime reads as code (`NODE_OPTIONS`, " +
-      "`LD_*`, `PATH`, …) only if the image lists them in `allowEnv`",
+      "images run",
   },
   {
     flag: "--docker-runtime",
@@ -128,9 +127,8 @@ export const DRONE_FLAGS = [
     flag: "--allow-network-modes",
     value: "MODES",
     field: "allowNetworkModes",
-    meaning: "docker: comma-separated `network_name` modes a spawn may ask for (`host`, " +
-      "`none`); otherwise `network_name` must name an existing user-defined network " +
-      "(`bridge`/`default` mean the default network; `container:*` is always refused)",
+    meaning: "docker: `network_name` modes a spawn may use (`host,none`); otherwise it must " +
+      "name an existing user-defined network",
   },
   {
     flag: "--auto-prune-containers-older-than-seconds",
