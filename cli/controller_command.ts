@@ -49,10 +49,17 @@ Flags (environment variable in brackets; flags win):
                             [PLANE_SERVICES, the JSON itself]
   --max-backends N          Jamsocket connects answer 429 beyond N live backends
                             [PLANE_MAX_BACKENDS]
+  --allow-backend-env NAME  let connects set this refused env name (e.g. PYTHONPATH),
+                            repeatable; never SESSION_BACKEND_* or PLANE_*
+                            [PLANE_ALLOW_BACKEND_ENV, comma-separated]
   -h, --help                show this help
 
 With no API key, cluster secret or forward auth the controller accepts unauthenticated
 requests and therefore binds loopback only.
+
+A connect may not set executable.env names that a runtime, the loader or a shell reads as
+code (NODE_OPTIONS, NODE_PATH, LD_*, PATH, DENO_*, PYTHON*, ...; case folded) nor the
+reserved SESSION_BACKEND_* and PLANE_*: it answers 400 naming the variable.
 `;
 
 /**
@@ -171,6 +178,16 @@ export const CONTROLLER_FLAGS = [
     unset: "no limit",
     meaning: "Jamsocket connects and spawns answer 429 beyond N live backends",
   },
+  {
+    flag: "--allow-backend-env",
+    value: "NAME",
+    repeatable: true,
+    field: "allowBackendEnv",
+    env: CONTROLLER_ENV.allowBackendEnv,
+    envNote: "comma-separated",
+    meaning: "let connects set this refused `executable.env` name (e.g. `PYTHONPATH`); " +
+      "never `SESSION_BACKEND_*` or `PLANE_*`",
+  },
 ] as const satisfies readonly ConfigFlag<keyof ControllerConfigInput>[];
 
 /** Config field → flag, for error messages. */
@@ -215,6 +232,9 @@ export function parseControllerFlags(
     if (value !== undefined) input[key] = toNumber(value);
   }
   if (values["api-key"] !== undefined) input.apiKeys = values["api-key"];
+  if (values["allow-backend-env"] !== undefined) {
+    input.allowBackendEnv = values["allow-backend-env"];
+  }
   if (values["allow-insecure"]) input.allowInsecure = true;
   if (values["allow-path-routing"]) input.allowPathRouting = true;
   if (values.services !== undefined) input.services = readServices(values.services, readFile);

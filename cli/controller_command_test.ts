@@ -176,3 +176,33 @@ Deno.test("parseControllerFlags() reads the Jamsocket service map from --service
   assert.equal(fromEnv.kind === "run" && fromEnv.config.maxBackends, 3);
   assert.match(usageMessage(["--db", "x"], { PLANE_SERVICES: "not json" }), /--services/);
 });
+
+Deno.test("parseControllerFlags() opts injection env names in with --allow-backend-env or PLANE_ALLOW_BACKEND_ENV, never reserved ones", () => {
+  const flags = parseControllerFlags(
+    ["--db", "x", "--allow-backend-env", "PYTHONPATH", "--allow-backend-env", "NODE_OPTIONS"],
+    env({ PLANE_ALLOW_BACKEND_ENV: "LD_PRELOAD" }),
+  );
+  assert.ok(flags.kind === "run");
+  assert.deepEqual(flags.config.allowBackendEnv, ["PYTHONPATH", "NODE_OPTIONS"]);
+  const fromEnv = parseControllerFlags(
+    ["--db", "x"],
+    env({ PLANE_ALLOW_BACKEND_ENV: "PYTHONPATH, LD_PRELOAD" }),
+  );
+  assert.ok(fromEnv.kind === "run");
+  assert.deepEqual(fromEnv.config.allowBackendEnv, ["PYTHONPATH", "LD_PRELOAD"]);
+  const none = parseControllerFlags(["--db", "x"], env({}));
+  assert.ok(none.kind === "run");
+  assert.deepEqual(none.config.allowBackendEnv, []);
+  assert.match(
+    usageMessage(["--db", "x", "--allow-backend-env", "SESSION_BACKEND_STATIC_TOKEN"]),
+    /^Invalid --allow-backend-env: "SESSION_BACKEND_STATIC_TOKEN" is reserved/,
+  );
+  assert.match(
+    usageMessage(["--db", "x", "--allow-backend-env", "PLANE_X"]),
+    /cannot be opted in/,
+  );
+  assert.match(
+    usageMessage(["--db", "x", "--allow-backend-env", "USER_VAR"]),
+    /"USER_VAR" is not a refused name/,
+  );
+});

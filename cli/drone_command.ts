@@ -30,11 +30,17 @@ Flags (environment variable in brackets; flags win):
   --db PATH                 SQLite state file (default .plane/drone-state.db)
   --runtime local|docker    backend runtime (default local)
   --images FILE             local runtime: JSON map of image name to
-                            {"command": [...], "env": {...}, "cwd": "..."}
+                            {"command": [...], "env": {...}, "cwd": "...",
+                             "allowEnv": ["PYTHONPATH", ...]}; a spawn's env may not set
+                            names a runtime reads as code (NODE_OPTIONS, LD_*, PATH, ...)
+                            unless the image lists them in allowEnv
   --docker-runtime NAME     docker: HostConfig.Runtime, e.g. runsc
   --log-config JSON         docker: HostConfig.LogConfig
   --mount-base PATH         docker: directory for backend mounts
   --host-network            docker: host networking with an assigned PORT
+  --allow-network-modes host,none
+                            docker: let spawns ask for these network_name modes (default
+                            none: network_name must name an existing user-defined network)
   --auto-prune-containers-older-than-seconds N
                             docker: prune stopped containers older than N s (default 0)
   --log-level LEVEL         debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
@@ -91,7 +97,8 @@ export const DRONE_FLAGS = [
     value: "FILE",
     field: "images",
     meaning: "local runtime: JSON map of image name to " +
-      '`{"command": [...], "env": {...}, "cwd": "..."}`; only mapped images run',
+      '`{"command": [...], "env": {...}, "cwd": "...", "allowEnv": [...]}`; only mapped ' +
+      "images run",
   },
   {
     flag: "--docker-runtime",
@@ -115,6 +122,13 @@ export const DRONE_FLAGS = [
     flag: "--host-network",
     field: "hostNetwork",
     meaning: "docker: host networking with an assigned `PORT` instead of a published 8080",
+  },
+  {
+    flag: "--allow-network-modes",
+    value: "MODES",
+    field: "allowNetworkModes",
+    meaning: "docker: `network_name` modes a spawn may use (`host,none`); otherwise it must " +
+      "name an existing user-defined network",
   },
   {
     flag: "--auto-prune-containers-older-than-seconds",
@@ -162,6 +176,10 @@ export function parseDroneFlags(
   set("mountBase", values["mount-base"]);
   set("logLevel", values["log-level"] ?? env(DRONE_ENV.logLevel));
   if (values["host-network"]) input.hostNetwork = true;
+  const modes = values["allow-network-modes"];
+  if (modes !== undefined) {
+    input.allowNetworkModes = modes.split(",").map((m) => m.trim()).filter((m) => m !== "");
+  }
   const prune = values["auto-prune-containers-older-than-seconds"];
   if (prune !== undefined) input.pruneMinAgeSeconds = Number(prune);
   for (const [flag, key] of [["log-config", "logConfig"], ["images", "images"]] as const) {
@@ -220,6 +238,7 @@ export async function startDrone(
       runtime: config.dockerRuntime,
       logConfig: config.logConfig,
       mountBase: config.mountBase,
+      allowNetworkModes: config.allowNetworkModes,
       pruneMinAgeSeconds: config.pruneMinAgeSeconds,
       stopTimeoutSeconds: Math.ceil(config.softGraceMs / 1000),
     });

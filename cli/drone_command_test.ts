@@ -41,3 +41,33 @@ Deno.test("parseDroneFlags() answers each mistake with one precise line", () => 
   }
   assert.deepEqual(parseDroneFlags(["--help"], env({})), { kind: "help" });
 });
+
+Deno.test("parseDroneFlags() reads --allow-network-modes and images' allowEnv", () => {
+  const withModes = parseDroneFlags(
+    [...base, "--runtime", "docker", "--allow-network-modes", "host, none"],
+    env({}),
+  );
+  assert.ok(withModes.kind === "run");
+  assert.deepEqual(withModes.config.allowNetworkModes, ["host", "none"]);
+  const without = parseDroneFlags([...base, "--runtime", "docker"], env({}));
+  assert.ok(without.kind === "run");
+  assert.deepEqual(without.config.allowNetworkModes, []);
+  assert.throws(
+    () =>
+      parseDroneFlags(
+        [...base, "--runtime", "docker", "--allow-network-modes", "container"],
+        env({}),
+      ),
+    (err) => err instanceof UsageError && /allowNetworkModes/.test(err.message),
+  );
+
+  const allowing = JSON.stringify({ py: { command: ["python3"], allowEnv: ["PYTHONPATH"] } });
+  const local = parseDroneFlags([...base, "--images", "i.json"], env({}), () => allowing);
+  assert.ok(local.kind === "run");
+  assert.deepEqual(local.config.images.py?.allowEnv, ["PYTHONPATH"]);
+  const reserved = JSON.stringify({ py: { command: ["python3"], allowEnv: ["PLANE_X"] } });
+  assert.throws(
+    () => parseDroneFlags([...base, "--images", "i.json"], env({}), () => reserved),
+    (err) => err instanceof UsageError && /Invalid --images: .*reserved/.test(err.message),
+  );
+});

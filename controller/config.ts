@@ -6,6 +6,7 @@ import { z } from "zod";
 import { ClusterName } from "../shared/cluster.ts";
 import { ControllerName } from "../shared/names.ts";
 import { ServiceMap } from "./jamsocket/service_map.ts";
+import { isInjectionEnvName, isReservedEnvName } from "../shared/backend_env.ts";
 
 const Ms = z.number().int().positive();
 
@@ -60,6 +61,27 @@ export const ControllerConfig = z.object({
   services: ServiceMap.default({}),
   /** Jamsocket connects and spawns answer 429 once this many backends are not terminated. */
   maxBackends: z.number().int().positive().optional(),
+  /**
+   * Exact `executable.env` names a connect may set although a runtime, the loader or a shell
+   * reads them as code (`shared/backend_env.ts`; issue 10, finding 4). Reserved names never.
+   */
+  allowBackendEnv: z.array(
+    z.string().superRefine((name, ctx) => {
+      if (isReservedEnvName(name)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `"${name}" is reserved for the platform (SESSION_BACKEND_*, PLANE_*) and ` +
+            "cannot be opted in",
+        });
+      } else if (!isInjectionEnvName(name)) {
+        ctx.addIssue({
+          code: "custom",
+          message: `"${name}" is not a refused name; only names such as NODE_OPTIONS, LD_* or ` +
+            "PYTHON* need opting in",
+        });
+      }
+    }),
+  ).default([]),
 }).superRefine((c, ctx) => {
   if (
     !(c.keyRenewAfterMs < c.keySoftTerminateAfterMs &&

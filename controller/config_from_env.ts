@@ -24,6 +24,7 @@ export const CONTROLLER_ENV = {
   logLevel: "PLANE_LOG_LEVEL",
   services: "PLANE_SERVICES",
   maxBackends: "PLANE_MAX_BACKENDS",
+  allowBackendEnv: "PLANE_ALLOW_BACKEND_ENV",
 } as const satisfies Partial<Record<keyof ControllerConfigInput, string>>;
 
 export type EnvReader = (name: string) => string | undefined;
@@ -72,6 +73,8 @@ export function configFromEnv(get: EnvReader): Partial<ControllerConfigInput> {
   }
   const apiKeys = read("apiKeys");
   if (apiKeys !== undefined) out.apiKeys = toList(apiKeys);
+  const allowEnv = read("allowBackendEnv");
+  if (allowEnv !== undefined) out.allowBackendEnv = toList(allowEnv);
   const secret = read("clusterSecret");
   if (secret !== undefined) out.clusterSecret = secret;
   const insecure = read("allowInsecure");

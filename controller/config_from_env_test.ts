@@ -19,6 +19,7 @@ Deno.test("configFromEnv() reads every controller variable and skips unset or em
       PLANE_CLEANUP_MIN_AGE_DAYS: "30",
       PLANE_LOG_LEVEL: "WARN",
       PLANE_FORWARD_AUTH: "",
+      PLANE_ALLOW_BACKEND_ENV: "PYTHONPATH, NODE_OPTIONS",
     })),
     {
       db: "postgres://db/plane",
@@ -30,6 +31,7 @@ Deno.test("configFromEnv() reads every controller variable and skips unset or em
       allowInsecure: true,
       cleanupMinAgeDays: 30,
       logLevel: "warn",
+      allowBackendEnv: ["PYTHONPATH", "NODE_OPTIONS"],
     },
   );
   assert.deepEqual(configFromEnv(reader({})), {});

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { ClusterName } from "../shared/cluster.ts";
 import { DroneName } from "../shared/names.ts";
 import { LocalImage } from "./executor/local_process.ts";
+import { NETWORK_MODES } from "../shared/docker_fields.ts";
 
 export const DroneConfig = z.object({
   name: DroneName.optional(),
@@ -31,6 +32,11 @@ export const DroneConfig = z.object({
   mountBase: z.string().optional(),
   /** Docker runtime: host networking with a drone-assigned PORT instead of a published 8080. */
   hostNetwork: z.boolean().default(false),
+  /**
+   * Docker runtime: `network_name` values that are modes, not networks, a spawn may ask for
+   * (issue 10, finding 8). `container:<id>` is never allowed.
+   */
+  allowNetworkModes: z.array(z.enum(NETWORK_MODES)).default([]),
   /** Docker runtime: prune stopped backend containers older than this (§3.2). */
   pruneMinAgeSeconds: z.number().int().min(0).default(0),
   heartbeatMs: z.number().int().positive().default(7_000),

@@ -22,6 +22,7 @@ import {
 import { JamsocketError } from "./error.ts";
 import { countLiveBackends } from "./store.ts";
 import { isLoopbackHost, isOpen } from "../config.ts";
+import { executableProblem } from "../executable_check.ts";
 
 /** What v2 connect and v1 spawn both ask for, in v2 terms. */
 export interface JamsocketSpawnInput {
@@ -161,6 +162,21 @@ export async function jamsocketConnect(
       "InvalidRequest",
       "Cannot connect with spawn: false and no key: only a key can name an existing backend",
     );
+  }
+  if (input.spawn !== false) {
+    // Issue 10, findings 4 and 8: the caller's env and mount (the service map's are the
+    // operator's own), refused before anything is written.
+    const problem = executableProblem({
+      env: input.spawn.executable?.env ?? null,
+      mount: input.spawn.executable?.mount ?? null,
+    }, { allowedEnv: new Set(ctx.config.allowBackendEnv), keyName: input.key });
+    if (problem) {
+      throw new JamsocketError(
+        400,
+        problem.kind === "reserved" ? "ReservedEnvironmentVariable" : "InvalidRequest",
+        problem.message,
+      );
+    }
   }
   const request = toPlaneConnectRequest(service, input);
   const result = await connect(request, {

@@ -66,10 +66,30 @@ export function runExecutorConformance(
     await assert.rejects(f.executor.prepare(f.missing ?? { image: "no-such-image-xyz" }));
   });
 
+  test("spawn() refuses reserved SESSION_BACKEND_* and PLANE_* names in env (issue 10)", async () => {
+    await using f = await makeFixture();
+    for (const name of ["SESSION_BACKEND_STATIC_TOKEN", "SESSION_BACKEND_ID", "PLANE_X"]) {
+      const executable = { image: f.image, env: { [name]: "forged" } };
+      await assert.rejects(
+        (async () => {
+          await f.executor.prepare(executable);
+          await f.executor.spawn({
+            backendId: randomBackendName(),
+            executable,
+            key,
+            staticToken: null,
+          });
+        })(),
+        /reserved for the platform/,
+        name,
+      );
+    }
+  });
+
   test("spawn() starts a backend that becomes ready with PORT and SESSION_BACKEND_* set", async () => {
     await using f = await makeFixture();
     const backendId = randomBackendName();
-    const executable = { image: f.image, env: { USER_VAR: "u", SESSION_BACKEND_ID: "spoofed" } };
+    const executable = { image: f.image, env: { USER_VAR: "u", PORT: "1" } };
     await f.executor.prepare(executable);
     const { address } = await f.executor.spawn({
       backendId,
@@ -80,8 +100,8 @@ export function runExecutorConformance(
     assert.match(address, /^127\.0\.0\.1:\d+$/);
     assert.equal(await f.executor.waitForReady(backendId, address), "ready");
     const { env } = await getJson(address);
-    assert.equal(env.PORT, address.split(":")[1]);
-    assert.equal(env.SESSION_BACKEND_ID, backendId, "Plane's variables override the user's");
+    assert.equal(env.PORT, address.split(":")[1], "Plane's variables override the user's");
+    assert.equal(env.SESSION_BACKEND_ID, backendId);
     assert.equal(env.SESSION_BACKEND_KEY, "room-1");
     assert.equal(env.SESSION_BACKEND_FENCING_TOKEN, "1719829970123");
     assert.equal(env.SESSION_BACKEND_STATIC_TOKEN, "s.tok");

@@ -22,6 +22,7 @@ import {
   containerName,
   DockerExecutable,
   type DockerRuntimeOptions,
+  networkMode,
   PLANE_LABEL,
 } from "./docker_config.ts";
 import { LogTail } from "./log_tail.ts";
@@ -30,6 +31,7 @@ import { STARTUP_TIMEOUT_MS, waitForHttp } from "./readiness.ts";
 /** The dockerode methods this runtime calls; dockerode's `Docker` satisfies it. */
 export interface DockerApi {
   getImage(name: string): { inspect(): Promise<unknown> };
+  getNetwork(name: string): { inspect(): Promise<{ Name?: string }> };
   pull(name: string, options: Record<string, unknown>): Promise<NodeJS.ReadableStream>;
   modem: {
     followProgress(
@@ -235,6 +237,7 @@ export class DockerExecutor implements Executor {
       hostNetworkPort: hostPort,
     });
     if (!created.ok) throw new RangeError(created.error);
+    if (hostPort === undefined) await this.#checkNetwork(config.network_name);
     const container = await this.#o.docker.createContainer(created.options);
     this.#live.add(request.backendId);
     await container.start();
@@ -248,6 +251,32 @@ export class DockerExecutor implements Executor {
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(`Container ${containerName(request.backendId)} has no published port`);
+  }
+
+  /**
+   * A user-defined `network_name` must exist and be named, not given by id (an id could name
+   * the host network): issue 10, finding 8.
+   */
+  async #checkNetwork(name: string | null | undefined) {
+    const network = networkMode(name, this.#o.allowNetworkModes);
+    if (!network.ok) throw new RangeError(network.error);
+    if (!network.mustExist) return;
+    let info: { Name?: string };
+    try {
+      info = await this.#o.docker.getNetwork(network.mode!).inspect();
+    } catch (err) {
+      if (statusCode(err) !== 404) throw err;
+      throw new RangeError(
+        `Cannot use executable.network_name "${name}": no such Docker network on this drone ` +
+          `(create it with: docker network create ${name})`,
+      );
+    }
+    if (info.Name !== name) {
+      throw new RangeError(
+        `Cannot use executable.network_name "${name}": it names network "${info.Name}" by id; ` +
+          "use the network's name",
+      );
+    }
   }
 
   #followLogs(backendId: string, container: DockerContainer) {

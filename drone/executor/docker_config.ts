@@ -6,6 +6,12 @@
 import { z } from "zod";
 import type { SpawnRequest } from "./executor.ts";
 import { planeEnv } from "./executor.ts";
+import { firstEnvRefusal } from "../../shared/backend_env.ts";
+import {
+  mountPathProblem,
+  type NetworkMode,
+  networkNameProblem,
+} from "../../shared/docker_fields.ts";
 
 export const PLANE_LABEL = "dev.plane.backend";
 export const CONTAINER_PORT = 8080;
@@ -46,6 +52,44 @@ export interface DockerRuntimeOptions {
    * `PORT` (ours; Plane always uses 8080 and publishes it to a random host port).
    */
   hostNetworkPort?: number | undefined;
+  /**
+   * `network_name` values that are Docker modes rather than networks and that this drone lets
+   * a spawn ask for (`--allow-network-modes`); none by default (issue 10, finding 8).
+   */
+  allowNetworkModes?: readonly NetworkMode[] | undefined;
+}
+
+/** `network_name` values Docker reads as the default bridge: asking for them grants nothing. */
+const DEFAULT_NETWORKS: ReadonlySet<string> = new Set(["bridge", "default"]);
+
+export type NetworkResult =
+  | { ok: true; mode: string | null; mustExist: boolean }
+  | { ok: false; error: string };
+
+/**
+ * The `NetworkMode` a spawn's `network_name` asks for (issue 10, finding 8): a user-defined
+ * network (`mustExist`: the drone inspects it before create), the default bridge, or `host` /
+ * `none` only where the drone enables them. `container:<id>` is never a network name.
+ */
+export function networkMode(
+  name: string | null | undefined,
+  allowModes: readonly NetworkMode[] = [],
+): NetworkResult {
+  if (name === undefined || name === null) return { ok: true, mode: null, mustExist: false };
+  const problem = networkNameProblem(name);
+  if (problem) return { ok: false, error: problem };
+  if (DEFAULT_NETWORKS.has(name)) return { ok: true, mode: name, mustExist: false };
+  if (name === "host" || name === "none") {
+    if (!allowModes.includes(name)) {
+      return {
+        ok: false,
+        error: `Cannot use executable.network_name "${name}": network mode "${name}" is not ` +
+          `enabled on this drone (start it with --allow-network-modes ${name})`,
+      };
+    }
+    return { ok: true, mode: name, mustExist: false };
+  }
+  return { ok: true, mode: name, mustExist: true };
 }
 
 export type MountResult = { ok: true; bind: string | null } | { ok: false; error: string };
@@ -59,16 +103,9 @@ export function mountBind(
   if (mount === undefined || mount === null || mount === false) return { ok: true, bind: null };
   if (!mountBase) return { ok: true, bind: null };
   const relative = mount === true ? keyName : mount;
-  const parts = relative.split("/");
-  if (
-    relative.startsWith("/") || relative === "" ||
-    parts.some((p) => p === "" || p === "." || p === "..")
-  ) {
-    return {
-      ok: false,
-      error: `Spawn request contains invalid mount path "${relative}": not under the mount base`,
-    };
-  }
+  // Issue 10, finding 8: a ':' would add a field to the bind (`x:/etc` mounted /etc).
+  const problem = mountPathProblem(relative);
+  if (problem) return { ok: false, error: problem };
   return { ok: true, bind: `${mountBase.replace(/\/$/, "")}/${relative}:/plane-data` };
 }
 
@@ -93,7 +130,13 @@ export function containerCreateOptions(
 ): CreateOptions {
   const hostMode = runtime.hostNetworkPort !== undefined;
   const port = hostMode ? runtime.hostNetworkPort! : CONTAINER_PORT;
-  // User env first, ours after, so the user cannot override Plane's variables (§3.3).
+  // Reserved names (SESSION_BACKEND_*, PLANE_*) are the platform's: a forged static token
+  // must not reach the backend (issue 10, finding 4). Other names are the image's business.
+  const refusal = firstEnvRefusal(executable.env, { injection: false });
+  if (refusal) return { ok: false, error: refusal.message };
+  const network = networkMode(executable.network_name, runtime.allowNetworkModes);
+  if (!network.ok) return network;
+  // User env first, ours after, so the user cannot override Plane's PORT (§3.3).
   const env = { ...executable.env, ...planeEnv(request, port) };
   const mount = mountBind(executable.mount, request.key.key.name, runtime.mountBase);
   if (!mount.ok) return mount;
@@ -127,7 +170,7 @@ export function containerCreateOptions(
   if (hostMode) {
     hostConfig.NetworkMode = "host";
   } else {
-    if (executable.network_name) hostConfig.NetworkMode = executable.network_name;
+    if (network.mode !== null) hostConfig.NetworkMode = network.mode;
     // Publish 8080 to a random host port on all interfaces (§3.3).
     hostConfig.PortBindings = { [`${CONTAINER_PORT}/tcp`]: [{}] };
   }

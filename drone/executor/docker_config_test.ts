@@ -5,6 +5,7 @@ import {
   containerName,
   DockerExecutable,
   mountBind,
+  networkMode,
 } from "./docker_config.ts";
 import type { SpawnRequest } from "./executor.ts";
 import type { BackendName } from "../../shared/names.ts";
@@ -109,4 +110,71 @@ Deno.test("containerName() and backendIdOfContainer() round-trip", () => {
   assert.equal(backendIdOfContainer(containerName("abc")), "abc");
   assert.equal(backendIdOfContainer("/plane-abc"), "abc");
   assert.equal(backendIdOfContainer("other"), null);
+});
+
+function refused(executable: unknown, runtime = {}): string {
+  const result = containerCreateOptions(request, DockerExecutable.parse(executable), runtime);
+  assert.ok(!result.ok, JSON.stringify(executable));
+  return result.error;
+}
+
+Deno.test("containerCreateOptions() refuses network modes the drone has not enabled (issue 10, finding 8)", () => {
+  assert.match(refused({ image: "img", "network_name": "host" }), /--allow-network-modes host/);
+  assert.match(refused({ image: "img", "network_name": "none" }), /--allow-network-modes none/);
+  for (const name of ["container:plane-victim", "container:x", "a/b", ""]) {
+    assert.match(
+      refused({ image: "img", "network_name": name }),
+      /Invalid executable\.network_name/,
+    );
+  }
+  // Enabled modes pass; container:* never does.
+  const host = create({ image: "img", "network_name": "host" }, { allowNetworkModes: ["host"] });
+  assert.equal(host.HostConfig.NetworkMode, "host");
+  assert.match(
+    refused({ image: "img", "network_name": "container:x" }, {
+      allowNetworkModes: ["host", "none"],
+    }),
+    /Invalid executable\.network_name/,
+  );
+  // The default bridge grants nothing a spawn without network_name does not have.
+  assert.equal(create({ image: "img", "network_name": "bridge" }).HostConfig.NetworkMode, "bridge");
+});
+
+Deno.test("networkMode() tells a user-defined network (inspected before create) from modes", () => {
+  assert.deepEqual(networkMode(null), { ok: true, mode: null, mustExist: false });
+  assert.deepEqual(networkMode("mynet"), { ok: true, mode: "mynet", mustExist: true });
+  assert.deepEqual(networkMode("default"), { ok: true, mode: "default", mustExist: false });
+  assert.deepEqual(networkMode("none", ["none"]), { ok: true, mode: "none", mustExist: false });
+  assert.equal(networkMode("host").ok, false);
+});
+
+Deno.test("containerCreateOptions() refuses a mount path with ':' that would add a bind field", () => {
+  const runtime = { mountBase: "/srv/plane" };
+  assert.match(refused({ image: "img", mount: "x:/etc" }, runtime), /Invalid mount path "x:\/etc"/);
+  assert.match(refused({ image: "img", mount: "a\nb" }, runtime), /Invalid mount path/);
+  const keyed = {
+    ...request,
+    key: { ...request.key, key: { ...request.key.key, name: "k:/etc" } },
+  };
+  const result = containerCreateOptions(
+    keyed,
+    DockerExecutable.parse({ image: "img", mount: true }),
+    runtime,
+  );
+  assert.ok(!result.ok);
+  assert.match(result.error, /Invalid mount path "k:\/etc"/);
+  assert.deepEqual(create({ image: "img", mount: "a/b" }, runtime).HostConfig.Binds, [
+    "/srv/plane/a/b:/plane-data",
+  ]);
+});
+
+Deno.test("containerCreateOptions() refuses reserved env names and passes others (the image's sandbox)", () => {
+  assert.match(
+    refused({ image: "img", env: { SESSION_BACKEND_STATIC_TOKEN: "forged" } }),
+    /"SESSION_BACKEND_STATIC_TOKEN".*reserved/,
+  );
+  assert.match(refused({ image: "img", env: { PLANE_X: "1" } }), /reserved/);
+  const o = create({ image: "img", env: { NODE_OPTIONS: "--x", LD_PRELOAD: "y" } });
+  assert.ok(o.Env.includes("NODE_OPTIONS=--x"));
+  assert.ok(o.Env.includes("LD_PRELOAD=y"));
 });

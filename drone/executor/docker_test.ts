@@ -95,3 +95,47 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "DockerExecutor refuses network_name host without --allow-network-modes, and a network that does not exist (issue 10, finding 8)",
+  ignore: !available,
+  async fn() {
+    const docker = connectDocker();
+    // Published ports, as a production drone runs: network_name reaches NetworkMode here.
+    const executor = new DockerExecutor({ docker, log, stopTimeoutSeconds: 5 });
+    await executor.start();
+    const key = {
+      key: { name: "k", namespace: "", tag: "" },
+      deadlines: { "renew_at": 0, "soft_terminate_at": 0, "hard_terminate_at": 0 },
+      token: 1,
+    };
+    const cases: [string, RegExp][] = [
+      ["host", /network mode "host" is not enabled on this drone.*--allow-network-modes host/],
+      ["none", /--allow-network-modes none/],
+      ["plane-no-such-network", /no such Docker network.*docker network create/],
+    ];
+    try {
+      for (const [name, message] of cases) {
+        const backendId = randomBackendName();
+        try {
+          await assert.rejects(
+            executor.spawn({
+              backendId,
+              executable: { image, "network_name": name },
+              key,
+              staticToken: null,
+            }),
+            message,
+          );
+          // Refused before create: no container was made.
+          await assert.rejects(docker.getContainer(`plane-${backendId}`).inspect());
+        } finally {
+          await docker.getContainer(`plane-${backendId}`).remove({ force: true }).catch(() => {});
+        }
+      }
+    } finally {
+      await executor.close();
+    }
+  },
+});

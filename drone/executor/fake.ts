@@ -15,6 +15,7 @@ import {
   type SpawnRequest,
 } from "./executor.ts";
 import { LogTail } from "./log_tail.ts";
+import { firstEnvRefusal } from "../../shared/backend_env.ts";
 import { waitForHttp } from "./readiness.ts";
 
 interface FakeBackend {
@@ -54,6 +55,12 @@ export class FakeExecutor implements Executor {
   spawn(request: SpawnRequest): Promise<{ address: string }> {
     const image = this.#image(request.executable);
     if (this.failSpawn.has(image)) return Promise.reject(new Error(`Spawn of "${image}" failed`));
+    // As Docker: reserved and invalid names are refused, the rest is the image's business.
+    const refusal = firstEnvRefusal(
+      (request.executable.env ?? {}) as Record<string, unknown>,
+      { injection: false },
+    );
+    if (refusal) return Promise.reject(new RangeError(refusal.message));
     const tail = new LogTail();
     tail.onLine((line) => {
       for (const listener of this.#logListeners) listener(request.backendId as BackendName, line);

@@ -17,12 +17,24 @@ import {
   type SpawnRequest,
 } from "./executor.ts";
 import { LogTail } from "./log_tail.ts";
+import { firstEnvRefusal, isReservedEnvName } from "../../shared/backend_env.ts";
 import { STARTUP_TIMEOUT_MS, waitForHttp } from "./readiness.ts";
 
 export const LocalImage = z.object({
   command: z.array(z.string()).min(1, "A command needs at least the program"),
   env: z.record(z.string(), z.string()).default({}),
   cwd: z.string().optional(),
+  /**
+   * Names a spawn's `env` may set for this image although a runtime, the loader or a shell
+   * reads them as code (`shared/backend_env.ts`), e.g. `["PYTHONPATH"]`. Reserved names
+   * (`SESSION_BACKEND_*`, `PLANE_*`) are refused even here.
+   */
+  allowEnv: z.array(
+    z.string().refine((name) => !isReservedEnvName(name), {
+      message: "SESSION_BACKEND_* and PLANE_* are reserved for the platform and cannot be " +
+        "allowed",
+    }),
+  ).default([]),
 });
 export type LocalImage = z.infer<typeof LocalImage>;
 
@@ -75,6 +87,14 @@ function parseImage(executable: Executable, images: LocalProcessConfig["images"]
         `local-process configuration (mapped: ${known.length ? known.join(", ") : "none"})`,
     );
   }
+  // Issue 10, finding 4: the controller refuses these at connect, but a drone does not trust
+  // it: API-supplied NODE_OPTIONS, LD_PRELOAD or PATH would run code on this host.
+  const refusal = firstEnvRefusal(parsed.data.env, {
+    allowed: new Set(image.allowEnv),
+    optIn: `opt it in with "allowEnv" on image "${parsed.data.image}" in this drone's --images ` +
+      "file",
+  });
+  if (refusal) throw new RangeError(refusal.message);
   return { image, userEnv: parsed.data.env };
 }
 

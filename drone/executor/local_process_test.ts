@@ -76,3 +76,62 @@ Deno.test("LocalProcessExecutor kills the whole process group, and escalates to 
   assert.equal(alive, false, "the grandchild process was killed with its group");
   await executor.close();
 });
+
+Deno.test("LocalProcessExecutor refuses an env name a runtime reads as code unless the image allows it (issue 10, finding 4)", async () => {
+  const command = [Deno.execPath(), "run", "--allow-net", "--allow-env", echoBackend];
+  const executor = new LocalProcessExecutor({
+    images: { echo: { command }, "echo-py": { command, allowEnv: ["PYTHONPATH"] } },
+  });
+  const key = {
+    key: { name: "k", namespace: "", tag: "" },
+    deadlines: { "renew_at": 0, "soft_terminate_at": 0, "hard_terminate_at": 0 },
+    token: 1,
+  };
+  try {
+    for (
+      const [name, message] of [
+        ["NODE_OPTIONS", /"NODE_OPTIONS".*"allowEnv" on image "echo"/],
+        ["LD_PRELOAD", /"LD_PRELOAD"/],
+        ["PATH", /"PATH"/],
+        ["node_options", /"node_options"/],
+        ["SESSION_BACKEND_STATIC_TOKEN", /reserved for the platform/],
+        ["A=B", /'='/],
+      ] as const
+    ) {
+      const executable = { image: "echo", env: { [name]: "x" } };
+      await assert.rejects(executor.prepare(executable), message, name);
+      const backendId = randomBackendName();
+      await assert.rejects(executor.spawn({ backendId, executable, key, staticToken: null }));
+    }
+    // Allowed for one image is not allowed for another, nor is a different name.
+    await assert.rejects(
+      executor.prepare({ image: "echo", env: { PYTHONPATH: "/x" } }),
+      /"PYTHONPATH"/,
+    );
+    await assert.rejects(
+      executor.prepare({ image: "echo-py", env: { PYTHONSTARTUP: "/x" } }),
+      /"PYTHONSTARTUP"/,
+    );
+
+    const backendId = randomBackendName();
+    const executable = { image: "echo-py", env: { PYTHONPATH: "/opt/app", USER_VAR: "u" } };
+    await executor.prepare(executable);
+    const { address } = await executor.spawn({ backendId, executable, key, staticToken: null });
+    assert.equal(await executor.waitForReady(backendId, address), "ready");
+    const echoed = await (await fetch(`http://${address}/`)).json();
+    assert.equal(echoed.env.PYTHONPATH, "/opt/app");
+    assert.equal(echoed.env.USER_VAR, "u");
+  } finally {
+    await executor.close();
+  }
+});
+
+Deno.test("LocalImage refuses reserved names in allowEnv", () => {
+  assert.throws(
+    () =>
+      new LocalProcessExecutor({
+        images: { x: { command: ["true"], allowEnv: ["SESSION_BACKEND_STATIC_TOKEN"] } },
+      }),
+    /reserved/,
+  );
+});

@@ -12,6 +12,7 @@ const names = [
   "SESSION_BACKEND_STATIC_TOKEN",
   "JAMSOCKET_SERVICE",
   "USER_VAR",
+  "PYTHONPATH",
 ];
 Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (req) => {
   const url = new URL(req.url);
