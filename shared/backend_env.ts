@@ -14,7 +14,9 @@
  * Matching folds case: Linux loaders read these names in upper case only, so `node_options`
  * is harmless today, but a deny-list fails open, and refusing the lower-case spelling costs an
  * app little (an operator can opt a name in). `HOME` and `TMPDIR` are allowed: they name
- * directories, load no code by themselves, and apps set them per backend.
+ * directories, load no code by themselves, and apps set them per backend. `ENV` is allowed: only
+ * an interactive POSIX shell reads it (a backend's is not), and `ENV=production` is a common app
+ * setting.
  */
 
 /** Exact names (upper case) a runtime, loader or shell reads as code or a code path. */
@@ -28,7 +30,6 @@ const INJECTION_NAMES: ReadonlySet<string> = new Set([
   "JDK_JAVA_OPTIONS",
   "CLASSPATH",
   "BASH_ENV",
-  "ENV",
   "SHELLOPTS",
   "BASHOPTS",
   "PS4",

@@ -60,7 +60,7 @@ const TABLE: [name: string, expected: "invalid" | "reserved" | "injection" | nul
   ["JDK_JAVA_OPTIONS", "injection"],
   ["CLASSPATH", "injection"],
   ["BASH_ENV", "injection"],
-  ["ENV", "injection"],
+  ["ENV", null], // read by interactive shells only; a common app setting
   ["SHELLOPTS", "injection"],
   ["BASHOPTS", "injection"],
   ["BASH_FUNC_ls%%", "injection"],

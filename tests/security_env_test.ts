@@ -35,7 +35,6 @@ const DENIED_BASE = [
   "CLASSPATH",
   "BASH_ENV",
   "BASH_FUNC_ls%%",
-  "ENV",
   "SHELLOPTS",
   "BASHOPTS",
   "PS4",
