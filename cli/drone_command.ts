@@ -250,7 +250,7 @@ export async function startDrone(
       ip: config.ip,
       softGraceMs: config.softGraceMs,
       stateDir: `${config.db === ":memory:" ? ".plane" : dirname(config.db)}/pids`,
-    });
+    }, { log: log.child("local") });
   }
   const store = new StateStore(config.db);
   if (config.db !== ":memory:") await Deno.chmod(config.db, 0o600);

@@ -75,6 +75,20 @@ export class DroneCore {
   async sweepLeftovers(): Promise<BackendName[]> {
     const { store, executor, log, clock } = this.#deps;
     const swept: BackendName[] = [];
+    // Issue 11, findings 2 and 4: what the runtime itself finds (pid files, labelled
+    // containers) goes first, whether or not the store still lists the backend.
+    const found = await executor.sweep?.();
+    if (found && found.killed.length > 0) {
+      log.info("Removed backend processes or containers left by a previous run", {
+        backends: found.killed,
+      });
+    }
+    for (const { backendId, error } of found?.failed ?? []) {
+      log.error("Could not remove what a previous run left for a backend", {
+        backend: backendId,
+        error,
+      });
+    }
     for (const { id, state } of store.activeBackends()) {
       const last = lastStatusOf(state);
       store.registerEvent(id, {
@@ -87,6 +101,10 @@ export class DroneCore {
           await executor.terminate(id, { hard: true });
           break;
         } catch (err) {
+          if (attempt === SWEEP_ATTEMPTS) {
+            log.error("Could not kill a leftover backend; giving up", { backend: id, err });
+            break;
+          }
           log.warn("Could not kill a leftover backend", { backend: id, attempt, err });
           await new Promise((r) => setTimeout(r, 100 * attempt));
         }

@@ -7,6 +7,7 @@
 import { ECHO_BACKEND } from "./env.ts";
 import { createTestDatabase, type TestDatabase } from "../controller/db/test_database.ts";
 import { waitFor } from "../shared/wait_for.ts";
+import { parsePidFile } from "../drone/executor/process_identity.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 const DENO_JSON = new URL("../deno.json", import.meta.url);
@@ -197,6 +198,11 @@ export interface PlaneCluster extends AsyncDisposable {
   controller: PlaneProcess;
   proxy: PlaneProcess | null;
   drone: PlaneProcess | null;
+  /**
+   * Starts the drone again with the same name, state file and flags (after `drone.child.kill`
+   * or `drone.stop()`), waits until it is schedulable, and makes it `drone`.
+   */
+  restartDrone(): Promise<PlaneProcess>;
   /** The drone's name (`dr-...`), when one runs. */
   droneName: string | null;
   /** A temporary directory for this cluster's files. */
@@ -265,17 +271,15 @@ export async function startPlaneCluster(options: ClusterOptions = {}): Promise<P
 
     let drone: PlaneProcess | null = null;
     let droneName: string | null = null;
-    if (options.drone !== false) {
-      const imagesPath = `${dir}/images.json`;
-      await Deno.writeTextFile(imagesPath, JSON.stringify(options.images ?? defaultImages()));
-      droneName = `dr-test${crypto.randomUUID().slice(0, 8)}`;
-      drone = await startPlane("drone", [
+    const imagesPath = `${dir}/images.json`;
+    const launchDrone = async (name: string) => {
+      const process = await startPlane("drone", [
         "--controller-url",
         controllerUrl,
         "--cluster",
         cluster,
         "--name",
-        droneName,
+        name,
         "--db",
         `${dir}/drone-state.db`,
         "--runtime",
@@ -286,8 +290,7 @@ export async function startPlaneCluster(options: ClusterOptions = {}): Promise<P
         logLevel,
         ...(options.droneArgs ?? []),
       ], { env: secretEnv, ready: (l) => l.message === "Drone starting" });
-      started.push(drone);
-      const name = droneName;
+      started.push(process);
       await waitFor(async () => {
         const { rows } = await database.db.query<{ ok: boolean }>(
           `select true as ok from node join drone on drone.id = node.id
@@ -297,6 +300,12 @@ export async function startPlaneCluster(options: ClusterOptions = {}): Promise<P
         );
         return rows.length === 1;
       }, { message: `drone ${name} schedulable`, timeoutMs: 20_000 });
+      return process;
+    };
+    if (options.drone !== false) {
+      await Deno.writeTextFile(imagesPath, JSON.stringify(options.images ?? defaultImages()));
+      droneName = `dr-test${crypto.randomUUID().slice(0, 8)}`;
+      drone = await launchDrone(droneName);
     }
 
     const key = options.apiKeys?.[0];
@@ -336,7 +345,7 @@ export async function startPlaneCluster(options: ClusterOptions = {}): Promise<P
       return answer.body;
     };
 
-    return {
+    const planeCluster: PlaneCluster = {
       database,
       controllerUrl,
       cluster,
@@ -344,6 +353,12 @@ export async function startPlaneCluster(options: ClusterOptions = {}): Promise<P
       controller,
       proxy,
       drone,
+      async restartDrone() {
+        if (droneName === null) throw new Error("This cluster was started without a drone");
+        await planeCluster.drone?.stop();
+        planeCluster.drone = await launchDrone(droneName);
+        return planeCluster.drone;
+      },
       droneName,
       dir,
       api,
@@ -356,6 +371,7 @@ export async function startPlaneCluster(options: ClusterOptions = {}): Promise<P
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       },
     };
+    return planeCluster;
   } catch (err) {
     await stopAll(started);
     await database[Symbol.asyncDispose]();
@@ -371,10 +387,11 @@ export async function startPlaneCluster(options: ClusterOptions = {}): Promise<P
 async function killLeftBackends(pidDir: string) {
   try {
     for await (const entry of Deno.readDir(pidDir)) {
-      const pid = Number(await Deno.readTextFile(`${pidDir}/${entry.name}`).catch(() => ""));
-      if (!Number.isInteger(pid) || pid <= 1) continue;
+      const text = await Deno.readTextFile(`${pidDir}/${entry.name}`).catch(() => "");
+      const identity = parsePidFile(text);
+      if (identity === null) continue;
       try {
-        Deno.kill(-pid, "SIGKILL");
+        Deno.kill(-identity.pgid, "SIGKILL");
       } catch { /* already gone */ }
     }
   } catch { /* no pid directory: no backend was started */ }

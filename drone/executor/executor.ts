@@ -24,6 +24,16 @@ export interface ExitEvent {
 
 export type ReadyResult = "ready" | "timeout";
 
+/** What a start-up sweep did with what a previous run of the drone left (issue 11). */
+export interface SweepResult {
+  /** Backends whose leftover process or container was killed or removed. */
+  killed: BackendName[];
+  /** Backends whose leftover had ended already. */
+  gone: BackendName[];
+  /** Backends whose leftover could not be checked or removed (kept for a later sweep). */
+  failed: { backendId: BackendName; error: string }[];
+}
+
 export interface Executor {
   /** Makes the executable runnable (pulls an image, checks a mapping). Throws when it cannot be. */
   prepare(executable: Executable, options?: { signal?: AbortSignal }): Promise<void>;
@@ -52,6 +62,12 @@ export interface Executor {
    * nanoseconds used since the previous sample; null when it is not running.
    */
   metrics(backendId: BackendName): Promise<BackendMetricsMessage | null>;
+  /**
+   * At start-up, before any spawn: kills or removes what a previous run of this drone left
+   * that the runtime can find by itself (pid files, labelled containers), including backends
+   * the state store no longer lists. Runtimes with nothing to find leave it out.
+   */
+  sweep?(): Promise<SweepResult>;
   close(): Promise<void>;
 }
 

@@ -15,8 +15,18 @@ import {
   planeEnv,
   type ReadyResult,
   type SpawnRequest,
+  type SweepResult,
 } from "./executor.ts";
 import { LogTail } from "./log_tail.ts";
+import { ENDED_TAIL_RETENTION_MS, EndedTails, MAX_ENDED_TAILS } from "./ended_tails.ts";
+import {
+  formatPidFile,
+  leftoverVerdict,
+  parsePidFile,
+  type ProcessIdentity,
+  readProcStat,
+} from "./process_identity.ts";
+import type { Logger } from "../../shared/log.ts";
 import { firstEnvRefusal, isReservedEnvName } from "../../shared/backend_env.ts";
 import { STARTUP_TIMEOUT_MS, waitForHttp } from "./readiness.ts";
 
@@ -48,6 +58,10 @@ export const LocalProcessConfig = z.object({
   startupTimeoutMs: z.number().int().positive().default(STARTUP_TIMEOUT_MS),
   tailLines: z.number().int().positive().default(1000),
   tailBytes: z.number().int().positive().default(256 * 1024),
+  /** How long an ended backend's tail stays readable through `logs` (issue 11, finding 5). */
+  endedTailRetentionMs: z.number().int().nonnegative().default(ENDED_TAIL_RETENTION_MS),
+  /** At most this many ended backends' tails are kept. */
+  maxEndedTails: z.number().int().nonnegative().default(MAX_ENDED_TAILS),
   /**
    * Directory for one pid file per running backend, so a restarted drone can kill the
    * process groups its previous run left (they are detached and outlive a killed drone).
@@ -72,6 +86,8 @@ interface Running {
   tail: LogTail;
   exited: boolean;
   killTimer: ReturnType<typeof setTimeout> | null;
+  /** Settles once the pid file holds the process's identity (or writing it failed). */
+  recorded: Promise<void>;
 }
 
 function parseImage(executable: Executable, images: LocalProcessConfig["images"]) {
@@ -106,6 +122,21 @@ function freePort(hostname: string): number {
   return port;
 }
 
+/** Checks (every `KILL_CHECK_MS`) that a killed leftover is gone before reporting it killed. */
+const KILL_CHECKS = 50;
+const KILL_CHECK_MS = 20;
+
+type LeftoverResult = "killed" | "gone" | "unverifiable";
+
+/** SIGKILLs a leftover's process group; "no such process" is fine, anything else throws. */
+function killGroup(pgid: number) {
+  try {
+    Deno.kill(-pgid, "SIGKILL");
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
+
 function signalGroup(pid: number, signal: Deno.Signal) {
   try {
     // A negative pid signals the process group the child leads (it was started detached).
@@ -117,12 +148,18 @@ function signalGroup(pid: number, signal: Deno.Signal) {
 
 export class LocalProcessExecutor implements Executor {
   #config: LocalProcessConfig;
+  #log: Logger | null;
   #running = new Map<BackendName, Running>();
-  #tails = new Map<BackendName, LogTail>();
+  #ended: EndedTails;
   #listeners: ((event: ExitEvent) => void)[] = [];
 
-  constructor(config: z.input<typeof LocalProcessConfig>) {
+  constructor(config: z.input<typeof LocalProcessConfig>, options: { log?: Logger } = {}) {
     this.#config = LocalProcessConfig.parse(config);
+    this.#log = options.log ?? null;
+    this.#ended = new EndedTails({
+      retentionMs: this.#config.endedTailRetentionMs,
+      maxCount: this.#config.maxEndedTails,
+    });
   }
 
   prepare(executable: Executable): Promise<void> {
@@ -134,15 +171,13 @@ export class LocalProcessExecutor implements Executor {
     }
   }
 
-  spawn(request: SpawnRequest): Promise<{ address: string }> {
-    try {
-      return Promise.resolve(this.#spawn(request));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  async spawn(request: SpawnRequest): Promise<{ address: string }> {
+    const { address, running } = this.#spawn(request);
+    await running.recorded;
+    return { address };
   }
 
-  #spawn(request: SpawnRequest): { address: string } {
+  #spawn(request: SpawnRequest): { address: string; running: Running } {
     const { image, userEnv } = parseImage(request.executable, this.#config.images);
     const port = freePort(this.#config.ip);
     const env: Record<string, string> = {};
@@ -173,10 +208,9 @@ export class LocalProcessExecutor implements Executor {
       tail,
       exited: false,
       killTimer: null,
+      recorded: this.#recordIdentity(request.backendId, child.pid),
     };
     this.#running.set(request.backendId, running);
-    this.#writePid(request.backendId, child.pid);
-    this.#tails.set(request.backendId, tail);
     const pumps = [pump(child.stdout, "stdout", tail), pump(child.stderr, "stderr", tail)];
     child.status.then(async (status) => {
       running.exited = true;
@@ -185,22 +219,32 @@ export class LocalProcessExecutor implements Executor {
       signalGroup(running.pid, "SIGKILL");
       await Promise.all(pumps);
       tail.end();
+      // Issue 11, finding 5: an ended backend's records go; its tail stays readable a while.
       this.#running.delete(request.backendId);
+      this.#ended.add(request.backendId, tail);
+      await running.recorded;
       this.#removePid(request.backendId);
       const event: ExitEvent = { backendId: request.backendId, exitCode: status.code };
       for (const listener of this.#listeners) listener(event);
     });
-    return { address: `${this.#config.ip}:${port}` };
+    return { address: `${this.#config.ip}:${port}`, running };
   }
 
-  terminate(backendId: BackendName, { hard }: { hard: boolean }): Promise<boolean> {
+  async terminate(backendId: BackendName, { hard }: { hard: boolean }): Promise<boolean> {
     const running = this.#running.get(backendId);
     if (!running) {
-      this.#killLeftover(backendId);
-      return Promise.resolve(false);
+      const verdict = await this.#killLeftover(backendId);
+      if (verdict === "unverifiable") {
+        this.#log?.error(
+          "Cannot tell whether a leftover backend process still runs: its pid file has no " +
+            "start time; kill it by hand if it does, then delete the pid file",
+          { backend: backendId, pidFile: this.#pidPath(backendId) },
+        );
+      }
+      return false;
     }
     // Exited but not yet reported: the exit event (with its code) is on its way.
-    if (running.exited) return Promise.resolve(true);
+    if (running.exited) return true;
     if (hard) {
       signalGroup(running.pid, "SIGKILL");
     } else {
@@ -210,7 +254,7 @@ export class LocalProcessExecutor implements Executor {
         this.#config.softGraceMs,
       );
     }
-    return Promise.resolve(true);
+    return true;
   }
 
   async waitForReady(
@@ -255,39 +299,114 @@ export class LocalProcessExecutor implements Executor {
     return this.#config.stateDir ? `${this.#config.stateDir}/${backendId}.pid` : null;
   }
 
-  #writePid(backendId: BackendName, pid: number) {
+  /**
+   * Writes the pid file a restarted drone uses to kill this process group (issue 11, finding
+   * 2): pid, group and start time. Without a readable start time the file still names the
+   * process, which a later sweep then reports rather than signals.
+   */
+  async #recordIdentity(backendId: BackendName, pid: number): Promise<void> {
     const path = this.#pidPath(backendId);
     if (!path) return;
-    Deno.mkdirSync(this.#config.stateDir!, { recursive: true });
-    Deno.writeTextFileSync(path, String(pid));
+    const identity: ProcessIdentity = { pid, pgid: pid, startTime: null };
+    try {
+      const stat = await readProcStat(pid);
+      // Null: the process exited already; its exit handler removes the file.
+      if (stat) Object.assign(identity, stat);
+    } catch (err) {
+      this.#log?.error("Cannot record a backend process's start time", { backend: backendId, err });
+    }
+    try {
+      await Deno.mkdir(this.#config.stateDir!, { recursive: true });
+      await Deno.writeTextFile(path, formatPidFile(identity));
+    } catch (err) {
+      this.#log?.error("Cannot write a backend's pid file", { backend: backendId, path, err });
+    }
   }
 
   #removePid(backendId: BackendName) {
     const path = this.#pidPath(backendId);
-    if (path) Deno.removeSync(path, { recursive: true });
+    if (!path) return;
+    try {
+      Deno.removeSync(path);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        this.#log?.error("Cannot remove a backend's pid file", { backend: backendId, path, err });
+      }
+    }
   }
 
   /**
-   * Kills the process group a previous drone run started for `backendId`, if it still runs.
-   * The pid is trusted only if that process still carries the backend's id in its
-   * environment, so a recycled pid is never signalled.
+   * Kills the process group a previous drone run started for `backendId`, if that very process
+   * still runs (pid, group and start time as recorded), and removes the pid file. A process
+   * that cannot be told from a stranger is left alone and its pid file kept ("unverifiable").
+   * Anything unexpected (no permission to read or signal) throws and keeps the pid file: it is
+   * never read as "gone".
    */
-  #killLeftover(backendId: BackendName) {
+  async #killLeftover(backendId: BackendName): Promise<"none" | LeftoverResult> {
     const path = this.#pidPath(backendId);
-    if (!path) return;
-    let pid: number;
+    if (!path) return "none";
+    let text: string;
     try {
-      pid = Number(Deno.readTextFileSync(path));
-    } catch {
-      return;
+      text = await Deno.readTextFile(path);
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return "none";
+      throw err;
     }
+    const recorded = parsePidFile(text);
+    if (recorded === null) {
+      throw new Error(`Cannot read pid file ${path}: not a pid or process identity`);
+    }
+    const verdict = leftoverVerdict(recorded, await readProcStat(recorded.pid));
+    if (verdict === "unverifiable") return verdict;
+    if (verdict === "kill") {
+      killGroup(recorded.pgid);
+      // Wait until the leader is gone, so the sweep reports what really happened.
+      for (let i = 0; i < KILL_CHECKS; i++) {
+        if (leftoverVerdict(recorded, await readProcStat(recorded.pid)) === "gone") break;
+        await new Promise((r) => setTimeout(r, KILL_CHECK_MS));
+      }
+    }
+    this.#removePid(backendId);
+    return verdict === "kill" ? "killed" : "gone";
+  }
+
+  /**
+   * Start-up sweep (issue 11, finding 2): kills every process group a pid file names that this
+   * run did not start, whether or not the state store still lists its backend.
+   */
+  async sweep(): Promise<SweepResult> {
+    const result: SweepResult = { killed: [], gone: [], failed: [] };
+    const dir = this.#config.stateDir;
+    if (!dir) return result;
+    const ids: BackendName[] = [];
     try {
-      const environ = Deno.readTextFileSync(`/proc/${pid}/environ`).split("\0");
-      if (environ.includes(`SESSION_BACKEND_ID=${backendId}`)) signalGroup(pid, "SIGKILL");
-    } catch {
-      // Gone already.
+      for await (const entry of Deno.readDir(dir)) {
+        if (entry.isFile && entry.name.endsWith(".pid")) {
+          ids.push(entry.name.slice(0, -".pid".length) as BackendName);
+        }
+      }
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return result;
+      throw err;
     }
-    Deno.removeSync(path, { recursive: true });
+    for (const backendId of ids) {
+      if (this.#running.has(backendId)) continue;
+      try {
+        const outcome = await this.#killLeftover(backendId);
+        if (outcome === "killed") result.killed.push(backendId);
+        else if (outcome === "gone" || outcome === "none") result.gone.push(backendId);
+        else {
+          result.failed.push({
+            backendId,
+            error: "its pid file has no start time, so the process cannot be told from a " +
+              "stranger; kill it by hand if it runs, then delete the pid file",
+          });
+        }
+      } catch (err) {
+        result.failed.push({ backendId, error: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return result;
   }
 
   /**
@@ -331,12 +450,7 @@ export class LocalProcessExecutor implements Executor {
   }
 
   logs(backendId: BackendName): LogLine[] {
-    return this.#tails.get(backendId)?.lines() ?? [];
-  }
-
-  /** Forgets a terminated backend's log tail. */
-  forget(backendId: BackendName): void {
-    if (!this.#running.has(backendId)) this.#tails.delete(backendId);
+    return this.#running.get(backendId)?.tail.lines() ?? this.#ended.lines(backendId) ?? [];
   }
 
   /** Kills every backend still running and waits for them (drone shutdown, tests). */

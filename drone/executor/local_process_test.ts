@@ -135,3 +135,125 @@ Deno.test("LocalImage refuses reserved names in allowEnv", () => {
     /reserved/,
   );
 });
+
+const KEY = {
+  key: { name: "k", namespace: "", tag: "" },
+  deadlines: { "renew_at": 0, "soft_terminate_at": 0, "hard_terminate_at": 0 },
+  token: 1,
+};
+
+function isRunning(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return !/\) Z /.test(stat);
+  } catch {
+    return false;
+  }
+}
+
+async function waitUntil(check: () => boolean, message: string) {
+  const deadline = Date.now() + 5_000;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${message}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+Deno.test("LocalProcessExecutor.sweep() kills the process group a previous run recorded in its pid file (issue 11, finding 2)", async () => {
+  const stateDir = await Deno.makeTempDir();
+  const images = { sleeper: { command: ["bash", "-c", "sleep 300 & echo child $!; wait"] } };
+  const previous = new LocalProcessExecutor({ images, stateDir });
+  const backendId = randomBackendName();
+  try {
+    await previous.spawn({
+      backendId,
+      executable: { image: "sleeper" },
+      key: KEY,
+      staticToken: null,
+    });
+    const pidFile = JSON.parse(await Deno.readTextFile(`${stateDir}/${backendId}.pid`));
+    assert.equal(pidFile.pgid, pidFile.pid);
+    assert.ok(pidFile.startTime > 0, "the start time is recorded");
+    let child = 0;
+    await waitUntil(() => {
+      const line = previous.logs(backendId).find((l) => l.text.startsWith("child "));
+      child = line ? Number(line.text.slice(6)) : 0;
+      return child > 0;
+    }, "the grandchild's pid");
+
+    // A new run on the same state directory (the old one "crashed": it is not closed).
+    const next = new LocalProcessExecutor({ images, stateDir });
+    const result = await next.sweep();
+    assert.deepEqual(result, { killed: [backendId], gone: [], failed: [] });
+    await waitUntil(() => !isRunning(pidFile.pid) && !isRunning(child), "the group to die");
+    assert.equal(await Deno.stat(`${stateDir}/${backendId}.pid`).catch(() => null), null);
+    assert.deepEqual(await next.sweep(), { killed: [], gone: [], failed: [] });
+  } finally {
+    await previous.close();
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("LocalProcessExecutor.sweep() never signals a recycled pid and keeps a pid file it cannot verify", async () => {
+  const stateDir = await Deno.makeTempDir();
+  const stranger = new Deno.Command("sleep", { args: ["300"], detached: true, stdout: "null" })
+    .spawn();
+  try {
+    const recycled = randomBackendName();
+    const legacy = randomBackendName();
+    const garbage = randomBackendName();
+    // Same pid, another start time: the pid was recycled after the backend ended.
+    await Deno.writeTextFile(
+      `${stateDir}/${recycled}.pid`,
+      JSON.stringify({ pid: stranger.pid, pgid: stranger.pid, startTime: 1 }),
+    );
+    // A bare pid (no start time): the process cannot be told from a stranger.
+    await Deno.writeTextFile(`${stateDir}/${legacy}.pid`, String(stranger.pid));
+    await Deno.writeTextFile(`${stateDir}/${garbage}.pid`, "not a pid");
+    const executor = new LocalProcessExecutor({ images: {}, stateDir });
+    const result = await executor.sweep();
+    assert.deepEqual(result.killed, []);
+    assert.deepEqual(result.gone, [recycled]);
+    assert.deepEqual(result.failed.map((f) => f.backendId).sort(), [legacy, garbage].sort());
+    assert.match(result.failed.find((f) => f.backendId === legacy)!.error, /no start time/);
+    assert.ok(isRunning(stranger.pid), "the stranger was not signalled");
+    assert.equal(await Deno.stat(`${stateDir}/${recycled}.pid`).catch(() => null), null);
+    assert.ok(await Deno.stat(`${stateDir}/${legacy}.pid`), "an unverifiable pid file is kept");
+    assert.ok(await Deno.stat(`${stateDir}/${garbage}.pid`), "an unreadable pid file is kept");
+    // terminate() of an unknown backend goes the same way: a failure throws, never "gone".
+    await assert.rejects(executor.terminate(garbage, { hard: true }), /Cannot read pid file/);
+    assert.equal(await executor.terminate(legacy, { hard: true }), false);
+    assert.ok(isRunning(stranger.pid));
+  } finally {
+    stranger.kill("SIGKILL");
+    await stranger.status;
+    await Deno.remove(stateDir, { recursive: true });
+  }
+});
+
+Deno.test("LocalProcessExecutor releases an ended backend's tail after the retention count (issue 11, finding 5)", async () => {
+  const executor = new LocalProcessExecutor({
+    images: { once: { command: ["sh", "-c", "echo bye"] } },
+    maxEndedTails: 1,
+  });
+  const exits = new Set<string>();
+  executor.onExit((e) => exits.add(e.backendId));
+  try {
+    const first = randomBackendName();
+    const second = randomBackendName();
+    for (const backendId of [first, second]) {
+      await executor.spawn({
+        backendId,
+        executable: { image: "once" },
+        key: KEY,
+        staticToken: null,
+      });
+      await waitUntil(() => exits.has(backendId), `${backendId} to exit`);
+      assert.deepEqual(executor.logs(backendId).map((l) => l.text), ["bye"], "readable after exit");
+    }
+    assert.deepEqual(executor.logs(first), [], "the older ended tail was released");
+    assert.deepEqual(executor.logs(second).map((l) => l.text), ["bye"]);
+  } finally {
+    await executor.close();
+  }
+});
