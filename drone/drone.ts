@@ -211,6 +211,8 @@ export class DroneCore {
     if (state.status === "terminated") {
       this.keys.unregister(backendId);
       this.#managers.delete(backendId);
+      // Issue 11, finding 5: nothing of an ended backend stays in memory here.
+      this.#followed.delete(backendId);
     }
   }
 
@@ -233,6 +235,9 @@ export class DroneCore {
         });
       }
     }
+    // Follows that expired without a line (the backend had ended) are released here.
+    const now = this.#deps.clock.now();
+    for (const [id, end] of this.#followed) if (end < now) this.#followed.delete(id);
     this.#followed.set(backendId, Math.max(until, this.#followed.get(backendId) ?? 0));
   }
 

@@ -2,7 +2,8 @@
  * The drone's durable memory (behaviour doc §9), on `node:sqlite`: the latest state of every
  * backend plus an outbox of state events not yet acked by a controller. Events are persisted
  * before they are sent, replayed to every new listener (each controller connection) until
- * acked, so no state change is lost across controller outages or drone restarts.
+ * acked, so no state change is lost across controller outages or drone restarts. A terminated
+ * backend's row is pruned once all its events are acked, so the file tracks live backends.
  */
 import { DatabaseSync } from "node:sqlite";
 import { BackendState } from "../shared/backend_state.ts";
@@ -40,6 +41,7 @@ export class StateStore {
         timestamp integer not null,
         foreign key (backend_id) references backend(id)
       );
+      create index if not exists event_backend_id on event (backend_id);
     `);
   }
 
@@ -95,9 +97,19 @@ export class StateStore {
     }));
   }
 
-  /** The controller has the event: drop it from the outbox. */
+  /**
+   * The controller has the event: drop it from the outbox. Once a `terminated` backend has no
+   * unacked event left, its row goes too (issue 11, finding 5): the controller knows the end,
+   * the start-up sweep has nothing to kill, and the store stays as small as the live set.
+   */
   ackEvent(eventId: number): void {
-    this.#db.prepare("delete from event where id = ?").run(eventId);
+    const acked = this.#db.prepare("delete from event where id = ? returning backend_id")
+      .get(eventId) as { backend_id: string | null } | undefined;
+    if (!acked?.backend_id) return;
+    this.#db.prepare(
+      `delete from backend where id = ? and json_extract(state, '$.status') = 'terminated'
+         and not exists (select 1 from event where backend_id = backend.id)`,
+    ).run(acked.backend_id);
   }
 
   /** Backends whose last state is not `terminated` (killed by the start-up sweep, §6.4). */

@@ -71,3 +71,48 @@ Deno.test("StateStore replays unacked events to every new listener and durably a
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("StateStore prunes a terminated backend's row once the controller acked all its events (issue 11, finding 5)", () => {
+  const store = new StateStore(":memory:");
+  const scheduled = store.registerEvent(b1, { status: "scheduled" }, 1);
+  const terminated = store.registerEvent(b1, {
+    status: "terminated",
+    last_status: "scheduled",
+    termination: null,
+    reason: null,
+    exit_code: 0,
+  }, 2);
+  store.registerEvent(b2, { status: "scheduled" }, 3);
+  // Acked out of order: the row stays while an event of it is still unacked.
+  store.ackEvent(terminated);
+  assert.equal(store.backendState(b1)?.status, "terminated");
+  store.ackEvent(scheduled);
+  assert.equal(store.backendState(b1), null, "pruned");
+  assert.deepEqual(store.unackedEvents().map((e) => e.backend_id), [b2]);
+  // A live backend's row stays, acked or not.
+  store.ackEvent(store.unackedEvents()[0]!.event_id);
+  assert.deepEqual(store.backendState(b2), { status: "scheduled" });
+  assert.deepEqual(store.activeBackends().map((b) => b.id), [b2]);
+  store.close();
+});
+
+Deno.test("StateStore holds only live rows after many acked backend lifecycles", () => {
+  const store = new StateStore(":memory:");
+  store.registerListener((m) => store.ackEvent(m.event_id));
+  for (let i = 0; i < 1_000; i++) {
+    const id = `b${i}` as BackendName;
+    store.registerEvent(id, { status: "scheduled" }, i);
+    store.registerEvent(id, {
+      status: "terminated",
+      last_status: "scheduled",
+      termination: "hard",
+      reason: "external",
+      exit_code: null,
+    }, i);
+  }
+  store.registerEvent(b1, { status: "scheduled" }, 5_000);
+  assert.equal(store.backendState("b999" as BackendName), null);
+  assert.deepEqual(store.unackedEvents(), []);
+  assert.deepEqual(store.activeBackends().map((b) => b.id), [b1]);
+  store.close();
+});
