@@ -12,6 +12,7 @@ import { LocalImage, LocalProcessExecutor } from "../drone/executor/local_proces
 import { DockerExecutor } from "../drone/executor/docker.ts";
 import { connectDocker } from "../drone/executor/docker_connect.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
+import { randomDroneName } from "../shared/names.ts";
 import { type ConfigFlag, parseFlagsOf } from "./config_flags.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -228,9 +229,12 @@ export async function startDrone(
 ): Promise<RunningDrone> {
   const log = options.log ?? createLogger("drone", { level: config.logLevel });
   if (config.db !== ":memory:") await Deno.mkdir(dirname(config.db), { recursive: true });
+  // Named here, not in createDrone: Docker labels containers with it (issue 11, finding 4).
+  const name = config.name ?? randomDroneName();
   let executor: Executor;
   if (config.runtime === "docker") {
     const docker = new DockerExecutor({
+      droneName: name,
       docker: connectDocker(),
       log: log.child("docker"),
       ip: config.ip,
@@ -259,7 +263,7 @@ export async function startDrone(
     store,
     log,
     link: {
-      name: config.name,
+      name,
       controllerUrl: config.controllerUrl,
       cluster: config.cluster,
       pool: config.pool,

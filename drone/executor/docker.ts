@@ -14,6 +14,7 @@ import {
   type LogLine,
   type ReadyResult,
   type SpawnRequest,
+  type SweepResult,
 } from "./executor.ts";
 import {
   backendIdOfContainer,
@@ -22,10 +23,12 @@ import {
   containerName,
   DockerExecutable,
   type DockerRuntimeOptions,
+  DRONE_LABEL,
   networkMode,
   PLANE_LABEL,
 } from "./docker_config.ts";
 import { LogTail } from "./log_tail.ts";
+import { EndedTails } from "./ended_tails.ts";
 import { STARTUP_TIMEOUT_MS, waitForHttp } from "./readiness.ts";
 
 /** The dockerode methods this runtime calls; dockerode's `Docker` satisfies it. */
@@ -43,6 +46,7 @@ export interface DockerApi {
   getContainer(id: string): DockerContainer;
   getEvents(options: Record<string, unknown>): Promise<NodeJS.ReadableStream>;
   pruneContainers(options: Record<string, unknown>): Promise<unknown>;
+  listContainers(options: Record<string, unknown>): Promise<{ Names?: string[]; State?: string }[]>;
 }
 
 export interface DockerContainer {
@@ -135,7 +139,9 @@ function freePort(hostname: string): number {
 export class DockerExecutor implements Executor {
   #o: DockerExecutorOptions;
   #listeners: ((event: ExitEvent) => void)[] = [];
+  /** Tails of backends whose container runs; moved to `#ended` at its exit (issue 11, finding 5). */
   #tails = new Map<string, LogTail>();
+  #ended = new EndedTails();
   #live = new Set<string>();
   #events: NodeJS.ReadableStream | null = null;
   #pruneTimer: ReturnType<typeof setInterval> | null = null;
@@ -179,6 +185,7 @@ export class DockerExecutor implements Executor {
     if (!backendId || (event.Action !== "die" && event.Action !== "stop")) return;
     // The first of die/stop wins (§3.8); the other finds the backend already reported.
     if (!this.#live.delete(backendId)) return;
+    this.#release(backendId);
     const code = event.Actor?.Attributes?.exitCode;
     const exit: ExitEvent = {
       backendId: backendId as BackendName,
@@ -240,17 +247,51 @@ export class DockerExecutor implements Executor {
     if (hostPort === undefined) await this.#checkNetwork(config.network_name);
     const container = await this.#o.docker.createContainer(created.options);
     this.#live.add(request.backendId);
-    await container.start();
-    this.#followLogs(request.backendId, container);
-    if (hostPort !== undefined) return { address: `${ip}:${hostPort}` };
-    // §3.3: read the published port, up to 3 tries 100 ms apart.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const info = await container.inspect();
-      const binding = info.NetworkSettings.Ports?.[`${CONTAINER_PORT}/tcp`]?.[0];
-      if (binding?.HostPort) return { address: `${ip}:${binding.HostPort}` };
-      await new Promise((r) => setTimeout(r, 100));
+    try {
+      await container.start();
+      this.#followLogs(request.backendId, container);
+      if (hostPort !== undefined) return { address: `${ip}:${hostPort}` };
+      // §3.3: read the published port, up to 3 tries 100 ms apart.
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const info = await container.inspect();
+        const binding = info.NetworkSettings.Ports?.[`${CONTAINER_PORT}/tcp`]?.[0];
+        if (binding?.HostPort) return { address: `${ip}:${binding.HostPort}` };
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error(`Container ${containerName(request.backendId)} has no published port`);
+    } catch (err) {
+      // Issue 11, finding 4: a spawn that fails after create removes what it created, or the
+      // container runs on with its backend already `terminated`.
+      await this.#removeFailed(request.backendId, container, err);
+      throw err;
     }
-    throw new Error(`Container ${containerName(request.backendId)} has no published port`);
+  }
+
+  async #removeFailed(backendId: BackendName, container: DockerContainer, cause: unknown) {
+    this.#live.delete(backendId);
+    this.#release(backendId);
+    try {
+      await container.remove({ force: true });
+      this.#o.log.warn("Spawn failed after the container was created; removed it", {
+        backend: backendId,
+        err: cause,
+      });
+    } catch (err) {
+      if (statusCode(err) === 404) return;
+      this.#o.log.error(
+        "Spawn failed after the container was created, and removing it failed too; the next " +
+          "start-up sweep removes it",
+        { backend: backendId, err, cause },
+      );
+    }
+  }
+
+  /** A backend ended: its live tail becomes an ended one (readable for a bounded time). */
+  #release(backendId: string) {
+    const tail = this.#tails.get(backendId);
+    if (!tail) return;
+    this.#tails.delete(backendId);
+    this.#ended.add(backendId, tail);
   }
 
   /**
@@ -360,7 +401,45 @@ export class DockerExecutor implements Executor {
   }
 
   logs(backendId: BackendName): LogLine[] {
-    return this.#tails.get(backendId)?.lines() ?? [];
+    return this.#tails.get(backendId)?.lines() ?? this.#ended.lines(backendId) ?? [];
+  }
+
+  /** Containers labelled with this drone's name (none when it has no name). */
+  async #ownContainers(): Promise<{ backendId: BackendName; running: boolean }[]> {
+    if (!this.#o.droneName) return [];
+    const list = await this.#o.docker.listContainers({
+      all: true,
+      filters: { label: [PLANE_LABEL, `${DRONE_LABEL}=${this.#o.droneName}`] },
+    });
+    const found: { backendId: BackendName; running: boolean }[] = [];
+    for (const container of list) {
+      const name = container.Names?.[0]?.replace(/^\//, "");
+      const backendId = name ? backendIdOfContainer(name) : null;
+      if (backendId) {
+        found.push({ backendId: backendId as BackendName, running: container.State === "running" });
+      }
+    }
+    return found;
+  }
+
+  /**
+   * Start-up sweep (issue 11, finding 4): removes every container labelled with this drone's
+   * name that this run does not know as live — a previous run's, whether or not its state
+   * store still lists the backend (a spawn that failed after create, a crash mid-spawn).
+   */
+  async sweep(): Promise<SweepResult> {
+    const result: SweepResult = { killed: [], gone: [], failed: [] };
+    for (const { backendId, running } of await this.#ownContainers()) {
+      if (this.#live.has(backendId)) continue;
+      try {
+        await this.#o.docker.getContainer(containerName(backendId)).remove({ force: true });
+        (running ? result.killed : result.gone).push(backendId);
+      } catch (err) {
+        if (statusCode(err) === 404) result.gone.push(backendId);
+        else result.failed.push({ backendId, error: String(err) });
+      }
+    }
+    return result;
   }
 
   /** Removes stopped Plane containers older than the minimum age (§3.8). */
@@ -380,7 +459,9 @@ export class DockerExecutor implements Executor {
    */
   async removeCreated(): Promise<number> {
     let removed = 0;
-    for (const backendId of this.#tails.keys()) {
+    const ids = new Set<string>([...this.#live, ...this.#tails.keys()]);
+    for (const { backendId } of await this.#ownContainers()) ids.add(backendId);
+    for (const backendId of ids) {
       try {
         await this.#o.docker.getContainer(containerName(backendId)).remove({ force: true });
         removed++;

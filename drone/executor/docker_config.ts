@@ -14,6 +14,11 @@ import {
 } from "../../shared/docker_fields.ts";
 
 export const PLANE_LABEL = "dev.plane.backend";
+/**
+ * Ours (issue 11, finding 4): the name of the drone that created the container, so a restarted
+ * drone removes its own leftovers and leaves other drones' containers on the machine alone.
+ */
+export const DRONE_LABEL = "dev.plane.drone";
 export const CONTAINER_PORT = 8080;
 
 export const PullPolicy = z.enum(["IfNotPresent", "Always", "Never"]);
@@ -57,6 +62,8 @@ export interface DockerRuntimeOptions {
    * a spawn ask for (`--allow-network-modes`); none by default (issue 10, finding 8).
    */
   allowNetworkModes?: readonly NetworkMode[] | undefined;
+  /** The drone's name, set as the `dev.plane.drone` label (issue 11, finding 4). */
+  droneName?: string | undefined;
 }
 
 /** `network_name` values Docker reads as the default bridge: asking for them grants nothing. */
@@ -178,7 +185,10 @@ export function containerCreateOptions(
     name: containerName(request.backendId),
     Image: executable.image,
     Env: Object.entries(env).map(([k, v]) => `${k}=${v}`),
-    Labels: { [PLANE_LABEL]: "true" },
+    Labels: {
+      [PLANE_LABEL]: "true",
+      ...(runtime.droneName ? { [DRONE_LABEL]: runtime.droneName } : {}),
+    },
     HostConfig: hostConfig,
   };
   if (!hostMode) options.ExposedPorts = { [`${CONTAINER_PORT}/tcp`]: {} };

@@ -7,7 +7,7 @@ import { connectDocker } from "./docker_connect.ts";
 import assert from "node:assert/strict";
 import { runExecutorConformance } from "./conformance.ts";
 import { DockerExecutor } from "./docker.ts";
-import { buildEchoImage } from "./testdata/docker_image.ts";
+import { buildBrokenImage, buildEchoImage } from "./testdata/docker_image.ts";
 import { createLogger } from "../../shared/log.ts";
 import { randomBackendName } from "../../shared/names.ts";
 import { waitFor } from "../../shared/wait_for.ts";
@@ -136,6 +136,99 @@ Deno.test({
       }
     } finally {
       await executor.close();
+    }
+  },
+});
+
+const KEY = {
+  key: { name: "k", namespace: "", tag: "" },
+  deadlines: { "renew_at": 0, "soft_terminate_at": 0, "hard_terminate_at": 0 },
+  token: 1,
+};
+
+/** Names of the containers (running or not) carrying `label`. */
+async function containersLabelled(label: string): Promise<string[]> {
+  const list = await connectDocker().listContainers({ all: true, filters: { label: [label] } });
+  return list.map((c) => (c.Names?.[0] ?? "").replace(/^\//, ""));
+}
+
+Deno.test({
+  name:
+    "DockerExecutor removes the container of a spawn that fails after create, and logs why with the backend id (issue 11, finding 4)",
+  ignore: !available,
+  async fn() {
+    const broken = await buildBrokenImage();
+    const droneName = `dr-i11${crypto.randomUUID().slice(0, 8)}`;
+    const lines: Record<string, unknown>[] = [];
+    const recording = createLogger("docker", {
+      level: "warn",
+      write: (line: string) => lines.push(JSON.parse(line)),
+    });
+    const executor = new DockerExecutor({
+      docker: connectDocker(),
+      log: recording,
+      hostNetwork: true,
+      droneName,
+    });
+    await executor.start();
+    const backendId = randomBackendName();
+    try {
+      await assert.rejects(
+        executor.spawn({ backendId, executable: { image: broken }, key: KEY, staticToken: null }),
+      );
+      assert.deepEqual(await containersLabelled(`dev.plane.drone=${droneName}`), []);
+      await assert.rejects(connectDocker().getContainer(`plane-${backendId}`).inspect());
+      const logged = lines.find((l) => l.backend === backendId);
+      assert.ok(logged, `a log line names the backend: ${JSON.stringify(lines)}`);
+      assert.match(String(logged.message), /removed it/);
+    } finally {
+      await connectDocker().getContainer(`plane-${backendId}`).remove({ force: true })
+        .catch(() => {});
+      await executor.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "DockerExecutor.sweep() removes the containers a previous run of the same drone left, and no other drone's (issue 11, finding 4)",
+  ignore: !available,
+  async fn() {
+    const docker = connectDocker();
+    const droneName = `dr-i11${crypto.randomUUID().slice(0, 8)}`;
+    const otherName = `dr-i11${crypto.randomUUID().slice(0, 8)}`;
+    const make = async (name: string) => {
+      const executor = new DockerExecutor({ docker, log, hostNetwork: true, droneName: name });
+      await executor.start();
+      return executor;
+    };
+    const previous = await make(droneName);
+    const other = await make(otherName);
+    const mine = randomBackendName();
+    const theirs = randomBackendName();
+    try {
+      await previous.spawn({ backendId: mine, executable: { image }, key: KEY, staticToken: null });
+      await other.spawn({ backendId: theirs, executable: { image }, key: KEY, staticToken: null });
+      assert.deepEqual(await containersLabelled(`dev.plane.drone=${droneName}`), [`plane-${mine}`]);
+
+      const next = await make(droneName);
+      try {
+        assert.deepEqual(await next.sweep(), { killed: [mine], gone: [], failed: [] });
+        assert.deepEqual(await containersLabelled(`dev.plane.drone=${droneName}`), []);
+        assert.deepEqual(
+          await containersLabelled(`dev.plane.drone=${otherName}`),
+          [`plane-${theirs}`],
+          "another drone's container is left alone",
+        );
+      } finally {
+        await next.close();
+      }
+    } finally {
+      for (const id of [mine, theirs]) {
+        await docker.getContainer(`plane-${id}`).remove({ force: true }).catch(() => {});
+      }
+      await previous.close();
+      await other.close();
     }
   },
 });

@@ -1,6 +1,34 @@
 /** The echo backend of the runtime tests as a local Docker image (see `../deno_image.ts`). */
-import { buildDenoImage } from "../deno_image.ts";
+import { buildDenoImage, imageExists } from "../deno_image.ts";
 
 export function buildEchoImage(): Promise<string> {
   return buildDenoImage("plane-test-echo", new URL("./echo_backend.ts", import.meta.url));
+}
+
+/**
+ * An image whose command does not exist: `create` succeeds, `start` fails (the OCI runtime
+ * cannot exec it). For spawns that fail after the container exists (issue 11, finding 4).
+ */
+export async function buildBrokenImage(): Promise<string> {
+  const tag = "plane-test-broken:1";
+  if (await imageExists(tag)) return tag;
+  const root = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(`${root}/README`, "no program here\n");
+    const tar = new Deno.Command("tar", { args: ["-C", root, "-c", "."], stdout: "piped" }).spawn();
+    const importer = new Deno.Command("docker", {
+      args: ["import", "--change", 'CMD ["/missing-program"]', "-", tag],
+      stdin: "piped",
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    await tar.stdout.pipeTo(importer.stdin);
+    const [tarStatus, out] = await Promise.all([tar.status, importer.output()]);
+    if (!tarStatus.success || !out.success) {
+      throw new Error(`docker import failed: ${new TextDecoder().decode(out.stderr).trim()}`);
+    }
+    return tag;
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
 }
