@@ -7,6 +7,8 @@
 import assert from "node:assert/strict";
 import { type PlaneCluster, startPlaneCluster } from "./plane_process.ts";
 import { waitFor } from "../shared/wait_for.ts";
+import { connectDocker } from "../drone/executor/docker_connect.ts";
+import { buildEchoImage } from "../drone/executor/testdata/docker_image.ts";
 
 const BACKENDS = 5;
 
@@ -91,3 +93,49 @@ async function restartKillsLeftovers(cluster: PlaneCluster, ids: string[]) {
     "the sweep logged no error",
   );
 }
+
+const dockerAvailable = await connectDocker().ping().then(() => true, () => false);
+
+Deno.test({
+  name:
+    "plane drone --runtime docker restarted after SIGKILL removes every container its previous run left",
+  ignore: !dockerAvailable,
+  async fn() {
+    const image = await buildEchoImage();
+    await using cluster = await startPlaneCluster({
+      droneArgs: ["--runtime", "docker", "--host-network"],
+    });
+    const docker = connectDocker();
+    const ids: string[] = [];
+    try {
+      const spawn = { "spawn_config": { executable: { image, "pull_policy": "Never" } } };
+      for (
+        const body of await Promise.all([cluster.connectReady(spawn), cluster.connectReady(spawn)])
+      ) {
+        ids.push(String(body.backend_id));
+      }
+      const label = `dev.plane.drone=${cluster.droneName}`;
+      const labelled = async () =>
+        (await docker.listContainers({ all: true, filters: { label: [label] } })).length;
+      assert.equal(await labelled(), ids.length);
+
+      cluster.drone!.child.kill("SIGKILL");
+      await cluster.drone!.child.status;
+      await cluster.restartDrone();
+      await waitFor(async () => {
+        const rows = await statuses(cluster, ids);
+        return rows.length === ids.length && rows.every((r) => r.status === "terminated");
+      }, { message: "every backend of the killed drone terminated", timeoutMs: 15_000 });
+      await waitFor(async () => (await labelled()) === 0, {
+        message: "no container of the previous run left",
+      });
+      for (const id of ids) {
+        await assert.rejects(docker.getContainer(`plane-${id}`).inspect(), `plane-${id} removed`);
+      }
+    } finally {
+      for (const id of ids) {
+        await docker.getContainer(`plane-${id}`).remove({ force: true }).catch(() => {});
+      }
+    }
+  },
+});
