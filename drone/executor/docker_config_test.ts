@@ -178,3 +178,8 @@ Deno.test("containerCreateOptions() refuses reserved env names and passes others
   assert.ok(o.Env.includes("NODE_OPTIONS=--x"));
   assert.ok(o.Env.includes("LD_PRELOAD=y"));
 });
+
+Deno.test("containerCreateOptions() labels the container with the drone's name when it has one (issue 11, finding 4)", () => {
+  const o = create({ image: "x" }, { droneName: "dr-abc" });
+  assert.deepEqual(o.Labels, { "dev.plane.backend": "true", "dev.plane.drone": "dr-abc" });
+});
