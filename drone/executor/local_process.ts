@@ -19,13 +19,7 @@ import {
 } from "./executor.ts";
 import { LogTail } from "./log_tail.ts";
 import { ENDED_TAIL_RETENTION_MS, EndedTails, MAX_ENDED_TAILS } from "./ended_tails.ts";
-import {
-  formatPidFile,
-  leftoverVerdict,
-  parsePidFile,
-  type ProcessIdentity,
-  readProcStat,
-} from "./process_identity.ts";
+import { PidFiles, UNVERIFIABLE } from "./pid_files.ts";
 import type { Logger } from "../../shared/log.ts";
 import { firstEnvRefusal, isReservedEnvName } from "../../shared/backend_env.ts";
 import { STARTUP_TIMEOUT_MS, waitForHttp } from "./readiness.ts";
@@ -122,21 +116,6 @@ function freePort(hostname: string): number {
   return port;
 }
 
-/** Checks (every `KILL_CHECK_MS`) that a killed leftover is gone before reporting it killed. */
-const KILL_CHECKS = 50;
-const KILL_CHECK_MS = 20;
-
-type LeftoverResult = "killed" | "gone" | "unverifiable";
-
-/** SIGKILLs a leftover's process group; "no such process" is fine, anything else throws. */
-function killGroup(pgid: number) {
-  try {
-    Deno.kill(-pgid, "SIGKILL");
-  } catch (err) {
-    if (!(err instanceof Deno.errors.NotFound)) throw err;
-  }
-}
-
 function signalGroup(pid: number, signal: Deno.Signal) {
   try {
     // A negative pid signals the process group the child leads (it was started detached).
@@ -149,6 +128,7 @@ function signalGroup(pid: number, signal: Deno.Signal) {
 export class LocalProcessExecutor implements Executor {
   #config: LocalProcessConfig;
   #log: Logger | null;
+  #pids: PidFiles | null;
   #running = new Map<BackendName, Running>();
   #ended: EndedTails;
   #listeners: ((event: ExitEvent) => void)[] = [];
@@ -156,6 +136,7 @@ export class LocalProcessExecutor implements Executor {
   constructor(config: z.input<typeof LocalProcessConfig>, options: { log?: Logger } = {}) {
     this.#config = LocalProcessConfig.parse(config);
     this.#log = options.log ?? null;
+    this.#pids = this.#config.stateDir ? new PidFiles(this.#config.stateDir, this.#log) : null;
     this.#ended = new EndedTails({
       retentionMs: this.#config.endedTailRetentionMs,
       maxCount: this.#config.maxEndedTails,
@@ -208,7 +189,7 @@ export class LocalProcessExecutor implements Executor {
       tail,
       exited: false,
       killTimer: null,
-      recorded: this.#recordIdentity(request.backendId, child.pid),
+      recorded: this.#pids?.record(request.backendId, child.pid) ?? Promise.resolve(),
     };
     this.#running.set(request.backendId, running);
     const pumps = [pump(child.stdout, "stdout", tail), pump(child.stderr, "stderr", tail)];
@@ -223,7 +204,7 @@ export class LocalProcessExecutor implements Executor {
       this.#running.delete(request.backendId);
       this.#ended.add(request.backendId, tail);
       await running.recorded;
-      this.#removePid(request.backendId);
+      this.#pids?.remove(request.backendId);
       const event: ExitEvent = { backendId: request.backendId, exitCode: status.code };
       for (const listener of this.#listeners) listener(event);
     });
@@ -233,13 +214,12 @@ export class LocalProcessExecutor implements Executor {
   async terminate(backendId: BackendName, { hard }: { hard: boolean }): Promise<boolean> {
     const running = this.#running.get(backendId);
     if (!running) {
-      const verdict = await this.#killLeftover(backendId);
-      if (verdict === "unverifiable") {
-        this.#log?.error(
-          "Cannot tell whether a leftover backend process still runs: its pid file has no " +
-            "start time; kill it by hand if it does, then delete the pid file",
-          { backend: backendId, pidFile: this.#pidPath(backendId) },
-        );
+      const outcome = await this.#pids?.killLeftover(backendId);
+      if (outcome === "unverifiable") {
+        this.#log?.error(`Cannot kill a leftover backend process: ${UNVERIFIABLE}`, {
+          backend: backendId,
+          pidFile: this.#pids!.path(backendId),
+        });
       }
       return false;
     }
@@ -295,118 +275,13 @@ export class LocalProcessExecutor implements Executor {
     this.#listeners.push(listener);
   }
 
-  #pidPath(backendId: BackendName): string | null {
-    return this.#config.stateDir ? `${this.#config.stateDir}/${backendId}.pid` : null;
-  }
-
-  /**
-   * Writes the pid file a restarted drone uses to kill this process group (issue 11, finding
-   * 2): pid, group and start time. Without a readable start time the file still names the
-   * process, which a later sweep then reports rather than signals.
-   */
-  async #recordIdentity(backendId: BackendName, pid: number): Promise<void> {
-    const path = this.#pidPath(backendId);
-    if (!path) return;
-    const identity: ProcessIdentity = { pid, pgid: pid, startTime: null };
-    try {
-      const stat = await readProcStat(pid);
-      // Null: the process exited already; its exit handler removes the file.
-      if (stat) Object.assign(identity, stat);
-    } catch (err) {
-      this.#log?.error("Cannot record a backend process's start time", { backend: backendId, err });
-    }
-    try {
-      await Deno.mkdir(this.#config.stateDir!, { recursive: true });
-      await Deno.writeTextFile(path, formatPidFile(identity));
-    } catch (err) {
-      this.#log?.error("Cannot write a backend's pid file", { backend: backendId, path, err });
-    }
-  }
-
-  #removePid(backendId: BackendName) {
-    const path = this.#pidPath(backendId);
-    if (!path) return;
-    try {
-      Deno.removeSync(path);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) {
-        this.#log?.error("Cannot remove a backend's pid file", { backend: backendId, path, err });
-      }
-    }
-  }
-
-  /**
-   * Kills the process group a previous drone run started for `backendId`, if that very process
-   * still runs (pid, group and start time as recorded), and removes the pid file. A process
-   * that cannot be told from a stranger is left alone and its pid file kept ("unverifiable").
-   * Anything unexpected (no permission to read or signal) throws and keeps the pid file: it is
-   * never read as "gone".
-   */
-  async #killLeftover(backendId: BackendName): Promise<"none" | LeftoverResult> {
-    const path = this.#pidPath(backendId);
-    if (!path) return "none";
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return "none";
-      throw err;
-    }
-    const recorded = parsePidFile(text);
-    if (recorded === null) {
-      throw new Error(`Cannot read pid file ${path}: not a pid or process identity`);
-    }
-    const verdict = leftoverVerdict(recorded, await readProcStat(recorded.pid));
-    if (verdict === "unverifiable") return verdict;
-    if (verdict === "kill") {
-      killGroup(recorded.pgid);
-      // Wait until the leader is gone, so the sweep reports what really happened.
-      for (let i = 0; i < KILL_CHECKS; i++) {
-        if (leftoverVerdict(recorded, await readProcStat(recorded.pid)) === "gone") break;
-        await new Promise((r) => setTimeout(r, KILL_CHECK_MS));
-      }
-    }
-    this.#removePid(backendId);
-    return verdict === "kill" ? "killed" : "gone";
-  }
-
   /**
    * Start-up sweep (issue 11, finding 2): kills every process group a pid file names that this
    * run did not start, whether or not the state store still lists its backend.
    */
-  async sweep(): Promise<SweepResult> {
-    const result: SweepResult = { killed: [], gone: [], failed: [] };
-    const dir = this.#config.stateDir;
-    if (!dir) return result;
-    const ids: BackendName[] = [];
-    try {
-      for await (const entry of Deno.readDir(dir)) {
-        if (entry.isFile && entry.name.endsWith(".pid")) {
-          ids.push(entry.name.slice(0, -".pid".length) as BackendName);
-        }
-      }
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound) return result;
-      throw err;
-    }
-    for (const backendId of ids) {
-      if (this.#running.has(backendId)) continue;
-      try {
-        const outcome = await this.#killLeftover(backendId);
-        if (outcome === "killed") result.killed.push(backendId);
-        else if (outcome === "gone" || outcome === "none") result.gone.push(backendId);
-        else {
-          result.failed.push({
-            backendId,
-            error: "its pid file has no start time, so the process cannot be told from a " +
-              "stranger; kill it by hand if it runs, then delete the pid file",
-          });
-        }
-      } catch (err) {
-        result.failed.push({ backendId, error: err instanceof Error ? err.message : String(err) });
-      }
-    }
-    return result;
+  sweep(): Promise<SweepResult> {
+    return this.#pids?.sweep((id) => this.#running.has(id)) ??
+      Promise.resolve({ killed: [], gone: [], failed: [] });
   }
 
   /**

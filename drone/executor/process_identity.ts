@@ -21,6 +21,8 @@ export interface ProcessIdentity {
 export interface ProcStat {
   pgid: number;
   startTime: number;
+  /** Exited, not yet reaped by its parent (state `Z` or `X`): its pid is not reused yet. */
+  zombie: boolean;
 }
 
 /**
@@ -38,7 +40,8 @@ export function parseProcStat(text: string): ProcStat | null {
   if (!Number.isSafeInteger(pgid) || !Number.isSafeInteger(startTime) || fields.length < 20) {
     return null;
   }
-  return { pgid, startTime };
+  const state = fields[0];
+  return { pgid, startTime, zombie: state === "Z" || state === "X" };
 }
 
 const PidFile = z.object({
@@ -48,7 +51,8 @@ const PidFile = z.object({
 });
 
 export function formatPidFile(identity: ProcessIdentity): string {
-  return JSON.stringify(identity);
+  const { pid, pgid, startTime } = identity;
+  return JSON.stringify({ pid, pgid, startTime });
 }
 
 /**

@@ -12,8 +12,9 @@ const STAT = "4242 (deno (main) x) S 4200 4242 4242 0 -1 4194560 5000 0 0 0 120 
   "987654 1193803776 20000 18446744073709551615 1 1 0 0 0 0 0 16781312 17410 0 0 0 17 1 0 0 0 0 0";
 
 Deno.test("parseProcStat() reads pgid and start time after the command name", () => {
-  assert.deepEqual(parseProcStat(STAT), { pgid: 4242, startTime: 987654 });
-  assert.deepEqual(parseProcStat(STAT + "\n"), { pgid: 4242, startTime: 987654 });
+  assert.deepEqual(parseProcStat(STAT), { pgid: 4242, startTime: 987654, zombie: false });
+  assert.deepEqual(parseProcStat(STAT + "\n"), { pgid: 4242, startTime: 987654, zombie: false });
+  assert.equal(parseProcStat(STAT.replace(") S ", ") Z "))?.zombie, true);
 });
 
 Deno.test("parseProcStat() refuses what is not a stat line", () => {
@@ -35,11 +36,14 @@ Deno.test("parsePidFile() reads the JSON identity and a bare legacy pid", () => 
 
 Deno.test("leftoverVerdict() kills only the process recorded, never a recycled pid", () => {
   const recorded = { pid: 10, pgid: 10, startTime: 55 };
-  assert.equal(leftoverVerdict(recorded, { pgid: 10, startTime: 55 }), "kill");
-  assert.equal(leftoverVerdict(recorded, { pgid: 10, startTime: 99 }), "gone", "pid recycled");
+  const stat = { pgid: 10, startTime: 55, zombie: false };
+  assert.equal(leftoverVerdict(recorded, stat), "kill");
+  // A zombie leader's pid cannot be reused yet, and its group may still hold live members.
+  assert.equal(leftoverVerdict(recorded, { ...stat, zombie: true }), "kill");
+  assert.equal(leftoverVerdict(recorded, { ...stat, startTime: 99 }), "gone", "pid recycled");
   assert.equal(leftoverVerdict(recorded, null), "gone");
   assert.equal(
-    leftoverVerdict({ ...recorded, startTime: null }, { pgid: 10, startTime: 55 }),
+    leftoverVerdict({ ...recorded, startTime: null }, stat),
     "unverifiable",
   );
   assert.equal(leftoverVerdict({ ...recorded, startTime: null }, null), "gone");
