@@ -18,6 +18,7 @@ import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
 import { subdomainFromHost } from "../shared/cluster.ts";
 import { isStaticToken, PATH_ROUTE_PREFIX } from "../shared/tokens.ts";
 import { nameError } from "../shared/names.ts";
+import { isReservedHeader } from "./reserved_header.ts";
 
 /** §7.2 step 10: `Server: Plane/<version>-<8-char hash>` on every response. */
 export const SERVER_HEADER = `Plane/${PLANE_VERSION}-${PLANE_HASH}`;
@@ -205,10 +206,34 @@ export function peerIp(remoteAddress: string): string {
 }
 
 /**
- * §7.1 and §7.2 step 7: the upstream headers. Inbound `x-verified-*`, `x-forwarded-for` and
- * `x-forwarded-proto` are dropped (a client must not forge them); Host and everything else are
- * kept in order; then the proxy's own headers are appended. Returns the headers and the names
- * of any skipped because their value was not a valid header value.
+ * The names a client's `Connection` fields list (lower-cased), apart from the options the
+ * engine acts on itself; null when there are none (RFC 9110 §7.6.1).
+ */
+function connectionOptions(headers: readonly Header[]): Set<string> | null {
+  let names: Set<string> | null = null;
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]!;
+    if (h[0].length !== 10 || h[0].toLowerCase() !== "connection") continue;
+    for (const part of h[1].split(",")) {
+      const option = part.trim().toLowerCase();
+      if (option === "" || option === "close" || option === "keep-alive" || option === "upgrade") {
+        continue;
+      }
+      (names ??= new Set()).add(option);
+    }
+  }
+  return names;
+}
+
+/**
+ * §7.1 and §7.2 step 7: the upstream headers. A client must not forge the proxy's own headers,
+ * so every inbound field that reads as one (`x-verified-*`, `x-forwarded-for`,
+ * `x-forwarded-proto`, with `_` as `-` in any case: `reserved_header.ts`) is dropped. The
+ * client's `Connection` list removes the client's own fields it names, never `Host`, and is not
+ * forwarded: the engine writes its own `Connection`, and a list passed on could name a field
+ * the proxy adds (issue 10, finding 2a). Everything else is kept in order; then the proxy's own
+ * headers are appended. Returns the headers and the names of any skipped because their value
+ * was not a valid header value.
  */
 export function upstreamHeaders(
   head: RequestHead,
@@ -216,11 +241,18 @@ export function upstreamHeaders(
   request: RoutedRequest,
   route: RouteInfo,
 ): { headers: Header[]; skipped: string[] } {
+  const inbound = head.headers;
+  const nominated = connectionOptions(inbound);
   const headers: Header[] = [];
-  for (const header of head.headers) {
-    const lower = header[0].toLowerCase();
-    if (lower.startsWith("x-verified-")) continue;
-    if (lower === "x-forwarded-for" || lower === "x-forwarded-proto") continue;
+  for (let i = 0; i < inbound.length; i++) {
+    const header = inbound[i]!;
+    const name = header[0];
+    if (isReservedHeader(name)) continue;
+    if (name.length === 10 && name.toLowerCase() === "connection") continue;
+    if (nominated !== null) {
+      const lower = name.toLowerCase();
+      if (lower !== "host" && nominated.has(lower)) continue;
+    }
     headers.push(header);
   }
   headers.push(["x-forwarded-for", peerIp(connection.remoteAddress)]);

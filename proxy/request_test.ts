@@ -163,6 +163,43 @@ Deno.test("upstreamHeaders() strips forged x-verified-* and x-forwarded-*, keeps
   assert.deepEqual(get(tls.headers, "x-forwarded-proto"), ["https"]);
 });
 
+Deno.test("upstreamHeaders() drops every spelling of the proxy's headers (finding 2b)", () => {
+  const forged = [
+    "X_Verified_Username",
+    "x-verified_username",
+    "x_verified-username",
+    "X-VERIFIED-SECRET",
+    "x_verified_user_data",
+    "x-forwarded_for",
+    "X_Forwarded_Proto",
+  ];
+  const inbound: Header[] = [["Host", "plane.test"], ...forged.map((n): Header => [n, "mallory"])];
+  const { headers } = upstreamHeaders(head("/abc123/", inbound), CONN, routed("/abc123/"), ROUTE);
+  for (const name of forged) {
+    assert.ok(!headers.some(([n]) => n === name), `${name} forwarded`);
+  }
+  assert.ok(!headers.some(([, v]) => v === "mallory"));
+  assert.deepEqual(get(headers, "x-verified-username"), ["auser123"]);
+  assert.deepEqual(get(headers, "x-forwarded-for"), ["127.0.0.1"]);
+});
+
+Deno.test("upstreamHeaders() applies Connection to the client's fields only, never Host (finding 2a)", () => {
+  const inbound: Header[] = [
+    ["Host", "plane.test"],
+    ["Connection", "keep-alive, x-verified-username, X-Forwarded-For, host"],
+    ["connection", "x-hop"],
+    ["X-Hop", "1"],
+    ["X-Kept", "yes"],
+  ];
+  const { headers } = upstreamHeaders(head("/abc123/", inbound), CONN, routed("/abc123/"), ROUTE);
+  assert.deepEqual(get(headers, "host"), ["plane.test"]);
+  assert.deepEqual(get(headers, "connection"), []);
+  assert.deepEqual(get(headers, "x-hop"), []);
+  assert.deepEqual(get(headers, "x-kept"), ["yes"]);
+  assert.deepEqual(get(headers, "x-verified-username"), ["auser123"]);
+  assert.deepEqual(get(headers, "x-forwarded-for"), ["127.0.0.1"]);
+});
+
 Deno.test("upstreamHeaders() gives static tokens no user data and an empty secret (§7.2 step 7)", () => {
   const request = routed("/s.abc123/foobar");
   const route = { ...ROUTE, "secret_token": "", user: null, "user_data": null };

@@ -25,12 +25,11 @@ Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (req) => {
     return new Response("printed");
   }
   if (url.pathname === "/ws") {
+    // Read before the upgrade: the request is gone after it.
+    const headers = JSON.stringify(Object.fromEntries(req.headers));
     const { socket, response } = Deno.upgradeWebSocket(req);
     socket.onmessage = (e) => socket.send(e.data);
-    if (url.searchParams.has("headers")) {
-      const headers = JSON.stringify(Object.fromEntries(req.headers));
-      socket.onopen = () => socket.send(headers);
-    }
+    if (url.searchParams.has("headers")) socket.onopen = () => socket.send(headers);
     return response;
   }
   const env = Object.fromEntries(names.map((n) => [n, Deno.env.get(n) ?? null]));
