@@ -11,6 +11,7 @@ import { createEngine } from "./engine/engine.ts";
 import type { EngineLimits } from "./engine/types.ts";
 import type { Proxy } from "./mod.ts";
 import { errorHeaders } from "./request.ts";
+import { isReservedHeader } from "./reserved_header.ts";
 import { type CertPair, readCertFile, redirectDecision, watchCertFile } from "./tls.ts";
 import type { Logger } from "../shared/log.ts";
 
@@ -98,6 +99,8 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
   const engine = createEngine({
     decide: proxy.decide,
     errorHeaders: proxy.errorHeaders,
+    // Issue 10, finding 2c: identity fields must not reach a backend as trailers either.
+    dropRequestTrailer: isReservedHeader,
     ...(options.limits && { limits: options.limits }),
   });
   const engines = [engine];

@@ -72,7 +72,13 @@ export class Exchange implements UpstreamOwner {
     this.core = core;
     this.req = req;
     this.reqDone = req.bodyKind === "none";
-    if (!this.reqDone) this.#reqBody = new RequestBody(req.bodyKind, core.limits.maxHeadBytes);
+    if (!this.reqDone) {
+      this.#reqBody = new RequestBody(
+        req.bodyKind,
+        core.limits.maxHeadBytes,
+        core.options.dropRequestTrailer,
+      );
+    }
   }
 
   /** Carries out `decide`'s answer. */
@@ -141,16 +147,21 @@ export class Exchange implements UpstreamOwner {
   pumpRequestBody(): void {
     // Before the decision there is nowhere to send the bytes: they wait in the buffer.
     if (this.reqDone || (this.up === null && !this.#discard)) return;
-    const buf = this.client.buf;
-    if (buf === null) return;
+    let left = this.client.buf;
+    if (left === null) return;
     const body = this.#reqBody!;
-    const n = body.take(buf);
-    if (n === -1) {
-      this.#requestFramingError();
-      return;
-    }
-    if (n > 0) this.#writeUp(n === buf.length ? buf : buf.subarray(0, n));
-    const left = n === buf.length ? null : buf.subarray(n);
+    do {
+      const buf: Buffer = left;
+      const n = body.take(buf);
+      if (n === -1) {
+        this.#requestFramingError();
+        return;
+      }
+      if (n > 0) this.#writeUp(n === buf.length ? buf : buf.subarray(0, n));
+      // A dropped trailer line: its bytes are consumed, and what follows is taken again.
+      const used = n + body.skipped;
+      left = used === buf.length ? null : buf.subarray(used);
+    } while (body.skipped > 0 && left !== null && !body.done);
     this.client.buf = left;
     this.client.checkBuffer();
     if (body.done) this.#requestDone();

@@ -67,4 +67,9 @@ export interface EngineOptions {
   limits?: Partial<EngineLimits>;
   /** Response headers the engine adds to responses it generates itself (400, 502, …). */
   errorHeaders?(status: number): Header[];
+  /**
+   * Request trailer fields (chunked bodies, RFC 9112 §7.1.2) for whose name this returns true
+   * are not forwarded: the proxy's identity fields must not arrive as trailers either.
+   */
+  dropRequestTrailer?(name: string): boolean;
 }
