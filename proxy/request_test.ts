@@ -106,10 +106,15 @@ Deno.test("preroute() answers 400 for no token and 410 for an impossible token",
   });
 });
 
-Deno.test("hostError() applies §7.4 against the route's cluster", () => {
+Deno.test("hostError() applies §7.4 against the route's cluster, ports included", () => {
   const sub = { ...ROUTE, subdomain: "mysubdomain" };
   const cases: [Header[], RouteInfo, 400 | 403 | null][] = [
     [[], ROUTE, 400],
+    [[["Host", "plane.test:443:443"]], ROUTE, 400],
+    [[["Host", "sub.localhost:9090:443"]], { ...ROUTE, cluster: "localhost:9090" }, 400],
+    [[["Host", "sub.localhost:443"]], { ...ROUTE, cluster: "localhost:9090" }, 403],
+    [[["Host", "plane.test:8080"]], ROUTE, 403],
+    [[["Host", "plane.test:80"]], ROUTE, null],
     [[["Host", "plane.test"], ["host", "plane.test"]], ROUTE, 400],
     [[["Host", "plane.test"]], ROUTE, null],
     [[["host", "plane.test:443"]], ROUTE, null],
@@ -124,7 +129,7 @@ Deno.test("hostError() applies §7.4 against the route's cluster", () => {
     [[["Host", "mysubdomain.localhost"]], { ...sub, cluster: "localhost:9090" }, 403],
   ];
   for (const [headers, route, expected] of cases) {
-    assert.equal(hostError(headers, route), expected, JSON.stringify(headers));
+    assert.equal(hostError(headers, route)?.status ?? null, expected, JSON.stringify(headers));
   }
 });
 
@@ -234,7 +239,7 @@ Deno.test("responseHeaders() adds CORS defaults only when the backend set none (
   assert.deepEqual(get(own, "access-control-allow-headers"), []);
 });
 
-Deno.test("routeDecision() answers 410, 504, 400, 403 with CORS and Server headers", () => {
+Deno.test("routeDecision() answers 410, 504, 400, 403 with a JSON error, CORS and Server headers", () => {
   const request = routed("/abc123/");
   const cases: [Parameters<typeof routeDecision>[3], Header[], number][] = [
     [{ kind: "gone" }, [["Host", "plane.test"]], 410],
@@ -247,7 +252,11 @@ Deno.test("routeDecision() answers 410, 504, 400, 403 with CORS and Server heade
     assert.equal(decision.kind, "respond");
     if (decision.kind !== "respond") continue;
     assert.equal(decision.status, status);
-    assert.equal(decision.body, undefined);
+    // Issue 10, finding 7: one JSON error body (Plane's is empty).
+    const body = JSON.parse(decision.body!);
+    assert.deepEqual(Object.keys(body), ["id", "kind", "message"]);
+    assert.match(body.message, /: /);
+    assert.deepEqual(get(decision.headers, "content-type"), ["application/json"]);
     assert.deepEqual(get(decision.headers, "access-control-allow-origin"), ["*"]);
     assert.deepEqual(get(decision.headers, "access-control-allow-headers"), ["*, Authorization"]);
     assert.deepEqual(get(decision.headers, "server"), [SERVER_HEADER]);

@@ -35,6 +35,11 @@ export class RequestBody {
    * `skipped` bytes are consumed and dropped; the rest waits for more bytes, or is the next
    * request once `done`); -1 when a chunked body cannot be framed (RFC 9112 §7.1).
    */
+  /** Why a chunked body was refused, once `take` returned -1. */
+  get error(): string {
+    return this.#decoder?.error ?? "";
+  }
+
   take(buf: Buffer): number {
     const decoder = this.#decoder;
     if (decoder === null) {

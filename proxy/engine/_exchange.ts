@@ -16,6 +16,7 @@ import type { UpstreamConnection, UpstreamOwner } from "./_upstream.ts";
 import {
   appendFields,
   coalesced,
+  errorBytes,
   findField,
   headBytes,
   requestHeadBytes,
@@ -84,6 +85,8 @@ export class Exchange implements UpstreamOwner {
   /** Carries out `decide`'s answer. */
   start(decision: Decision): void {
     if (this.client.closed) return;
+    // The body is read from now on: its inactivity limit counts from here, not from the head.
+    this.client.bodyProgress();
     if (decision.kind === "respond") this.#respond(decision);
     else this.#forward(decision);
   }
@@ -91,7 +94,7 @@ export class Exchange implements UpstreamOwner {
   /** `decide` threw or rejected: a bug on the routing side, answered 500. */
   failed(): void {
     if (this.client.closed) return;
-    this.#engineError(500, false);
+    this.#engineError(500, false, "routing failed");
   }
 
   // ---- respond ----------------------------------------------------------------------------
@@ -99,7 +102,7 @@ export class Exchange implements UpstreamOwner {
   #respond(d: RespondDecision): void {
     const status = d.status;
     if (!Number.isInteger(status) || status < 200 || status > 599) {
-      this.#engineError(500, false);
+      this.#engineError(500, false, "invalid status from routing");
       return;
     }
     const body = d.body ?? "";
@@ -123,7 +126,7 @@ export class Exchange implements UpstreamOwner {
   #forward(d: ForwardDecision): void {
     const head = d.head;
     if (!validRequestLine(head.method, head.target)) {
-      this.#engineError(500, false);
+      this.#engineError(500, false, "invalid request line from routing");
       return;
     }
     this.decision = d;
@@ -187,7 +190,7 @@ export class Exchange implements UpstreamOwner {
   #requestFramingError(): void {
     this.core.stats.rejected++;
     this.#dropUpstream();
-    if (!this.headSent) this.#engineError(400, true);
+    if (!this.headSent) this.#engineError(400, true, this.#reqBody!.error);
     else this.client.destroy();
   }
 
@@ -199,6 +202,8 @@ export class Exchange implements UpstreamOwner {
 
   onUpstreamData(chunk: Buffer): void {
     this.#gotUpstreamBytes = true;
+    // A response still streaming keeps a full-duplex exchange alive.
+    this.client.bodyProgress();
     switch (this.#res) {
       case Res.Head: {
         this.#resBuf = this.#resBuf === null ? chunk : Buffer.concat([this.#resBuf, chunk]);
@@ -465,24 +470,45 @@ export class Exchange implements UpstreamOwner {
       this.client.destroy();
       return;
     }
-    this.#engineError(502, false);
+    this.#engineError(502, false, "bad gateway");
   }
 
-  /** A response the engine makes itself (with `errorHeaders`); `close` forces Connection: close. */
-  #engineError(status: number, close: boolean): void {
+  /** A response the engine makes itself (`errorResponse`); `close` forces Connection: close. */
+  #engineError(status: number, close: boolean, reason: string): void {
     if (this.#finished) return;
     this.#res = Res.Done;
     this.headSent = true;
     // An unread request body would be taken for the next request: close instead.
     this.#clientKeep = !close && this.reqDone && this.req.keepAlive && !this.core.closing;
-    this.client.stream.write(headBytes(
-      statusLine(status) + appendFields(this.core.errorHeaders(status), this.core.stats, false) +
-        "Content-Length: 0\r\n" + this.#connectionField() + "\r\n",
-      null,
-    ));
+    const withBody = this.req.head.method !== "HEAD";
+    this.client.stream.write(
+      errorBytes(this.core, status, reason, withBody, this.#connectionField()),
+    );
     this.#finished = true;
     this.up = null;
     this.client.exchangeDone(this.#clientKeep);
+  }
+
+  /** Whether the engine is waiting for request-body bytes (the decision came, the body did not). */
+  get readingBody(): boolean {
+    return !this.reqDone && !this.#finished && (this.up !== null || this.#discard);
+  }
+
+  /**
+   * The request body stopped arriving for `bodyTimeoutMs` (issue 10, finding 6): 408 when
+   * nothing was answered yet, and both connections close (a half-sent body can be neither
+   * finished upstream nor skipped on the client connection).
+   */
+  bodyTimedOut(): void {
+    if (this.#finished) return;
+    this.core.stats.rejected++;
+    this.#dropUpstream();
+    if (!this.headSent) {
+      this.#engineError(408, true, "body timeout");
+      return;
+    }
+    this.#finished = true;
+    this.client.destroy();
   }
 
   /** The client went away: drop the upstream side (a half-sent request cannot be reused). */

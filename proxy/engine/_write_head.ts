@@ -8,6 +8,7 @@
 import { Buffer } from "node:buffer";
 import { connectionNominees, isFieldValue, isHopByHop, isToken, REASONS } from "./_syntax.ts";
 import type { ParsedHead } from "./parse_head.ts";
+import type { Core } from "./_core.ts";
 import type { ForwardDecision, Header } from "./types.ts";
 
 export interface WriteCounters {
@@ -145,6 +146,27 @@ export function headBytes(head: string, body: Uint8Array | null): Buffer {
 /** Whether `headBytes` took the body along. */
 export function coalesced(body: Uint8Array): boolean {
   return body.length <= COALESCE_MAX;
+}
+
+/**
+ * A whole response the engine makes itself: status line, the `errorResponse` headers and body
+ * (`withBody` false: a HEAD request's answer, length only), then `connection` (a
+ * `Connection: …\r\n` line or ""). Error bodies are small: one write.
+ */
+export function errorBytes(
+  core: Core,
+  status: number,
+  reason: string,
+  withBody: boolean,
+  connection: string,
+): Uint8Array {
+  const { headers, body } = core.errorResponse(status, reason);
+  const bytes = body === "" ? null : Buffer.from(body);
+  const head = statusLine(status) + appendFields(headers, core.stats, false) +
+    "Content-Length: " + (bytes === null ? 0 : bytes.length) + "\r\n" + connection + "\r\n";
+  if (!withBody || bytes === null) return headBytes(head, null);
+  if (coalesced(bytes)) return headBytes(head, bytes);
+  return Buffer.concat([headBytes(head, null), bytes]);
 }
 
 const SHORT_TEXT = 64;
