@@ -21,7 +21,12 @@ const BROWSER: Header[] = [
   ["Sec-Fetch-Site", "none"],
   ["X-Request-Id", "4bf92f3577b34da6a3ce929d0e0e4736"],
 ];
-const HEAD: RequestHead = { method: "GET", target: "/abc123/app", version: "1.1", headers: BROWSER };
+const HEAD: RequestHead = {
+  method: "GET",
+  target: "/abc123/app",
+  version: "1.1",
+  headers: BROWSER,
+};
 const ROUTE = {
   cluster: "plane.test",
   address: "127.0.0.1:8080",
