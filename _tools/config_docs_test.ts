@@ -186,6 +186,7 @@ const CASES: Record<Role, RoleCase> = {
       "--cert-path": { value: "cert.json", expected: "cert.json" },
       "--root-redirect-url": { value: "https://plane.test/", expected: "https://plane.test/" },
       "--route-wait-seconds": { value: "2.5", expected: 2.5 },
+      "--body-timeout-seconds": { value: "1.5", expected: 1.5 },
       "--hostname": { value: "127.0.0.1", expected: "127.0.0.1" },
       "--path-routing": { with: ["--hostname", "127.0.0.1"], expected: true },
       "--force-path-routing": { expected: true },

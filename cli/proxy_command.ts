@@ -26,6 +26,8 @@ Flags (environment variable in brackets; flags win):
   --cert-path FILE           certificate JSON {"cert": PEM, "key": PEM}, reloaded on change
   --root-redirect-url URL    answer GET / with a 301 to URL (default: 400)
   --route-wait-seconds N     longest wait for a starting backend before 504 (default 300)
+  --body-timeout-seconds N   close a request whose body sends no byte for N s (inactivity,
+                             not total upload time; 408 if unanswered; default 30)
   --hostname HOST            listen address (default 0.0.0.0)
   --path-routing             route /_plane_backend=<BACKEND_ID>/... by backend id instead of
                              tokens (Jamsocket local development; loopback only; the
@@ -102,6 +104,13 @@ export const PROXY_FLAGS = [
     field: "routeWaitSeconds",
     meaning: "longest wait for a starting backend before 504",
   },
+  {
+    flag: "--body-timeout-seconds",
+    value: "N",
+    field: "bodyTimeoutSeconds",
+    meaning: "close a request (408 if unanswered) whose body sends no byte for N seconds; " +
+      "inactivity, not total upload time",
+  },
   { flag: "--hostname", value: "HOST", field: "hostname", meaning: "listen address" },
   {
     flag: "--path-routing",
@@ -142,6 +151,15 @@ function integer(flag: string, raw: string | undefined): number | undefined {
   return Number(raw);
 }
 
+function seconds(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new UsageError(`Invalid --${flag}: expected a positive number, got "${raw}"`);
+  }
+  return value;
+}
+
 /** Parses `plane proxy` arguments over the environment; throws `UsageError` with one line. */
 export function parseProxyFlags(
   args: string[],
@@ -163,16 +181,8 @@ export function parseProxyFlags(
   set("hostname", values.hostname);
   if (values["path-routing"]) input.pathRouting = true;
   if (values["force-path-routing"]) input.forcePathRouting = true;
-  const wait = values["route-wait-seconds"];
-  if (wait !== undefined) {
-    const seconds = Number(wait);
-    if (!Number.isFinite(seconds) || seconds <= 0) {
-      throw new UsageError(
-        `Invalid --route-wait-seconds: expected a positive number, got "${wait}"`,
-      );
-    }
-    input.routeWaitSeconds = seconds;
-  }
+  set("routeWaitSeconds", seconds("route-wait-seconds", values["route-wait-seconds"]));
+  set("bodyTimeoutSeconds", seconds("body-timeout-seconds", values["body-timeout-seconds"]));
   set("logLevel", values["log-level"] ?? env(PROXY_ENV.logLevel));
   const parsed = ProxyConfig.safeParse(input);
   if (!parsed.success) throw new UsageError(describe(parsed.error));
@@ -212,6 +222,7 @@ export async function startProxy(
       https: config.https && config.certPath !== undefined && config.httpsPort !== undefined
         ? { port: config.httpsPort, certPath: config.certPath }
         : undefined,
+      limits: { bodyTimeoutMs: config.bodyTimeoutSeconds * 1000 },
       log,
     });
   } catch (err) {

@@ -25,6 +25,7 @@ Deno.test("parseProxyFlags() builds a config from flags over the environment", (
   assert.equal(c.secret, "s3cret");
   assert.equal(c.rootRedirectUrl, "https://plane.test/");
   assert.equal(c.routeWaitSeconds, 300);
+  assert.equal(c.bodyTimeoutSeconds, 30);
   assert.equal(c.hostname, "0.0.0.0");
   const fromEnv = config([], {
     PLANE_CONTROLLER_URL: "http://c:8080",
@@ -34,6 +35,7 @@ Deno.test("parseProxyFlags() builds a config from flags over the environment", (
   assert.equal(fromEnv.cluster, "plane.test");
   assert.equal(fromEnv.logLevel, "debug");
   assert.equal(config([...base, "--route-wait-seconds", "2.5"]).routeWaitSeconds, 2.5);
+  assert.equal(config([...base, "--body-timeout-seconds", "1.5"]).bodyTimeoutSeconds, 1.5);
 });
 
 Deno.test("parseProxyFlags() picks ports by §7.1's table", () => {
@@ -66,6 +68,7 @@ Deno.test("parseProxyFlags() answers each mistake with one precise line", () => 
     [[...base, "--name", "Proxy1"], /Invalid proxy name "Proxy1"/],
     [[...base, "--name", "dr-x"], /must start with "px-"/],
     [[...base, "--route-wait-seconds", "0"], /Invalid --route-wait-seconds/],
+    [[...base, "--body-timeout-seconds", "0"], /Invalid --body-timeout-seconds/],
     [[...base, "--root-redirect-url", "nope"], /Invalid rootRedirectUrl/],
     [[...base, "--log-level", "loud"], /Invalid logLevel/],
   ];

@@ -28,6 +28,11 @@ export const ProxyConfig = z.object({
   rootRedirectUrl: z.url().optional(),
   /** Longest wait for a pending route before 504 (decisions.md: 5 min). */
   routeWaitSeconds: z.number().positive().default(300),
+  /**
+   * Longest a request body may go without a byte arriving before the proxy answers 408 and
+   * closes both connections (issue 10, finding 6; inactivity, not total upload time).
+   */
+  bodyTimeoutSeconds: z.number().positive().default(30),
   /** Listen address (§7.1: all interfaces). */
   hostname: z.string().default("0.0.0.0"),
   /**

@@ -5,13 +5,13 @@
  * byte-moving engine (`proxy/engine/`) calls for every request head. It binds no port, so the
  * same object serves `plane proxy` and a proxy embedded in a drone (decisions.md ext. 9).
  */
-import type { ConnectionInfo, Decision, Header, RequestHead } from "./engine/types.ts";
+import type { ConnectionInfo, Decision, EngineErrorResponse, RequestHead } from "./engine/types.ts";
 import { startControllerLink } from "./controller_link.ts";
 import { RouteCache } from "./route_cache.ts";
 import { ConnectionMonitor } from "./connection_monitor.ts";
 import { TunnelRegistry } from "./tunnel_registry.ts";
 import {
-  errorHeaders,
+  engineErrorResponse,
   preroute,
   routeDecision,
   type RoutedRequest,
@@ -49,8 +49,11 @@ export interface Proxy {
   readonly name: string;
   /** For the engine: what to do with a request head. */
   decide(head: RequestHead, connection: ConnectionInfo): Decision | Promise<Decision>;
-  /** For the engine: headers of responses it generates itself (502, 400, …): CORS and Server. */
-  errorHeaders(status: number): Header[];
+  /**
+   * For the engine: responses it generates itself (400, 408, 502, …): the JSON error body with
+   * CORS and Server headers.
+   */
+  errorResponse(status: number, reason: string): EngineErrorResponse;
   /** True while connected to a controller (`/ready`). */
   ready(): boolean;
   /** Observability and tests: the route cache, connection monitor and open tunnels. */
@@ -157,7 +160,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       if (!(result instanceof Promise)) return finish(head, connection, pre, result);
       return result.then((r) => finish(head, connection, pre, r));
     },
-    errorHeaders: () => errorHeaders(),
+    errorResponse: engineErrorResponse,
     ready: () => link.connected,
     routes,
     monitor,

@@ -8,6 +8,7 @@
 import type {
   ConnectionInfo,
   Decision,
+  EngineErrorResponse,
   ForwardDecision,
   Header,
   RequestHead,
@@ -15,9 +16,11 @@ import type {
 } from "./engine/types.ts";
 import type { RouteInfo } from "../shared/protocol.ts";
 import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
-import { subdomainFromHost } from "../shared/cluster.ts";
+import { matchHost } from "../shared/cluster.ts";
 import { isStaticToken, PATH_ROUTE_PREFIX } from "../shared/tokens.ts";
 import { nameError } from "../shared/names.ts";
+import { isReservedHeader } from "./reserved_header.ts";
+import { engineErrorMessage, ERROR_CONTENT_TYPE, errorBody } from "./error_body.ts";
 
 /** §7.2 step 10: `Server: Plane/<version>-<8-char hash>` on every response. */
 export const SERVER_HEADER = `Plane/${PLANE_VERSION}-${PLANE_HASH}`;
@@ -195,17 +198,48 @@ export function singleHeader(headers: readonly Header[], name: string): string |
   return found;
 }
 
+/** Why a request's Host does not fit its route: the status and a message naming the fix. */
+export interface HostProblem {
+  status: 400 | 403;
+  message: string;
+}
+
 /**
- * §7.4 against the route's cluster: missing (or repeated) Host → 400; a host outside the
- * cluster → 403; a backend with a subdomain only answers on that subdomain → 403. Null when
- * the host is acceptable.
+ * §7.4 against the route's cluster: missing (or repeated) or malformed Host → 400; a host
+ * outside the cluster, or on another port (`shared/cluster.ts` `matchHost`) → 403; a backend
+ * with a subdomain only answers on that subdomain → 403. `tls`: the request came in on the
+ * HTTPS listener (its default port is 443, the plain one's 80). Null when the host is
+ * acceptable.
  */
-export function hostError(headers: readonly Header[], route: RouteInfo): 400 | 403 | null {
+export function hostError(
+  headers: readonly Header[],
+  route: RouteInfo,
+  tls = false,
+): HostProblem | null {
   const host = singleHeader(headers, "host");
-  if (host === null || host === "many") return 400;
-  const subdomain = subdomainFromHost(host.trim().toLowerCase(), route.cluster.toLowerCase());
-  if (subdomain === undefined) return 403;
-  if (route.subdomain !== null && subdomain !== route.subdomain) return 403;
+  if (host === null || host === "many") {
+    return {
+      status: 400,
+      message: "Missing or repeated Host header: send one Host, the host of the connection URL",
+    };
+  }
+  const cluster = route.cluster.toLowerCase();
+  const match = matchHost(host.trim().toLowerCase(), cluster, tls ? 443 : 80);
+  if (!match.ok) {
+    return match.status === 400
+      ? { status: 400, message: "Invalid Host header: send host[:port] of the connection URL" }
+      : {
+        status: 403,
+        message: `Host not in this backend's cluster: use the connection URL's host (${cluster})`,
+      };
+  }
+  if (route.subdomain !== null && match.subdomain !== route.subdomain) {
+    return {
+      status: 403,
+      message:
+        "Host not allowed for this backend: it answers only on its own subdomain; use the connection URL's host",
+    };
+  }
   return null;
 }
 
@@ -226,10 +260,34 @@ export function peerIp(remoteAddress: string): string {
 }
 
 /**
- * §7.1 and §7.2 step 7: the upstream headers. Inbound `x-verified-*`, `x-forwarded-for` and
- * `x-forwarded-proto` are dropped (a client must not forge them); Host and everything else are
- * kept in order; then the proxy's own headers are appended. Returns the headers and the names
- * of any skipped because their value was not a valid header value.
+ * The names a client's `Connection` fields list (lower-cased), apart from the options the
+ * engine acts on itself; null when there are none (RFC 9110 §7.6.1).
+ */
+function connectionOptions(headers: readonly Header[]): Set<string> | null {
+  let names: Set<string> | null = null;
+  for (let i = 0; i < headers.length; i++) {
+    const h = headers[i]!;
+    if (h[0].length !== 10 || h[0].toLowerCase() !== "connection") continue;
+    for (const part of h[1].split(",")) {
+      const option = part.trim().toLowerCase();
+      if (option === "" || option === "close" || option === "keep-alive" || option === "upgrade") {
+        continue;
+      }
+      (names ??= new Set()).add(option);
+    }
+  }
+  return names;
+}
+
+/**
+ * §7.1 and §7.2 step 7: the upstream headers. A client must not forge the proxy's own headers,
+ * so every inbound field that reads as one (`x-verified-*`, `x-forwarded-for`,
+ * `x-forwarded-proto`, with `_` as `-` in any case: `reserved_header.ts`) is dropped. The
+ * client's `Connection` list removes the client's own fields it names, never `Host`, and is not
+ * forwarded: the engine writes its own `Connection`, and a list passed on could name a field
+ * the proxy adds (issue 10, finding 2a). Everything else is kept in order; then the proxy's own
+ * headers are appended. Returns the headers and the names of any skipped because their value
+ * was not a valid header value.
  */
 export function upstreamHeaders(
   head: RequestHead,
@@ -237,11 +295,18 @@ export function upstreamHeaders(
   request: RoutedRequest,
   route: RouteInfo,
 ): { headers: Header[]; skipped: string[] } {
+  const inbound = head.headers;
+  const nominated = connectionOptions(inbound);
   const headers: Header[] = [];
-  for (const header of head.headers) {
-    const lower = header[0].toLowerCase();
-    if (lower.startsWith("x-verified-")) continue;
-    if (lower === "x-forwarded-for" || lower === "x-forwarded-proto") continue;
+  for (let i = 0; i < inbound.length; i++) {
+    const header = inbound[i]!;
+    const name = header[0];
+    if (isReservedHeader(name)) continue;
+    if (name.length === 10 && name.toLowerCase() === "connection") continue;
+    if (nominated !== null) {
+      const lower = name.toLowerCase();
+      if (lower !== "host" && nominated.has(lower)) continue;
+    }
     headers.push(header);
   }
   headers.push(["x-forwarded-for", peerIp(connection.remoteAddress)]);
@@ -288,9 +353,29 @@ export function errorHeaders(): Header[] {
   return responseHeaders([], null);
 }
 
-/** A proxy-generated response: empty body (§7.2), CORS and `Server` headers. */
-export function respond(status: number, extra: readonly Header[] = []): RespondDecision {
-  return { kind: "respond", status, headers: [...extra, ...errorHeaders()] };
+/**
+ * A proxy-generated response with CORS and `Server` headers. Plane sends an empty body
+ * (§7.2); an error here (4xx/5xx) carries the JSON of `error_body.ts` instead, with `message`
+ * or the status's default one (issue 10, finding 7).
+ */
+export function respond(
+  status: number,
+  extra: readonly Header[] = [],
+  message?: string,
+): RespondDecision {
+  if (status < 400) return { kind: "respond", status, headers: [...extra, ...errorHeaders()] };
+  return {
+    kind: "respond",
+    status,
+    headers: [...extra, ["Content-Type", ERROR_CONTENT_TYPE], ...errorHeaders()],
+    body: errorBody(status, message),
+  };
+}
+
+/** What the engine answers on its own (framing errors, timeouts, 502): the same JSON body. */
+export function engineErrorResponse(status: number, reason: string): EngineErrorResponse {
+  const { headers, body } = respond(status, [], engineErrorMessage(status, reason));
+  return { headers, body: body ?? "" };
 }
 
 /** The upstream host and port of a route's `ip:port` (or `[v6]:port`) address. */
@@ -318,8 +403,10 @@ export function routeDecision(
   if (result.kind === "timeout") return { decision: respond(504), skipped: [] };
   const { route } = result;
   // Path routing replaces host-based routing (§10.2): any Host reaches the backend by its id.
-  const status = request.pathRouted ? null : hostError(head.headers, route);
-  if (status !== null) return { decision: respond(status), skipped: [] };
+  const problem = request.pathRouted ? null : hostError(head.headers, route, connection.tls);
+  if (problem !== null) {
+    return { decision: respond(problem.status, [], problem.message), skipped: [] };
+  }
   const { headers, skipped } = upstreamHeaders(head, connection, request, route);
   const backendId = route.backend_id;
   const decision: ForwardDecision = {

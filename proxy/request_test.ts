@@ -157,10 +157,15 @@ Deno.test("preroute() on a path-routing proxy routes only the exact prefix and a
   }
 });
 
-Deno.test("hostError() applies §7.4 against the route's cluster", () => {
+Deno.test("hostError() applies §7.4 against the route's cluster, ports included", () => {
   const sub = { ...ROUTE, subdomain: "mysubdomain" };
   const cases: [Header[], RouteInfo, 400 | 403 | null][] = [
     [[], ROUTE, 400],
+    [[["Host", "plane.test:443:443"]], ROUTE, 400],
+    [[["Host", "sub.localhost:9090:443"]], { ...ROUTE, cluster: "localhost:9090" }, 400],
+    [[["Host", "sub.localhost:443"]], { ...ROUTE, cluster: "localhost:9090" }, 403],
+    [[["Host", "plane.test:8080"]], ROUTE, 403],
+    [[["Host", "plane.test:80"]], ROUTE, null],
     [[["Host", "plane.test"], ["host", "plane.test"]], ROUTE, 400],
     [[["Host", "plane.test"]], ROUTE, null],
     [[["host", "plane.test:443"]], ROUTE, null],
@@ -175,7 +180,7 @@ Deno.test("hostError() applies §7.4 against the route's cluster", () => {
     [[["Host", "mysubdomain.localhost"]], { ...sub, cluster: "localhost:9090" }, 403],
   ];
   for (const [headers, route, expected] of cases) {
-    assert.equal(hostError(headers, route), expected, JSON.stringify(headers));
+    assert.equal(hostError(headers, route)?.status ?? null, expected, JSON.stringify(headers));
   }
 });
 
@@ -214,6 +219,43 @@ Deno.test("upstreamHeaders() strips forged x-verified-* and x-forwarded-*, keeps
   assert.deepEqual(get(tls.headers, "x-forwarded-proto"), ["https"]);
 });
 
+Deno.test("upstreamHeaders() drops every spelling of the proxy's headers (finding 2b)", () => {
+  const forged = [
+    "X_Verified_Username",
+    "x-verified_username",
+    "x_verified-username",
+    "X-VERIFIED-SECRET",
+    "x_verified_user_data",
+    "x-forwarded_for",
+    "X_Forwarded_Proto",
+  ];
+  const inbound: Header[] = [["Host", "plane.test"], ...forged.map((n): Header => [n, "mallory"])];
+  const { headers } = upstreamHeaders(head("/abc123/", inbound), CONN, routed("/abc123/"), ROUTE);
+  for (const name of forged) {
+    assert.ok(!headers.some(([n]) => n === name), `${name} forwarded`);
+  }
+  assert.ok(!headers.some(([, v]) => v === "mallory"));
+  assert.deepEqual(get(headers, "x-verified-username"), ["auser123"]);
+  assert.deepEqual(get(headers, "x-forwarded-for"), ["127.0.0.1"]);
+});
+
+Deno.test("upstreamHeaders() applies Connection to the client's fields only, never Host (finding 2a)", () => {
+  const inbound: Header[] = [
+    ["Host", "plane.test"],
+    ["Connection", "keep-alive, x-verified-username, X-Forwarded-For, host"],
+    ["connection", "x-hop"],
+    ["X-Hop", "1"],
+    ["X-Kept", "yes"],
+  ];
+  const { headers } = upstreamHeaders(head("/abc123/", inbound), CONN, routed("/abc123/"), ROUTE);
+  assert.deepEqual(get(headers, "host"), ["plane.test"]);
+  assert.deepEqual(get(headers, "connection"), []);
+  assert.deepEqual(get(headers, "x-hop"), []);
+  assert.deepEqual(get(headers, "x-kept"), ["yes"]);
+  assert.deepEqual(get(headers, "x-verified-username"), ["auser123"]);
+  assert.deepEqual(get(headers, "x-forwarded-for"), ["127.0.0.1"]);
+});
+
 Deno.test("upstreamHeaders() gives static tokens no user data and an empty secret (§7.2 step 7)", () => {
   const request = routed("/s.abc123/foobar");
   const route = { ...ROUTE, "secret_token": "", user: null, "user_data": null };
@@ -248,7 +290,7 @@ Deno.test("responseHeaders() adds CORS defaults only when the backend set none (
   assert.deepEqual(get(own, "access-control-allow-headers"), []);
 });
 
-Deno.test("routeDecision() answers 410, 504, 400, 403 with CORS and Server headers", () => {
+Deno.test("routeDecision() answers 410, 504, 400, 403 with a JSON error, CORS and Server headers", () => {
   const request = routed("/abc123/");
   const cases: [Parameters<typeof routeDecision>[3], Header[], number][] = [
     [{ kind: "gone" }, [["Host", "plane.test"]], 410],
@@ -261,7 +303,11 @@ Deno.test("routeDecision() answers 410, 504, 400, 403 with CORS and Server heade
     assert.equal(decision.kind, "respond");
     if (decision.kind !== "respond") continue;
     assert.equal(decision.status, status);
-    assert.equal(decision.body, undefined);
+    // Issue 10, finding 7: one JSON error body (Plane's is empty).
+    const body = JSON.parse(decision.body!);
+    assert.deepEqual(Object.keys(body), ["id", "kind", "message"]);
+    assert.match(body.message, /: /);
+    assert.deepEqual(get(decision.headers, "content-type"), ["application/json"]);
     assert.deepEqual(get(decision.headers, "access-control-allow-origin"), ["*"]);
     assert.deepEqual(get(decision.headers, "access-control-allow-headers"), ["*, Authorization"]);
     assert.deepEqual(get(decision.headers, "server"), [SERVER_HEADER]);

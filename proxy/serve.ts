@@ -10,7 +10,8 @@ import tls from "node:tls";
 import { createEngine } from "./engine/engine.ts";
 import type { EngineLimits } from "./engine/types.ts";
 import type { Proxy } from "./mod.ts";
-import { errorHeaders } from "./request.ts";
+import { engineErrorResponse } from "./request.ts";
+import { isReservedHeader } from "./reserved_header.ts";
 import { type CertPair, readCertFile, redirectDecision, watchCertFile } from "./tls.ts";
 import type { Logger } from "../shared/log.ts";
 
@@ -97,7 +98,9 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
 
   const engine = createEngine({
     decide: proxy.decide,
-    errorHeaders: proxy.errorHeaders,
+    errorResponse: proxy.errorResponse,
+    // Issue 10, finding 2c: identity fields must not reach a backend as trailers either.
+    dropRequestTrailer: isReservedHeader,
     ...(options.limits && { limits: options.limits }),
   });
   const engines = [engine];
@@ -137,7 +140,7 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
     servers.push(server);
     httpsPort = await listen(server, https.port, options.hostname);
     // §7.1: in HTTPS mode the plain port answers everything with a redirect.
-    plain = createEngine({ decide: redirectDecision, errorHeaders: () => errorHeaders() });
+    plain = createEngine({ decide: redirectDecision, errorResponse: engineErrorResponse });
     engines.push(plain);
   }
 

@@ -4,8 +4,8 @@
  * and re-read when the file changes so a renewed certificate reaches new handshakes while
  * open connections carry on. The HTTP listener then only redirects to HTTPS.
  */
-import type { Header, RequestHead, RespondDecision } from "./engine/types.ts";
-import { errorHeaders, singleHeader, splitTarget } from "./request.ts";
+import type { RequestHead, RespondDecision } from "./engine/types.ts";
+import { respond, singleHeader, splitTarget } from "./request.ts";
 
 export interface CertPair {
   cert: string;
@@ -61,9 +61,8 @@ export function httpsRedirectLocation(
 export function redirectDecision(head: RequestHead): RespondDecision {
   const host = singleHeader(head.headers, "host");
   const location = httpsRedirectLocation(host === "many" ? null : host, head.target);
-  const headers: Header[] = errorHeaders();
-  if (location === null) return { kind: "respond", status: 400, headers };
-  return { kind: "respond", status: 301, headers: [["Location", location], ...headers] };
+  if (location === null) return respond(400, [], "Invalid Host: send one Host naming this proxy");
+  return respond(301, [["Location", location]]);
 }
 
 /**

@@ -65,18 +65,65 @@ export function connectionUrl(cluster: string, token: string, subdomain: string 
   return `${proto}://${host}/${token}/`;
 }
 
-/**
- * The subdomain a Host header names within a cluster (§7.4): `null` for the cluster itself,
- * the prefix for `prefix.cluster`, and `undefined` when the host is not in the cluster.
- */
-export function subdomainFromHost(host: string, cluster: string): string | null | undefined {
-  const bare = host.endsWith(":443") ? host.slice(0, -4) : host;
-  if (bare === cluster) return null;
-  const suffix = `.${cluster}`;
-  if (bare.endsWith(suffix) && bare.length > suffix.length) {
-    return bare.slice(0, -suffix.length);
+/** What a Host header names within a cluster (§7.4): its subdomain, or why it is refused. */
+export type HostMatch =
+  | { ok: true; subdomain: string | null }
+  /** 400: not `host[:port]` at all; 403: a well-formed host outside the cluster. */
+  | { ok: false; status: 400 | 403 };
+
+/** `host[:port]` (IPv6 literals in brackets) split; null when malformed. */
+function splitHostPort(value: string): { name: string; port: number | null } | null {
+  let name = value;
+  let port: string | null = null;
+  if (value.startsWith("[")) {
+    const end = value.indexOf("]");
+    if (end < 0) return null;
+    name = value.slice(0, end + 1);
+    const rest = value.slice(end + 1);
+    if (rest !== "") {
+      if (!rest.startsWith(":")) return null;
+      port = rest.slice(1);
+    }
+  } else {
+    const colon = value.indexOf(":");
+    if (colon >= 0) {
+      name = value.slice(0, colon);
+      port = value.slice(colon + 1);
+    }
   }
-  return undefined;
+  if (name === "" || name.includes(":") && !name.startsWith("[")) return null;
+  if (port === null) return { name, port: null };
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) return null;
+  return { name, port: Number(port) };
+}
+
+/**
+ * The subdomain a Host header (lower-cased) names within a cluster (§7.4): `null` for the
+ * cluster itself, the prefix for `prefix.cluster`. Ports must match: a cluster that names one
+ * (`localhost:9090`) takes exactly that port, or none when it is 80 or 443 (the scheme's
+ * default, which browsers omit); a cluster without one (public HTTPS, §1.1) takes no port,
+ * `:443`, or `listenerPort` (the default port of the listener the request came in on: 80 for
+ * plain HTTP behind a TLS-ending load balancer). Plane strips a trailing `:443` from any
+ * host, which let `sub.localhost:9090:443` through (issue 10, finding 8): a host that is not
+ * `host[:port]` is a 400 here, one outside the cluster a 403.
+ */
+export function matchHost(host: string, cluster: string, listenerPort: number): HostMatch {
+  const parsed = splitHostPort(host);
+  if (parsed === null) return { ok: false, status: 400 };
+  const own = clusterPort(cluster);
+  const clusterHost = own === null ? cluster : cluster.slice(0, cluster.lastIndexOf(":"));
+  const port = parsed.port;
+  const portOk = own === null
+    ? port === null || port === 443 || port === listenerPort
+    : port === own || (port === null && (own === 80 || own === 443));
+  if (!portOk) return { ok: false, status: 403 };
+  const name = parsed.name;
+  if (name === clusterHost) return { ok: true, subdomain: null };
+  const suffix = `.${clusterHost}`;
+  if (name.endsWith(suffix) && name.length > suffix.length) {
+    return { ok: true, subdomain: name.slice(0, -suffix.length) };
+  }
+  return { ok: false, status: 403 };
 }
 
 /** A subdomain label: a-z, 0-9 and `-`, not first or last (Plane's CLI rule, applied to the API too). */

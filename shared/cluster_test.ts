@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { clusterIsHttps, clusterNameError, connectionUrl, subdomainFromHost } from "./cluster.ts";
+import {
+  clusterIsHttps,
+  clusterNameError,
+  connectionUrl,
+  type HostMatch,
+  matchHost,
+} from "./cluster.ts";
 
 Deno.test("clusterNameError() accepts host[:port] and rejects everything else", () => {
   for (const ok of ["plane.test", "localhost:9090", "127.0.0.1", "[::1]:8080", "a-b.example.com"]) {
@@ -22,12 +28,45 @@ Deno.test("connectionUrl() builds {proto}://[{sub}.]{cluster}/{token}/ (§2.2)",
   assert.equal(connectionUrl("localhost:9090", "tok", null), "http://localhost:9090/tok/");
 });
 
-Deno.test("subdomainFromHost() follows §7.4", () => {
-  assert.equal(subdomainFromHost("plane.test", "plane.test"), null);
-  assert.equal(subdomainFromHost("plane.test:443", "plane.test"), null);
-  assert.equal(subdomainFromHost("foo.plane.test", "plane.test"), "foo");
-  assert.equal(subdomainFromHost("a.b.plane.test", "plane.test"), "a.b");
-  assert.equal(subdomainFromHost("foobarplane.test", "plane.test"), undefined);
-  assert.equal(subdomainFromHost("foobar.myhost:8080", "myhost:8080"), "foobar");
-  assert.equal(subdomainFromHost("foobar.myhost", "myhost:8080"), undefined);
+Deno.test("matchHost() follows §7.4 and matches ports exactly", () => {
+  const cases: [host: string, cluster: string, listenerPort: number, expected: HostMatch][] = [
+    // Plane's cases (request.rs).
+    ["plane.test", "plane.test", 80, { ok: true, subdomain: null }],
+    ["plane.test:443", "plane.test", 80, { ok: true, subdomain: null }],
+    ["foo.plane.test", "plane.test", 443, { ok: true, subdomain: "foo" }],
+    ["a.b.plane.test", "plane.test", 443, { ok: true, subdomain: "a.b" }],
+    ["foobarplane.test", "plane.test", 443, { ok: false, status: 403 }],
+    ["foobar.myhost:8080", "myhost:8080", 80, { ok: true, subdomain: "foobar" }],
+    ["foobar.myhost", "myhost:8080", 80, { ok: false, status: 403 }],
+    // A cluster without a port: no port, 443 (its public HTTPS) or the listener's default.
+    ["plane.test:80", "plane.test", 80, { ok: true, subdomain: null }],
+    ["plane.test:80", "plane.test", 443, { ok: false, status: 403 }],
+    ["sub.plane.test:8443", "plane.test", 443, { ok: false, status: 403 }],
+    ["plane.test:9090", "plane.test", 80, { ok: false, status: 403 }],
+    // A cluster with a port: exactly it (absent only for 80 and 443).
+    ["localhost:9090", "localhost:9090", 80, { ok: true, subdomain: null }],
+    ["sub.localhost:9090", "localhost:9090", 80, { ok: true, subdomain: "sub" }],
+    ["sub.localhost:443", "localhost:9090", 80, { ok: false, status: 403 }],
+    ["localhost", "localhost:9090", 80, { ok: false, status: 403 }],
+    ["localhost:09090", "localhost:9090", 80, { ok: true, subdomain: null }],
+    ["plane.test", "plane.test:443", 443, { ok: true, subdomain: null }],
+    ["plane.test:443", "plane.test:443", 443, { ok: true, subdomain: null }],
+    ["plane.test:8080", "plane.test:443", 443, { ok: false, status: 403 }],
+    // Malformed: not host[:port] (the `:443` Plane strips no longer hides a second port).
+    ["sub.localhost:9090:443", "localhost:9090", 80, { ok: false, status: 400 }],
+    ["plane.test:443:443", "plane.test", 443, { ok: false, status: 400 }],
+    ["plane.test:", "plane.test", 80, { ok: false, status: 400 }],
+    ["plane.test:x", "plane.test", 80, { ok: false, status: 400 }],
+    ["plane.test:99999", "plane.test", 80, { ok: false, status: 400 }],
+    [":9090", "localhost:9090", 80, { ok: false, status: 400 }],
+    ["", "plane.test", 80, { ok: false, status: 400 }],
+    ["[::1", "[::1]:9090", 80, { ok: false, status: 400 }],
+    ["[::1]x", "[::1]:9090", 80, { ok: false, status: 400 }],
+    // IPv6 literals.
+    ["[::1]:9090", "[::1]:9090", 80, { ok: true, subdomain: null }],
+    ["[::1]:9091", "[::1]:9090", 80, { ok: false, status: 403 }],
+  ];
+  for (const [host, cluster, listenerPort, expected] of cases) {
+    assert.deepEqual(matchHost(host, cluster, listenerPort), expected, `${host} in ${cluster}`);
+  }
 });

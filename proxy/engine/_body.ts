@@ -14,20 +14,32 @@ import { findField } from "./_write_head.ts";
 /** Consumes a request body (length-delimited or chunked) from the client's buffer. */
 export class RequestBody {
   done: boolean;
+  /** After `take`: bytes behind the forwarded ones that were consumed and are not passed on. */
+  skipped = 0;
   #remaining = 0;
   #decoder: ChunkedDecoder | null = null;
 
-  constructor(kind: BodyKind, maxTrailerBytes: number) {
+  /** `dropTrailer` names trailer fields that must not reach the backend (ChunkedLimits). */
+  constructor(
+    kind: BodyKind,
+    maxTrailerBytes: number,
+    dropTrailer?: ((name: string) => boolean) | undefined,
+  ) {
     this.done = kind === "none";
-    if (kind === "chunked") this.#decoder = new ChunkedDecoder({ maxTrailerBytes });
+    if (kind === "chunked") this.#decoder = new ChunkedDecoder({ maxTrailerBytes, dropTrailer });
     else if (kind !== "none") this.#remaining = kind.length;
   }
 
   /**
-   * How many bytes at the start of `buf` belong to the body and may be forwarded (the rest
-   * waits for more bytes, or is the next request once `done`); -1 when a chunked body cannot
-   * be framed (RFC 9112 §7.1).
+   * How many bytes at the start of `buf` belong to the body and may be forwarded (after them,
+   * `skipped` bytes are consumed and dropped; the rest waits for more bytes, or is the next
+   * request once `done`); -1 when a chunked body cannot be framed (RFC 9112 §7.1).
    */
+  /** Why a chunked body was refused, once `take` returned -1. */
+  get error(): string {
+    return this.#decoder?.error ?? "";
+  }
+
   take(buf: Buffer): number {
     const decoder = this.#decoder;
     if (decoder === null) {
@@ -37,6 +49,7 @@ export class RequestBody {
       return take;
     }
     const off = decoder.feed(buf, 0, buf.length);
+    this.skipped = decoder.skipped;
     if (decoder.done) this.done = true;
     return off;
   }

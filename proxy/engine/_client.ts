@@ -9,7 +9,7 @@ import type { Core } from "./_core.ts";
 import { Exchange } from "./_exchange.ts";
 import { PAUSE_BUFFER, type Tunnel } from "./_tunnel.ts";
 import { parseHead } from "./parse_head.ts";
-import { appendFields, headBytes, statusLine } from "./_write_head.ts";
+import { errorBytes } from "./_write_head.ts";
 import type { ByteStream, StreamHandler } from "./_stream.ts";
 import type { ConnectionInfo, Decision } from "./types.ts";
 
@@ -33,6 +33,8 @@ export class ClientConnection implements StreamHandler {
   #ending = false;
   #endingSince = 0;
   #headSince = 0;
+  /** When the current request's body last made progress (a byte in, or reading resumed). */
+  #bodyActive = 0;
   #idleSince: number;
   #paused = 0;
   #processing = false;
@@ -69,6 +71,7 @@ export class ClientConnection implements StreamHandler {
     this.buf = this.buf === null ? chunk : Buffer.concat([this.buf, chunk]);
     const ex = this.ex;
     if (ex !== null) {
+      this.#bodyActive = this.#core.now;
       if (!ex.reqDone) ex.pumpRequestBody();
       this.checkBuffer();
       return;
@@ -98,7 +101,7 @@ export class ClientConnection implements StreamHandler {
             this.checkBuffer();
             return;
           }
-          this.#reject(r.status);
+          this.#reject(r.status, r.reason);
           return;
         }
         this.#headSince = 0;
@@ -125,14 +128,10 @@ export class ClientConnection implements StreamHandler {
   }
 
   /** An engine-made 4xx for a head that cannot be framed, then close (RFC 9112 §11.2). */
-  #reject(status: number): void {
+  #reject(status: number, reason: string): void {
     this.#core.stats.rejected++;
     this.buf = null;
-    this.stream.write(headBytes(
-      statusLine(status) + appendFields(this.#core.errorHeaders(status), this.#core.stats, false) +
-        "Content-Length: 0\r\nConnection: close\r\n\r\n",
-      null,
-    ));
+    this.stream.write(errorBytes(this.#core, status, reason, true, "Connection: close\r\n"));
     this.#end();
   }
 
@@ -160,6 +159,11 @@ export class ClientConnection implements StreamHandler {
     const buf = this.buf;
     this.buf = null;
     if (buf !== null) tunnel.write(buf);
+  }
+
+  /** The request body's inactivity clock starts again (the exchange began reading it). */
+  bodyProgress(): void {
+    this.#bodyActive = this.#core.now;
   }
 
   pause(reason: number): void {
@@ -223,11 +227,18 @@ export class ClientConnection implements StreamHandler {
       if (now - this.#endingSince > LINGER_MS) this.destroy();
       return;
     }
-    if (this.ex !== null) return;
     const limits = this.#core.limits;
+    const ex = this.ex;
+    if (ex !== null) {
+      if (!ex.readingBody) return;
+      // Paused by us (backpressure), the client is not the one stalling.
+      if (this.#paused !== 0) this.#bodyActive = now;
+      else if (now - this.#bodyActive > limits.bodyTimeoutMs) ex.bodyTimedOut();
+      return;
+    }
     if (this.#headSince !== 0) {
       // Slowloris: a head that trickles in (RFC 9110 §15.5.9, 408).
-      if (now - this.#headSince > limits.headTimeoutMs) this.#reject(408);
+      if (now - this.#headSince > limits.headTimeoutMs) this.#reject(408, "head timeout");
     } else if (this.buf === null && now - this.#idleSince > limits.idleTimeoutMs) {
       // RFC 9112 §9.5: an idle persistent connection may be closed at any time.
       this.#end();

@@ -16,6 +16,7 @@ import type { UpstreamConnection, UpstreamOwner } from "./_upstream.ts";
 import {
   appendFields,
   coalesced,
+  errorBytes,
   findField,
   headBytes,
   requestHeadBytes,
@@ -72,12 +73,20 @@ export class Exchange implements UpstreamOwner {
     this.core = core;
     this.req = req;
     this.reqDone = req.bodyKind === "none";
-    if (!this.reqDone) this.#reqBody = new RequestBody(req.bodyKind, core.limits.maxHeadBytes);
+    if (!this.reqDone) {
+      this.#reqBody = new RequestBody(
+        req.bodyKind,
+        core.limits.maxHeadBytes,
+        core.options.dropRequestTrailer,
+      );
+    }
   }
 
   /** Carries out `decide`'s answer. */
   start(decision: Decision): void {
     if (this.client.closed) return;
+    // The body is read from now on: its inactivity limit counts from here, not from the head.
+    this.client.bodyProgress();
     if (decision.kind === "respond") this.#respond(decision);
     else this.#forward(decision);
   }
@@ -85,7 +94,7 @@ export class Exchange implements UpstreamOwner {
   /** `decide` threw or rejected: a bug on the routing side, answered 500. */
   failed(): void {
     if (this.client.closed) return;
-    this.#engineError(500, false);
+    this.#engineError(500, false, "routing failed");
   }
 
   // ---- respond ----------------------------------------------------------------------------
@@ -93,7 +102,7 @@ export class Exchange implements UpstreamOwner {
   #respond(d: RespondDecision): void {
     const status = d.status;
     if (!Number.isInteger(status) || status < 200 || status > 599) {
-      this.#engineError(500, false);
+      this.#engineError(500, false, "invalid status from routing");
       return;
     }
     const body = d.body ?? "";
@@ -117,7 +126,7 @@ export class Exchange implements UpstreamOwner {
   #forward(d: ForwardDecision): void {
     const head = d.head;
     if (!validRequestLine(head.method, head.target)) {
-      this.#engineError(500, false);
+      this.#engineError(500, false, "invalid request line from routing");
       return;
     }
     this.decision = d;
@@ -141,16 +150,21 @@ export class Exchange implements UpstreamOwner {
   pumpRequestBody(): void {
     // Before the decision there is nowhere to send the bytes: they wait in the buffer.
     if (this.reqDone || (this.up === null && !this.#discard)) return;
-    const buf = this.client.buf;
-    if (buf === null) return;
+    let left = this.client.buf;
+    if (left === null) return;
     const body = this.#reqBody!;
-    const n = body.take(buf);
-    if (n === -1) {
-      this.#requestFramingError();
-      return;
-    }
-    if (n > 0) this.#writeUp(n === buf.length ? buf : buf.subarray(0, n));
-    const left = n === buf.length ? null : buf.subarray(n);
+    do {
+      const buf: Buffer = left;
+      const n = body.take(buf);
+      if (n === -1) {
+        this.#requestFramingError();
+        return;
+      }
+      if (n > 0) this.#writeUp(n === buf.length ? buf : buf.subarray(0, n));
+      // A dropped trailer line: its bytes are consumed, and what follows is taken again.
+      const used = n + body.skipped;
+      left = used === buf.length ? null : buf.subarray(used);
+    } while (body.skipped > 0 && left !== null && !body.done);
     this.client.buf = left;
     this.client.checkBuffer();
     if (body.done) this.#requestDone();
@@ -176,7 +190,7 @@ export class Exchange implements UpstreamOwner {
   #requestFramingError(): void {
     this.core.stats.rejected++;
     this.#dropUpstream();
-    if (!this.headSent) this.#engineError(400, true);
+    if (!this.headSent) this.#engineError(400, true, this.#reqBody!.error);
     else this.client.destroy();
   }
 
@@ -188,6 +202,8 @@ export class Exchange implements UpstreamOwner {
 
   onUpstreamData(chunk: Buffer): void {
     this.#gotUpstreamBytes = true;
+    // A response still streaming keeps a full-duplex exchange alive.
+    this.client.bodyProgress();
     switch (this.#res) {
       case Res.Head: {
         this.#resBuf = this.#resBuf === null ? chunk : Buffer.concat([this.#resBuf, chunk]);
@@ -455,24 +471,45 @@ export class Exchange implements UpstreamOwner {
       this.client.destroy();
       return;
     }
-    this.#engineError(502, false);
+    this.#engineError(502, false, "bad gateway");
   }
 
-  /** A response the engine makes itself (with `errorHeaders`); `close` forces Connection: close. */
-  #engineError(status: number, close: boolean): void {
+  /** A response the engine makes itself (`errorResponse`); `close` forces Connection: close. */
+  #engineError(status: number, close: boolean, reason: string): void {
     if (this.#finished) return;
     this.#res = Res.Done;
     this.headSent = true;
     // An unread request body would be taken for the next request: close instead.
     this.#clientKeep = !close && this.reqDone && this.req.keepAlive && !this.core.closing;
-    this.client.stream.write(headBytes(
-      statusLine(status) + appendFields(this.core.errorHeaders(status), this.core.stats, false) +
-        "Content-Length: 0\r\n" + this.#connectionField() + "\r\n",
-      null,
-    ));
+    const withBody = this.req.head.method !== "HEAD";
+    this.client.stream.write(
+      errorBytes(this.core, status, reason, withBody, this.#connectionField()),
+    );
     this.#finished = true;
     this.up = null;
     this.client.exchangeDone(this.#clientKeep);
+  }
+
+  /** Whether the engine is waiting for request-body bytes (the decision came, the body did not). */
+  get readingBody(): boolean {
+    return !this.reqDone && !this.#finished && (this.up !== null || this.#discard);
+  }
+
+  /**
+   * The request body stopped arriving for `bodyTimeoutMs` (issue 10, finding 6): 408 when
+   * nothing was answered yet, and both connections close (a half-sent body can be neither
+   * finished upstream nor skipped on the client connection).
+   */
+  bodyTimedOut(): void {
+    if (this.#finished) return;
+    this.core.stats.rejected++;
+    this.#dropUpstream();
+    if (!this.headSent) {
+      this.#engineError(408, true, "body timeout");
+      return;
+    }
+    this.#finished = true;
+    this.client.destroy();
   }
 
   /** The client went away: drop the upstream side (a half-sent request cannot be reused). */

@@ -80,6 +80,8 @@ export interface Probe extends Listening {
   /** Everything every connection sent, concatenated in arrival order. */
   received(): string;
   connections(): number;
+  /** Connections still open now. */
+  open(): number;
 }
 
 /**
@@ -89,8 +91,18 @@ export interface Probe extends Listening {
 export async function probeBackend(respond?: string): Promise<Probe> {
   const chunks: Buffer[] = [];
   let count = 0;
+  let open = 0;
   const listening = await listen((socket) => {
     count++;
+    open++;
+    // The listener is half-open: the peer closing shows as "end" first.
+    let counted = true;
+    const gone = () => {
+      if (counted) open--;
+      counted = false;
+    };
+    socket.on("end", gone);
+    socket.on("close", gone);
     let pending = "";
     socket.on("data", (chunk: Buffer) => {
       chunks.push(chunk);
@@ -108,6 +120,7 @@ export async function probeBackend(respond?: string): Promise<Probe> {
     port: listening.port,
     received: () => Buffer.concat(chunks).toString("latin1"),
     connections: () => count,
+    open: () => open,
     [Symbol.asyncDispose]: () => listening[Symbol.asyncDispose](),
   };
 }

@@ -8,6 +8,7 @@
 import { Buffer } from "node:buffer";
 import { connectionNominees, isFieldValue, isHopByHop, isToken, REASONS } from "./_syntax.ts";
 import type { ParsedHead } from "./parse_head.ts";
+import type { Core } from "./_core.ts";
 import type { ForwardDecision, Header } from "./types.ts";
 
 export interface WriteCounters {
@@ -16,8 +17,11 @@ export interface WriteCounters {
 
 /**
  * Appends the end-to-end fields of `headers` as `name: value\r\n` lines. Fields named by
- * `Connection` are hop-by-hop too (RFC 9110 §7.6.1). With `keepUpgrade`, `Upgrade` is kept
- * (an upgrade request or its 101 answer).
+ * `Connection` are hop-by-hop too (RFC 9110 §7.6.1), but only the sender's own: a `Connection`
+ * list names fields of the message it came in, so it drops received fields (those equal to one
+ * in `checked`), never a field `decide` or `responseHeaders` added or changed, and never `Host`
+ * (issue 10, finding 2a: `Connection: x-verified-username` must not remove the proxy's
+ * header). With `keepUpgrade`, `Upgrade` is kept (an upgrade request or its 101 answer).
  *
  * `checked` holds the names and values a parser already validated (flat pairs, in received
  * order): a field equal to one of them is not checked again, so only the fields `decide` or
@@ -78,13 +82,16 @@ function walkField(name: string, value: string, counters: WriteCounters): number
   if (isHopByHop(name)) {
     if (!walkKeepUpgrade || name.length !== 7) return SKIP;
   }
-  if (walkNominees === undefined) walkNominees = connectionNominees(walkHeaders);
-  if (walkNominees !== null && walkNominees.has(name.toLowerCase())) return SKIP;
   const checked = walkChecked;
   let k = walkCursor;
   while (k < checked.length && (checked[k] !== name || checked[k + 1] !== value)) k += 2;
   if (k < checked.length) {
     walkCursor = k + 2;
+    // A received field: the sender's `Connection` list applies to it (RFC 9110 §7.6.1).
+    if (walkNominees === undefined) walkNominees = connectionNominees(walkHeaders);
+    if (walkNominees !== null && walkNominees.has(name.toLowerCase())) {
+      if (name.length !== 4 || name.toLowerCase() !== "host") return SKIP;
+    }
     return k;
   }
   if (isToken(name) && isFieldValue(value)) return ENCODE;
@@ -139,6 +146,27 @@ export function headBytes(head: string, body: Uint8Array | null): Buffer {
 /** Whether `headBytes` took the body along. */
 export function coalesced(body: Uint8Array): boolean {
   return body.length <= COALESCE_MAX;
+}
+
+/**
+ * A whole response the engine makes itself: status line, the `errorResponse` headers and body
+ * (`withBody` false: a HEAD request's answer, length only), then `connection` (a
+ * `Connection: …\r\n` line or ""). Error bodies are small: one write.
+ */
+export function errorBytes(
+  core: Core,
+  status: number,
+  reason: string,
+  withBody: boolean,
+  connection: string,
+): Uint8Array {
+  const { headers, body } = core.errorResponse(status, reason);
+  const bytes = body === "" ? null : Buffer.from(body);
+  const head = statusLine(status) + appendFields(headers, core.stats, false) +
+    "Content-Length: " + (bytes === null ? 0 : bytes.length) + "\r\n" + connection + "\r\n";
+  if (!withBody || bytes === null) return headBytes(head, null);
+  if (coalesced(bytes)) return headBytes(head, bytes);
+  return Buffer.concat([headBytes(head, null), bytes]);
 }
 
 const SHORT_TEXT = 64;

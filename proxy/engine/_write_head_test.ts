@@ -18,7 +18,7 @@ function forward(head: RequestHead): ForwardDecision {
 /** What the head writer produced before it copied received bytes: the reference. */
 function encoded(req: ParsedHead, head: RequestHead, tail: string): string {
   return head.method + " " + head.target + " HTTP/1.1\r\n" +
-    appendFields(head.headers, { droppedHeaders: 0 }, req.upgrade) + tail;
+    appendFields(head.headers, { droppedHeaders: 0 }, req.upgrade, req.checked) + tail;
 }
 
 const HEAD = "GET /a?b=1 HTTP/1.1\r\nHost: app.example\r\nUser-Agent: t\r\nAccept: */*\r\n" +
@@ -69,5 +69,22 @@ Deno.test("requestHeadBytes() copies a received line with its optional whitespac
   assert.equal(
     Buffer.from(bytes).toString("latin1"),
     "GET / HTTP/1.1\r\nHost:  a  \r\nX-Upgrade-Not: 1\r\n\r\n",
+  );
+});
+
+Deno.test("requestHeadBytes() applies Connection to received fields only, never to Host", () => {
+  const req = parsed(
+    "GET / HTTP/1.1\r\nHost: a\r\nConnection: x-verified-user, host, x-hop\r\n" +
+      "x-hop: 1\r\nx-verified-user: mallory\r\n\r\n",
+  );
+  // Routing drops the client's x-verified-user and adds its own (a field the client did not send).
+  const headers: Header[] = [
+    ...req.head.headers.filter(([n]) => n !== "x-verified-user"),
+    ["x-verified-user", "alice"],
+  ];
+  const bytes = requestHeadBytes(req, forward({ ...req.head, headers }), { droppedHeaders: 0 });
+  assert.equal(
+    Buffer.from(bytes).toString("latin1"),
+    "GET / HTTP/1.1\r\nHost: a\r\nx-verified-user: alice\r\n\r\n",
   );
 });

@@ -23,6 +23,11 @@ export interface ChunkedLimits {
   maxLineBytes?: number;
   /** All trailer fields together. */
   maxTrailerBytes?: number;
+  /**
+   * Trailer fields for whose name this returns true are validated but not passed on: `feed`
+   * stops before such a line and reports its length in `skipped`.
+   */
+  dropTrailer?: ((name: string) => boolean) | undefined;
 }
 
 const enum State {
@@ -43,12 +48,19 @@ export class ChunkedDecoder {
   #trailerBytes = 0;
   #maxLine: number;
   #maxTrailer: number;
+  #dropTrailer: ((name: string) => boolean) | undefined;
   /** Why the body was refused, once `feed` returned -1. */
   error = "";
+  /**
+   * Set by `feed`: how many bytes after the returned offset were consumed but must not be
+   * passed on (a trailer line `dropTrailer` refused). The caller presents the bytes after them.
+   */
+  skipped = 0;
 
   constructor(limits: ChunkedLimits = {}) {
     this.#maxLine = limits.maxLineBytes ?? 4096;
     this.#maxTrailer = limits.maxTrailerBytes ?? 16384;
+    this.#dropTrailer = limits.dropTrailer;
   }
 
   /** True once the last chunk, the trailers and the final CRLF have been validated. */
@@ -58,11 +70,12 @@ export class ChunkedDecoder {
 
   /**
    * Validates `buf[start..end)` and returns the offset up to which the bytes are valid and may
-   * be forwarded (the rest must be presented again with more bytes appended), or -1 when the
-   * body is malformed (see `error`). Once `done`, the returned offset is the end of the body:
+   * be forwarded (the rest, after any `skipped` bytes, must be presented again with more bytes
+   * appended), or -1 when the body is malformed (see `error`). Once `done`, the returned offset is the end of the body:
    * bytes after it belong to the next message. With `sink`, chunk-data is also handed over.
    */
   feed(buf: Buffer, start: number, end: number, sink?: DataSink): number {
+    this.skipped = 0;
     let p = start;
     while (p < end) {
       switch (this.#state) {
@@ -109,6 +122,13 @@ export class ChunkedDecoder {
           this.#trailerBytes += p - lineStart;
           if (this.#trailerBytes > this.#maxTrailer) return this.#fail("trailers too large");
           if (!validTrailerLine(buf, lineStart, lf - 1)) return this.#fail("invalid trailer field");
+          if (this.#dropTrailer !== undefined) {
+            const colon = buf.indexOf(0x3a, lineStart);
+            if (this.#dropTrailer(buf.toString("latin1", lineStart, colon))) {
+              this.skipped = p - lineStart;
+              return lineStart;
+            }
+          }
           break;
         }
         case State.Done:

@@ -116,3 +116,29 @@ Deno.test("ChunkedDecoder accepts the largest exact chunk size and no more", () 
   const big = Buffer.from("20000000000000\r\n", "latin1");
   assert.equal(over.feed(big, 0, big.length), -1);
 });
+
+Deno.test("ChunkedDecoder drops the trailer fields dropTrailer names, keeping framing", () => {
+  const text = "5\r\nhello\r\n0\r\nX-Verified-User: m\r\nKeep: 1\r\nx_verified_user: m\r\n\r\nNEXT";
+  for (let step = 1; step <= text.length; step++) {
+    const d = new ChunkedDecoder({ dropTrailer: (name) => name.toLowerCase().startsWith("x") });
+    const input = Buffer.from(text, "latin1");
+    let pending = Buffer.alloc(0);
+    let forwarded = "";
+    let i = 0;
+    for (; i < input.length && !d.done; i += step) {
+      let buf = Buffer.concat([pending, input.subarray(i, i + step)]);
+      for (;;) {
+        const off = d.feed(buf, 0, buf.length);
+        assert.notEqual(off, -1, d.error);
+        forwarded += buf.toString("latin1", 0, off);
+        buf = buf.subarray(off + d.skipped);
+        if (d.skipped === 0 || d.done) break;
+      }
+      pending = buf;
+    }
+    assert.equal(d.done, true, `step ${step}`);
+    assert.equal(forwarded, "5\r\nhello\r\n0\r\nKeep: 1\r\n\r\n", `step ${step}`);
+    const rest = Buffer.concat([pending, input.subarray(i)]).toString("latin1");
+    assert.equal(rest, "NEXT", `step ${step}`);
+  }
+});

@@ -41,9 +41,12 @@ export interface Engine {
 export const DEFAULT_LIMITS: Readonly<EngineLimits> = Object.freeze({
   maxHeadBytes: 16 * 1024,
   headTimeoutMs: 30_000,
+  bodyTimeoutMs: 30_000,
   idleTimeoutMs: 60_000,
   connectTimeoutMs: 10_000,
 });
+
+const NO_ERROR_BODY = Object.freeze({ headers: Object.freeze([]), body: "" });
 
 /** Idle upstream connections kept per backend address. */
 const MAX_IDLE_PER_BACKEND = 256;
@@ -87,7 +90,7 @@ export function createEngineWith(
     counters: stats,
     clock,
   });
-  const errorHeaders = options.errorHeaders;
+  const errorResponse = options.errorResponse;
   const core: Core = {
     options,
     limits,
@@ -100,7 +103,7 @@ export function createEngineWith(
     set now(value: number) {
       clock.now = value;
     },
-    errorHeaders: (status) => errorHeaders?.(status) ?? [],
+    errorResponse: (status, reason) => errorResponse?.(status, reason) ?? NO_ERROR_BODY,
   };
   const clients = new Set<ClientConnection>();
   const waiters: (() => void)[] = [];
@@ -108,7 +111,7 @@ export function createEngineWith(
   // a timer per request; its granularity is a quarter of the shortest limit.
   const tickMs = Math.max(
     10,
-    Math.min(1000, limits.headTimeoutMs / 4, limits.idleTimeoutMs / 4),
+    Math.min(1000, limits.headTimeoutMs / 4, limits.bodyTimeoutMs / 4, limits.idleTimeoutMs / 4),
   );
   let ticker: ReturnType<typeof setInterval> | undefined;
 

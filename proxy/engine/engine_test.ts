@@ -143,7 +143,10 @@ for (const listener of ["deno", "node"] as ListenerKind[]) {
     await using proxy = await serveEngine({
       decide: (head) =>
         forwardTo(n++ === 0 ? port : backend.port)(head, { remoteAddress: "", tls: false }),
-      errorHeaders: (status) => [["X-Error", String(status)]],
+      errorResponse: (status, reason) => ({
+        headers: [["X-Error", String(status)]],
+        body: `{"reason":"${reason}"}`,
+      }),
     }, { listener });
     const req = "GET / HTTP/1.1\r\nHost: a\r\n\r\n";
     const r = await rawExchange(proxy.port, [req, req], {
@@ -153,6 +156,7 @@ for (const listener of ["deno", "node"] as ListenerKind[]) {
     const [bad, good] = responses(r.response);
     assert.equal(bad!.status, 502);
     assert.match(bad!.head, /\r\nX-Error: 502/);
+    assert.equal(bad!.body, '{"reason":"bad gateway"}');
     assert.equal(good!.status, 200);
     assert.equal(proxy.engine.stats.badGateway, 1);
   });

@@ -58,15 +58,36 @@ export interface EngineLimits {
   maxHeadBytes: number;
   /** Time allowed to receive a complete head, from its first byte (slowloris) → 408, close. */
   headTimeoutMs: number;
+  /**
+   * Longest a request body may go without a byte arriving while the engine is reading it (an
+   * inactivity limit, not a total: a slow upload that keeps moving is never cut; time paused
+   * for backpressure does not count) → 408 if nothing was answered yet, and both connections
+   * close (issue 10, finding 6).
+   */
+  bodyTimeoutMs: number;
   /** Idle keep-alive connection lifetime with no request in progress. */
   idleTimeoutMs: number;
   /** TCP connect timeout to the backend → 502 (Plane: 10 s, #837). */
   connectTimeoutMs: number;
 }
 
+export interface EngineErrorResponse {
+  headers: readonly Header[];
+  body: string;
+}
+
 export interface EngineOptions {
   decide(head: RequestHead, connection: ConnectionInfo): Decision | Promise<Decision>;
   limits?: Partial<EngineLimits>;
-  /** Response headers the engine adds to responses it generates itself (400, 502, …). */
-  errorHeaders?(status: number): Header[];
+  /**
+   * Headers and body of a response the engine generates itself (400, 408, 431, 502, …);
+   * `reason` is the engine's short description of the problem ("bare LF", "body timeout").
+   * Without it these responses are empty.
+   */
+  errorResponse?(status: number, reason: string): EngineErrorResponse;
+  /**
+   * Request trailer fields (chunked bodies, RFC 9112 §7.1.2) for whose name this returns true
+   * are not forwarded: the proxy's identity fields must not arrive as trailers either.
+   */
+  dropRequestTrailer?(name: string): boolean;
 }

@@ -143,12 +143,14 @@ export async function request(
 
 /**
  * A WebSocket over a raw connection, so a test can choose the Host header (Deno's WebSocket
- * always sends the URL's). Text frames under 126 bytes only (RFC 6455 §5.2).
+ * always sends the URL's), with extra request headers. Sends text frames under 126 bytes;
+ * receives text frames up to 64 KiB (RFC 6455 §5.2).
  */
 export async function openRawWebSocket(
   port: number,
   target: string,
   host: string,
+  extraHeaders: [string, string][] = [],
 ): Promise<
   {
     response: RawResponse;
@@ -165,6 +167,7 @@ export async function openRawWebSocket(
     ["Upgrade", "websocket"],
     ["Sec-WebSocket-Version", "13"],
     ["Sec-WebSocket-Key", key],
+    ...extraHeaders,
   ]);
   const response = await conn.read();
   return {
@@ -184,9 +187,13 @@ export async function openRawWebSocket(
     },
     async receive() {
       const [first, second] = await conn.readBytes(2);
-      const length = second! & 0x7f;
-      if ((first! & 0x0f) !== 0x1 || length >= 126) {
+      let length = second! & 0x7f;
+      if ((first! & 0x0f) !== 0x1 || length === 127) {
         throw new Error(`Cannot receive: unexpected frame ${first} ${second}`);
+      }
+      if (length === 126) {
+        const [high, low] = await conn.readBytes(2);
+        length = high! * 256 + low!;
       }
       return new TextDecoder().decode(await conn.readBytes(length));
     },

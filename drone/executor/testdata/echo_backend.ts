@@ -1,7 +1,8 @@
 /**
  * A tiny backend for runtime tests: HTTP on $PORT answering with the Plane variables it was
- * given, `/exit?code=N` to exit by itself, `/ws` echoing WebSocket messages. Prints one line
- * to stdout and one to stderr at start.
+ * given, `/exit?code=N` to exit by itself, `/ws` echoing WebSocket messages (`/ws?headers=1`
+ * first sends the upgrade request's headers as JSON). Prints one line to stdout and one to
+ * stderr at start.
  */
 const port = Number(Deno.env.get("PORT"));
 const names = [
@@ -25,8 +26,11 @@ Deno.serve({ hostname: "127.0.0.1", port, onListen() {} }, (req) => {
     return new Response("printed");
   }
   if (url.pathname === "/ws") {
+    // Read before the upgrade: the request is gone after it.
+    const headers = JSON.stringify(Object.fromEntries(req.headers));
     const { socket, response } = Deno.upgradeWebSocket(req);
     socket.onmessage = (e) => socket.send(e.data);
+    if (url.searchParams.has("headers")) socket.onopen = () => socket.send(headers);
     return response;
   }
   const env = Object.fromEntries(names.map((n) => [n, Deno.env.get(n) ?? null]));
