@@ -7,6 +7,7 @@ import type { z } from "zod";
 import type { ApiErrorKind } from "../shared/api_error.ts";
 import type { Logger } from "../shared/log.ts";
 import { randomSuffix } from "../shared/names.ts";
+import { jsonDepthExceeded, MAX_JSON_DEPTH } from "./json_depth.ts";
 
 export class HttpError extends Error {
   readonly status: number;
@@ -69,13 +70,7 @@ export async function readJsonBody<S extends z.ZodType>(
       `Expected Content-Type: application/json, got ${contentType ? `"${contentType}"` : "none"}`,
     );
   }
-  const text = await readText(req, maxBytes);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, "InvalidRequest", `Invalid JSON body: ${(err as Error).message}`);
-  }
+  const value = parseJsonText(await readText(req, maxBytes));
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     throw new HttpError(
@@ -85,6 +80,25 @@ export async function readJsonBody<S extends z.ZodType>(
     );
   }
   return parsed.data;
+}
+
+/**
+ * `JSON.parse` for request bodies, with nesting bounded before parsing (`MAX_JSON_DEPTH`); 400
+ * for too deep or invalid JSON. Every JSON body of the API goes through here.
+ */
+export function parseJsonText(text: string): unknown {
+  if (jsonDepthExceeded(text, MAX_JSON_DEPTH) !== null) {
+    throw new HttpError(
+      400,
+      "InvalidRequest",
+      `Invalid JSON body: nested deeper than ${MAX_JSON_DEPTH} levels; flatten the request`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, "InvalidRequest", `Invalid JSON body: ${(err as Error).message}`);
+  }
 }
 
 /** The body as UTF-8 text, at most `maxBytes` (413 beyond, counted while streaming; 400 if not UTF-8). */
