@@ -49,6 +49,14 @@ export function decideRoute(target: RouteTarget | null): RouteDecision {
   return "pending";
 }
 
+/**
+ * A token of another cluster is unknown to this proxy (issue 10): its answer would carry that
+ * cluster's secret token and user, and a proxy is trusted with its own cluster only.
+ */
+function ofCluster(target: RouteTarget | null, cluster: string): RouteTarget | null {
+  return target !== null && target.cluster === cluster ? target : null;
+}
+
 function routeInfoOf(target: RouteTarget, address: string): RouteInfo {
   return {
     "backend_id": target.backendId as BackendName,
@@ -154,7 +162,7 @@ function openProxyConnection(
     const timer = setTimeout(() => waiter.finish(undefined), ctx.config.routeWaitMs);
     waiters.set(token, waiter);
     try {
-      const decision = decideRoute(await findRouteTarget(ctx.db, token));
+      const decision = decideRoute(ofCluster(await findRouteTarget(ctx.db, token), cluster));
       if (decision !== "pending") waiter.finish(decision.answer);
     } catch (err) {
       log.error("Route info re-query failed", { err, backend: target.backendId });
@@ -165,7 +173,7 @@ function openProxyConnection(
   async function handleRouteInfoRequest(token: string) {
     // A wait for this token is already running on this socket; its answer will serve both.
     if (waiters.has(token)) return;
-    const target = await findRouteTarget(ctx.db, token);
+    const target = ofCluster(await findRouteTarget(ctx.db, token), cluster);
     const decision = decideRoute(target);
     if (decision !== "pending") {
       connection.send({ RouteInfoResponse: { token, "route_info": decision.answer } });
@@ -209,7 +217,7 @@ function openProxyConnection(
         await handleRouteInfoRequest(message.RouteInfoRequest.token);
       } else if ("KeepAlive" in message) {
         const backend = message.KeepAlive;
-        if (!(await recordKeepAlive(ctx.db, backend))) {
+        if (!(await recordKeepAlive(ctx.db, backend, cluster))) {
           // §7.5: unknown or terminated; the proxy stops routing to it.
           log.warn("Keepalive for an unknown or terminated backend", { backend });
           connection.send({ BackendRemoved: { backend } });
