@@ -391,3 +391,68 @@ Deno.test("drone and proxy sockets refuse an API key and take only the cluster s
   assert.equal(secretOnApi.status, 401);
   await secretOnApi.body?.cancel();
 });
+
+Deno.test("proxy sockets: a proxy of another cluster gets no route for a token and cannot keep a backend alive", async () => {
+  await using c = await startPlaneCluster({
+    apiKeys: [API_KEY],
+    clusterSecret: SECRET,
+    proxy: false,
+  });
+  const db = c.database.db;
+  const victim = await c.connectReady({
+    key: { name: "victim" },
+    "spawn_config": { executable: { image: "echo" } },
+    user: "alice",
+  });
+  const token = String(victim.token);
+  const keepalive = async () => {
+    const { rows } = await db.query("select last_keepalive from backend where id = $1", [
+      victim.backend_id,
+    ]);
+    return rows[0];
+  };
+  const before = await keepalive();
+  const path = (cluster: string) => `/ctrl/c/${encodeURIComponent(cluster)}/proxy-socket`;
+  const answers = async (peer: RawPeer) => {
+    await waitFor(
+      () => peer.received.filter(isVariant("RouteInfoResponse")).length > 0,
+      { message: "a route answer" },
+    );
+    return peer.received.filter(isVariant("RouteInfoResponse"))[0]!.RouteInfoResponse as {
+      "route_info": { "secret_token": string; user: string } | null;
+    };
+  };
+
+  for (const cluster of [OTHER_CLUSTER, "third.example:1"]) {
+    const rogue = await openPeer(
+      c.controllerUrl,
+      path(cluster),
+      `px-rogue${randomSuffix(8)}`,
+      SECRET,
+      [
+        { KeepAlive: victim.backend_id },
+        { RouteInfoRequest: { token } },
+      ],
+    );
+    const answer = await answers(rogue);
+    assert.equal(answer.route_info, null, `${cluster}: a route for another cluster's token`);
+    assert.ok(
+      rogue.received.some((m) =>
+        isVariant("BackendRemoved")(m) &&
+        (m.BackendRemoved as { backend: string }).backend === victim.backend_id
+      ),
+      "a keepalive for another cluster's backend is answered like an unknown one",
+    );
+    await rogue.close();
+  }
+  assert.deepEqual(await keepalive(), before, "another cluster's proxy kept the backend alive");
+
+  // The backend's own cluster still gets its route.
+  const own = await openPeer(c.controllerUrl, path(c.cluster), `px-own${randomSuffix(8)}`, SECRET, [
+    { RouteInfoRequest: { token } },
+  ]);
+  const answer = await answers(own);
+  assert.equal(answer.route_info?.user, "alice");
+  assert.equal(answer.route_info?.secret_token, victim.secret_token);
+  await own.close();
+});
