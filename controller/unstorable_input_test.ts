@@ -301,3 +301,41 @@ Deno.test("POST /ctrl/connect: no drone for the cluster or pool is 503 naming wh
   }
   assert.deepEqual(await rowCounts(t.db), before);
 });
+
+Deno.test("Jamsocket routes refuse NUL and lone surrogates with a 400 naming the field, in their envelope", async () => {
+  const t = await startTestController({
+    defaultCluster: CLUSTER,
+    apiKeys: [API_KEY],
+    services: { "acme/echo": { image: "echo" } },
+  });
+  await using _ = t;
+  await seedDrone(t.db, { controller: t.controller.name, cluster: CLUSTER });
+  const before = await rowCounts(t.db);
+  const cases: [string, Json, string][] = [
+    ["/v2/service/acme/echo/connect", { key: "a\u0000" }, "key"],
+    ["/v2/service/acme/echo/connect", { user: "\ud800" }, "user"],
+    ["/v2/service/acme/echo/connect", { auth: { x: { y: "\u0000" } } }, "auth.x.y"],
+    [
+      "/v2/service/acme/echo/connect",
+      { spawn: { executable: { env: { "A\u0000": "x" } } } },
+      "spawn.executable.env",
+    ],
+    [
+      "/v2/service/acme/echo/connect",
+      { spawn: { executable: { env: { A: "\udc00" } } } },
+      "spawn.executable.env.A",
+    ],
+    ["/v1/user/acme/service/echo/spawn", { lock: "\u0000" }, "lock"],
+    ["/v1/user/acme/service/echo/spawn", { env: { A: "x\u0000" } }, "env.A"],
+  ];
+  for (const [path, body, field] of cases) {
+    const answer = await call(t, "POST", path, JSON.stringify(body));
+    const error = (answer.body as { error?: { status: number; message: string } }).error;
+    assert.equal(answer.status, 400, `${path} ${field}: ${answer.text}`);
+    assert.ok(
+      error?.message.startsWith(`Invalid request body: ${field}`),
+      `${path} ${field}: ${answer.text}`,
+    );
+  }
+  assert.deepEqual(await rowCounts(t.db), before);
+});
