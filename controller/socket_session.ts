@@ -158,7 +158,7 @@ export function acceptSocket<In, Out>(
     );
     if (!result.ok) {
       log.warn("Refused a socket: the name is held by a live connection", {
-        name: handshake.name,
+        node: handshake.name,
         cluster,
         ip: remoteIp,
         heldBy: result.heldBy,

@@ -11,7 +11,7 @@
  * cluster).
  */
 import assert from "node:assert/strict";
-import { startPlaneCluster } from "./plane_process.ts";
+import { startPlane, startPlaneCluster } from "./plane_process.ts";
 import { waitFor } from "../shared/wait_for.ts";
 import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
 import type { BackendState } from "../shared/backend_state.ts";
@@ -455,4 +455,45 @@ Deno.test("proxy sockets: a proxy of another cluster gets no route for a token a
   assert.equal(answer.route_info?.user, "alice");
   assert.equal(answer.route_info?.secret_token, victim.secret_token);
   await own.close();
+});
+
+Deno.test("a plane drone started with a live drone's name is refused, logs why and retries with backoff", async () => {
+  await using c = await startPlaneCluster({ clusterSecret: SECRET, proxy: false });
+  const db = c.database.db;
+  const before = await nodes(db);
+  await using impostor = await startPlane("drone", [
+    "--controller-url",
+    c.controllerUrl,
+    "--cluster",
+    c.cluster,
+    "--name",
+    c.droneName!,
+    "--db",
+    `${c.dir}/impostor-state.db`,
+    "--runtime",
+    "local",
+    "--images",
+    `${c.dir}/images.json`,
+  ], { env: { PLANE_CLUSTER_SECRET: SECRET }, ready: (l) => l.message === "Drone starting" });
+  const refusals = () =>
+    impostor.logs.filter((l) =>
+      l.message === "Controller connection failed" &&
+      /in use by a live connection/.test(String(l.err))
+    );
+  await waitFor(() => refusals().length >= 3, { message: "three refusals", timeoutMs: 15_000 });
+  const times = refusals().map((l) => Date.parse(String(l.time)));
+  for (let i = 1; i < times.length; i++) {
+    // The client's backoff starts at 1 s: a refused drone does not spin.
+    assert.ok(times[i]! - times[i - 1]! >= 900, `retried after ${times[i]! - times[i - 1]!} ms`);
+  }
+  assert.ok(
+    c.controller.logs.some((l) =>
+      l.message === "Refused a socket: the name is held by a live connection" &&
+      l.node === c.droneName
+    ),
+  );
+  await impostor.stop();
+  assert.deepEqual(await nodes(db), before, "the refused drone changed the real one's node");
+  const after = await c.connectReady({ "spawn_config": { executable: { image: "echo" } } });
+  assert.equal(after.drone, c.droneName);
 });
