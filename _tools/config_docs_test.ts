@@ -43,6 +43,7 @@ const INTERNAL_FIELDS: {
     "sweepIntervalMs",
     "cleanupIntervalMs",
     "unhealthyMs",
+    "nodeNameHoldMs",
     "keyLeaseMs",
     "keyRenewAfterMs",
     "keySoftTerminateAfterMs",

@@ -37,7 +37,8 @@ Flags (environment variable in brackets; flags win):
   --best-of N               drones sampled per spawn (default 2) [PLANE_BEST_OF]
   --api-key KEY             accepted bearer key, repeatable (>= 16 chars)
                             [PLANE_API_KEYS, comma-separated]
-  --cluster-secret SECRET   secret drones and proxies present [PLANE_CLUSTER_SECRET]
+  --cluster-secret SECRET   secret drones and proxies present; their sockets take
+                            no API key [PLANE_CLUSTER_SECRET]
   --allow-insecure          allow a non-loopback --host without any credential
                             [PLANE_ALLOW_INSECURE]
   --allow-path-routing      accept proxies started with --path-routing, which reach a
@@ -55,7 +56,8 @@ Flags (environment variable in brackets; flags win):
   -h, --help                show this help
 
 With no API key, cluster secret or forward auth the controller accepts unauthenticated
-requests and therefore binds loopback only.
+requests and therefore binds loopback only. With API keys but no cluster secret, drone and
+proxy sockets are refused.
 
 A connect may not set executable.env names that a runtime, the loader or a shell reads as
 code (NODE_OPTIONS, NODE_PATH, LD_*, PATH, DENO_*, PYTHON*, ...; case folded) nor the

@@ -1,8 +1,14 @@
 /**
  * Authentication of `/ctrl/*` (decisions.md extension 1 and behaviour doc §2.10):
- * `Authorization: Bearer <key>` against the configured API keys (constant-time), sockets also
- * accept the cluster secret, and an optional forward-auth URL is asked about every request.
- * With nothing configured everything is accepted (the controller then binds loopback only).
+ * `Authorization: Bearer <key>` against the configured API keys (constant-time), drone and
+ * proxy sockets against the cluster secret only, and an optional forward-auth URL is asked
+ * about every request. With nothing configured everything is accepted (the controller then
+ * binds loopback only).
+ *
+ * Sockets do not take API keys (issue 10, finding 3): a key handed to an app server must not
+ * let it pose as a drone, which receives every Spawn's `executable.env` and reports where
+ * backends listen. A controller with API keys but no cluster secret therefore refuses every
+ * socket, with a message saying to configure one.
  */
 import type { ControllerConfig } from "./config.ts";
 import { HttpError } from "./http_error.ts";
@@ -26,8 +32,17 @@ function matchesAny(candidate: string, secrets: readonly string[]): boolean {
 
 /** Throws a 401 `HttpError` unless the request carries a credential valid for `scope`. */
 export function checkBearer(config: ControllerConfig, req: Request, scope: AuthScope): void {
-  const secrets = scope === "socket" && config.clusterSecret
-    ? [...config.apiKeys, config.clusterSecret]
+  if (scope === "socket" && config.clusterSecret === undefined && config.apiKeys.length > 0) {
+    throw new HttpError(
+      401,
+      "Unauthorized",
+      "Refused a drone or proxy socket: API keys are not accepted on sockets; start the " +
+        "controller with --cluster-secret (PLANE_CLUSTER_SECRET) and give drones and proxies " +
+        "the same secret",
+    );
+  }
+  const secrets = scope === "socket"
+    ? (config.clusterSecret === undefined ? [] : [config.clusterSecret])
     : config.apiKeys;
   if (secrets.length === 0) return;
   const bearer = bearerOf(req);

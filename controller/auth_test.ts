@@ -74,7 +74,7 @@ Deno.test("forward auth: a refusal is 401 and an unreachable auth server is 502,
   assert.equal((await unreachable.json()).kind, "BadGateway");
 });
 
-Deno.test("checkBearer() accepts any configured key, the cluster secret only on sockets", () => {
+Deno.test("checkBearer() accepts any configured key on the API, only the cluster secret on sockets", () => {
   const config = ControllerConfig.parse({
     db: "x",
     apiKeys: ["a".repeat(16), "b".repeat(16)],
@@ -85,6 +85,9 @@ Deno.test("checkBearer() accepts any configured key, the cluster secret only on 
   checkBearer(config, req("b".repeat(16)), "api");
   checkBearer(config, req("s".repeat(16)), "socket");
   assert.throws(() => checkBearer(config, req("s".repeat(16)), "api"), HttpError);
+  // An API key is not a socket credential (issue 10, finding 3).
+  assert.throws(() => checkBearer(config, req("a".repeat(16)), "socket"), /Invalid credentials/);
+  assert.throws(() => checkBearer(config, req(), "socket"), /Missing credentials/);
   assert.throws(() => checkBearer(config, req(), "api"), /Missing credentials/);
   assert.throws(() => checkBearer(config, req("nope"), "socket"), /Invalid credentials/);
   assert.equal(bearerOf(req("abc")), "abc");
@@ -92,4 +95,20 @@ Deno.test("checkBearer() accepts any configured key, the cluster secret only on 
     bearerOf(new Request("http://x/", { headers: { authorization: "Basic abc" } })),
     null,
   );
+});
+
+Deno.test("checkBearer() with API keys but no cluster secret refuses every socket, naming the fix", () => {
+  const config = ControllerConfig.parse({ db: "x", apiKeys: ["a".repeat(16)] });
+  const req = (token?: string) =>
+    new Request("http://x/", token ? { headers: { authorization: `Bearer ${token}` } } : {});
+  for (const token of ["a".repeat(16), undefined]) {
+    assert.throws(
+      () => checkBearer(config, req(token), "socket"),
+      (err) =>
+        err instanceof HttpError && err.status === 401 && /--cluster-secret/.test(err.message),
+    );
+  }
+  checkBearer(config, req("a".repeat(16)), "api");
+  // Nothing configured: the open loopback development case takes sockets without credentials.
+  checkBearer(ControllerConfig.parse({ db: "x" }), req(), "socket");
 });

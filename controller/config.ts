@@ -44,6 +44,13 @@ export const ControllerConfig = z.object({
   sweepIntervalMs: Ms.default(5_000),
   cleanupIntervalMs: Ms.default(180_000),
   unhealthyMs: Ms.default(45_000),
+  /**
+   * A drone name stays bound to its connection while that connection heartbeated within this
+   * time (3 of the drone's 7 s heartbeats); a second socket for the name is refused until then
+   * (issue 10, finding 3). Also the longest a drone whose old connection silently died waits
+   * to get back in.
+   */
+  nodeNameHoldMs: Ms.default(21_000),
   keyLeaseMs: Ms.default(60_000),
   keyRenewAfterMs: Ms.default(30_000),
   keySoftTerminateAfterMs: Ms.default(40_000),

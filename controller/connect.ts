@@ -29,12 +29,23 @@ export type ConnectResult =
   | { ok: true; response: ConnectResponse }
   | { ok: false; error: ConnectError };
 
-/** The error table of §2.2, with Plane's exact messages. */
+/**
+ * The error table of §2.2, with Plane's kinds and (mostly) its messages. Two differ (issue 10,
+ * finding 7): Plane answers 500 for a lost key race and for no drone, which are not server
+ * faults. Here a lost race is 409 (retry), a taken `spawn_config.id` 409 naming the field, and no
+ * drone 503 naming the cluster and pool a drone must serve (`noDroneAvailable()`).
+ */
 export const CONNECT_ERRORS = {
   failedToAcquireKey: {
-    status: 500,
+    status: 409,
     kind: "FailedToAcquireKey",
-    message: "Failed to acquire lock.",
+    message: "Failed to acquire lock: other connects for the same key kept winning; retry",
+  },
+  backendIdTaken: {
+    status: 409,
+    kind: "FailedToAcquireKey",
+    message: "Cannot spawn: spawn_config.id is already used by another backend; " +
+      "omit spawn_config.id or choose an unused one",
   },
   keyUnheldNoSpawnConfig: {
     status: 409,
@@ -42,11 +53,6 @@ export const CONNECT_ERRORS = {
     message: "Lock is unheld but no spawn config was provided.",
   },
   keyHeld: { status: 409, kind: "KeyHeld", message: "Lock is held but tag does not match." },
-  noDroneAvailable: {
-    status: 500,
-    kind: "NoDroneAvailable",
-    message: "No active drone available.",
-  },
   failedToRemoveKey: { status: 409, kind: "FailedToRemoveKey", message: "Failed to remove lock." },
   noClusterProvided: {
     status: 400,
@@ -55,9 +61,27 @@ export const CONNECT_ERRORS = {
   },
 } as const satisfies Record<string, ConnectError>;
 
+/** 503: nothing can run the backend until a drone of that cluster and pool connects. */
+export function noDroneAvailable(cluster: string, pool: string): ConnectError {
+  const poolText = pool === "" ? "the default pool" : `pool ${JSON.stringify(pool)}`;
+  const poolFlag = pool === "" ? "" : ` --pool ${JSON.stringify(pool)}`;
+  return {
+    status: 503,
+    kind: "NoDroneAvailable",
+    message: `No active drone available for cluster ${JSON.stringify(cluster)} in ${poolText}: ` +
+      `start a drone with --cluster ${JSON.stringify(cluster)}${poolFlag}, or undrain one`,
+  };
+}
+
 /** §2.2: 3 attempts in total when another connect raced us for the key. */
 export const MAX_CONNECT_ATTEMPTS = 3;
-const RETRYABLE: ReadonlySet<ApiErrorKind> = new Set(["FailedToAcquireKey", "FailedToRemoveKey"]);
+const RETRYABLE: ReadonlySet<ConnectError> = new Set([
+  CONNECT_ERRORS.failedToAcquireKey,
+  // Retried too: a racing connect for the same key may have taken the id, and the next
+  // attempt then finds that backend by its key.
+  CONNECT_ERRORS.backendIdTaken,
+  CONNECT_ERRORS.failedToRemoveKey,
+]);
 
 export type ConnectConfig = Pick<
   ControllerConfig,
@@ -100,7 +124,7 @@ export async function connect(
   do {
     attempt++;
     result = await connectOnce(request, key, request.key != null, options);
-  } while (!result.ok && RETRYABLE.has(result.error.kind) && attempt < MAX_CONNECT_ATTEMPTS);
+  } while (!result.ok && RETRYABLE.has(result.error) && attempt < MAX_CONNECT_ATTEMPTS);
   return result;
 }
 
@@ -153,7 +177,7 @@ async function connectOnce(
     bestOf: config.bestOf,
     ...(options.random ? { random: options.random } : {}),
   });
-  if (!picked.ok) return { ok: false, error: CONNECT_ERRORS.noDroneAvailable };
+  if (!picked.ok) return { ok: false, error: noDroneAvailable(cluster, spawn.pool) };
 
   // Steps 5–7. The token is written with the backend, so a lost race leaves nothing behind.
   const staticToken = spawn.use_static_token ? randomStaticToken() : null;
@@ -173,7 +197,11 @@ async function connectOnce(
     token: staticToken === null ? token : null,
     timings: config,
   });
-  if (!spawned.ok) return { ok: false, error: CONNECT_ERRORS.failedToAcquireKey };
+  if (!spawned.ok) {
+    return spawned.reason === "id_taken"
+      ? { ok: false, error: CONNECT_ERRORS.backendIdTaken }
+      : { ok: false, error: CONNECT_ERRORS.failedToAcquireKey };
+  }
   return {
     ok: true,
     response: {

@@ -326,7 +326,7 @@ Deno.test("POST /ctrl/connect schedules only on drones of the requested pool", a
     const other = await post(t, spawnBody(null));
     assert.equal(other.body.drone, plain.name);
   }
-  assertApiError(await post(t, spawnBody(null, { pool: "none" })), 500, "NoDroneAvailable");
+  assertApiError(await post(t, spawnBody(null, { pool: "none" })), 503, "NoDroneAvailable");
 });
 
 Deno.test("POST /ctrl/connect spreads backends to the less loaded drone", async () => {
@@ -357,8 +357,8 @@ Deno.test("POST /ctrl/connect skips draining, stale, disconnected and never-hear
     const drone = await seedDrone(t.db, { controller: t.controller.name, cluster: CLUSTER });
     await t.db.query(sql, [drone.id]);
     const answer = await post(t, spawnBody(null));
-    assertApiError(answer, 500, "NoDroneAvailable", "No active drone available.");
-    assert.ok(answer.status === 500, label);
+    assertApiError(answer, 503, "NoDroneAvailable");
+    assert.ok(answer.status === 503, label);
   }
   const healthy = await seedDrone(t.db, { controller: t.controller.name, cluster: CLUSTER });
   const answer = await post(t, spawnBody(null));
@@ -375,7 +375,7 @@ Deno.test("POST /ctrl/connect skips drones whose controller is offline or stale"
   );
   for (const controller of ["co-offline", "co-stale"]) {
     await seedDrone(t.db, { controller, cluster: CLUSTER });
-    assertApiError(await post(t, spawnBody(null)), 500, "NoDroneAvailable");
+    assertApiError(await post(t, spawnBody(null)), 503, "NoDroneAvailable");
   }
   const healthy = await seedDrone(t.db, { controller: t.controller.name, cluster: CLUSTER });
   assert.equal((await post(t, spawnBody(null))).body.drone, healthy.name);
@@ -391,9 +391,10 @@ Deno.test("POST /ctrl/connect answers the error table of §2.2", async () => {
   );
   assertApiError(
     await post(t, spawnBody("room-1")),
-    500,
+    503,
     "NoDroneAvailable",
-    "No active drone available.",
+    `No active drone available for cluster "${CLUSTER}" in the default pool: ` +
+      `start a drone with --cluster "${CLUSTER}", or undrain one`,
   );
   assertApiError(
     await post(t, { key: { name: "room-1" }, "spawn_config": { executable: EXECUTABLE } }),
@@ -420,12 +421,13 @@ Deno.test("POST /ctrl/connect answers the error table of §2.2", async () => {
     spawnBody(null, {}, { key: { name: "room-1", namespace: "x" } }),
   );
   assert.equal(otherNamespace.body.spawned, true);
-  // Reusing a backend id hits the primary key every attempt (§2.2).
+  // Reusing a backend id hits the primary key every attempt (§2.2); 409, not Plane's 500.
   assertApiError(
     await post(t, spawnBody("room-2", { id: "fixed-id" })),
-    500,
+    409,
     "FailedToAcquireKey",
-    "Failed to acquire lock.",
+    "Cannot spawn: spawn_config.id is already used by another backend; " +
+      "omit spawn_config.id or choose an unused one",
   );
   assert.equal(await count(t, "backend_key where key_name = 'room-2'"), 0);
   assert.equal(await count(t, "token where backend_id = 'fixed-id'"), 1);
@@ -538,7 +540,11 @@ Deno.test("connect() gives up with FailedToAcquireKey after 3 lost races", async
   const result = await run(store);
   assert.deepEqual(result, {
     ok: false,
-    error: { status: 500, kind: "FailedToAcquireKey", message: "Failed to acquire lock." },
+    error: {
+      status: 409,
+      kind: "FailedToAcquireKey",
+      message: "Failed to acquire lock: other connects for the same key kept winning; retry",
+    },
   });
   assert.equal(store.calls.filter((c) => c === "spawn").length, MAX_CONNECT_ATTEMPTS);
 });

@@ -3,6 +3,12 @@
  * delivers its action queue (live events, then every `actionResendIntervalMs` until acked),
  * runs its idle/lifetime sweep, and handles what the drone sends — heartbeats, state events,
  * action acks, key renewals, metrics. `socket_session.ts` feeds messages here one at a time.
+ *
+ * Everything a drone says about a backend applies only to backends assigned to that drone (its
+ * node, hence its cluster); anything else is refused and logged with the drone's name (issue 10,
+ * finding 3: a socket once set another cluster's backend `ready` at its own address). Refused
+ * state events are acked like stale ones, so the answer tells a prober nothing. A connection
+ * superseded by a newer one for the same name stops at its next heartbeat or resend round.
  */
 import type { ControllerContext } from "./context.ts";
 import type { ConnectionHandler, SocketConnection, SocketRole } from "./socket_session.ts";
@@ -14,7 +20,8 @@ import {
 } from "../shared/protocol.ts";
 import { ackAction, PENDING_ACTIONS_LIMIT, pendingActions } from "./db/actions.ts";
 import { recordHeartbeat, registerDrone } from "./db/drones.ts";
-import { updateBackendState } from "./db/backend_state.ts";
+import { isBackendOfDrone, updateBackendState } from "./db/backend_state.ts";
+import { holdsNode } from "./db/nodes.ts";
 import { renewKey } from "./db/keys.ts";
 import { notifyBackendMetrics } from "./db/metrics.ts";
 import { every } from "./loop.ts";
@@ -31,6 +38,7 @@ export function droneRole(
   return {
     kind: "Drone",
     prefix: "dr-",
+    bindName: true,
     schema: MessageFromDrone,
     open: (connection) => openDroneConnection(ctx, connection, pool),
   };
@@ -47,6 +55,10 @@ async function openDroneConnection(
     return connection.send({ Action: action });
   }
   async function sendPending() {
+    if (!(await holdsNode(ctx.db, droneId, ctx.name, connection.connectionStart))) {
+      closeSuperseded(connection);
+      return;
+    }
     const actions = await pendingActions(ctx.db, droneId, PENDING_ACTIONS_LIMIT);
     if (actions.length === PENDING_ACTIONS_LIMIT) {
       log.warn("Pending action limit reached; the rest follow once these are acked", {
@@ -103,16 +115,21 @@ async function openDroneConnection(
   ];
 
   let failed = false;
+  const owned = new OwnedBackends(ctx, connection);
   return {
     async onMessage(message) {
       // Once a state event could not be recorded the socket is closing, and nothing after it
       // may be applied: updates only move forward, so a later status recorded first would make
       // the failed one's replay stale, and it would be missing from the history for good.
-      if (failed) return;
-      if (!(await handleMessage(ctx, connection, message))) {
+      if (failed || connection.signal.aborted) return;
+      const outcome = await handleMessage(ctx, connection, message, owned);
+      if (outcome === "failed") {
         failed = true;
         // The drone replays every unacked event on its next connection (§6.2).
         connection.close(1011, "Could not record a backend event");
+      } else if (outcome === "superseded") {
+        failed = true;
+        closeSuperseded(connection);
       }
     },
     async onClose() {
@@ -122,42 +139,112 @@ async function openDroneConnection(
   };
 }
 
-/** Returns false when a state event could not be recorded (it was not acked). */
+function closeSuperseded(connection: Connection) {
+  connection.log.warn("Closing a drone connection superseded by a newer one for its name", {
+    drone: connection.name,
+    cluster: connection.cluster,
+  });
+  connection.close(1008, "Superseded by a newer connection for this drone name");
+}
+
+/**
+ * Which backends this connection's drone may speak for (metrics, log lines), asked once per
+ * backend: a backend never changes drone, so a yes is cached for the connection's life. A no is
+ * not cached (a Spawn may be on its way) but is logged once per backend.
+ */
+class OwnedBackends {
+  static readonly MAX_CACHED = 10_000;
+  #yes = new Set<string>();
+  #loggedNo = new Set<string>();
+  #ctx: ControllerContext;
+  #connection: Connection;
+  constructor(ctx: ControllerContext, connection: Connection) {
+    this.#ctx = ctx;
+    this.#connection = connection;
+  }
+
+  async check(backendId: string, what: string): Promise<boolean> {
+    if (this.#yes.has(backendId)) return true;
+    if (await isBackendOfDrone(this.#ctx.db, backendId, this.#connection.nodeId)) {
+      if (this.#yes.size >= OwnedBackends.MAX_CACHED) this.#yes.clear();
+      this.#yes.add(backendId);
+      return true;
+    }
+    if (!this.#loggedNo.has(backendId)) {
+      if (this.#loggedNo.size >= OwnedBackends.MAX_CACHED) this.#loggedNo.clear();
+      this.#loggedNo.add(backendId);
+      refused(this.#connection, what, backendId);
+    }
+    return false;
+  }
+}
+
+function refused(connection: Connection, what: string, backendId: string) {
+  connection.log.warn(`Refused ${what}: the backend is not assigned to this drone`, {
+    drone: connection.name,
+    cluster: connection.cluster,
+    backendId,
+  });
+}
+
+type Outcome = "ok" | "failed" | "superseded";
+
+/** "failed" when a state event could not be recorded (it was not acked). */
 async function handleMessage(
   ctx: ControllerContext,
   connection: Connection,
   message: MessageFromDrone,
-): Promise<boolean> {
+  owned: OwnedBackends,
+): Promise<Outcome> {
   const { nodeId: droneId, log } = connection;
   if ("Heartbeat" in message) {
-    await recordHeartbeat(ctx.db, droneId, message.Heartbeat.local_time);
+    const held = await recordHeartbeat(ctx.db, {
+      droneId,
+      controller: ctx.name,
+      connectionStart: connection.connectionStart,
+    }, message.Heartbeat.local_time);
+    if (!held) return "superseded";
   } else if ("BackendEvent" in message) {
     const event = message.BackendEvent;
     let applied: boolean;
     try {
-      applied = await updateBackendState(ctx.db, event.backend_id, event.state);
+      applied = await updateBackendState(ctx.db, event.backend_id, event.state, { droneId });
     } catch (err) {
       // No ack; the caller closes the socket so that the drone reconnects and replays it.
       log.error("Could not record a backend event", { err, backendId: event.backend_id });
-      return false;
+      return "failed";
     }
     if (!applied) {
-      log.debug("Not updating backend status: not newer than the stored one", {
-        backendId: event.backend_id,
-        status: event.state.status,
-      });
+      if (await isBackendOfDrone(ctx.db, event.backend_id, droneId)) {
+        log.debug("Not updating backend status: not newer than the stored one", {
+          backendId: event.backend_id,
+          status: event.state.status,
+        });
+      } else {
+        refused(connection, `a "${event.state.status}" state event`, event.backend_id);
+      }
     }
-    // Stale events are acked too, or the drone would replay them forever (§4.2).
+    // Stale and refused events are acked too, or the drone would replay them forever (§4.2).
     connection.send({ AckEvent: { "event_id": event.event_id } });
   } else if ("AckAction" in message) {
     const acked = await ackAction(ctx.db, message.AckAction.action_id, droneId);
-    if (!acked) log.debug("Ack for an unknown or already acked action", message.AckAction);
+    if (!acked) {
+      log.warn("Ignored an ack for an unknown, already acked or another drone's action", {
+        drone: connection.name,
+        cluster: connection.cluster,
+        actionId: message.AckAction.action_id,
+      });
+    }
   } else if ("RenewKey" in message) {
     const { backend, "local_time": localTime } = message.RenewKey;
-    if (!await renewKey(ctx.db, backend, ctx.config.keyLeaseMs)) {
+    if (!await renewKey(ctx.db, backend, ctx.config.keyLeaseMs, droneId)) {
       // Like Plane, nothing is sent back: the drone's own deadlines terminate the backend (§5.5).
-      log.warn("Refused a key renewal: no renewable key for the backend", { backend });
-      return true;
+      log.warn("Refused a key renewal: no renewable key for a backend of this drone", {
+        drone: connection.name,
+        cluster: connection.cluster,
+        backend,
+      });
+      return "ok";
     }
     // Deadlines are in the drone's clock, from the time it put in the request (§5.3).
     connection.send({
@@ -171,12 +258,16 @@ async function handleMessage(
       },
     });
   } else if ("BackendMetrics" in message) {
-    await notifyBackendMetrics(ctx.db, message.BackendMetrics);
+    if (await owned.check(message.BackendMetrics.backend_id, "backend metrics")) {
+      await notifyBackendMetrics(ctx.db, message.BackendMetrics);
+    }
   } else if ("LogLines" in message) {
     // Relayed to viewers on every controller (decisions.md extension 4).
-    await ctx.logs.publish(message.LogLines);
+    if (await owned.check(message.LogLines.backend_id, "log lines")) {
+      await ctx.logs.publish(message.LogLines);
+    }
   } else {
     throw new Unreachable(message);
   }
-  return true;
+  return "ok";
 }

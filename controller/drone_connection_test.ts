@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { startTestController, type TestController, waitFor } from "./testing/test_controller.ts";
-import { connectFakeDrone, TEST_CLUSTER } from "./testing/fake_drone.ts";
+import { connectFakeDrone, type FakeDrone, TEST_CLUSTER } from "./testing/fake_drone.ts";
 import { isVariant } from "./testing/fake_peer.ts";
 import { seedBackend } from "./testing/seed.ts";
 import { insertAction } from "./db/actions.ts";
 import { updateBackendState } from "./db/backend_state.ts";
 import { METRICS_CHANNEL } from "./db/metrics.ts";
+import { LOGS_CHANNEL } from "./logs_hub.ts";
 import type { BackendActionMessage, MessageToDrone } from "../shared/protocol.ts";
 import { type ActionName, type BackendName, randomActionName } from "../shared/names.ts";
 
@@ -317,4 +318,145 @@ Deno.test("drone socket: an action for a backend moved to ready is delivered liv
   await updateBackendState(t.db, backend, { status: "ready", address: "127.0.0.1:4000" });
   const actionId = await queueAction(t, drone.id, backend);
   await drone.next(isAction(actionId));
+});
+
+/** Whether a drone socket named `name` gets the controller's handshake (else: why it closed). */
+async function tryConnect(t: TestController, name: string): Promise<FakeDrone | Error> {
+  try {
+    return await connectFakeDrone(t, { name });
+  } catch (err) {
+    return err as Error;
+  }
+}
+
+Deno.test("drone socket: a second socket for a live drone's name is refused and cannot mark it offline", async () => {
+  await using t = await startTestController();
+  await using holder = await connectFakeDrone(t);
+  holder.send({ Heartbeat: { "local_time": Date.now() } });
+  const before = await t.db.query(
+    "select controller, last_connection_start_time from node where id = $1",
+    [holder.id],
+  );
+  // On this controller and on another one sharing the database.
+  await using other = await t.another();
+  for (const target of [t, other]) {
+    const refused = await tryConnect(target, holder.name);
+    assert.ok(refused instanceof Error, "a second live socket for the name was accepted");
+  }
+  const after = await t.db.query(
+    "select controller, last_connection_start_time from node where id = $1",
+    [holder.id],
+  );
+  assert.deepEqual(after.rows, before.rows);
+  // The holder still works: its actions still reach it.
+  const backend = await seedBackend(t.db, { droneId: holder.id, cluster: TEST_CLUSTER });
+  await holder.next(isAction(await queueAction(t, holder.id, backend)));
+});
+
+Deno.test("drone socket: a drone whose old connection stopped heartbeating gets its name back, and the old one is closed", async () => {
+  await using t = await startTestController({ nodeNameHoldMs: 1_000 });
+  const old = await connectFakeDrone(t);
+  old.send({ Heartbeat: { "local_time": Date.now() } });
+  // The old connection goes silent (a cut the controller has not noticed); the drone retries.
+  const started = Date.now();
+  const fresh = await waitFor(async () => {
+    const result = await tryConnect(t, old.name);
+    return result instanceof Error ? undefined : result;
+  }, { message: "the name to be released", timeoutMs: 10_000 });
+  await using _fresh = fresh;
+  assert.ok(Date.now() - started >= 900, "the name was released before the hold time");
+  assert.equal(fresh.id, old.id);
+  // The superseded connection is closed by the controller, and its close leaves the node with
+  // the new connection.
+  await old.closed;
+  fresh.send({ Heartbeat: { "local_time": Date.now() } });
+  await waitFor(async () => {
+    const { rows } = await t.db.query(
+      "select 1 from drone where id = $1 and last_heartbeat > now() - interval '1 second'",
+      [fresh.id],
+    );
+    return rows.length === 1;
+  }, { message: "the new connection's heartbeat" });
+  const { rows } = await t.db.query("select controller from node where id = $1", [fresh.id]);
+  assert.deepEqual(rows, [{ controller: t.controller.name }]);
+});
+
+Deno.test("drone socket: events, renewals, metrics and log lines for another drone's backend are refused", async () => {
+  await using t = await startTestController();
+  await using owner = await connectFakeDrone(t);
+  await using rogue = await connectFakeDrone(t);
+  const backend = await seedBackend(t.db, { droneId: owner.id, cluster: TEST_CLUSTER });
+  const expires = await t.db.query("select expires_at from backend_key where id = $1", [backend]);
+  rogue.send({ RenewKey: { backend, "local_time": 1_000_000 } });
+  rogue.send({
+    BackendEvent: {
+      "event_id": 3,
+      "backend_id": backend,
+      state: { status: "ready", address: "127.0.0.1:1" },
+      timestamp: Date.now(),
+    },
+  });
+  // Acked like a stale event: the answer does not tell the rogue anything.
+  await rogue.next(isAckEvent(3));
+  assert.equal((await backendRow(t, backend))?.last_status, "scheduled");
+  assert.equal(rogue.received.filter(isVariant("RenewKeyResponse")).length, 0);
+  const after = await t.db.query("select expires_at from backend_key where id = $1", [backend]);
+  assert.deepEqual(after.rows, expires.rows);
+  // Metrics and log lines of another drone's backend are not relayed.
+  const notes: { channel: string; payload: string }[] = [];
+  const stops: (() => Promise<void>)[] = [];
+  for (const channel of [METRICS_CHANNEL, LOGS_CHANNEL]) {
+    let listening!: () => void;
+    const ready = new Promise<void>((resolve) => (listening = resolve));
+    stops.push(
+      await t.db.listen(channel, {
+        onNotify: (payload) => notes.push({ channel, payload }),
+        onConnect: () => listening(),
+      }),
+    );
+    await ready;
+  }
+  try {
+    const metrics = (id: string) => ({
+      "backend_id": id,
+      "mem_used": 1,
+      "mem_total": 2,
+      "mem_active": 3,
+      "mem_inactive": 4,
+      "mem_unevictable": 5,
+      "mem_limit": 6,
+      "cpu_used": 7,
+      "sys_cpu": 8,
+    });
+    rogue.send({ BackendMetrics: metrics(backend) });
+    rogue.send({
+      LogLines: { "backend_id": backend, lines: [{ stream: "stdout", text: "forged", time: 1 }] },
+    });
+    rogue.send({
+      BackendEvent: {
+        "event_id": 5,
+        "backend_id": backend,
+        state: { status: "loading" },
+        timestamp: Date.now(),
+      },
+    });
+    await rogue.next(isAckEvent(5));
+    // NOTIFYs arrive in commit order: once the owner's is here, a rogue's would have been too.
+    owner.send({ BackendMetrics: metrics(backend) });
+    await waitFor(() => notes.length > 0, { message: "the owner's metrics" });
+    assert.deepEqual(notes.map((n) => n.channel), [METRICS_CHANNEL]);
+  } finally {
+    for (const stop of stops) await stop();
+  }
+  // The owner's own event still applies.
+  owner.send({
+    BackendEvent: {
+      "event_id": 4,
+      "backend_id": backend,
+      state: { status: "loading" },
+      timestamp: Date.now(),
+    },
+  });
+  await owner.next(isAckEvent(4));
+  assert.equal((await backendRow(t, backend))?.last_status, "loading");
 });

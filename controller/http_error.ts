@@ -7,6 +7,7 @@ import type { z } from "zod";
 import type { ApiErrorKind } from "../shared/api_error.ts";
 import type { Logger } from "../shared/log.ts";
 import { randomSuffix } from "../shared/names.ts";
+import { jsonDepthExceeded, MAX_JSON_DEPTH } from "./json_depth.ts";
 
 export class HttpError extends Error {
   readonly status: number;
@@ -39,12 +40,46 @@ export function toErrorResponse(err: unknown, log: Logger, context: Record<strin
   return jsonResponse({ id, kind: "Other", message: "Internal error." }, { status: 500 });
 }
 
-/** One line naming the first problem zod found, with its path: `spawn_config.id: ...`. */
+/**
+ * One line naming the first problem zod found, with its path: `spawn_config.id: ...`. A union
+ * (`spawn: true | {...}`) reports its deepest branch problem and a record key its own, so the
+ * message names the offending field rather than "Invalid input".
+ */
 export function describeZodError(error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (!issue) return "Invalid request body";
-  const path = issue.path.map(String).join(".");
-  return path ? `${path}: ${issue.message}` : issue.message;
+  const first = error.issues[0];
+  if (!first) return "Invalid request body";
+  const { path: parts, message } = innermost(first, []);
+  const path = parts.map(String).join(".");
+  return path ? `${path}: ${message}` : message;
+}
+
+interface IssueLike {
+  code?: string;
+  path: readonly PropertyKey[];
+  message: string;
+  errors?: readonly (readonly IssueLike[])[];
+  issues?: readonly IssueLike[];
+}
+
+function innermost(
+  issue: IssueLike,
+  prefix: readonly PropertyKey[],
+): { path: PropertyKey[]; message: string } {
+  const path = [...prefix, ...issue.path];
+  if (issue.code === "invalid_union" && issue.errors) {
+    let best: { path: PropertyKey[]; message: string } | null = null;
+    for (const branch of issue.errors) {
+      const candidate = branch[0] ? innermost(branch[0], path) : null;
+      if (candidate && (best === null || candidate.path.length > best.path.length)) {
+        best = candidate;
+      }
+    }
+    if (best) return best;
+  }
+  if (issue.code === "invalid_key" && issue.issues?.[0]) {
+    return { path, message: `key ${issue.issues[0].message}` };
+  }
+  return { path, message: issue.message };
 }
 
 /** 1 MiB, the documented body limit (413 beyond it). */
@@ -69,13 +104,7 @@ export async function readJsonBody<S extends z.ZodType>(
       `Expected Content-Type: application/json, got ${contentType ? `"${contentType}"` : "none"}`,
     );
   }
-  const text = await readText(req, maxBytes);
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw new HttpError(400, "InvalidRequest", `Invalid JSON body: ${(err as Error).message}`);
-  }
+  const value = parseJsonText(await readText(req, maxBytes));
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     throw new HttpError(
@@ -85,6 +114,25 @@ export async function readJsonBody<S extends z.ZodType>(
     );
   }
   return parsed.data;
+}
+
+/**
+ * `JSON.parse` for request bodies, with nesting bounded before parsing (`MAX_JSON_DEPTH`); 400
+ * for too deep or invalid JSON. Every JSON body of the API goes through here.
+ */
+export function parseJsonText(text: string): unknown {
+  if (jsonDepthExceeded(text, MAX_JSON_DEPTH) !== null) {
+    throw new HttpError(
+      400,
+      "InvalidRequest",
+      `Invalid JSON body: nested deeper than ${MAX_JSON_DEPTH} levels; flatten the request`,
+    );
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new HttpError(400, "InvalidRequest", `Invalid JSON body: ${(err as Error).message}`);
+  }
 }
 
 /** The body as UTF-8 text, at most `maxBytes` (413 beyond, counted while streaming; 400 if not UTF-8). */

@@ -7,6 +7,7 @@
  */
 import type { Database } from "./db/database.ts";
 import { ControllerConfig, type ControllerConfigInput } from "./config.ts";
+import { detachNodes } from "./db/nodes.ts";
 import type { Logger } from "../shared/log.ts";
 import { type ControllerName, randomControllerName } from "../shared/names.ts";
 import { runMigrations } from "./db/migrate.ts";
@@ -56,6 +57,8 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   }
   // Startup fails if the first heartbeat fails (§2.12).
   await heartbeatController(db, name, PLANE_VERSION, PLANE_HASH);
+  // A restart under the same name holds no socket yet: nothing may look attached to it.
+  await detachNodes(db, name);
   const bus = await createEventBus(db, log.child("events"));
 
   const abort = new AbortController();
@@ -99,6 +102,13 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   ];
   const app = createApp(ctx);
   log.info("Controller started", { name });
+  if (config.apiKeys.length > 0 && config.clusterSecret === undefined) {
+    // Sockets take the cluster secret only (auth.ts); say so before the first drone is refused.
+    log.warn(
+      "No cluster secret configured: drone and proxy sockets will be refused (they do not " +
+        "accept API keys); set --cluster-secret / PLANE_CLUSTER_SECRET",
+    );
+  }
 
   let closing: Promise<void> | null = null;
   return {

@@ -57,6 +57,14 @@ export function decideRoute(target: RouteTarget | null): RouteDecision {
   return "pending";
 }
 
+/**
+ * A token of another cluster is unknown to this proxy (issue 10): its answer would carry that
+ * cluster's secret token and user, and a proxy is trusted with its own cluster only.
+ */
+function ofCluster(target: RouteTarget | null, cluster: string): RouteTarget | null {
+  return target !== null && target.cluster === cluster ? target : null;
+}
+
 function routeInfoOf(target: RouteTarget, address: string): RouteInfo {
   return {
     "backend_id": target.backendId as BackendName,
@@ -179,7 +187,9 @@ function openProxyConnection(
     const timer = setTimeout(() => waiter.finish(undefined), ctx.config.routeWaitMs);
     waiters.set(token, waiter);
     try {
-      const decision = decideRoute(await findRouteTarget(ctx.db, token, routeOptions));
+      const decision = decideRoute(
+        ofCluster(await findRouteTarget(ctx.db, token, routeOptions), cluster),
+      );
       if (decision !== "pending") waiter.finish(decision.answer);
     } catch (err) {
       log.error("Route info re-query failed", { err, backend: target.backendId });
@@ -205,7 +215,7 @@ function openProxyConnection(
       connection.send({ RouteInfoResponse: { token, "route_info": null } });
       return;
     }
-    const target = await findRouteTarget(ctx.db, token, routeOptions);
+    const target = ofCluster(await findRouteTarget(ctx.db, token, routeOptions), cluster);
     const decision = decideRoute(target);
     if (decision !== "pending") {
       connection.send({ RouteInfoResponse: { token, "route_info": decision.answer } });
@@ -249,7 +259,7 @@ function openProxyConnection(
         await handleRouteInfoRequest(message.RouteInfoRequest.token);
       } else if ("KeepAlive" in message) {
         const backend = message.KeepAlive;
-        if (!(await recordKeepAlive(ctx.db, backend))) {
+        if (!(await recordKeepAlive(ctx.db, backend, cluster))) {
           // §7.5: unknown or terminated; the proxy stops routing to it.
           log.warn("Keepalive for an unknown or terminated backend", { backend });
           connection.send({ BackendRemoved: { backend } });

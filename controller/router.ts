@@ -1,6 +1,7 @@
 /**
  * A small path router: patterns like `/ctrl/c/:cluster/state`, matched segment by segment.
- * Parameters are percent-decoded; a malformed escape is a 400, not a crash.
+ * Parameters are percent-decoded; a malformed escape, or a control character such as `%00`
+ * (which Postgres cannot store or compare, issue 10), is a 400 naming the parameter.
  */
 import { HttpError } from "./http_error.ts";
 
@@ -57,11 +58,21 @@ function matchSegments(pattern: string[], parts: string[]): Record<string, strin
     const part = parts[i]!;
     if (p.startsWith(":")) {
       if (part === "") return null;
+      let value: string;
       try {
-        params[p.slice(1)] = decodeURIComponent(part);
+        value = decodeURIComponent(part);
       } catch {
         throw new HttpError(400, "InvalidRequest", `Invalid path: malformed escape in "${part}"`);
       }
+      // deno-lint-ignore no-control-regex
+      if (/[\u0000-\u001f\u007f]/.test(value)) {
+        throw new HttpError(
+          400,
+          "InvalidRequest",
+          `Invalid path: ${p.slice(1)} "${part}" must not contain control characters`,
+        );
+      }
+      params[p.slice(1)] = value;
     } else if (p !== part) {
       return null;
     }

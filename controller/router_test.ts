@@ -34,3 +34,15 @@ Deno.test("Router.match() answers a malformed escape with a 400 HttpError", () =
     (err) => err instanceof HttpError && err.status === 400,
   );
 });
+
+Deno.test("Router.match() answers a control character in a parameter with a 400 naming it", () => {
+  for (const path of ["/ctrl/b/%00", "/ctrl/b/a%00b", "/ctrl/c/x%0Ay/state", "/ctrl/b/%7F"]) {
+    assert.throws(
+      () => router.match("GET", path),
+      (err) =>
+        err instanceof HttpError && err.status === 400 &&
+        /must not contain control/.test(err.message),
+      path,
+    );
+  }
+});

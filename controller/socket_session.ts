@@ -1,9 +1,14 @@
 /**
  * Server side of the typed WebSocket framework (behaviour doc §1.3) for drones and proxies:
- * upgrade, read the peer's handshake, answer with ours, register the node, then hand each
- * parsed message to the role's handler strictly in order (§6.1: one peer's messages are
+ * upgrade, read the peer's handshake, register the node, answer with our handshake, then hand
+ * each parsed message to the role's handler strictly in order (§6.1: one peer's messages are
  * processed sequentially). Unparseable messages are logged and skipped; the node is marked
  * offline when the socket ends.
+ *
+ * A drone name is bound to its live connection (issue 10, finding 3): a second socket for a
+ * name whose connection still heartbeats is closed before our handshake (1008, with the reason)
+ * and writes nothing, so it neither receives that drone's actions nor marks it offline when it
+ * goes. The drone client logs the reason and retries with backoff.
  */
 import type { z } from "zod";
 import type { ControllerContext } from "./context.ts";
@@ -24,6 +29,8 @@ export const MAX_SOCKET_MESSAGE_BYTES = 1024 * 1024;
 
 export interface SocketConnection<Out> {
   readonly nodeId: number;
+  /** Identifies this registration of the node (a newer one supersedes it). */
+  readonly connectionStart: Date;
   readonly name: string;
   readonly cluster: string;
   readonly log: Logger;
@@ -42,6 +49,8 @@ export interface ConnectionHandler<In> {
 export interface SocketRole<In, Out> {
   kind: Extract<NodeKind, "Drone" | "Proxy">;
   prefix: "dr-" | "px-";
+  /** Refuse a second live connection for the same name (drones; see the module doc). */
+  bindName?: boolean;
   schema: z.ZodType<In>;
   open(connection: SocketConnection<Out>): Promise<ConnectionHandler<In>>;
 }
@@ -106,10 +115,6 @@ export function acceptSocket<In, Out>(
       if (handshake.version.version !== PLANE_VERSION) {
         log.warn("Peer runs another version", { peer: handshake.version, name: handshake.name });
       }
-      socket.send(JSON.stringify({
-        version: { version: PLANE_VERSION, git_hash: PLANE_HASH },
-        name: ctx.name,
-      }));
       enqueue(() =>
         start(handshake).catch((err) => {
           // Half set up (a database error): a socket without a handler would swallow every
@@ -136,18 +141,42 @@ export function acceptSocket<In, Out>(
 
   let registered: { id: number; connectionStart: Date } | null = null;
   async function start(handshake: Handshake) {
-    registered = await registerNode(ctx.db, {
-      kind: role.kind,
-      name: handshake.name,
-      cluster,
-      version: handshake.version.version,
-      hash: handshake.version.git_hash,
-      controller: ctx.name,
-      ip: remoteIp,
-    });
-    if (closed.signal.aborted) return;
+    const result = await registerNode(
+      ctx.db,
+      {
+        kind: role.kind,
+        name: handshake.name,
+        cluster,
+        version: handshake.version.version,
+        hash: handshake.version.git_hash,
+        controller: ctx.name,
+        ip: remoteIp,
+      },
+      role.bindName
+        ? { holdMs: ctx.config.nodeNameHoldMs, unhealthyMs: ctx.config.unhealthyMs }
+        : undefined,
+    );
+    if (!result.ok) {
+      log.warn("Refused a socket: the name is held by a live connection", {
+        node: handshake.name,
+        cluster,
+        ip: remoteIp,
+        heldBy: result.heldBy,
+      });
+      // Close reasons are at most 123 bytes; names are at most 45 characters.
+      socket.close(1008, `Name ${handshake.name} is in use by a live connection; retry later`);
+      return;
+    }
+    registered = { id: result.id, connectionStart: result.connectionStart };
+    if (closed.signal.aborted || socket.readyState !== WebSocket.OPEN) return;
+    // Our handshake only once the node is ours: a refused peer never sees one.
+    socket.send(JSON.stringify({
+      version: { version: PLANE_VERSION, git_hash: PLANE_HASH },
+      name: ctx.name,
+    }));
     const connection: SocketConnection<Out> = {
       nodeId: registered.id,
+      connectionStart: registered.connectionStart,
       name: handshake.name,
       cluster,
       log: log,

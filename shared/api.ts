@@ -6,8 +6,11 @@ import { z } from "zod";
 import { BackendName, DroneName } from "./names.ts";
 import { ClusterName, Subdomain } from "./cluster.ts";
 import { BackendStatus, BackendStatusStreamEntry } from "./backend_state.ts";
+import { SafeJsonObject, SafeText } from "./safe_text.ts";
 
-const KEY_TEXT = z.string().max(255, "must be at most 255 characters");
+// Every string that reaches a Postgres text or jsonb column is `SafeText`/`SafeJsonObject`:
+// NUL and lone surrogates are a 400 naming the field, not a database error (issue 10).
+const KEY_TEXT = SafeText.max(255, "must be at most 255 characters");
 
 export const KeyConfig = z.object({
   name: KEY_TEXT.min(1, "Key name must not be empty"),
@@ -22,9 +25,9 @@ const Seconds = z.number().int().min(1).max(2_147_483_647);
 export const SpawnConfig = z.object({
   id: BackendName.nullish(),
   cluster: ClusterName.nullish(),
-  pool: z.string().max(255).default(""),
+  pool: SafeText.max(255).default(""),
   // Opaque to the controller (§2.2); the drone's runtime interprets it. Must be an object.
-  executable: z.record(z.string(), z.unknown()),
+  executable: SafeJsonObject,
   lifetime_limit_seconds: Seconds.nullish(),
   max_idle_seconds: Seconds.nullish(),
   use_static_token: z.boolean().default(false),
@@ -35,8 +38,8 @@ export type SpawnConfig = z.infer<typeof SpawnConfig>;
 export const ConnectRequest = z.object({
   key: KeyConfig.nullish(),
   spawn_config: SpawnConfig.nullish(),
-  user: z.string().max(1024).nullish(),
-  auth: z.record(z.string(), z.unknown()).default({}),
+  user: SafeText.max(1024).nullish(),
+  auth: SafeJsonObject.default({}),
 });
 export type ConnectRequest = z.infer<typeof ConnectRequest>;
 
@@ -55,7 +58,7 @@ export type ConnectResponse = z.infer<typeof ConnectResponse>;
 
 export const RevokeRequest = z.object({
   backend_id: BackendName,
-  user: z.string().max(1024),
+  user: SafeText.max(1024),
 });
 export type RevokeRequest = z.infer<typeof RevokeRequest>;
 

@@ -6,13 +6,14 @@
  */
 import { z } from "zod";
 import { BackendStatus, TerminationKind, TerminationReason } from "./backend_state.ts";
+import { SafeJsonObject, SafeText } from "./safe_text.ts";
 
 /** Seconds limits are positive int32, as in Plane. */
 const Seconds = z.number().int().min(1).max(2_147_483_647);
-const EnvMap = z.record(z.string(), z.string());
+const EnvMap = z.record(SafeText, SafeText);
 
 /** §3.1: keys are any string up to 128 characters, namespaced per service. */
-export const JamsocketKey = z.string().min(1, "must not be empty").max(
+export const JamsocketKey = SafeText.min(1, "must not be empty").max(
   128,
   "must be at most 128 characters",
 );
@@ -27,13 +28,13 @@ export const JamsocketResourceLimits = z.object({
 
 /** §3.1 SpawnConfig. The image is never the caller's: the service map resolves it. */
 export const JamsocketSpawnConfig = z.object({
-  tag: z.string().min(1).max(255).nullish(),
-  cluster: z.string().nullish(),
+  tag: SafeText.min(1).max(255).nullish(),
+  cluster: SafeText.nullish(),
   lifetime_limit_seconds: Seconds.nullish(),
   max_idle_seconds: Seconds.nullish(),
   executable: z.object({
     env: EnvMap.nullish(),
-    mount: z.union([z.string(), z.boolean()]).nullish(),
+    mount: z.union([SafeText, z.boolean()]).nullish(),
     resource_limits: JamsocketResourceLimits.nullish(),
   }).nullish(),
 });
@@ -43,8 +44,8 @@ export type JamsocketSpawnConfig = z.infer<typeof JamsocketSpawnConfig>;
 export const JamsocketConnectRequest = z.object({
   key: JamsocketKey.nullish(),
   spawn: z.union([z.boolean(), JamsocketSpawnConfig]).nullish(),
-  user: z.string().max(1024).nullish(),
-  auth: z.record(z.string(), z.unknown()).nullish(),
+  user: SafeText.max(1024).nullish(),
+  auth: SafeJsonObject.nullish(),
 });
 export type JamsocketConnectRequest = z.infer<typeof JamsocketConnectRequest>;
 
@@ -122,8 +123,8 @@ export const JamsocketV1SpawnRequest = z.object({
   lock: JamsocketKey.nullish(),
   env: EnvMap.nullish(),
   grace_period_seconds: Seconds.nullish(),
-  tag: z.string().min(1).max(255).nullish(),
-  service_environment: z.string().nullish(),
+  tag: SafeText.min(1).max(255).nullish(),
+  service_environment: SafeText.nullish(),
   require_bearer_token: z.boolean().nullish(),
   port: z.number().int().nullish(),
 });

@@ -42,7 +42,7 @@ export interface SocketClientOptions<In> {
   search?: string | undefined;
   /** This node's name (`dr-…`, `px-…`), sent in the handshake. */
   name: string;
-  /** Cluster secret or API key (decisions.md ext. 1); wins over a username in the URL. */
+  /** The cluster secret (decisions.md ext. 1; sockets take no API key); wins over a username in the URL. */
   secret?: string | undefined;
   /** Schema of the controller's messages. */
   schema: z.ZodType<In>;
@@ -118,7 +118,16 @@ export function startSocketClient<In, Out>(
         socket = null;
         if (wasConnected) handlers.onDisconnected?.();
         if (handshakeDone) resolve();
-        else reject(new Error(`Socket closed before the handshake (code ${event.code})`));
+        // A refusal (a bound drone name, bad credentials) says why in the close reason; the
+        // loop logs it and retries with backoff.
+        else {
+          reject(
+            new Error(
+              `Socket closed before the handshake (code ${event.code}` +
+                `${event.reason ? `: ${event.reason}` : ""})`,
+            ),
+          );
+        }
       };
       ws.onmessage = (event) => {
         // §1.3: only text frames carry messages; unparseable ones are skipped.

@@ -90,7 +90,7 @@ Deno.test("plane connect --wait, status, list, logs, terminate, drain and undrai
   assert.equal(refused.code, 1);
   assert.match(
     refused.stderr,
-    /^error: No active drone available\. \(HTTP 500 NoDroneAvailable, error id [a-z0-9]{14}\)\n$/,
+    /^error: No active drone available for cluster "[^"]+" in the default pool: start a drone with --cluster "[^"]+", or undrain one \(HTTP 503 NoDroneAvailable, error id [a-z0-9]{14}\)\n$/,
   );
   const undrain = await plane(
     t.url,

@@ -123,7 +123,7 @@ Deno.test("PlaneClient drain() and undrain() report whether anything changed", a
   assert.deepEqual(await plane.drain(CLUSTER, d.drone.name), { updated: true });
   assert.deepEqual(await plane.drain(CLUSTER, d.drone.name), { updated: false });
   assert.equal((await plane.clusterState(CLUSTER)).drones[0]!.draining, true);
-  await rejectsWith(plane.connect({ spawn_config: ECHO }), 500, "NoDroneAvailable");
+  await rejectsWith(plane.connect({ spawn_config: ECHO }), 503, "NoDroneAvailable");
   assert.deepEqual(await plane.undrain(CLUSTER, d.drone.name), { updated: true });
   assert.deepEqual(await plane.undrain(CLUSTER, d.drone.name), { updated: false });
   await rejectsWith(plane.drain(CLUSTER, "dr-nosuchdrone"), 404, "NotFound");

@@ -27,16 +27,19 @@ function freePort(): number {
 const PROXY_PORT = freePort();
 const CLUSTER = `localhost:${PROXY_PORT}`;
 const API_KEY = "jamsocket-e2e-key-0123456789";
+/** Drone and proxy sockets take the cluster secret only, never an API key (issue 10). */
+const CLUSTER_SECRET = "jamsocket-e2e-secret-0123456789";
 
 Deno.test("Jamsocket v2 end to end: connect a service → stream to ready → backend sees JAMSOCKET_SERVICE → terminate ends the stream", async () => {
   await using t = await startTestController({
     defaultCluster: CLUSTER,
     apiKeys: [API_KEY],
+    clusterSecret: CLUSTER_SECRET,
     services: { "acme/echo-service": { image: "echo" } },
   });
   await using d = await startTestDrone({
-    // The drone authenticates with the API key, given as the URL's user name.
-    controllerUrl: t.url.replace("http://", `http://${API_KEY}@`),
+    // The drone authenticates with the cluster secret, given as the URL's user name.
+    controllerUrl: t.url.replace("http://", `http://${CLUSTER_SECRET}@`),
     cluster: CLUSTER,
   });
   await waitForSchedulable(t.db, d.drone.name);
@@ -69,7 +72,7 @@ Deno.test("Jamsocket v2 end to end: connect a service → stream to ready → ba
   // WebSocket.
   const proxy = await startProxy(
     ProxyConfig.parse({
-      controllerUrl: t.url.replace("http://", `http://${API_KEY}@`),
+      controllerUrl: t.url.replace("http://", `http://${CLUSTER_SECRET}@`),
       cluster: CLUSTER,
       hostname: "127.0.0.1",
       httpPort: PROXY_PORT,

@@ -48,11 +48,15 @@ Deno.test("GET /ctrl/b/{id}/logs streams the tail then live lines, across contro
   assert.deepEqual(rest, [], "no more lines; the stream ended after terminated");
 });
 
-Deno.test("GET /ctrl/b/{id}/logs answers 404 for an unknown or malformed backend", async () => {
+Deno.test("GET /ctrl/b/{id}/logs answers 404 for an unknown or malformed backend, 400 for a control character", async () => {
   await using t = await startTestController();
-  for (const id of ["nosuchbackend", "BAD%00"]) {
+  for (const id of ["nosuchbackend", "BAD"]) {
     const response = await t.request(`/ctrl/b/${id}/logs`);
     assert.equal(response.status, 404);
     assert.equal((await response.json()).kind, "NotFound");
   }
+  // The router refuses control characters in any path parameter (issue 10, finding 7).
+  const response = await t.request("/ctrl/b/BAD%00/logs");
+  assert.equal(response.status, 400);
+  assert.equal((await response.json()).kind, "InvalidRequest");
 });

@@ -173,7 +173,11 @@ export function defaultImages(): Record<string, unknown> {
 export interface ClusterOptions {
   /** Bearer keys the controller accepts (`--api-key`); none means an open loopback controller. */
   apiKeys?: string[];
-  /** `--cluster-secret`, given to drone and proxy too. */
+  /**
+   * `--cluster-secret`, given to drone and proxy too. Defaults to a fixed test secret when
+   * `apiKeys` are given: sockets take no API key, so a keyed controller without one would
+   * refuse the drone and proxy.
+   */
   clusterSecret?: string;
   /** Local-runtime images file contents (default: `defaultImages()`). */
   images?: Record<string, unknown>;
@@ -224,8 +228,10 @@ export async function startPlaneCluster(options: ClusterOptions = {}): Promise<P
   const database = await createTestDatabase();
   const started: PlaneProcess[] = [];
   const logLevel = options.logLevel ?? "info";
-  const secretEnv: Record<string, string> = options.clusterSecret
-    ? { PLANE_CLUSTER_SECRET: options.clusterSecret }
+  const clusterSecret = options.clusterSecret ??
+    (options.apiKeys?.length ? "plane-process-test-cluster-secret" : undefined);
+  const secretEnv: Record<string, string> = clusterSecret
+    ? { PLANE_CLUSTER_SECRET: clusterSecret }
     : {};
   try {
     const proxyPort = freePort();

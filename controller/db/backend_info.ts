@@ -3,6 +3,7 @@
  * and the operator listing routes (decisions.md extension 6). Times are database times in
  * epoch milliseconds (§14.6).
  */
+import { SafeText } from "../../shared/safe_text.ts";
 import { z } from "zod";
 import type { Queryable } from "./database.ts";
 import { BackendState, type BackendStatus } from "../../shared/backend_state.ts";
@@ -123,7 +124,8 @@ export interface ListCursor {
 
 const CursorJson = z.object({
   t: z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/),
-  i: z.string().min(1).max(255),
+  // A forged cursor's id is compared in SQL: NUL would be a database error (issue 10).
+  i: SafeText.min(1).max(255),
 });
 
 /** Cursors are opaque to clients: base64url of a small JSON document. */

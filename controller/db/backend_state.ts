@@ -15,19 +15,32 @@ export interface BackendStateEvent {
   state: BackendState;
 }
 
-/** Applies `state` inside `tx`; returns false when it was stale (not strictly newer). */
+/**
+ * Applies `state` inside `tx`; returns false when it was stale (not strictly newer) or, with
+ * `droneId`, when the backend is not assigned to that drone (issue 10, finding 3: a drone
+ * socket reports only its own backends, whatever id it names).
+ */
 export async function applyBackendState(
   tx: Queryable,
   backendId: string,
   state: BackendState,
+  options: { droneId?: number } = {},
 ): Promise<boolean> {
   const rank = statusRank(state.status);
   const { rows } = await tx.query<{ cluster: string }>(
     `update backend set last_status = $2, last_status_time = now(), last_status_number = $3,
        cluster_address = $4, state = $5
      where id = $1 and (last_status_number < $3 or last_status_number is null)
+       and ($6::int4 is null or drone_id = $6)
      returning cluster`,
-    [backendId, state.status, rank, addressOf(state), JSON.stringify(state)],
+    [
+      backendId,
+      state.status,
+      rank,
+      addressOf(state),
+      JSON.stringify(state),
+      options.droneId ?? null,
+    ],
   );
   const row = rows[0];
   if (!row) return false;
@@ -52,6 +65,20 @@ export function updateBackendState(
   db: Database,
   backendId: string,
   state: BackendState,
+  options: { droneId?: number } = {},
 ): Promise<boolean> {
-  return db.transaction((tx) => applyBackendState(tx, backendId, state));
+  return db.transaction((tx) => applyBackendState(tx, backendId, state, options));
+}
+
+/** True when `backendId` exists and is assigned to drone `droneId` (its node id). */
+export async function isBackendOfDrone(
+  db: Queryable,
+  backendId: string,
+  droneId: number,
+): Promise<boolean> {
+  const { rows } = await db.query("select 1 from backend where id = $1 and drone_id = $2", [
+    backendId,
+    droneId,
+  ]);
+  return rows.length > 0;
 }

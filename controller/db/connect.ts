@@ -211,8 +211,10 @@ export interface NewBackend {
 
 export type SpawnResult =
   | { ok: true; fencingToken: number }
-  /** A unique index refused the backend id or the key: another connect won the race (§2.2). */
-  | { ok: false; reason: "conflict" };
+  /** A unique index refused the key: another connect won the race (§2.2). */
+  | { ok: false; reason: "conflict" }
+  /** `spawn_config.id` names an existing backend: retrying cannot help. */
+  | { ok: false; reason: "id_taken" };
 
 /**
  * Inserts the backend, its key (fencing token = DB `now()` in epoch ms, §5.4), the initial
@@ -319,8 +321,10 @@ export async function spawnBackend(db: Database, spawn: NewBackend): Promise<Spa
       return { ok: true as const, fencingToken };
     });
   } catch (err) {
-    if (isUniqueViolation(err)) return { ok: false, reason: "conflict" };
-    throw err;
+    if (!isUniqueViolation(err)) throw err;
+    // Which index refused it: asked after the rollback, as drivers name constraints differently.
+    const { rows } = await db.query("select 1 from backend where id = $1", [spawn.backendId]);
+    return { ok: false, reason: rows.length > 0 ? "id_taken" : "conflict" };
   }
 }
 

@@ -17,17 +17,23 @@ export async function registerDrone(db: Queryable, droneId: number, pool: string
   );
 }
 
-/** §6.2 Heartbeat: database time of receipt, and the drone's own clock for key deadlines (§5.3). */
+/**
+ * §6.2 Heartbeat: database time of receipt, and the drone's own clock for key deadlines (§5.3).
+ * Recorded only while the connection still holds the node; false means a newer connection for
+ * the name took over and this one must close (its heartbeats must not keep the name bound).
+ */
 export async function recordHeartbeat(
   db: Queryable,
-  droneId: number,
+  connection: { droneId: number; controller: string; connectionStart: Date },
   localTimeMs: number,
-): Promise<void> {
-  await db.query(
+): Promise<boolean> {
+  const { rowCount } = await db.query(
     `update drone set last_heartbeat = now(), last_local_time = to_timestamp($2 / 1000.0)
-     where id = $1`,
-    [droneId, localTimeMs],
+     from node n
+     where drone.id = $1 and n.id = $1 and n.controller = $3 and n.last_connection_start_time = $4`,
+    [connection.droneId, localTimeMs, connection.controller, connection.connectionStart],
   );
+  return rowCount > 0;
 }
 
 /**

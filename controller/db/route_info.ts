@@ -85,13 +85,20 @@ export async function findRouteTarget(
 }
 
 /**
- * Records a proxy keepalive (§7.5) with Plane's exact guard; false when the backend is
- * unknown or terminated (the proxy is then told `BackendRemoved`).
+ * Records a proxy keepalive (§7.5) with Plane's exact guard, for a backend of the proxy's own
+ * `cluster` only (issue 10: a proxy of another cluster could keep any backend from its idle
+ * sweep); false when the backend is unknown, terminated or of another cluster (the proxy is
+ * then told `BackendRemoved`).
  */
-export async function recordKeepAlive(db: Queryable, backendId: string): Promise<boolean> {
+export async function recordKeepAlive(
+  db: Queryable,
+  backendId: string,
+  cluster: string,
+): Promise<boolean> {
   const { rowCount } = await db.query(
-    `update backend set last_keepalive = now() where id = $1 and last_status != 'terminated'`,
-    [backendId],
+    `update backend set last_keepalive = now()
+     where id = $1 and cluster = $2 and last_status != 'terminated'`,
+    [backendId, cluster],
   );
   return rowCount > 0;
 }

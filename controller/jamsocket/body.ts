@@ -4,7 +4,7 @@
  * no body at all). Size is bounded while streaming, as for Plane's routes.
  */
 import type { z } from "zod";
-import { describeZodError, readText } from "../http_error.ts";
+import { describeZodError, HttpError, parseJsonText, readText } from "../http_error.ts";
 import { JamsocketError } from "./error.ts";
 
 export async function readOptionalJson<S extends z.ZodType>(
@@ -17,13 +17,11 @@ export async function readOptionalJson<S extends z.ZodType>(
   let value: unknown = {};
   if (text.trim() !== "") {
     try {
-      value = JSON.parse(text) ?? {};
+      value = parseJsonText(text) ?? {};
     } catch (err) {
-      throw new JamsocketError(
-        400,
-        "InvalidRequest",
-        `Invalid JSON body: ${(err as Error).message}`,
-      );
+      // Same code and message as the Plane routes, in the Jamsocket envelope.
+      if (err instanceof HttpError) throw new JamsocketError(err.status, err.kind, err.message);
+      throw err;
     }
   }
   const parsed = schema.safeParse(value);
