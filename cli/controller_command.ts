@@ -2,6 +2,7 @@
  * `plane controller`: flags and environment → `ControllerConfig` → a served controller
  * (behaviour doc §11.1, §2.12). `startController` is the one wiring path, reused by `dev`.
  */
+import { bindRefusal } from "../controller/open_access.ts";
 import {
   ControllerConfig,
   type ControllerConfigInput,
@@ -246,12 +247,8 @@ export function parseControllerFlags(
     throw new UsageError(describeConfigError(parsed.error, (field) => FLAG_OF[field] ?? field));
   }
   const config = parsed.data;
-  if (isOpen(config) && !config.allowInsecure && !isLoopbackHost(config.host)) {
-    throw new UsageError(
-      `Refusing to bind ${config.host} without authentication: pass --api-key or ` +
-        "--cluster-secret (or --forward-auth), bind a loopback --host, or add --allow-insecure",
-    );
-  }
+  const refusal = bindRefusal(config);
+  if (refusal !== null) throw new UsageError(refusal);
   return { kind: "run", config };
 }
 

@@ -98,13 +98,19 @@ Deno.test("parseControllerFlags() refuses an open controller on a non-loopback h
     const extra of [
       ["--allow-insecure"],
       ["--api-key", "k".repeat(16)],
-      ["--cluster-secret", "c".repeat(16)],
+      ["--api-key", "k".repeat(16), "--cluster-secret", "c".repeat(16)],
       ["--forward-auth", "http://auth.internal/check"],
+      ["--cluster-secret", "c".repeat(16), "--allow-insecure"],
     ]
   ) {
     const result = parseControllerFlags(["--db", "x", "--host", "0.0.0.0", ...extra], env({}));
     assert.equal(result.kind, "run", extra.join(" "));
   }
+  // A cluster secret guards only drone and proxy sockets: the control API would be open.
+  assert.match(
+    usageMessage(["--db", "x", "--host", "0.0.0.0", "--cluster-secret", "c".repeat(16)]),
+    /^Refusing to bind 0\.0\.0\.0 with an unauthenticated control API: --cluster-secret guards only/,
+  );
   assert.equal(parseControllerFlags(["--db", "x", "--host", "::1"], env({})).kind, "run");
   assert.equal(parseControllerFlags(["--help"], env({})).kind, "help");
 });

@@ -9,7 +9,8 @@
  * loopback peers (decisions.md extension 1), because `deno serve` and Deploy choose the
  * listening address, not us. `PLANE_ALLOW_INSECURE=true` lifts that.
  */
-import { ControllerConfig, isLoopbackHost, isOpen } from "./config.ts";
+import { ControllerConfig, isOpen } from "./config.ts";
+import { openAccessRefusal } from "./open_access.ts";
 import { configFromEnv, describeConfigError } from "./config_from_env.ts";
 import { createPgDatabase } from "./db/pg_database.ts";
 import { type Controller, createController } from "./mod.ts";
@@ -96,16 +97,11 @@ async function fetch(req: Request, info: Deno.ServeHandlerInfo): Promise<Respons
     );
   }
   const { controller, config } = started;
-  if (isOpen(config) && !config.allowInsecure) {
-    const peer = peerHostname(info);
-    if (peer === null || !isLoopbackHost(peer)) {
-      return jsonResponse({
-        id: randomSuffix(),
-        kind: "Unauthorized",
-        message: "Refusing a non-loopback client: no credentials are configured " +
-          "(set PLANE_API_KEYS or PLANE_CLUSTER_SECRET)",
-      }, { status: 401 });
-    }
+  const refusal = openAccessRefusal(config, peerHostname(info), new URL(req.url).pathname);
+  if (refusal !== null) {
+    return jsonResponse({ id: randomSuffix(), kind: "Unauthorized", message: refusal }, {
+      status: 401,
+    });
   }
   return controller.fetch(req, info);
 }
