@@ -1,6 +1,6 @@
 /**
  * The proxy's request rules as pure functions (behaviour doc §7.2, §7.4): what to answer
- * without a route (`/ready`, `/`, no token), how a token is cut from the path, how a route
+ * without a route (`/ready`, `/`, `/favicon.ico`, no token), how a token is cut from the path, how a route
  * turns into an upstream head (Host check, `x-verified-*`, `x-forwarded-*`), and which
  * headers every response carries (CORS defaults, `Server`, `x-plane-backend-id`).
  * No I/O: `mod.ts` feeds these the route cache's answers.
@@ -45,9 +45,10 @@ const CORS_NAMES = new Set(CORS_DEFAULTS.map(([name]) => name.toLowerCase()));
 export const MAX_TOKEN_LENGTH = 1024;
 
 /**
- * Browsers ask every site for `/favicon.ico`, a session page included. No token can be
- * `favicon.ico`, so it is answered 404 without asking the controller (not 410, which told
- * users a live session was gone), with the fix in the message.
+ * Browsers ask every page's origin for `/favicon.ico`, a session page included. No token can
+ * be `favicon.ico` (tokens are base64url, static ones `s.…`), so it is answered 404 without
+ * asking the controller, with the fix in the message. Plane answers 410 (an unknown token),
+ * which put a "Gone" in the console of every session page, live ones too.
  */
 const FAVICON_PATH = "/favicon.ico";
 const FAVICON_MESSAGE = "No icon at /favicon.ico: the proxy serves only the connection URL's " +
@@ -439,11 +440,14 @@ export function routeDecision(
   result: RouteResult,
   hooks: ForwardHooks = {},
 ): { decision: Decision; skipped: string[] } {
-  const accept = { request: head.headers };
+  // Error answers pick JSON or the page by the request's Accept (work done only on errors).
   if (result.kind === "gone") {
-    return { decision: respond(request.pathRouted ? 404 : 410, accept), skipped: [] };
+    const status = request.pathRouted ? 404 : 410;
+    return { decision: respond(status, { request: head.headers }), skipped: [] };
   }
-  if (result.kind === "timeout") return { decision: respond(504, accept), skipped: [] };
+  if (result.kind === "timeout") {
+    return { decision: respond(504, { request: head.headers }), skipped: [] };
+  }
   const { route } = result;
   // Path routing replaces host-based routing (§10.2): any Host reaches the backend by its id.
   const problem = request.pathRouted ? null : hostError(head.headers, route, connection.tls);
