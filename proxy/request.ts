@@ -1,8 +1,9 @@
 /**
  * The proxy's request rules as pure functions (behaviour doc §7.2, §7.4): what to answer
- * without a route (`/ready`, `/`, `/favicon.ico`, no token), how a token is cut from the path, how a route
- * turns into an upstream head (Host check, `x-verified-*`, `x-forwarded-*`), and which
- * headers every response carries (CORS defaults, `Server`, `x-plane-backend-id`).
+ * without a route (`/ready`, `/`, `/favicon.ico`, no token), how a token is cut from the
+ * path, how a route turns into an upstream head (Host check, `x-verified-*`,
+ * `x-forwarded-*`), and which headers every response carries (CORS defaults, `Server`,
+ * `x-plane-backend-id`).
  * No I/O: `mod.ts` feeds these the route cache's answers.
  */
 import type {
