@@ -50,10 +50,11 @@ export interface Proxy {
   /** For the engine: what to do with a request head. */
   decide(head: RequestHead, connection: ConnectionInfo): Decision | Promise<Decision>;
   /**
-   * For the engine: responses it generates itself (400, 408, 502, …): the JSON error body with
-   * CORS and Server headers.
+   * For the engine: responses it generates itself (400, 408, 502, …): the JSON error body, or
+   * the HTML page when the request (if one was parsed) prefers HTML, with CORS and Server
+   * headers.
    */
-  errorResponse(status: number, reason: string): EngineErrorResponse;
+  errorResponse(status: number, reason: string, head?: RequestHead): EngineErrorResponse;
   /** True while connected to a controller (`/ready`). */
   ready(): boolean;
   /** Observability and tests: the route cache, connection monitor and open tunnels. */

@@ -522,3 +522,45 @@ Deno.test("proxy path routing: a path without the prefix is 400 and an unknown b
   assert.equal(unknown.headers.get("access-control-allow-origin"), "*");
   assert.equal(h.backend.seen.length, 0);
 });
+
+/** Chromium's Accept for a page navigation. */
+const NAVIGATION = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+Deno.test("proxy: a browser gets the HTML page for the proxy's 410 and the engine's 502, others JSON (issue 12)", async () => {
+  await using h = await harness();
+  const browser: [string, string][] = [["Host", "plane.test"], ["Accept", NAVIGATION]];
+  const gone = await request(h.port, "/abc123/", browser);
+  assert.equal(gone.status, 410);
+  assert.equal(gone.headers.get("content-type"), "text/html; charset=utf-8");
+  assert.equal(gone.headers.get("cache-control"), "no-store");
+  assert.equal(gone.headers.get("access-control-allow-origin"), "*");
+  assert.equal(gone.headers.get("server"), SERVER_HEADER);
+  assert.match(gone.body, /<h1>This session has ended<\/h1>/);
+
+  // The engine's own 502 (nothing listens at the route's address) sees the request's Accept.
+  const closed = net.createServer();
+  await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+  const port = (closed.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  h.fake.routes.set("tok", route("b1", `127.0.0.1:${port}`));
+  const down = await request(h.port, "/tok/", browser);
+  assert.equal(down.status, 502);
+  assert.equal(down.headers.get("content-type"), "text/html; charset=utf-8");
+  assert.match(down.body, /This session cannot be reached/);
+  assert.equal(down.headers.get("server"), SERVER_HEADER);
+  const api = await request(h.port, "/tok/", [["Host", "plane.test"], ["Accept", "*/*"]]);
+  assert.equal(api.status, 502);
+  assert.equal(api.headers.get("content-type"), "application/json");
+  assert.equal(JSON.parse(api.body).kind, "BadGateway");
+});
+
+Deno.test("proxy: /favicon.ico is a quiet 404 that asks the controller nothing (issue 12)", async () => {
+  await using h = await harness();
+  const image: [string, string][] = [["Host", "plane.test"], ["Accept", "image/*"]];
+  const icon = await request(h.port, "/favicon.ico", image);
+  assert.equal(icon.status, 404);
+  assert.equal(icon.headers.get("content-type"), "application/json");
+  assert.equal(JSON.parse(icon.body).kind, "NotFound");
+  assert.equal(icon.headers.get("server"), SERVER_HEADER);
+  assert.deepEqual(routeRequests(h.fake.received), []);
+});

@@ -1,8 +1,9 @@
 /**
  * The proxy's request rules as pure functions (behaviour doc §7.2, §7.4): what to answer
- * without a route (`/ready`, `/`, no token), how a token is cut from the path, how a route
- * turns into an upstream head (Host check, `x-verified-*`, `x-forwarded-*`), and which
- * headers every response carries (CORS defaults, `Server`, `x-plane-backend-id`).
+ * without a route (`/ready`, `/`, `/favicon.ico`, no token), how a token is cut from the
+ * path, how a route turns into an upstream head (Host check, `x-verified-*`,
+ * `x-forwarded-*`), and which headers every response carries (CORS defaults, `Server`,
+ * `x-plane-backend-id`).
  * No I/O: `mod.ts` feeds these the route cache's answers.
  */
 import type {
@@ -20,7 +21,7 @@ import { matchHost } from "../shared/cluster.ts";
 import { isStaticToken, PATH_ROUTE_PREFIX } from "../shared/tokens.ts";
 import { nameError } from "../shared/names.ts";
 import { isReservedHeader } from "./reserved_header.ts";
-import { engineErrorMessage, ERROR_CONTENT_TYPE, errorBody } from "./error_body.ts";
+import { engineErrorMessage, errorContent } from "./error_body.ts";
 
 /** §7.2 step 10: `Server: Plane/<version>-<8-char hash>` on every response. */
 export const SERVER_HEADER = `Plane/${PLANE_VERSION}-${PLANE_HASH}`;
@@ -43,6 +44,16 @@ const CORS_NAMES = new Set(CORS_DEFAULTS.map(([name]) => name.toLowerCase()));
  * or 45 characters, §14.4).
  */
 export const MAX_TOKEN_LENGTH = 1024;
+
+/**
+ * Browsers ask every page's origin for `/favicon.ico`, a session page included. No token can
+ * be `favicon.ico` (tokens are base64url, static ones `s.…`), so it is answered 404 without
+ * asking the controller, with the fix in the message. Plane answers 410 (an unknown token),
+ * which put a "Gone" in the console of every session page, live ones too.
+ */
+const FAVICON_PATH = "/favicon.ico";
+const FAVICON_MESSAGE = "No icon at /favicon.ico: the proxy serves only the connection URL's " +
+  'paths; link the app\'s icon relative to its page (<link rel="icon" href="favicon.ico">)';
 
 /** A request target split into its path and its query (with the `?`, or ""). */
 export interface Target {
@@ -149,26 +160,28 @@ export function preroute(
   head: RequestHead,
   options: PrerouteOptions,
 ): RespondDecision | RoutedRequest {
+  const request = head.headers;
   const target = splitTarget(head.target);
-  if (target === null) return respond(400);
-  if (target.path === "/ready") return respond(options.ready ? 200 : 503);
+  if (target === null) return respond(400, { request });
+  if (target.path === "/ready") return respond(options.ready ? 200 : 503, { request });
   if (target.path === "/") {
     // §7.2 step 2: answered before any route lookup (proxy_root_no_redirect).
-    if (options.rootRedirectUrl === undefined) return respond(400);
-    return respond(301, [["Location", options.rootRedirectUrl]]);
+    if (options.rootRedirectUrl === undefined) return respond(400, { request });
+    return respond(301, { headers: [["Location", options.rootRedirectUrl]] });
   }
+  if (target.path === FAVICON_PATH) return respond(404, { message: FAVICON_MESSAGE, request });
   if (options.pathRouting) {
     // Exclusive: without the prefix (or with a bad id) it is a 400 (§10.2).
     const routed = extractPathRoute(target);
-    if (routed === null) return respond(400);
+    if (routed === null) return respond(400, { request });
     return { kind: "route", ...routed, pathRouted: true, path: target.path };
   }
   const extracted = extractToken(target);
-  if (extracted === null) return respond(400);
+  if (extracted === null) return respond(400, { request });
   // 410, as for any token that routes nowhere: what Plane 0.5 (no path routing) answers for it,
   // and it tells a prober nothing about this proxy's mode.
-  if (extracted.token.length > MAX_TOKEN_LENGTH) return respond(410);
-  if (isPathRouteSpelling(extracted.token)) return respond(410);
+  if (extracted.token.length > MAX_TOKEN_LENGTH) return respond(410, { request });
+  if (isPathRouteSpelling(extracted.token)) return respond(410, { request });
   return { kind: "route", ...extracted, path: target.path };
 }
 
@@ -353,28 +366,59 @@ export function errorHeaders(): Header[] {
   return responseHeaders([], null);
 }
 
+export interface RespondOptions {
+  /** Headers besides the content and default ones (a redirect's `Location`). */
+  headers?: readonly Header[] | undefined;
+  /** Replaces the status's default error message. */
+  message?: string | undefined;
+  /** The request's header fields: an error is the HTML page when their `Accept` prefers it. */
+  request?: readonly Header[] | undefined;
+}
+
+/** All of a request's `Accept` fields as one list (RFC 9110 §5.3); null when there is none. */
+function acceptOf(headers: readonly Header[]): string | null {
+  let accept: string | null = null;
+  for (const [name, value] of headers) {
+    if (name.length === 6 && name.toLowerCase() === "accept") {
+      accept = accept === null ? value : `${accept}, ${value}`;
+    }
+  }
+  return accept;
+}
+
 /**
  * A proxy-generated response with CORS and `Server` headers. Plane sends an empty body
- * (§7.2); an error here (4xx/5xx) carries the JSON of `error_body.ts` instead, with `message`
- * or the status's default one (issue 10, finding 7).
+ * (§7.2); an error here (4xx/5xx) carries `error_body.ts`'s JSON, or its HTML page when the
+ * request prefers HTML (issue 10 finding 7, issue 12 item 3), with `message` or the status's
+ * default one.
  */
-export function respond(
-  status: number,
-  extra: readonly Header[] = [],
-  message?: string,
-): RespondDecision {
+export function respond(status: number, options: RespondOptions = {}): RespondDecision {
+  const extra = options.headers ?? [];
   if (status < 400) return { kind: "respond", status, headers: [...extra, ...errorHeaders()] };
+  const accept = options.request === undefined ? null : acceptOf(options.request);
+  const content = errorContent(status, { message: options.message, accept });
   return {
     kind: "respond",
     status,
-    headers: [...extra, ["Content-Type", ERROR_CONTENT_TYPE], ...errorHeaders()],
-    body: errorBody(status, message),
+    headers: [...extra, ...content.headers, ...errorHeaders()],
+    body: content.body,
   };
 }
 
-/** What the engine answers on its own (framing errors, timeouts, 502): the same JSON body. */
-export function engineErrorResponse(status: number, reason: string): EngineErrorResponse {
-  const { headers, body } = respond(status, [], engineErrorMessage(status, reason));
+/**
+ * What the engine answers on its own (framing errors, timeouts, 502): the same bodies. `head`
+ * is the request's when the engine parsed one (a 502 or a body timeout), so a browser gets
+ * the page; a framing error has none and gets JSON.
+ */
+export function engineErrorResponse(
+  status: number,
+  reason: string,
+  head?: RequestHead,
+): EngineErrorResponse {
+  const { headers, body } = respond(status, {
+    message: engineErrorMessage(status, reason),
+    request: head?.headers,
+  });
   return { headers, body: body ?? "" };
 }
 
@@ -397,15 +441,20 @@ export function routeDecision(
   result: RouteResult,
   hooks: ForwardHooks = {},
 ): { decision: Decision; skipped: string[] } {
+  // Error answers pick JSON or the page by the request's Accept (work done only on errors).
   if (result.kind === "gone") {
-    return { decision: respond(request.pathRouted ? 404 : 410), skipped: [] };
+    const status = request.pathRouted ? 404 : 410;
+    return { decision: respond(status, { request: head.headers }), skipped: [] };
   }
-  if (result.kind === "timeout") return { decision: respond(504), skipped: [] };
+  if (result.kind === "timeout") {
+    return { decision: respond(504, { request: head.headers }), skipped: [] };
+  }
   const { route } = result;
   // Path routing replaces host-based routing (§10.2): any Host reaches the backend by its id.
   const problem = request.pathRouted ? null : hostError(head.headers, route, connection.tls);
   if (problem !== null) {
-    return { decision: respond(problem.status, [], problem.message), skipped: [] };
+    const decision = respond(problem.status, { message: problem.message, request: head.headers });
+    return { decision, skipped: [] };
   }
   const { headers, skipped } = upstreamHeaders(head, connection, request, route);
   const backendId = route.backend_id;

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  engineErrorResponse,
   extractToken,
   hostError,
   isPathRouteSpelling,
@@ -343,4 +344,83 @@ Deno.test("splitAddress() and peerIp() handle IPv4 and IPv6 forms", () => {
   assert.deepEqual(splitAddress("[::1]:8080"), { hostname: "::1", port: 8080 });
   assert.equal(peerIp("::ffff:10.1.2.3"), "10.1.2.3");
   assert.equal(peerIp("::1"), "::1");
+});
+
+/** Chromium's Accept for a page navigation. */
+const NAVIGATION = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif," +
+  "image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7";
+/** Chromium's Accept for a favicon. */
+const IMAGE = "image/avif,image/webp,image/apng,image/svg+xml,image/*,*/*;q=0.8";
+
+Deno.test("routeDecision() answers a browser's navigation with the HTML page, API clients with JSON", () => {
+  const request = routed("/abc123/");
+  const cases: [Parameters<typeof routeDecision>[3], number, RegExp][] = [
+    [{ kind: "gone" }, 410, /This session has ended/],
+    [{ kind: "timeout" }, 504, /This session is still starting/],
+    [{ kind: "found", route: { ...ROUTE, subdomain: "x" } }, 403, /could not be served/],
+  ];
+  for (const [result, status, words] of cases) {
+    const browser = routeDecision(
+      head("/abc123/", [["Host", "plane.test"], ["Accept", NAVIGATION]]),
+      CONN,
+      request,
+      result,
+    ).decision;
+    assert.equal(browser.kind, "respond");
+    if (browser.kind !== "respond") continue;
+    assert.equal(browser.status, status);
+    assert.deepEqual(get(browser.headers, "content-type"), ["text/html; charset=utf-8"]);
+    assert.deepEqual(get(browser.headers, "cache-control"), ["no-store"]);
+    assert.deepEqual(get(browser.headers, "vary"), ["Accept"]);
+    assert.deepEqual(get(browser.headers, "access-control-allow-origin"), ["*"]);
+    assert.deepEqual(get(browser.headers, "server"), [SERVER_HEADER]);
+    assert.match(browser.body!, words);
+
+    const api = routeDecision(
+      head("/abc123/", [["Host", "plane.test"], ["accept", "*/*"]]),
+      CONN,
+      request,
+      result,
+    ).decision;
+    assert.equal(api.kind, "respond");
+    if (api.kind !== "respond") continue;
+    assert.deepEqual(get(api.headers, "content-type"), ["application/json"]);
+    assert.equal(JSON.parse(api.body!).message.includes(": "), true);
+  }
+  // Accept fields are one list however they are split (RFC 9110 §5.3).
+  const split = routeDecision(
+    head("/abc123/", [["Host", "plane.test"], ["Accept", "image/png"], ["Accept", "text/html"]]),
+    CONN,
+    request,
+    { kind: "gone" },
+  ).decision as { headers: readonly Header[] };
+  assert.deepEqual(get(split.headers, "content-type"), ["text/html; charset=utf-8"]);
+});
+
+Deno.test("preroute() answers /favicon.ico 404 itself, with no route lookup, in both routing modes", () => {
+  for (const pathRouting of [false, true]) {
+    const icon = preroute(head("/favicon.ico", [["Accept", IMAGE]]), { ready: true, pathRouting });
+    assert.equal(icon.kind, "respond", "no token lookup: favicon.ico is never a token");
+    if (icon.kind !== "respond") continue;
+    assert.equal(icon.status, 404);
+    assert.deepEqual(get(icon.headers, "content-type"), ["application/json"]);
+    const body = JSON.parse(icon.body!);
+    assert.equal(body.kind, "NotFound");
+    assert.match(body.message, /^No icon at \/favicon\.ico: .*rel="icon"/);
+  }
+  const page = preroute(head("/favicon.ico?v=2", [["Accept", NAVIGATION]]), { ready: true });
+  assert.equal(page.kind === "respond" && page.status, 404);
+  assert.match((page as { body: string }).body, /Nothing is here/);
+  // Only the exact path: a token that merely starts the same way is still looked up.
+  assert.equal(preroute(head("/favicon.icon/"), { ready: true }).kind, "route");
+});
+
+Deno.test("engineErrorResponse() uses the request's Accept when the engine has a head", () => {
+  const browser = engineErrorResponse(502, "bad gateway", head("/t/", [["Accept", NAVIGATION]]));
+  assert.deepEqual(get(browser.headers, "content-type"), ["text/html; charset=utf-8"]);
+  assert.match(browser.body, /This session cannot be reached/);
+  // Framing errors come before any head: JSON.
+  const framing = engineErrorResponse(400, "bare LF");
+  assert.deepEqual(get(framing.headers, "content-type"), ["application/json"]);
+  assert.match(JSON.parse(framing.body).message, /bare LF/);
 });

@@ -61,8 +61,11 @@ export function httpsRedirectLocation(
 export function redirectDecision(head: RequestHead): RespondDecision {
   const host = singleHeader(head.headers, "host");
   const location = httpsRedirectLocation(host === "many" ? null : host, head.target);
-  if (location === null) return respond(400, [], "Invalid Host: send one Host naming this proxy");
-  return respond(301, [["Location", location]]);
+  if (location === null) {
+    const message = "Invalid Host: send one Host naming this proxy";
+    return respond(400, { message, request: head.headers });
+  }
+  return respond(301, { headers: [["Location", location]] });
 }
 
 /**

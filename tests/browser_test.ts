@@ -2,7 +2,9 @@
  * The newcomer's example page in a real browser: a local dev cluster (`startDev`, local-process
  * runtime), a connect through the controller API, then headless Chromium (Debian's `chromium`
  * package, driven by `playwright-core`) opens the returned URL through the proxy and must show a
- * working WebSocket round trip. The screenshot goes to `bench_out/example_page.png`.
+ * working WebSocket round trip. The screenshot goes to `bench_out/example_page.png`. Then the
+ * same URL once its session has ended, through `plane` processes (issue 12 item 3): the
+ * proxy's page must say so (`bench_out/session_ended_page.png`).
  *
  * Chromium's own network chatter is switched off and every hostname but `localhost` fails to
  * resolve, so all traffic stays on loopback. Without `/usr/bin/chromium` the test is ignored
@@ -12,11 +14,13 @@ import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { startDev } from "../cli/dev_command.ts";
 import { waitFor } from "../controller/testing/test_controller.ts";
+import { startPlaneCluster } from "./plane_process.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 const REQUIRE_BROWSER = Deno.env.get("PLANE_REQUIRE_BROWSER") === "1";
 const SCREENSHOT_DIR = new URL("../bench_out/", import.meta.url).pathname;
 const SCREENSHOT = `${SCREENSHOT_DIR}example_page.png`;
+const ENDED_SCREENSHOT = `${SCREENSHOT_DIR}session_ended_page.png`;
 const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 /**
  * Flags needed as root in a container, and to keep Chromium off the network: no background
@@ -190,6 +194,77 @@ Deno.test({
       await dev.stop();
       await Deno.remove(data, { recursive: true });
       // The last of Chromium's processes exit just after close() returns.
+      const pids = new Set(seen.map((p) => p.pid));
+      await waitFor(async () => {
+        left = [...await ourChromium(root), ...(await processes()).filter((p) => pids.has(p.pid))];
+        return left.length === 0;
+      }, { timeoutMs: 10_000, message: "every Chromium process to exit" }).catch(() => {});
+      if (left.length === 0) await Deno.remove(root, { recursive: true });
+    }
+    assert.deepEqual(left.map((p) => `${p.pid} ${p.args.slice(0, 120)}`), [], "no Chromium left");
+  },
+});
+
+Deno.test({
+  name: `dead session URL in headless Chromium: the proxy's page says the session ended${
+    missing ? ` (not run: ${CHROMIUM} is missing)` : ""
+  }`,
+  ignore: missing && !REQUIRE_BROWSER,
+  async fn() {
+    const root = await Deno.makeTempDir({ prefix: "plane-browser-" });
+    await using cluster = await startPlaneCluster();
+    let context: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | null = null;
+    let seen: Process[] = [];
+    let left: Process[] = [];
+    try {
+      const connected = await cluster.connectReady({
+        key: { name: "dead-url" },
+        "spawn_config": { executable: { image: "echo" } },
+      });
+      const url = String(connected.url);
+      const terminated = await cluster.api(`/ctrl/b/${connected.backend_id}/hard-terminate`, {
+        method: "POST",
+      });
+      assert.equal(terminated.status, 200, await terminated.text());
+      await waitFor(async () => {
+        const res = await fetch(url);
+        await res.body?.cancel();
+        return res.status === 410;
+      }, { message: "the proxy to answer 410 for the terminated session" });
+
+      context = await chromium.launchPersistentContext(`${root}/profile`, {
+        executablePath: CHROMIUM,
+        headless: true,
+        args: CHROMIUM_ARGS,
+        viewport: { width: 900, height: 500 },
+        timeout: 30_000,
+        env: {
+          ...Deno.env.toObject(),
+          HOME: `${root}/home`,
+          "XDG_CONFIG_HOME": `${root}/home/.config`,
+        },
+      });
+      const page = context.pages()[0] ?? await context.newPage();
+      const response = await page.goto(url, { timeout: 30_000 });
+      assert.equal(response?.status(), 410);
+      assert.equal(await response?.headerValue("content-type"), "text/html; charset=utf-8");
+      // Plane's empty 410 was a blank "This page can't be found" in Chromium.
+      assert.equal(await page.title(), "Session ended");
+      const text = await page.innerText("body");
+      assert.ok(text.includes("This session has ended"), `the page says so:\n${text}`);
+      assert.ok(text.includes("Go back to the app to start a new session"), text);
+      assert.match(text, /Error 410 · id [a-z0-9]+/);
+      // The page names its own icon, so the browser asks the proxy for no /favicon.ico.
+      assert.equal(await page.getAttribute('link[rel="icon"]', "href"), "data:,");
+      seen = await ourChromium(root);
+
+      await Deno.mkdir(SCREENSHOT_DIR, { recursive: true });
+      await page.screenshot({ path: ENDED_SCREENSHOT, fullPage: true });
+      const png = await isPng(ENDED_SCREENSHOT);
+      assert.ok(png.signature, `${ENDED_SCREENSHOT} is a PNG`);
+      assert.ok(png.size > 4_096, `${ENDED_SCREENSHOT} is ${png.size} bytes, expected a page`);
+    } finally {
+      await context?.close();
       const pids = new Set(seen.map((p) => p.pid));
       await waitFor(async () => {
         left = [...await ourChromium(root), ...(await processes()).filter((p) => pids.has(p.pid))];

@@ -1,6 +1,6 @@
 /** State shared by every connection of one engine. */
 import type { UpstreamPool } from "./_upstream.ts";
-import type { EngineErrorResponse, EngineLimits, EngineOptions } from "./types.ts";
+import type { EngineErrorResponse, EngineLimits, EngineOptions, RequestHead } from "./types.ts";
 
 export interface EngineStats {
   /** Client connections open now (upgraded ones included). */
@@ -27,5 +27,5 @@ export interface Core {
   closing: boolean;
   /** Coarse clock (ms), advanced by the engine's ticker: timeouts need no more precision. */
   now: number;
-  errorResponse(status: number, reason: string): EngineErrorResponse;
+  errorResponse(status: number, reason: string, head?: RequestHead): EngineErrorResponse;
 }

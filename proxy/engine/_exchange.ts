@@ -483,7 +483,7 @@ export class Exchange implements UpstreamOwner {
     this.#clientKeep = !close && this.reqDone && this.req.keepAlive && !this.core.closing;
     const withBody = this.req.head.method !== "HEAD";
     this.client.stream.write(
-      errorBytes(this.core, status, reason, withBody, this.#connectionField()),
+      errorBytes(this.core, status, reason, withBody, this.#connectionField(), this.req.head),
     );
     this.#finished = true;
     this.up = null;

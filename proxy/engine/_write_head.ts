@@ -9,7 +9,7 @@ import { Buffer } from "node:buffer";
 import { connectionNominees, isFieldValue, isHopByHop, isToken, REASONS } from "./_syntax.ts";
 import type { ParsedHead } from "./parse_head.ts";
 import type { Core } from "./_core.ts";
-import type { ForwardDecision, Header } from "./types.ts";
+import type { ForwardDecision, Header, RequestHead } from "./types.ts";
 
 export interface WriteCounters {
   droppedHeaders: number;
@@ -151,7 +151,8 @@ export function coalesced(body: Uint8Array): boolean {
 /**
  * A whole response the engine makes itself: status line, the `errorResponse` headers and body
  * (`withBody` false: a HEAD request's answer, length only), then `connection` (a
- * `Connection: …\r\n` line or ""). Error bodies are small: one write.
+ * `Connection: …\r\n` line or ""). `request`: the request's head, when one was parsed.
+ * Error bodies are small: one write.
  */
 export function errorBytes(
   core: Core,
@@ -159,8 +160,9 @@ export function errorBytes(
   reason: string,
   withBody: boolean,
   connection: string,
+  request?: RequestHead,
 ): Uint8Array {
-  const { headers, body } = core.errorResponse(status, reason);
+  const { headers, body } = core.errorResponse(status, reason, request);
   const bytes = body === "" ? null : Buffer.from(body);
   const head = statusLine(status) + appendFields(headers, core.stats, false) +
     "Content-Length: " + (bytes === null ? 0 : bytes.length) + "\r\n" + connection + "\r\n";

@@ -103,7 +103,7 @@ export function createEngineWith(
     set now(value: number) {
       clock.now = value;
     },
-    errorResponse: (status, reason) => errorResponse?.(status, reason) ?? NO_ERROR_BODY,
+    errorResponse: (status, reason, head) => errorResponse?.(status, reason, head) ?? NO_ERROR_BODY,
   };
   const clients = new Set<ClientConnection>();
   const waiters: (() => void)[] = [];

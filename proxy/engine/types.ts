@@ -81,10 +81,11 @@ export interface EngineOptions {
   limits?: Partial<EngineLimits>;
   /**
    * Headers and body of a response the engine generates itself (400, 408, 431, 502, …);
-   * `reason` is the engine's short description of the problem ("bare LF", "body timeout").
-   * Without it these responses are empty.
+   * `reason` is the engine's short description of the problem ("bare LF", "body timeout");
+   * `head` is the request's when one was parsed (a 502, a body timeout), absent for framing
+   * errors. Without it these responses are empty.
    */
-  errorResponse?(status: number, reason: string): EngineErrorResponse;
+  errorResponse?(status: number, reason: string, head?: RequestHead): EngineErrorResponse;
   /**
    * Request trailer fields (chunked bodies, RFC 9112 §7.1.2) for whose name this returns true
    * are not forwarded: the proxy's identity fields must not arrive as trailers either.
