@@ -17,7 +17,7 @@ import { handleRevoke } from "./routes/revoke.ts";
 import { handleBackendStatus, handleStatusStream } from "./routes/backend_status.ts";
 import { handleBackendInfo, handleListBackends } from "./routes/backends.ts";
 import { handleBackendLogs } from "./routes/logs.ts";
-import { JAMSOCKET_ROUTES } from "./jamsocket/routes.ts";
+import { isJamsocketPath, JAMSOCKET_ROUTES, jamsocketFallback } from "./jamsocket/routes.ts";
 
 export interface RequestInfo {
   /** The peer's IP address as seen by the listener ("0.0.0.0" when unknown). */
@@ -113,6 +113,8 @@ export function createApp(ctx: ControllerContext) {
       const response = await run(ctx, req, match.params, info ?? { remoteIp: "0.0.0.0" });
       return isPublic ? withCors(response) : response;
     } catch (err) {
+      // Jamsocket's clients parse only their own envelope (jamsocket-api.md §2.3).
+      if (isJamsocketPath(url.pathname)) return jamsocketFallback(ctx, req, err);
       const response = toErrorResponse(err, ctx.log.child("http"), {
         method: req.method,
         path: url.pathname,

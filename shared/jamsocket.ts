@@ -184,3 +184,55 @@ export const JamsocketAuthResponse = z.object({
   is_admin: z.boolean(),
 });
 export type JamsocketAuthResponse = z.infer<typeof JamsocketAuthResponse>;
+
+/** `GET /v2/account/{account}/services` (§3.9): the account's service names. */
+export const JamsocketServiceList = z.object({ services: z.array(z.string()) });
+export type JamsocketServiceList = z.infer<typeof JamsocketServiceList>;
+
+/** One environment of `GET /v2/service/{account}/{service}` (§3.9). */
+export const JamsocketServiceEnvironment = z.object({
+  name: z.string(),
+  image_tag: z.string(),
+  cluster: z.string(),
+  created_at: z.string(),
+  last_spawned_at: z.string().nullable(),
+});
+export type JamsocketServiceEnvironment = z.infer<typeof JamsocketServiceEnvironment>;
+
+/**
+ * `GET /v2/service/{account}/{service}` (§3.9). The CLI reads `environments[0]` when there is
+ * one, so there is always at least one.
+ */
+export const JamsocketServiceInfo = z.object({
+  name: z.string(),
+  account_name: z.string(),
+  created_at: z.string(),
+  last_spawned_at: z.string().nullable(),
+  last_image_upload_time: z.string().nullable(),
+  last_image_digest: z.string().nullable(),
+  image_name: z.string(),
+  environments: z.array(JamsocketServiceEnvironment).min(1),
+});
+export type JamsocketServiceInfo = z.infer<typeof JamsocketServiceInfo>;
+
+/** `GET /v2/service/{account}/{service}/images` (§3.9). */
+export const JamsocketImages = z.object({
+  images: z.array(z.object({
+    repository: z.string(),
+    digest: z.string(),
+    tag: z.string(),
+    upload_time: z.string(),
+  })),
+});
+export type JamsocketImages = z.infer<typeof JamsocketImages>;
+
+/** One `data:` payload of `GET /v2/backend/{id}/metrics/stream` (§3.7). */
+export const JamsocketMetrics = z.object({
+  cluster: z.string(),
+  backend_id: z.string(),
+  mem_used: z.number(),
+  mem_available: z.number(),
+  cpu_used: z.number(),
+  sys_cpu: z.number(),
+});
+export type JamsocketMetrics = z.infer<typeof JamsocketMetrics>;

@@ -44,7 +44,7 @@ function notFoundAs(backend: string) {
 }
 
 /** The backend id of the path; a malformed one names no backend and never reaches SQL. */
-function backendParam(params: Params): string {
+export function backendParam(params: Params): string {
   const backend = params.backend ?? "";
   if (nameError(backend, "") !== null) throw backendNotFound(backend);
   return backend;

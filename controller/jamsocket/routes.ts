@@ -36,6 +36,16 @@ import {
   handleV2StatusStream,
   handleV2Terminate,
 } from "./backends.ts";
+import {
+  handleServiceCreate,
+  handleServiceDelete,
+  handleServiceImageName,
+  handleServiceImages,
+  handleServiceInfo,
+  handleServiceList,
+  handleServiceUpdate,
+} from "./services.ts";
+import { handleV2MetricsStream } from "./metrics.ts";
 
 /** `POST /v2/service/{account}/{service}[/{environment}]/connect` (§3.1). */
 async function handleV2Connect(
@@ -163,7 +173,17 @@ const V2: [string, string, Access, Handler][] = [
   ["POST", "/v2/backend/:backend/terminate", "auth", handleV2Terminate],
   ["GET", "/v2/backend/:backend", "auth", handleV2BackendInfo],
   ["GET", "/v2/backend/:backend/logs/stream", "auth", handleV2LogsStream],
+  ["GET", "/v2/backend/:backend/metrics/stream", "auth", handleV2MetricsStream],
   ["GET", "/v2/account/:account/backends", "auth", handleV2AccountBackends],
+  ["GET", "/v2/account/:account/services", "auth", handleServiceList],
+  ["POST", "/v2/account/:account/service", "auth", handleServiceCreate],
+  ["GET", "/v2/service/:account/:service", "auth", handleServiceInfo],
+  ["GET", "/v2/service/:account/:service/images", "auth", handleServiceImages],
+  ["POST", "/v2/service/:account/:service/update", "auth", handleServiceUpdate],
+  ["POST", "/v2/service/:account/:service/:environment/update", "auth", handleServiceUpdate],
+  ["POST", "/v2/service/:account/:service/delete", "auth", handleServiceDelete],
+  ["GET", "/v2/service/:account/:service/image-name", "auth", handleServiceImageName],
+  ["GET", "/service/:account/:service/image-name", "auth", handleServiceImageName],
   ["GET", "/auth", "auth", handleAuth],
   ["GET", "/ready/:backend/:token", "public", handleReadyPage],
   ["GET", "/ready/:backend/:token/", "public", handleReadyPage],
@@ -196,3 +216,43 @@ function buildRoutes(): JamsocketRoute[] {
 }
 
 export const JAMSOCKET_ROUTES: readonly JamsocketRoute[] = buildRoutes();
+
+/**
+ * First path segments that are Jamsocket's (§1, §3, §4): the API versions, v1's unprefixed
+ * families, and the service, login and ready paths. Everything else is Plane's (`/ctrl`, `/pub`).
+ */
+const JAMSOCKET_SEGMENTS = new Set([
+  "v1",
+  "v2",
+  "user",
+  "backend",
+  "service",
+  "service-env",
+  "env",
+  "token",
+  "auth",
+  "ready",
+  "cli-login",
+  "cli_login",
+  "user-session",
+  "user_session",
+]);
+
+/** Whether `pathname` is under a Jamsocket prefix (a doubled leading slash included). */
+export function isJamsocketPath(pathname: string): boolean {
+  const rest = pathname.startsWith("//") ? pathname.slice(2) : pathname.slice(1);
+  return JAMSOCKET_SEGMENTS.has(rest.split("/", 1)[0] ?? "");
+}
+
+/**
+ * The answer for a Jamsocket path no route serves (an unknown path, a wrong method): the
+ * dev server's 204 for a preflight, otherwise `err` in Jamsocket's envelope, with CORS, so the
+ * CLI reports it instead of crashing on Plane's `{id, kind, message}`.
+ */
+export function jamsocketFallback(ctx: ControllerContext, req: Request, err: unknown): Response {
+  if (req.method === "OPTIONS") return preflight();
+  return withCors(toJamsocketErrorResponse(err, ctx.log.child("jamsocket"), {
+    method: req.method,
+    path: new URL(req.url).pathname,
+  }));
+}

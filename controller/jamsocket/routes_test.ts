@@ -17,6 +17,9 @@ import {
   ServerClient,
 } from "../testing/jamsocket_clients.ts";
 import type { BackendState } from "../../shared/backend_state.ts";
+import type { BackendMetricsMessage } from "../../shared/protocol.ts";
+import { notifyBackendMetrics } from "../db/metrics.ts";
+import { isJamsocketPath } from "./routes.ts";
 
 const KEY = "k".repeat(24);
 const SERVICES = {
@@ -418,4 +421,157 @@ Deno.test("ready_url: a waiting page, a redirect once ready, 410 once terminated
   const ended = await fetch(readyUrl, { redirect: "manual" });
   await ended.body?.cancel();
   assert.equal(ended.status, 410);
+});
+
+Deno.test("isJamsocketPath() names Jamsocket's prefixes, doubled slash included, not Plane's", () => {
+  for (
+    const path of ["/v2/nope", "/v1/x", "//v2/service/a/b", "/user/a/x", "/auth", "/cli-login"]
+  ) {
+    assert.equal(isJamsocketPath(path), true, path);
+  }
+  for (const path of ["/ctrl/nope", "/pub/x", "/", "/favicon.ico", "/v3/x"]) {
+    assert.equal(isJamsocketPath(path), false, path);
+  }
+});
+
+Deno.test("Jamsocket paths no route serves answer the CLI's error envelope; Plane's keep theirs", async () => {
+  await using t = await setup({ apiKeys: [KEY] });
+  for (const path of ["/v2/account/acme/nosuch", "/v1/nosuch", "/user/acme/x", "//v2/x"]) {
+    const answer = await cliRequest(t.url, "GET", path, { token: KEY });
+    assert.equal(answer.status, 404, path);
+    assert.equal(answer.code, "NotFound", path);
+    assert.match(answer.error!, new RegExp(`^404 - NotFound: No route for GET ${path} \\(id: `));
+  }
+  const wrongMethod = await cliRequest(t.url, "GET", "/v2/backend/abc/terminate", { token: KEY });
+  assert.equal(wrongMethod.status, 405);
+  assert.equal(wrongMethod.code, "MethodNotAllowed");
+  assert.match(wrongMethod.error!, /use POST/);
+
+  const raw = await fetch(`${t.url}/v2/nosuch`);
+  assert.equal(raw.headers.get("content-type"), "application/json");
+  assert.equal(raw.headers.get("access-control-allow-origin"), "*");
+  await raw.body?.cancel();
+  const preflight = await fetch(`${t.url}/v2/nosuch`, { method: "OPTIONS" });
+  await preflight.body?.cancel();
+  assert.equal(preflight.status, 204);
+  assert.equal(preflight.headers.get("access-control-allow-origin"), "*");
+
+  const plane = await t.request("/ctrl/nosuch", { headers: { authorization: `Bearer ${KEY}` } });
+  const body = await plane.json();
+  assert.equal(plane.status, 404);
+  assert.deepEqual(Object.keys(body).sort(), ["id", "kind", "message"]);
+});
+
+Deno.test("Jamsocket services: list, info and images from the service map; writes refused naming --services", async () => {
+  await using t = await setup({ apiKeys: [KEY] });
+  const get = (path: string) => cliRequest(t.url, "GET", path, { token: KEY });
+  assert.deepEqual((await get("/v2/account/acme/services")).body, { services: ["editor"] });
+  assert.deepEqual((await get("/v2/account/other/services")).body, { services: [] });
+
+  const info = (await get("/v2/service/acme/editor")).body as Record<string, unknown>;
+  assert.equal(info.name, "editor");
+  assert.equal(info.account_name, "acme");
+  assert.equal(info.image_name, "ghcr.io/acme/editor");
+  assert.ok(!Number.isNaN(Date.parse(info.created_at as string)));
+  assert.deepEqual(
+    (info.environments as Record<string, unknown>[]).map((e) => [e.name, e.image_tag, e.cluster]),
+    [["default", "1", TEST_CLUSTER], ["staging", "staging", TEST_CLUSTER]],
+  );
+
+  const images = (await get("/v2/service/acme/editor/images")).body as {
+    images: Record<string, string>[];
+  };
+  assert.deepEqual(images.images.map((i) => [i.repository, i.tag]), [
+    ["ghcr.io/acme/editor", "1"],
+    ["ghcr.io/acme/editor", "staging"],
+    ["ghcr.io/acme/editor", "beta"],
+  ]);
+  assert.ok(images.images.every((i) => !Number.isNaN(Date.parse(i.upload_time!))));
+
+  const missing = await get("/v2/service/acme/nosuch");
+  assert.equal(missing.status, 404);
+  assert.equal(missing.code, "ServiceNotFound");
+  assert.match(missing.error!, /"acme\/nosuch" is not in the controller's service map/);
+  assert.equal((await get("/v2/service/acme/nosuch/images")).code, "ServiceNotFound");
+
+  const create = await cliRequest(t.url, "POST", "/v2/account/acme/service", {
+    token: KEY,
+    body: { name: "fresh" },
+  });
+  assert.equal(create.status, 409);
+  assert.equal(create.code, "ServiceMapReadOnly");
+  assert.match(
+    create.error!,
+    /Cannot create service "acme\/fresh": services come from the controller's --services file; add "acme\/fresh": \{"image": "IMAGE"\}/,
+  );
+  for (const path of ["/v2/service/acme/editor/update", "/v2/service/acme/editor/staging/update"]) {
+    const update = await cliRequest(t.url, "POST", path, { token: KEY, body: { image_tag: "x" } });
+    assert.equal(update.code, "ServiceMapReadOnly", path);
+    assert.match(update.error!, /--services file/);
+  }
+  const remove = await cliRequest(t.url, "POST", "/v2/service/acme/editor/delete", { token: KEY });
+  assert.equal(remove.code, "ServiceMapReadOnly");
+  const push = await get("/service/acme/editor/image-name");
+  assert.equal(push.code, "ServiceMapReadOnly");
+  // Nothing was written: the map answers as before.
+  assert.deepEqual((await get("/v2/account/acme/services")).body, { services: ["editor"] });
+  assert.equal((await cliRequest(t.url, "GET", "/v2/account/acme/services")).status, 401);
+});
+
+Deno.test("Jamsocket metrics stream: drone samples as the CLI reads them, 404 unknown, ends at terminated", async () => {
+  await using t = await setup({ apiKeys: [KEY] });
+  const { backend_id: id } = await server(t).connect({});
+  await drive(t, id as string, READY_PATH);
+  const unknown = await fetch(`${t.url}/v2/backend/nosuchbackend/metrics/stream`, {
+    headers: { authorization: `Bearer ${KEY}` },
+  });
+  assert.equal(unknown.status, 404);
+  assert.equal((await unknown.json()).error.code, "BackendNotFound");
+  const unauthorized = await fetch(`${t.url}/v2/backend/${id}/metrics/stream`);
+  assert.equal(unauthorized.status, 401);
+  await unauthorized.body?.cancel();
+
+  const response = await fetch(`${t.url}/v2/backend/${id}/metrics/stream`, {
+    headers: { authorization: `Bearer ${KEY}`, accept: "text/event-stream" },
+  });
+  assert.equal(response.status, 200);
+  assert.equal(response.headers.get("content-type"), "text/event-stream");
+  const sample = {
+    "backend_id": id as string,
+    "mem_used": 2048,
+    "mem_total": 4096,
+    "mem_active": 0,
+    "mem_inactive": 0,
+    "mem_unevictable": 0,
+    "mem_limit": 8192,
+    "cpu_used": 5,
+    "sys_cpu": 10,
+  } as BackendMetricsMessage;
+  // Another backend's sample is not this stream's.
+  await notifyBackendMetrics(t.db, {
+    ...sample,
+    "backend_id": "otherbackend1" as typeof sample.backend_id,
+  });
+  await notifyBackendMetrics(t.db, sample);
+  const reader = response.body!.getReader();
+  const { value } = await reader.read();
+  const text = new TextDecoder().decode(value);
+  assert.match(text, /^data:\{.*\}\n\n$/);
+  assert.deepEqual(JSON.parse(text.slice(5)), {
+    cluster: TEST_CLUSTER,
+    "backend_id": id,
+    "mem_used": 2048,
+    "mem_available": 8192,
+    "cpu_used": 5,
+    "sys_cpu": 10,
+  });
+  await drive(t, id as string, [TERMINATED]);
+  const end = await reader.read();
+  assert.equal(end.done, true, "the stream ends with the backend");
+
+  const after = await fetch(`${t.url}/v2/backend/${id}/metrics/stream`, {
+    headers: { authorization: `Bearer ${KEY}` },
+  });
+  assert.equal(after.status, 409);
+  assert.equal((await after.json()).error.code, "BackendNotRunning");
 });

@@ -136,3 +136,12 @@ export async function readyTarget(
     }
     : null;
 }
+
+/** When controller `name` first registered (epoch ms): when it loaded its service map. */
+export async function controllerFirstSeen(db: Queryable, name: string): Promise<number | null> {
+  const { rows } = await db.query<{ "first_seen": number }>(
+    `select ${ms("first_seen")} as first_seen from controller where id = $1`,
+    [name],
+  );
+  return rows[0]?.first_seen ?? null;
+}

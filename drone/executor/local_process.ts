@@ -18,6 +18,7 @@ import {
   type SweepResult,
 } from "./executor.ts";
 import { LogTail } from "./log_tail.ts";
+import { readProcessUsage } from "./process_usage.ts";
 import { ENDED_TAIL_RETENTION_MS, EndedTails, MAX_ENDED_TAILS } from "./ended_tails.ts";
 import { PidFiles, UNVERIFIABLE } from "./pid_files.ts";
 import type { Logger } from "../../shared/log.ts";
@@ -285,41 +286,28 @@ export class LocalProcessExecutor implements Executor {
   }
 
   /**
-   * Memory (VmRSS) and CPU of the backend's leader process from /proc. CPU is reported as
-   * nanoseconds used since the previous sample, `sys_cpu` as the wall nanoseconds in between,
-   * so `cpu_used / sys_cpu` is the share of one core (Docker's convention is all cores).
+   * Memory (resident) and CPU of the backend's leader process (`process_usage.ts`). CPU is
+   * reported as nanoseconds used since the previous sample, `sys_cpu` as the wall nanoseconds
+   * in between, so `cpu_used / sys_cpu` is the share of one core (Docker's convention is all
+   * cores).
    */
   async metrics(backendId: BackendName): Promise<BackendMetricsMessage | null> {
     const running = this.#running.get(backendId);
     if (!running || running.exited) return null;
-    let status: string;
-    let stat: string;
-    try {
-      [status, stat] = await Promise.all([
-        Deno.readTextFile(`/proc/${running.pid}/status`),
-        Deno.readTextFile(`/proc/${running.pid}/stat`),
-      ]);
-    } catch {
-      return null;
-    }
-    const kb = (field: string) =>
-      Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? 0) * 1024;
-    // Fields after the command name: utime and stime are the 12th and 13th (USER_HZ = 100).
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const ticks = Number(fields[11]) + Number(fields[12]);
+    const usage = await readProcessUsage(running.pid);
+    if (!usage) return null;
     const now = performance.now();
     const previous = running.lastCpu;
-    running.lastCpu = { ticks, at: now };
-    const rss = kb("VmRSS");
+    running.lastCpu = { ticks: usage.cpuTicks, at: now };
     return {
       "backend_id": backendId,
-      "mem_used": rss,
-      "mem_total": rss,
-      "mem_active": kb("RssAnon"),
-      "mem_inactive": kb("RssFile"),
-      "mem_unevictable": kb("VmLck"),
+      "mem_used": usage.rss,
+      "mem_total": usage.rss,
+      "mem_active": usage.anon,
+      "mem_inactive": usage.file,
+      "mem_unevictable": usage.locked,
       "mem_limit": 0,
-      "cpu_used": previous ? Math.max(0, ticks - previous.ticks) * 10_000_000 : 0,
+      "cpu_used": previous ? Math.max(0, usage.cpuTicks - previous.ticks) * 10_000_000 : 0,
       "sys_cpu": previous ? Math.round((now - previous.at) * 1_000_000) : 0,
     };
   }
