@@ -44,6 +44,9 @@ Flags (environment variable in brackets; flags win):
                             none: network_name must name an existing user-defined network)
   --auto-prune-containers-older-than-seconds N
                             docker: prune stopped containers older than N s (default 0)
+  --startup-timeout-seconds N
+                            hard-terminate a backend not answering HTTP after N s
+                            (reason startuptimeout; default 300)
   --log-level LEVEL         debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
   -h, --help                show this help
 `;
@@ -138,6 +141,13 @@ export const DRONE_FLAGS = [
     meaning: "docker: prune stopped backend containers older than N seconds",
   },
   {
+    flag: "--startup-timeout-seconds",
+    value: "N",
+    field: "startupTimeoutSeconds",
+    meaning: "hard-terminate a backend that does not answer HTTP within N seconds " +
+      "(reason `startuptimeout`)",
+  },
+  {
     flag: "--log-level",
     value: "LEVEL",
     field: "logLevel",
@@ -183,6 +193,8 @@ export function parseDroneFlags(
   }
   const prune = values["auto-prune-containers-older-than-seconds"];
   if (prune !== undefined) input.pruneMinAgeSeconds = Number(prune);
+  const startup = values["startup-timeout-seconds"];
+  if (startup !== undefined) input.startupTimeoutSeconds = Number(startup);
   for (const [flag, key] of [["log-config", "logConfig"], ["images", "images"]] as const) {
     const raw = values[flag];
     if (raw === undefined) continue;
@@ -245,6 +257,7 @@ export async function startDrone(
       allowNetworkModes: config.allowNetworkModes,
       pruneMinAgeSeconds: config.pruneMinAgeSeconds,
       stopTimeoutSeconds: Math.ceil(config.softGraceMs / 1000),
+      startupTimeoutMs: config.startupTimeoutSeconds * 1000,
     });
     await docker.start();
     executor = docker;
@@ -253,6 +266,7 @@ export async function startDrone(
       images: config.images,
       ip: config.ip,
       softGraceMs: config.softGraceMs,
+      startupTimeoutMs: config.startupTimeoutSeconds * 1000,
       stateDir: `${config.db === ":memory:" ? ".plane" : dirname(config.db)}/pids`,
     }, { log: log.child("local") });
   }

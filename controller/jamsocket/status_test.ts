@@ -38,7 +38,8 @@ Deno.test("toJamsocketState() sends an ISO time and omits unknown fields, never 
     status: "terminated",
     "termination_reason": "swept",
     "termination_kind": "soft",
-    "exit_error": true,
+    // Issue 12: dying of the SIGTERM a soft terminate sent is not an error.
+    "exit_error": false,
     time: "2024-08-15T14:11:55.123Z",
   });
   assert.equal(
