@@ -84,10 +84,10 @@ function terminated(
     (isExitError(kind, exitCode) ? `exited with code ${exitCode}` : undefined);
   const state: Extract<BackendState, { status: "terminated" }> = {
     status: "terminated",
-    last_status: lastStatusOf(from),
+    "last_status": lastStatusOf(from),
     termination: kind,
     reason,
-    exit_code: exitCode,
+    "exit_code": exitCode,
   };
   if (error !== undefined) state.error = error;
   return state;

@@ -133,7 +133,9 @@ export class BackendManager {
         executor.waitForReady(id, step.address, { signal }).then(
           (result) =>
             apply(
-              result === "ready" ? { kind: "ready" } : { kind: "startup_timeout", error: STARTUP_TIMEOUT_ERROR },
+              result === "ready"
+                ? { kind: "ready" }
+                : { kind: "startup_timeout", error: STARTUP_TIMEOUT_ERROR },
             ),
           (err) => {
             if (signal.aborted) return;
