@@ -13,7 +13,7 @@ import { DockerExecutor } from "../drone/executor/docker.ts";
 import { connectDocker } from "../drone/executor/docker_connect.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { randomDroneName } from "../shared/names.ts";
-import { type ConfigFlag, parseFlagsOf } from "./config_flags.ts";
+import { type ConfigFlag, describeFlagError, parseFlagsOf } from "./config_flags.ts";
 import { UsageError } from "./usage_error.ts";
 
 export const DRONE_HELP = `Usage: plane drone --controller-url URL --cluster NAME [flags]
@@ -217,7 +217,7 @@ export function parseDroneFlags(
     if (!images.success) throw new UsageError(`Invalid --images: ${describe(images.error)}`);
   }
   const parsed = DroneConfig.safeParse(input);
-  if (!parsed.success) throw new UsageError(describe(parsed.error));
+  if (!parsed.success) throw new UsageError(describeFlagError(parsed.error, DRONE_FLAGS, input));
   if (parsed.data.runtime === "local" && Object.keys(parsed.data.images).length === 0) {
     throw new UsageError(
       "The local runtime needs images to run: pass --images FILE (or --runtime docker)",
