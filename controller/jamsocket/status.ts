@@ -3,7 +3,7 @@
  * `time` strings, optional fields omitted, and the v2 → v1 status translation of Jamsocket's
  * own dev server. Pure functions, plus the SSE formatters the status streams write with.
  */
-import { type BackendState, isExitError, toStatusEntry } from "../../shared/backend_state.ts";
+import { type BackendState, toStatusEntry } from "../../shared/backend_state.ts";
 import type {
   JamsocketBackendState,
   JamsocketV1Status,
@@ -78,8 +78,7 @@ function terminatedV1Status(state: Extract<BackendState, { status: "terminated" 
       return state.reason === "startuptimeout" ? "TimedOutBeforeReady" : "ErrorStarting";
     case "ready":
       if (state.exit_code === null) return "Terminated";
-      // Issue 12: dying of the signal the drone sent is not a failure.
-      return isExitError(state.termination, state.exit_code) ? "Failed" : "Exited";
+      return state.exit_code === 0 ? "Exited" : "Failed";
     default:
       throw new Unreachable(state.last_status);
   }

@@ -59,6 +59,30 @@ Deno.test("toJamsocketV2State() carries exit_code and last_status instead of exi
   });
 });
 
+Deno.test("Jamsocket states carry the error text and no null reason (issue 12)", () => {
+  const state: BackendState = {
+    status: "terminated",
+    "last_status": "loading",
+    termination: null,
+    reason: "internalerror",
+    "exit_code": null,
+    error: 'Cannot run image "nope"',
+  };
+  assert.deepEqual(toJamsocketState(state, T), {
+    status: "terminated",
+    "termination_reason": "internalerror",
+    error: 'Cannot run image "nope"',
+    time: "2024-08-15T14:11:55.123Z",
+  });
+  assert.deepEqual(toJamsocketV2State(state, T), {
+    status: "terminated",
+    "termination_reason": "internalerror",
+    error: 'Cannot run image "nope"',
+    "last_status": "loading",
+    time: "2024-08-15T14:11:55.123Z",
+  });
+});
+
 Deno.test("toV1Status() follows the dev server's v2 → v1 table", () => {
   const cases: [BackendState, string][] = [
     [{ status: "scheduled" }, "Loading"],
