@@ -2,7 +2,6 @@
  * `plane proxy`: flags and environment → `ProxyConfig` → listeners serving the proxy
  * (behaviour doc §7.1, §11.1). `startProxy` is the one wiring path.
  */
-import { z } from "zod";
 import { ProxyConfig, type ProxyConfigInput } from "../proxy/config.ts";
 import { createProxy, type Proxy } from "../proxy/mod.ts";
 import { type ProxyServer, serveProxy } from "../proxy/serve.ts";
