@@ -168,6 +168,7 @@ const CASES: Record<Role, RoleCase> = {
       "--host-network": { expected: true },
       "--allow-network-modes": { value: "host,none", expected: ["host", "none"] },
       "--auto-prune-containers-older-than-seconds": { value: "60", expected: 60 },
+      "--startup-timeout-seconds": { value: "20", expected: 20 },
       "--log-level": { value: "debug", expected: "debug" },
     },
   },

@@ -233,6 +233,18 @@ async function follow(
   return last;
 }
 
+/** Why `connect --wait` gave up (issue 12): the termination reason and error, when known. */
+export function notReadyText(backendId: string, last: BackendStatusStreamEntry | null): string {
+  const why = [
+    last?.termination_reason ? `reason ${last.termination_reason}` : "",
+    last?.error ?? "",
+  ].filter((part) => part !== "");
+  const tail = why.length > 0
+    ? `: ${why.join(": ")}`
+    : `; see "plane logs ${backendId}" and the drone's log`;
+  return `backend ${backendId} terminated before it was ready${tail}`;
+}
+
 async function connect(ctx: Context): Promise<number> {
   const request = buildConnectRequest(ctx.values);
   const response = await ctx.client.connect(request);
@@ -240,7 +252,7 @@ async function connect(ctx: Context): Promise<number> {
   if (!ctx.values.wait) return 0;
   const last = await follow(ctx, response.backend_id, ["ready"]);
   if (last?.status === "ready") return 0;
-  ctx.io.err(`error: backend ${response.backend_id} terminated before it was ready`);
+  ctx.io.err(`error: ${notReadyText(response.backend_id, last)}`);
   return 1;
 }
 

@@ -8,6 +8,7 @@ import {
   type AdminIo,
   buildConnectRequest,
   isAdminCommand,
+  notReadyText,
   parseAdminArgs,
   runAdminCommand,
 } from "./admin_command.ts";
@@ -29,6 +30,22 @@ function fakeIo(answer: (url: string, init?: RequestInit) => Response, env = {})
   };
   return { io, out, err, sent };
 }
+
+Deno.test("notReadyText() names the termination reason and error, or where to look", () => {
+  assert.equal(
+    notReadyText("b1", {
+      status: "terminated",
+      time: 0,
+      "termination_reason": "internalerror",
+      error: "no such image",
+    }),
+    "backend b1 terminated before it was ready: reason internalerror: no such image",
+  );
+  assert.equal(
+    notReadyText("b1", { status: "terminated", time: 0 }),
+    'backend b1 terminated before it was ready; see "plane logs b1" and the drone\'s log',
+  );
+});
 
 Deno.test("buildConnectRequest() follows Plane's admin connect (§11.1)", () => {
   assert.deepEqual(buildConnectRequest({ image: "app" }), {

@@ -10,7 +10,11 @@ import type {
   NodeState,
   StatusResponse,
 } from "../shared/api.ts";
-import type { BackendStatusStreamEntry } from "../shared/backend_state.ts";
+import {
+  BackendState,
+  type BackendStatusStreamEntry,
+  isExitError,
+} from "../shared/backend_state.ts";
 import { type LogLine, PlaneApiError, PlaneProtocolError } from "../shared/client.ts";
 
 /** Left-aligned columns separated by two spaces; the last column is not padded. */
@@ -45,6 +49,7 @@ export function formatStatusEntry(entry: BackendStatusStreamEntry): string {
   if (entry.termination_reason) details.push(`reason=${entry.termination_reason}`);
   if (entry.termination_kind) details.push(`kind=${entry.termination_kind}`);
   if (entry.exit_error !== undefined) details.push(`exit_error=${entry.exit_error}`);
+  if (entry.error !== undefined) details.push(`error=${JSON.stringify(entry.error)}`);
   const head = `${formatTime(entry.time)}  ${entry.status}`;
   return details.length > 0 ? `${head}  ${details.join(" ")}` : head;
 }
@@ -137,7 +142,28 @@ export function formatBackendInfo(info: BackendInfo, now: number): string {
   }
   if (info.expiration_time !== null) rows.push(["Expires:", formatTime(info.expiration_time)]);
   if (info.subdomain) rows.push(["Subdomain:", info.subdomain]);
+  rows.push(...terminationRows(info.state));
   return table(rows);
+}
+
+/** Why a terminated (or terminating) backend ended (issue 12): reason, exit code, error. */
+function terminationRows(raw: unknown): string[][] {
+  const parsed = BackendState.safeParse(raw);
+  if (!parsed.success) return [];
+  const state = parsed.data;
+  if (state.status === "terminating" || state.status === "hard-terminating") {
+    const rows = [["Reason:", state.reason]];
+    if (state.status === "hard-terminating" && state.error) rows.push(["Error:", state.error]);
+    return rows;
+  }
+  if (state.status !== "terminated") return [];
+  const rows = [["Reason:", state.reason ?? "none (exited by itself)"]];
+  if (state.exit_code !== null) {
+    const error = isExitError(state.termination, state.exit_code) ? "error" : "not an error";
+    rows.push(["Exit code:", `${state.exit_code} (${error})`]);
+  }
+  if (state.error) rows.push(["Error:", state.error]);
+  return rows;
 }
 
 export function formatBackendList(list: BackendList, now: number): string {

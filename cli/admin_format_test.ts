@@ -40,6 +40,15 @@ Deno.test("formatStatusEntry() shows the time, status and termination details", 
     }),
     "2025-01-02 03:04:05.678Z  terminated  reason=external kind=soft exit_error=false",
   );
+  assert.equal(
+    formatStatusEntry({
+      status: "terminated",
+      time: T0,
+      "termination_reason": "internalerror",
+      error: 'image "nope" is not mapped',
+    }),
+    '2025-01-02 03:04:05.678Z  terminated  reason=internalerror error="image \\"nope\\" is not mapped"',
+  );
 });
 
 Deno.test("formatConnect() says whether the backend was created and where to reach it", () => {
@@ -153,6 +162,39 @@ Deno.test("formatBackendInfo() shows the record with ages relative to now", () =
   assert.match(text, /^Created: +2025-01-02 03:04:05\.678Z \(1m ago\)$/m);
   assert.match(text, /^Idle limit: +500s$/m);
   assert.doesNotMatch(text, /Expires:/);
+});
+
+Deno.test("formatBackendInfo() says why a terminated backend ended (issue 12)", () => {
+  const crashed = formatBackendInfo({
+    ...INFO,
+    status: "terminated",
+    state: {
+      status: "terminated",
+      "last_status": "ready",
+      termination: null,
+      reason: null,
+      "exit_code": 1,
+      error: "exited with code 1",
+    },
+  }, T0);
+  assert.match(crashed, /^Reason: +none \(exited by itself\)$/m);
+  assert.match(crashed, /^Exit code: +1 \(error\)$/m);
+  assert.match(crashed, /^Error: +exited with code 1$/m);
+  const stopped = formatBackendInfo({
+    ...INFO,
+    status: "terminated",
+    state: {
+      status: "terminated",
+      "last_status": "ready",
+      termination: "soft",
+      reason: "external",
+      "exit_code": 143,
+    },
+  }, T0);
+  assert.match(stopped, /^Reason: +external$/m);
+  assert.match(stopped, /^Exit code: +143 \(not an error\)$/m);
+  assert.doesNotMatch(stopped, /^Error:/m);
+  assert.doesNotMatch(formatBackendInfo(INFO, T0), /^Reason:/m);
 });
 
 Deno.test("formatBackendList() prints a table and how to get the next page", () => {

@@ -23,16 +23,20 @@ Gets or creates a backend (POST /ctrl/connect) and prints its connection URL.
 
 Flags:
   --image IMAGE             image (Docker) or image name (local runtime) to run (required)
-  --cluster NAME            cluster to spawn in (default: the controller's default cluster)
+  --cluster NAME            cluster to spawn in (default: the controller's --default-cluster;
+                            needed when the controller has none)
   --key NAME                key: at most one live backend per key; reconnects reuse it
   --id ID                   backend id to use (discouraged)
   --pool NAME               drone pool (default empty)
-  --max-idle-seconds N      terminate after N idle seconds (default ${DEFAULT_MAX_IDLE_SECONDS})
+  --max-idle-seconds N      terminate after N idle seconds (default ${DEFAULT_MAX_IDLE_SECONDS}); the
+                            stop comes up to about 13 s later (keepalives every 7 s, sweeps
+                            every 5 s)
   --static-token            mint one static token for the backend
   --mount PATH|true         Docker: mount PATH (true: the key's name) under the drone's mount base
   --subdomain NAME          serve the backend only on NAME.CLUSTER
   --wait                    follow the status stream, printing each status as it happens;
-                            exit 0 once ready, 1 if the backend terminates first
+                            exit 0 once ready, 1 if the backend terminates first (printing
+                            its termination reason and error)
   --immediate               return at once (the default; accepted for Plane compatibility)
 
 ${COMMON_FLAGS}`,
@@ -68,7 +72,8 @@ ${COMMON_FLAGS}`,
   status: `Usage: plane status [BACKEND]
 
 Without BACKEND: the controller's protocol version and hash, compared with this client's.
-With BACKEND: the backend's record (status, drone, key, address, times).
+With BACKEND: the backend's record (status, drone, key, address, times) and, once it is
+terminating or terminated, why: the termination reason, exit code and error.
 
 ${COMMON_FLAGS}`,
   "cluster-state": `Usage: plane cluster-state CLUSTER
@@ -80,7 +85,7 @@ ${COMMON_FLAGS}`,
   "backend-status": `Usage: plane backend-status BACKEND
 
 Prints every status of the backend from the first, following the status stream as it
-happens, until it is terminated.
+happens, until it is terminated; the last line carries the reason, exit_error and error.
 
 ${COMMON_FLAGS}`,
   logs: `Usage: plane logs BACKEND [--no-follow]

@@ -1,4 +1,5 @@
 import { parseArgs } from "node:util";
+import type { z } from "zod";
 import { usageErrorFrom } from "./usage_error.ts";
 /**
  * One row per command-line flag of a long-running role (`controller`, `drone`, `proxy`): the
@@ -75,4 +76,28 @@ export function parseFlagsOf<const T extends readonly ConfigFlag[]>(
   } catch (err) {
     throw usageErrorFrom(err, command);
   }
+}
+
+/**
+ * One line for a config that failed its schema, in the words of the command line: a missing
+ * required field names its flag and variable (`--cluster is required (or PLANE_CLUSTER)`,
+ * issue 12) instead of zod's "expected string, received undefined"; a bad value names its flag.
+ */
+export function describeFlagError(
+  error: z.ZodError,
+  flags: readonly ConfigFlag[],
+  input: Readonly<Record<string, unknown>>,
+): string {
+  const issue = error.issues[0];
+  if (!issue) return "Invalid configuration";
+  const field = issue.path[0];
+  if (field === undefined) return issue.message;
+  const row = flags.find((r) => r.field === field);
+  const name = row?.flag ?? issue.path.map(String).join(".");
+  // zod's own wording for an absent value; a schema's custom message says more, keep it.
+  const missing = issue.code === "invalid_type" && issue.path.length === 1 &&
+    input[String(field)] === undefined && issue.message.startsWith("Invalid input");
+  if (missing) return `${name} is required${row?.env ? ` (or ${row.env})` : ""}`;
+  if (issue.message.includes("--")) return issue.message;
+  return `Invalid ${name}: ${issue.message}`;
 }

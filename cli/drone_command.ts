@@ -13,7 +13,7 @@ import { DockerExecutor } from "../drone/executor/docker.ts";
 import { connectDocker } from "../drone/executor/docker_connect.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { randomDroneName } from "../shared/names.ts";
-import { type ConfigFlag, parseFlagsOf } from "./config_flags.ts";
+import { type ConfigFlag, describeFlagError, parseFlagsOf } from "./config_flags.ts";
 import { UsageError } from "./usage_error.ts";
 
 export const DRONE_HELP = `Usage: plane drone --controller-url URL --cluster NAME [flags]
@@ -44,6 +44,9 @@ Flags (environment variable in brackets; flags win):
                             none: network_name must name an existing user-defined network)
   --auto-prune-containers-older-than-seconds N
                             docker: prune stopped containers older than N s (default 0)
+  --startup-timeout-seconds N
+                            hard-terminate a backend not answering HTTP after N s
+                            (reason startuptimeout; default 300)
   --log-level LEVEL         debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
   -h, --help                show this help
 `;
@@ -138,6 +141,13 @@ export const DRONE_FLAGS = [
     meaning: "docker: prune stopped backend containers older than N seconds",
   },
   {
+    flag: "--startup-timeout-seconds",
+    value: "N",
+    field: "startupTimeoutSeconds",
+    meaning: "hard-terminate a backend that does not answer HTTP within N seconds " +
+      "(reason `startuptimeout`)",
+  },
+  {
     flag: "--log-level",
     value: "LEVEL",
     field: "logLevel",
@@ -183,6 +193,8 @@ export function parseDroneFlags(
   }
   const prune = values["auto-prune-containers-older-than-seconds"];
   if (prune !== undefined) input.pruneMinAgeSeconds = Number(prune);
+  const startup = values["startup-timeout-seconds"];
+  if (startup !== undefined) input.startupTimeoutSeconds = Number(startup);
   for (const [flag, key] of [["log-config", "logConfig"], ["images", "images"]] as const) {
     const raw = values[flag];
     if (raw === undefined) continue;
@@ -205,7 +217,7 @@ export function parseDroneFlags(
     if (!images.success) throw new UsageError(`Invalid --images: ${describe(images.error)}`);
   }
   const parsed = DroneConfig.safeParse(input);
-  if (!parsed.success) throw new UsageError(describe(parsed.error));
+  if (!parsed.success) throw new UsageError(describeFlagError(parsed.error, DRONE_FLAGS, input));
   if (parsed.data.runtime === "local" && Object.keys(parsed.data.images).length === 0) {
     throw new UsageError(
       "The local runtime needs images to run: pass --images FILE (or --runtime docker)",
@@ -245,6 +257,7 @@ export async function startDrone(
       allowNetworkModes: config.allowNetworkModes,
       pruneMinAgeSeconds: config.pruneMinAgeSeconds,
       stopTimeoutSeconds: Math.ceil(config.softGraceMs / 1000),
+      startupTimeoutMs: config.startupTimeoutSeconds * 1000,
     });
     await docker.start();
     executor = docker;
@@ -253,6 +266,7 @@ export async function startDrone(
       images: config.images,
       ip: config.ip,
       softGraceMs: config.softGraceMs,
+      startupTimeoutMs: config.startupTimeoutSeconds * 1000,
       stateDir: `${config.db === ":memory:" ? ".plane" : dirname(config.db)}/pids`,
     }, { log: log.child("local") });
   }

@@ -23,12 +23,14 @@ Deno.test("parseDroneFlags() builds a config from flags over the environment", (
 
 Deno.test("parseDroneFlags() answers each mistake with one precise line", () => {
   const cases: [string[], RegExp][] = [
-    [["--cluster", "c"], /controllerUrl/],
+    // Issue 12: a missing required flag is named with its variable, not zod's wording.
+    [["--cluster", "c"], /^--controller-url is required \(or PLANE_CONTROLLER_URL\)$/],
+    [["--controller-url", "http://c:1"], /^--cluster is required \(or PLANE_CLUSTER\)$/],
     [[...base, "--cluster", "bad cluster"], /Invalid cluster name "bad cluster"/],
     [[...base, "--bogus"], /Unknown flag --bogus for "plane drone"/],
     [[...base], /local runtime needs images/],
     [[...base, "--images", "x.json"], /Invalid --images: not JSON/],
-    [[...base, "--runtime", "vm"], /Invalid runtime/],
+    [[...base, "--runtime", "vm"], /^Invalid --runtime: /],
     [[...base, "--runtime", "docker", "--log-config", "{"], /Invalid --log-config: not JSON/],
     [[...base, "--name", "Drone1", "--runtime", "docker"], /Invalid drone name "Drone1"/],
   ];
@@ -58,7 +60,7 @@ Deno.test("parseDroneFlags() reads --allow-network-modes and images' allowEnv", 
         [...base, "--runtime", "docker", "--allow-network-modes", "container"],
         env({}),
       ),
-    (err) => err instanceof UsageError && /allowNetworkModes/.test(err.message),
+    (err) => err instanceof UsageError && /^Invalid --allow-network-modes: /.test(err.message),
   );
 
   const allowing = JSON.stringify({ py: { command: ["python3"], allowEnv: ["PYTHONPATH"] } });

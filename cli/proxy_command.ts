@@ -2,12 +2,11 @@
  * `plane proxy`: flags and environment → `ProxyConfig` → listeners serving the proxy
  * (behaviour doc §7.1, §11.1). `startProxy` is the one wiring path.
  */
-import { z } from "zod";
 import { ProxyConfig, type ProxyConfigInput } from "../proxy/config.ts";
 import { createProxy, type Proxy } from "../proxy/mod.ts";
 import { type ProxyServer, serveProxy } from "../proxy/serve.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
-import { type ConfigFlag, parseFlagsOf } from "./config_flags.ts";
+import { type ConfigFlag, describeFlagError, parseFlagsOf } from "./config_flags.ts";
 import { UsageError } from "./usage_error.ts";
 
 export const PROXY_HELP = `Usage: plane proxy --controller-url URL --cluster NAME [flags]
@@ -134,15 +133,6 @@ export const PROXY_FLAGS = [
 
 export type ProxyFlagsResult = { kind: "help" } | { kind: "run"; config: ProxyConfig };
 
-function describe(error: z.ZodError): string {
-  const issue = error.issues[0];
-  if (!issue) return "Invalid proxy configuration";
-  const field = issue.path.map(String).join(".");
-  return field && !issue.message.includes("--")
-    ? `Invalid ${field}: ${issue.message}`
-    : issue.message;
-}
-
 function integer(flag: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
   if (!/^\d+$/.test(raw)) {
@@ -185,7 +175,7 @@ export function parseProxyFlags(
   set("bodyTimeoutSeconds", seconds("body-timeout-seconds", values["body-timeout-seconds"]));
   set("logLevel", values["log-level"] ?? env(PROXY_ENV.logLevel));
   const parsed = ProxyConfig.safeParse(input);
-  if (!parsed.success) throw new UsageError(describe(parsed.error));
+  if (!parsed.success) throw new UsageError(describeFlagError(parsed.error, PROXY_FLAGS, input));
   return { kind: "run", config: parsed.data };
 }
 

@@ -58,19 +58,21 @@ Deno.test("parseProxyFlags() picks ports by §7.1's table", () => {
 
 Deno.test("parseProxyFlags() answers each mistake with one precise line", () => {
   const cases: [string[], RegExp][] = [
-    [["--cluster", "c"], /controllerUrl/],
+    // Issue 12: a missing required flag is named with its variable, not zod's wording.
+    [["--cluster", "c"], /^--controller-url is required \(or PLANE_CONTROLLER_URL\)$/],
+    [["--controller-url", "http://c:1"], /^--cluster is required \(or PLANE_CLUSTER\)$/],
     [[...base, "--cluster", "bad cluster"], /Invalid cluster name "bad cluster"/],
     [[...base, "--bogus"], /Unknown flag --bogus for "plane proxy"/],
     [[...base, "--http-port", "x"], /Invalid --http-port: expected a whole number/],
-    [[...base, "--http-port", "70000"], /Invalid httpPort/],
+    [[...base, "--http-port", "70000"], /^Invalid --http-port: /],
     [[...base, "--https"], /HTTPS needs a certificate file: pass --cert-path FILE/],
     [[...base, "--https-port", "8443"], /HTTPS needs a certificate file/],
     [[...base, "--name", "Proxy1"], /Invalid proxy name "Proxy1"/],
     [[...base, "--name", "dr-x"], /must start with "px-"/],
     [[...base, "--route-wait-seconds", "0"], /Invalid --route-wait-seconds/],
     [[...base, "--body-timeout-seconds", "0"], /Invalid --body-timeout-seconds/],
-    [[...base, "--root-redirect-url", "nope"], /Invalid rootRedirectUrl/],
-    [[...base, "--log-level", "loud"], /Invalid logLevel/],
+    [[...base, "--root-redirect-url", "nope"], /^Invalid --root-redirect-url: /],
+    [[...base, "--log-level", "loud"], /^Invalid --log-level: /],
   ];
   for (const [args, message] of cases) {
     assert.throws(

@@ -57,7 +57,9 @@ export const CONNECT_ERRORS = {
   noClusterProvided: {
     status: 400,
     kind: "NoClusterProvided",
-    message: "No cluster provided, and no default cluster for this controller.",
+    message: "No cluster provided, and no default cluster for this controller: set " +
+      '"spawn_config.cluster" (plane connect --cluster NAME) or start the controller with ' +
+      "--default-cluster NAME (PLANE_DEFAULT_CLUSTER)",
   },
 } as const satisfies Record<string, ConnectError>;
 

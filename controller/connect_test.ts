@@ -400,7 +400,9 @@ Deno.test("POST /ctrl/connect answers the error table of §2.2", async () => {
     await post(t, { key: { name: "room-1" }, "spawn_config": { executable: EXECUTABLE } }),
     400,
     "NoClusterProvided",
-    "No cluster provided, and no default cluster for this controller.",
+    "No cluster provided, and no default cluster for this controller: set " +
+      '"spawn_config.cluster" (plane connect --cluster NAME) or start the controller with ' +
+      "--default-cluster NAME (PLANE_DEFAULT_CLUSTER)",
   );
   await seedDrone(t.db, { controller: t.controller.name, cluster: CLUSTER });
   const held = await post(

@@ -32,6 +32,7 @@ const LOST: Omit<Extract<BackendState, { status: "terminated" }>, "last_status">
   termination: null,
   reason: "lost",
   "exit_code": null,
+  error: "its drone went offline before starting it and did not come back within the key lease",
 };
 
 /**

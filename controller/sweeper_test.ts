@@ -207,6 +207,8 @@ Deno.test("lost sweep: a scheduled backend on a drone gone past the lease ends t
       termination: null,
       reason: "lost",
       "exit_code": null,
+      // Issue 12: the state says why in words too.
+      error: "its drone went offline before starting it and did not come back within the key lease",
     },
   });
   const key = await t.db.query("select 1 from backend_key where id = $1", [lost]);

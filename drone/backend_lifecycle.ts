@@ -5,7 +5,7 @@
  * step in flight; the runner does that, this module only decides.
  */
 import type { BackendState, TerminationKind, TerminationReason } from "../shared/backend_state.ts";
-import { STATUS_RANK } from "../shared/backend_state.ts";
+import { isExitError, STATUS_RANK } from "../shared/backend_state.ts";
 
 /** The step a state asks for; `null` when the backend waits for external input. */
 export type Step =
@@ -23,7 +23,7 @@ export type StepResult =
   | { kind: "spawned"; address: string }
   | { kind: "spawn_failed"; error: string }
   | { kind: "ready" }
-  | { kind: "startup_timeout" }
+  | { kind: "startup_timeout"; error: string }
   | { kind: "wait_failed"; error: string }
   /** `running: false` = the backend was already gone; true = wait for its exit event. */
   | { kind: "terminate_sent"; running: boolean };
@@ -62,24 +62,35 @@ export function nextStep(state: BackendState): Step {
   }
 }
 
+/**
+ * The terminated state reached from `from`. Issue 12: it says why — a reason on every path
+ * the drone ends a backend (Plane leaves pull and spawn failures without one), and an `error`
+ * text for what went wrong: the failure passed in, the one the hard terminate was for, or a
+ * non-zero exit that was not the signal the drone sent.
+ */
 function terminated(
   from: BackendState,
   exitCode: number | null,
+  failure?: { reason: TerminationReason; error: string },
 ): Extract<BackendState, { status: "terminated" }> {
   const kind: TerminationKind | null = from.status === "terminating"
     ? "soft"
     : from.status === "hard-terminating"
     ? "hard"
     : null;
-  const reason: TerminationReason | null =
-    from.status === "terminating" || from.status === "hard-terminating" ? from.reason : null;
-  return {
+  const reason: TerminationReason | null = failure?.reason ??
+    (from.status === "terminating" || from.status === "hard-terminating" ? from.reason : null);
+  const error = failure?.error ?? (from.status === "hard-terminating" ? from.error : undefined) ??
+    (isExitError(kind, exitCode) ? `exited with code ${exitCode}` : undefined);
+  const state: Extract<BackendState, { status: "terminated" }> = {
     status: "terminated",
-    last_status: lastStatusOf(from),
+    "last_status": lastStatusOf(from),
     termination: kind,
     reason,
-    exit_code: exitCode,
+    "exit_code": exitCode,
   };
+  if (error !== undefined) state.error = error;
+  return state;
 }
 
 /** Applies a step's outcome. A result for a state that has moved on is ignored by the runner. */
@@ -89,16 +100,16 @@ export function onStepResult(state: BackendState, result: StepResult): BackendSt
       return { status: "starting" };
     case "prepare_failed":
     case "spawn_failed":
-      // §4.4: pull or spawn failure ends the backend without a reason.
-      return terminated(state, null);
+      // §4.4: Plane ends these without a reason; we say `internalerror` and what failed.
+      return terminated(state, null, { reason: "internalerror", error: result.error });
     case "spawned":
       return { status: "waiting", address: result.address };
     case "ready":
       return state.status === "waiting" ? { status: "ready", address: state.address } : null;
     case "startup_timeout":
-      return onTerminate(state, "hard", "startuptimeout");
+      return onTerminate(state, "hard", "startuptimeout", result.error);
     case "wait_failed":
-      return onTerminate(state, "hard", "internalerror");
+      return onTerminate(state, "hard", "internalerror", result.error);
     case "terminate_sent":
       return result.running ? null : terminated(state, null);
   }
@@ -113,13 +124,17 @@ export function onTerminate(
   state: BackendState,
   kind: TerminationKind,
   reason: TerminationReason,
+  error?: string,
 ): BackendState | null {
   const target = kind === "soft" ? "terminating" : "hard-terminating";
   if (STATUS_RANK[state.status] >= STATUS_RANK[target]) return null;
   const lastStatus = lastStatusOf(state);
-  return kind === "soft"
-    ? { status: "terminating", last_status: lastStatus, termination: "soft", reason }
-    : { status: "hard-terminating", last_status: lastStatus, reason };
+  if (kind === "soft") {
+    return { status: "terminating", last_status: lastStatus, termination: "soft", reason };
+  }
+  return error === undefined
+    ? { status: "hard-terminating", last_status: lastStatus, reason }
+    : { status: "hard-terminating", last_status: lastStatus, reason, error };
 }
 
 /** The backend's process exited (any state): `terminated` with the exit code (§3.8, §4.4). */

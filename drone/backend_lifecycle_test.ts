@@ -28,12 +28,22 @@ Deno.test("onStepResult() maps each outcome as §4.4 says", () => {
   assert.deepEqual(onStepResult({ status: "loading" }, { kind: "prepared" }), {
     status: "starting",
   });
+  // Issue 12: Plane gives no reason here; we say internalerror and what failed.
   assert.deepEqual(onStepResult({ status: "loading" }, { kind: "prepare_failed", error: "x" }), {
     status: "terminated",
     last_status: "loading",
     termination: null,
-    reason: null,
+    reason: "internalerror",
     exit_code: null,
+    error: "x",
+  });
+  assert.deepEqual(onStepResult({ status: "starting" }, { kind: "spawn_failed", error: "y" }), {
+    status: "terminated",
+    last_status: "starting",
+    termination: null,
+    reason: "internalerror",
+    exit_code: null,
+    error: "y",
   });
   assert.deepEqual(
     onStepResult({ status: "starting" }, { kind: "spawned", address: "1.2.3.4:5" }),
@@ -43,15 +53,17 @@ Deno.test("onStepResult() maps each outcome as §4.4 says", () => {
     },
   );
   assert.deepEqual(onStepResult(waiting, { kind: "ready" }), ready);
-  assert.deepEqual(onStepResult(waiting, { kind: "startup_timeout" }), {
+  assert.deepEqual(onStepResult(waiting, { kind: "startup_timeout", error: "slow" }), {
     status: "hard-terminating",
     last_status: "waiting",
     reason: "startuptimeout",
+    error: "slow",
   });
   assert.deepEqual(onStepResult(waiting, { kind: "wait_failed", error: "x" }), {
     status: "hard-terminating",
     last_status: "waiting",
     reason: "internalerror",
+    error: "x",
   });
   const terminating: BackendState = {
     status: "terminating",
@@ -96,6 +108,7 @@ Deno.test("onExit() ends any live state with the exit code and the termination i
     termination: null,
     reason: null,
     exit_code: 3,
+    error: "exited with code 3",
   });
   assert.deepEqual(
     onExit({ status: "hard-terminating", last_status: "waiting", reason: "external" }, 137),
@@ -117,4 +130,41 @@ Deno.test("onExit() ends any live state with the exit code and the termination i
     }, 1),
     null,
   );
+});
+
+Deno.test("onExit() is no error for a clean exit or the signal the drone sent (issue 12)", () => {
+  assert.deepEqual(onExit(ready, 0), {
+    status: "terminated",
+    last_status: "ready",
+    termination: null,
+    reason: null,
+    exit_code: 0,
+  });
+  const soft = onTerminate(ready, "soft", "external")!;
+  assert.deepEqual(onExit(soft, 143), {
+    status: "terminated",
+    last_status: "ready",
+    termination: "soft",
+    reason: "external",
+    exit_code: 143,
+  });
+  // Answering SIGTERM by failing is an error.
+  assert.deepEqual(onExit(soft, 1), {
+    status: "terminated",
+    last_status: "ready",
+    termination: "soft",
+    reason: "external",
+    exit_code: 1,
+    error: "exited with code 1",
+  });
+  // A startup timeout's error survives the kill that follows it.
+  const timedOut = onStepResult(waiting, { kind: "startup_timeout", error: "slow" })!;
+  assert.deepEqual(onExit(timedOut, 137), {
+    status: "terminated",
+    last_status: "waiting",
+    termination: "hard",
+    reason: "startuptimeout",
+    exit_code: 137,
+    error: "slow",
+  });
 });

@@ -20,6 +20,15 @@ const RETRY_INITIAL_MS = 1_000;
 const RETRY_FACTOR = 1.1;
 const RETRY_MAX_MS = 60_000;
 
+/** The terminated state's `error` after a startup timeout (issue 12). */
+const STARTUP_TIMEOUT_ERROR =
+  "did not answer HTTP on its port within the drone's --startup-timeout-seconds";
+
+/** An executor failure as the `error` text users see: the message, without the class name. */
+export function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
 export interface BackendManagerDeps {
   executor: Executor;
   /** Persists and reports a state (the drone's state store). */
@@ -107,7 +116,7 @@ export class BackendManager {
           () => apply({ kind: "prepared" }),
           (err) => {
             log.warn("Prepare failed", { backend: id, err });
-            apply({ kind: "prepare_failed", error: String(err) });
+            apply({ kind: "prepare_failed", error: errorText(err) });
           },
         );
         break;
@@ -116,17 +125,22 @@ export class BackendManager {
           ({ address }) => apply({ kind: "spawned", address }),
           (err) => {
             log.warn("Spawn failed", { backend: id, err });
-            apply({ kind: "spawn_failed", error: String(err) });
+            apply({ kind: "spawn_failed", error: errorText(err) });
           },
         );
         break;
       case "wait_ready":
         executor.waitForReady(id, step.address, { signal }).then(
-          (result) => apply({ kind: result === "ready" ? "ready" : "startup_timeout" }),
+          (result) =>
+            apply(
+              result === "ready"
+                ? { kind: "ready" }
+                : { kind: "startup_timeout", error: STARTUP_TIMEOUT_ERROR },
+            ),
           (err) => {
             if (signal.aborted) return;
             log.warn("Readiness check failed", { backend: id, err });
-            apply({ kind: "wait_failed", error: String(err) });
+            apply({ kind: "wait_failed", error: errorText(err) });
           },
         );
         break;

@@ -41,6 +41,8 @@ export const DroneConfig = z.object({
   pruneMinAgeSeconds: z.number().int().min(0).default(0),
   heartbeatMs: z.number().int().positive().default(7_000),
   softGraceMs: z.number().int().positive().default(30_000),
+  /** How long a backend may take to answer HTTP before it is hard-terminated (§3.6: 300 s). */
+  startupTimeoutSeconds: z.number().int().positive().default(300),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
 });
 export type DroneConfig = z.infer<typeof DroneConfig>;

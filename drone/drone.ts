@@ -115,6 +115,7 @@ export class DroneCore {
         termination: "hard",
         reason: "keyexpired",
         "exit_code": null,
+        error: "the drone restarted and killed this backend, left running by its previous run",
       }, clock.now());
       swept.push(id);
     }
@@ -182,6 +183,7 @@ export class DroneCore {
         termination: null,
         reason: "lost",
         "exit_code": null,
+        error: "the drone was asked to terminate this backend but did not know it",
       }, this.#deps.clock.now());
     }
     return "applied";

@@ -71,6 +71,8 @@ export const BackendState = z.discriminatedUnion("status", [
     status: z.literal("hard-terminating"),
     last_status: PreTerminationStatus,
     reason: TerminationReason,
+    // Extension (issue 12): what went wrong, e.g. the startup timeout; Plane has no such field.
+    error: z.string().optional(),
   }),
   z.object({
     status: z.literal("terminated"),
@@ -78,6 +80,11 @@ export const BackendState = z.discriminatedUnion("status", [
     termination: TerminationKind.nullable().default(null),
     reason: TerminationReason.nullable().default(null),
     exit_code: z.number().int().nullable().default(null),
+    /**
+     * Extension (issue 12): why, in words — the image-mapping miss, the pull or spawn error,
+     * "exited with code 1". Absent when nothing went wrong. Plane has no such field.
+     */
+    error: z.string().optional(),
   }),
 ]);
 export type BackendState = z.infer<typeof BackendState>;
@@ -93,6 +100,8 @@ export const BackendStatusStreamEntry = z.object({
   termination_reason: TerminationReason.optional(),
   termination_kind: TerminationKind.optional(),
   exit_error: z.boolean().optional(),
+  /** Extension (issue 12): the terminated state's `error` text, when there is one. */
+  error: z.string().optional(),
   time: z.number().int(),
 });
 export type BackendStatusStreamEntry = z.infer<typeof BackendStatusStreamEntry>;
@@ -112,9 +121,30 @@ export function toStatusEntry(state: BackendState, timeMs: number): BackendStatu
   } else if (state.status === "terminated") {
     if (state.reason !== null) entry.termination_reason = state.reason;
     if (state.termination !== null) entry.termination_kind = state.termination;
-    if (state.exit_code !== null) entry.exit_error = state.exit_code !== 0;
+    const exitError = isExitError(state.termination, state.exit_code);
+    if (exitError !== undefined) entry.exit_error = exitError;
+  }
+  if ((state.status === "terminated" || state.status === "hard-terminating") && state.error) {
+    entry.error = state.error;
   }
   return entry;
+}
+
+/** 128 + SIGTERM and 128 + SIGKILL: how a process killed by those signals reports its exit. */
+const SIGNAL_EXIT_CODES: readonly number[] = [143, 137];
+
+/**
+ * Whether an exit is an error (issue 12): a non-zero code, unless the backend was being
+ * terminated and died of the signal the drone sent it (soft: SIGTERM, then SIGKILL after the
+ * grace period; hard: SIGKILL). Undefined when the code is unknown (decisions.md).
+ */
+export function isExitError(
+  termination: TerminationKind | null,
+  exitCode: number | null,
+): boolean | undefined {
+  if (exitCode === null) return undefined;
+  if (exitCode === 0) return false;
+  return !(termination !== null && SIGNAL_EXIT_CODES.includes(exitCode));
 }
 
 /** True once a backend has begun terminating (proxies get no new route info then, §7.6). */

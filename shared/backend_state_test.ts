@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { BackendState, BackendStatus, STATUS_RANK, toStatusEntry } from "./backend_state.ts";
+import {
+  BackendState,
+  BackendStatus,
+  isExitError,
+  STATUS_RANK,
+  toStatusEntry,
+} from "./backend_state.ts";
 
 Deno.test("STATUS_RANK orders the lifecycle with Plane's gapped numbers (§4.2)", () => {
   const ranks = BackendStatus.options.map((s) => STATUS_RANK[s]);
@@ -58,5 +64,51 @@ Deno.test("toStatusEntry() omits optional fields and exit_error when the exit co
       exit_code: 1,
     }, 3),
     { status: "terminated", termination_kind: "hard", exit_error: true, time: 3 },
+  );
+});
+
+Deno.test("isExitError() is false for a clean exit and for the signal the drone sent", () => {
+  assert.equal(isExitError(null, null), undefined);
+  assert.equal(isExitError("soft", null), undefined);
+  assert.equal(isExitError(null, 0), false);
+  assert.equal(isExitError("soft", 0), false);
+  // Soft terminate: SIGTERM (143), or SIGKILL after the grace period (137).
+  assert.equal(isExitError("soft", 143), false);
+  assert.equal(isExitError("soft", 137), false);
+  assert.equal(isExitError("hard", 137), false);
+  // A crash, or a backend that answered the signal by failing.
+  assert.equal(isExitError(null, 1), true);
+  assert.equal(isExitError(null, 143), true);
+  assert.equal(isExitError("soft", 1), true);
+});
+
+Deno.test("toStatusEntry() carries the terminated state's error text (issue 12)", () => {
+  const state = BackendState.parse({
+    status: "terminated",
+    last_status: "loading",
+    reason: "internalerror",
+    error: 'image "nope" is not mapped (mapped: echo)',
+  });
+  assert.deepEqual(toStatusEntry(state, 5), {
+    status: "terminated",
+    termination_reason: "internalerror",
+    error: 'image "nope" is not mapped (mapped: echo)',
+    time: 5,
+  });
+  assert.deepEqual(
+    toStatusEntry({
+      status: "terminated",
+      last_status: "ready",
+      termination: "soft",
+      reason: "external",
+      exit_code: 143,
+    }, 6),
+    {
+      status: "terminated",
+      termination_reason: "external",
+      termination_kind: "soft",
+      exit_error: false,
+      time: 6,
+    },
   );
 });

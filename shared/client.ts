@@ -6,11 +6,17 @@
  * It uses only `fetch`, `TextDecoder`, `AbortSignal` and timers, so it runs unchanged in Deno,
  * Node (18+) and browsers.
  *
+ * Other projects import it as `@plane/plane/client` (the root `deno.json` exports it; see
+ * README "Client library for app servers" for the `links` entry that makes that work).
+ *
  * ```ts
- * const plane = createPlaneClient({ controllerUrl: "http://127.0.0.1:8080", apiKey: KEY });
+ * const plane = createPlaneClient({
+ *   controllerUrl: "http://127.0.0.1:8080",
+ *   apiKey: Deno.env.get("PLANE_API_KEY"),
+ * });
  * const { url, backend_id: id } = await plane.connect({
  *   key: { name: "doc-42" },
- *   spawn_config: { executable: { image: "my-app" }, max_idle_seconds: 300 },
+ *   spawn_config: { executable: { image: "session-app" }, max_idle_seconds: 300 },
  * });
  * for await (const entry of plane.statusStream(id)) console.log(entry.status);
  * ```

@@ -69,6 +69,8 @@ export const JamsocketBackendState = z.object({
   termination_reason: TerminationReason.optional(),
   termination_kind: TerminationKind.optional(),
   exit_error: z.boolean().optional(),
+  /** Extension (issue 12): why the backend ended, in words. */
+  error: z.string().optional(),
 });
 export type JamsocketBackendState = z.infer<typeof JamsocketBackendState>;
 
@@ -80,6 +82,8 @@ export const JamsocketV2State = z.object({
   termination_kind: TerminationKind.optional(),
   exit_code: z.number().int().optional(),
   last_status: BackendStatus.optional(),
+  /** Extension (issue 12): why the backend ended, in words. */
+  error: z.string().optional(),
 });
 export type JamsocketV2State = z.infer<typeof JamsocketV2State>;
 

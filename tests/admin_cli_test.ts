@@ -130,7 +130,9 @@ Deno.test("plane connect --wait exits 1 when the backend terminates before it is
   assert.equal(lines.at(-1).termination_reason, "startuptimeout");
   assert.equal(
     run.stderr,
-    `error: backend ${lines[0].backend_id} terminated before it was ready\n`,
+    `error: backend ${lines[0].backend_id} terminated before it was ready: reason ` +
+      "startuptimeout: did not answer HTTP on its port within the drone's " +
+      "--startup-timeout-seconds\n",
   );
 });
 

@@ -55,7 +55,8 @@ Deno.test("connect → scheduled … ready → HTTP reaches the backend → idle
     { status: last.status, reason: last.termination_reason, kind: last.termination_kind },
     { status: "terminated", reason: "swept", kind: "soft" },
   );
-  assert.equal(last.exit_error, true, "SIGTERM exit code 143 is an error exit");
+  // Issue 12: exiting 143 on the SIGTERM the drone sent is not an error exit.
+  assert.equal(last.exit_error, false, "SIGTERM exit code 143 after a terminate is no error");
   assert.ok(rest.some((e) => e.status === "terminating"));
   await waitFor(() => d.drone.core.liveBackends === 0, { message: "drone forgot the backend" });
 });
@@ -95,12 +96,14 @@ Deno.test("a backend that never becomes ready is hard-terminated with startuptim
   assert.equal(entries[5]!.termination_kind, "hard");
 });
 
-Deno.test("an unmapped image ends terminated without a reason right after loading", async () => {
+Deno.test("an unmapped image ends terminated with internalerror and the mapping miss right after loading", async () => {
   await using t = await startTestController({ defaultCluster: CLUSTER });
   await using d = await startTestDrone({ controllerUrl: t.url, cluster: CLUSTER });
   await waitForSchedulable(t.db, d.drone.name);
   const connected = await connect(t.url, { "spawn_config": { executable: { image: "nope" } } });
   const entries = await collectStatuses(t.url, connected.backend_id, "terminated");
   assert.deepEqual(entries.map((e) => e.status), ["scheduled", "loading", "terminated"]);
-  assert.equal(entries[2]!.termination_reason, undefined);
+  // Issue 12: Plane gives no reason here; we say internalerror and name the miss.
+  assert.equal(entries[2]!.termination_reason, "internalerror");
+  assert.match(String(entries[2]!.error), /^Cannot run image "nope": it is not mapped/);
 });

@@ -68,7 +68,8 @@ Deno.test({
       await terminate.body?.cancel();
       const end = await collectStatuses(t.url, body.backend_id, "terminated");
       assert.equal(end.at(-1)!.termination_reason, "external");
-      assert.equal(end.at(-1)!.exit_error, true);
+      // Issue 12: dying of the SIGTERM a soft terminate sent is not an error exit.
+      assert.equal(end.at(-1)!.exit_error, false);
       const stored = await t.db.query<{ code: number }>(
         "select (state->>'exit_code')::int as code from backend where id = $1",
         [body.backend_id],

@@ -53,7 +53,10 @@ Deno.test("GET /ctrl/b/{id}/logs answers 404 for an unknown or malformed backend
   for (const id of ["nosuchbackend", "BAD"]) {
     const response = await t.request(`/ctrl/b/${id}/logs`);
     assert.equal(response.status, 404);
-    assert.equal((await response.json()).kind, "NotFound");
+    const body = await response.json();
+    assert.equal(body.kind, "NotFound");
+    // Issue 12: the message names the backend asked for.
+    assert.equal(body.message, `Backend ${JSON.stringify(decodeURIComponent(id))} does not exist`);
   }
   // The router refuses control characters in any path parameter (issue 10, finding 7).
   const response = await t.request("/ctrl/b/BAD%00/logs");

@@ -157,8 +157,10 @@ export interface ListBackendsOptions {
 }
 
 /**
- * One page of a cluster's backends, oldest first by (created_at, id) — a keyset order, so
- * backends created while a client pages only ever appear at the end.
+ * One page of a cluster's backends, newest first by (created_at, id) descending, as README
+ * and `plane list --help` say (issue 12). A keyset order: the cursor is the last row's key and
+ * the next page starts strictly below it, so backends created while a client pages appear
+ * only before its first page and none is skipped or repeated.
  */
 export async function listBackends(
   db: Queryable,
@@ -169,8 +171,8 @@ export async function listBackends(
     `${SELECT_INFO}
      where b.cluster = $1
        and (cardinality($2::text[]) = 0 or b.last_status = any($2::text[]))
-       and ($3::timestamptz is null or (b.created_at, b.id) > ($3::timestamptz, $4::varchar))
-     order by b.created_at, b.id
+       and ($3::timestamptz is null or (b.created_at, b.id) < ($3::timestamptz, $4::varchar))
+     order by b.created_at desc, b.id desc
      limit $5`,
     [
       cluster,

@@ -38,7 +38,8 @@ Deno.test("toJamsocketState() sends an ISO time and omits unknown fields, never 
     status: "terminated",
     "termination_reason": "swept",
     "termination_kind": "soft",
-    "exit_error": true,
+    // Issue 12: dying of the SIGTERM a soft terminate sent is not an error.
+    "exit_error": false,
     time: "2024-08-15T14:11:55.123Z",
   });
   assert.equal(
@@ -54,6 +55,30 @@ Deno.test("toJamsocketV2State() carries exit_code and last_status instead of exi
     "termination_kind": "soft",
     "exit_code": 1,
     "last_status": "waiting",
+    time: "2024-08-15T14:11:55.123Z",
+  });
+});
+
+Deno.test("Jamsocket states carry the error text and no null reason (issue 12)", () => {
+  const state: BackendState = {
+    status: "terminated",
+    "last_status": "loading",
+    termination: null,
+    reason: "internalerror",
+    "exit_code": null,
+    error: 'Cannot run image "nope"',
+  };
+  assert.deepEqual(toJamsocketState(state, T), {
+    status: "terminated",
+    "termination_reason": "internalerror",
+    error: 'Cannot run image "nope"',
+    time: "2024-08-15T14:11:55.123Z",
+  });
+  assert.deepEqual(toJamsocketV2State(state, T), {
+    status: "terminated",
+    "termination_reason": "internalerror",
+    error: 'Cannot run image "nope"',
+    "last_status": "loading",
     time: "2024-08-15T14:11:55.123Z",
   });
 });

@@ -80,18 +80,33 @@ Deno.test("GET /ctrl/c/{cluster}/backends pages with a cursor and filters by sta
     cursor = page.next_cursor;
     pages++;
   } while (cursor !== null && pages < 10);
-  assert.deepEqual(seen, ids, "every backend of the cluster once, oldest first");
+  // Issue 12: newest first, as documented (it answered oldest first).
+  assert.deepEqual(seen, ids.toReversed(), "every backend of the cluster once, newest first");
   assert.equal(pages, 3);
 
   const ready = BackendList.parse(
     await (await t.request(`/ctrl/c/${CLUSTER}/backends?status=ready`)).json(),
   );
-  assert.deepEqual(ready.backends.map((b) => b.id), [ids[1], ids[3]]);
+  assert.deepEqual(ready.backends.map((b) => b.id), [ids[3], ids[1]]);
   assert.equal(ready.next_cursor, null);
+  // A backend created while a client pages shows up before page one, never inside the walk.
+  const first = BackendList.parse(
+    await (await t.request(`/ctrl/c/${CLUSTER}/backends?limit=2`)).json(),
+  );
+  const late = await seedBackend(t.db, { droneId: drone.id, cluster: CLUSTER });
+  const second = BackendList.parse(
+    await (await t.request(`/ctrl/c/${CLUSTER}/backends?limit=2&cursor=${first.next_cursor}`))
+      .json(),
+  );
+  assert.deepEqual(second.backends.map((b) => b.id), [ids[2], ids[1]]);
+  const fresh = BackendList.parse(
+    await (await t.request(`/ctrl/c/${CLUSTER}/backends?limit=1`)).json(),
+  );
+  assert.deepEqual(fresh.backends.map((b) => b.id), [late]);
   const several = BackendList.parse(
     await (await t.request(`/ctrl/c/${CLUSTER}/backends?status=ready,scheduled`)).json(),
   );
-  assert.equal(several.backends.length, 5);
+  assert.equal(several.backends.length, 6);
 });
 
 Deno.test("GET /ctrl/c/{cluster}/backends refuses bad parameters with 400", async () => {

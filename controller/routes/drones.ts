@@ -35,7 +35,13 @@ async function setDrainingRoute(ctx: ControllerContext, params: Params, draining
   const updated = nameError(name, "dr-") === null
     ? await setDraining(ctx.db, { cluster, name, draining })
     : null;
-  if (updated === null) throw new HttpError(404, "NotFound", "Drone does not exist");
+  if (updated === null) {
+    throw new HttpError(
+      404,
+      "NotFound",
+      `Drone ${JSON.stringify(name)} does not exist in cluster ${JSON.stringify(cluster)}`,
+    );
+  }
   if (updated) {
     ctx.log.info(draining ? "Drone draining" : "Drone undrained", { cluster, drone: name });
   }

@@ -27,7 +27,7 @@ Deno.test("drain and undrain: flip the flag by drone name and report whether it 
   assert.deepEqual(await post(t, `${base}/undrain`), { status: 200, body: { updated: false } });
 });
 
-Deno.test("drain: an unknown drone, or one of another cluster, is 404 NotFound", async () => {
+Deno.test("drain: an unknown drone, or one of another cluster, is 404 NotFound naming both", async () => {
   await using t = await startTestController();
   const other = await seedDrone(t.db, { controller: t.controller.name, cluster: "other.test" });
   for (
@@ -39,7 +39,8 @@ Deno.test("drain: an unknown drone, or one of another cluster, is 404 NotFound",
     const { status, body } = await post(t, path);
     assert.equal(status, 404);
     assert.equal(body.kind, "NotFound");
-    assert.equal(body.message, "Drone does not exist");
+    const drone = path.split("/")[5];
+    assert.equal(body.message, `Drone "${drone}" does not exist in cluster "${TEST_CLUSTER}"`);
   }
   const bad = await post(t, "/ctrl/c/-bad-/d/dr-x/drain");
   assert.equal(bad.status, 400);

@@ -24,7 +24,7 @@ export async function handleBackendLogs(
   params: Params,
 ): Promise<Response> {
   const id = params.backend!;
-  const notFound = new HttpError(404, "NotFound", "Backend does not exist");
+  const notFound = new HttpError(404, "NotFound", `Backend ${JSON.stringify(id)} does not exist`);
   if (nameError(id, "") !== null) throw notFound;
   const follow = new URL(req.url).searchParams.get("follow") !== "false";
   const { rows } = await ctx.db.query<{ drone_id: number; last_status: string }>(

@@ -23,7 +23,10 @@ export async function handleTerminate(
   const result = nameError(backendId, "") === null
     ? await queueTerminate(ctx.db, backendId, { kind, reason: "external" })
     : { kind: "not_found" as const };
-  if (result.kind === "not_found") throw new HttpError(404, "NotFound", "Backend does not exist");
+  if (result.kind === "not_found") {
+    // Issue 12: name the backend, so a typo is visible in the one line the CLI prints.
+    throw new HttpError(404, "NotFound", `Backend ${JSON.stringify(backendId)} does not exist`);
+  }
   ctx.log.info("Terminate requested", { backendId, kind, outcome: result.kind });
   return jsonResponse(null);
 }

@@ -26,13 +26,13 @@ async function actions(t: TestController, backend: string) {
   return rows;
 }
 
-Deno.test("terminate: an unknown backend is 404 NotFound", async () => {
+Deno.test("terminate: an unknown backend is 404 NotFound naming it", async () => {
   await using t = await startTestController();
   for (const kind of ["soft", "hard"] as const) {
     const { status, body } = await terminate(t, "nope", kind);
     assert.equal(status, 404);
     assert.equal(body.kind, "NotFound");
-    assert.equal(body.message, "Backend does not exist");
+    assert.equal(body.message, 'Backend "nope" does not exist');
   }
 });
 
