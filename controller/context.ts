@@ -5,6 +5,7 @@ import type { Logger } from "../shared/log.ts";
 import type { ControllerName } from "../shared/names.ts";
 import type { EventBus } from "./event_bus.ts";
 import type { Sessions } from "./sessions.ts";
+import type { MetricsHub } from "./jamsocket/metrics.ts";
 import type { LogsHub } from "./logs_hub.ts";
 
 export interface ControllerContext {
@@ -19,6 +20,8 @@ export interface ControllerContext {
   readonly sessions: Sessions;
   /** Relays backend logs between drones and viewers on any controller. */
   readonly logs: LogsHub;
+  /** Fans drone metrics samples out to `/v2/backend/{id}/metrics/stream` viewers. */
+  readonly metrics: MetricsHub;
   /** Aborted when the controller closes; every loop and stream stops on it. */
   readonly signal: AbortSignal;
 }

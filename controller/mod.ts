@@ -15,6 +15,7 @@ import { heartbeatController, markControllerOffline } from "./db/controllers.ts"
 import { createEventBus } from "./event_bus.ts";
 import { Sessions } from "./sessions.ts";
 import { LogsHub } from "./logs_hub.ts";
+import { MetricsHub } from "./jamsocket/metrics.ts";
 import type { ControllerContext } from "./context.ts";
 import { createApp, type RequestInfo } from "./app.ts";
 import { every } from "./loop.ts";
@@ -77,6 +78,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     ),
     sessions,
     logs,
+    metrics: new MetricsHub(db, log.child("jamsocket.metrics")),
     signal: abort.signal,
   };
   const loopOptions = { signal: abort.signal, log };

@@ -43,8 +43,11 @@ export function toJamsocketMetrics(
 
 type Listener = (sample: BackendMetricsMessage) => void;
 
-/** Per-backend subscribers of the metrics channel; listens only while there are any. */
-class MetricsHub {
+/**
+ * Per-backend subscribers of the metrics channel; listens only while there are any. One per
+ * controller, built by `createController` and reached through `ctx.metrics`.
+ */
+export class MetricsHub {
   #db: Database;
   #log: Logger;
   #listeners = new Map<string, Set<Listener>>();
@@ -90,15 +93,6 @@ class MetricsHub {
     }
     for (const listener of this.#listeners.get(sample.backend_id) ?? []) listener(sample);
   }
-}
-
-/** One hub per controller database (a controller has one; tests run several side by side). */
-const HUBS = new WeakMap<Database, MetricsHub>();
-
-function hubOf(ctx: ControllerContext): MetricsHub {
-  let hub = HUBS.get(ctx.db);
-  if (!hub) HUBS.set(ctx.db, hub = new MetricsHub(ctx.db, ctx.log.child("jamsocket.metrics")));
-  return hub;
 }
 
 /** `GET /v2/backend/{id}/metrics/stream`: 404 unknown, 409 `BackendNotRunning` terminated. */
@@ -153,7 +147,7 @@ export async function handleV2MetricsStream(
     },
   });
   // Listening before the answer goes out: no sample sent after it is missed.
-  const unsubscribe = await hubOf(ctx).subscribe(backend, (sample) => {
+  const unsubscribe = await ctx.metrics.subscribe(backend, (sample) => {
     if (closed || !sink) return;
     sink.enqueue(
       encoder.encode(`data:${JSON.stringify(toJamsocketMetrics(sample, row.cluster))}\n\n`),
