@@ -262,6 +262,9 @@ async function terminate(ctx: Context): Promise<number> {
     throw new UsageError(`--wait and --immediate exclude each other: see "plane terminate --help"`);
   }
   const hard = ctx.values.hard === true;
+  // With --wait, the status is read before the request: read after it, a fast drone may already
+  // be terminating, and the output would depend on the race.
+  const current = ctx.values.wait ? await ctx.client.status(backendId) : null;
   await ctx.client.terminate(backendId, { hard });
   const kind = hard ? "hard" : "soft";
   emit(
@@ -269,8 +272,7 @@ async function terminate(ctx: Context): Promise<number> {
     { "backend_id": backendId, terminate: kind },
     () => `Requested a ${kind} terminate of backend ${backendId}`,
   );
-  if (!ctx.values.wait) return 0;
-  const current = await ctx.client.status(backendId);
+  if (current === null) return 0;
   emit(ctx, current, () => formatStatusEntry(current));
   await follow(ctx, backendId, ["terminated"], current.status);
   return 0;
