@@ -17,6 +17,7 @@ import { type RunningController, startController } from "./controller_command.ts
 import { type RunningDrone, startDrone } from "./drone_command.ts";
 import { type RunningProxy, startProxy } from "./proxy_command.ts";
 import { print } from "./output.ts";
+import { DEFAULT_CONTROLLER_URL } from "./admin_help.ts";
 import { UsageError, usageErrorFrom } from "./usage_error.ts";
 
 export const DEV_HELP = `Usage: plane dev [flags]
@@ -258,7 +259,9 @@ export function devBanner(dev: Pick<DevCluster, "runtime" | "image" | "cluster">
     `  proxy       http://${dev.cluster}   (cluster ${dev.cluster})`,
     "",
     "Start a session backend and wait until it is ready:",
-    `  deno task plane connect --image ${imageFlag} --wait`,
+    // The admin commands default to :8080; on another port the command must say where.
+    `  deno task plane connect --image ${imageFlag} --wait` +
+    (info.controllerUrl === DEFAULT_CONTROLLER_URL ? "" : ` --controller ${info.controllerUrl}`),
     "then open the URL it prints. Ctrl-C stops everything.",
     "",
   ].join("\n");

@@ -9,6 +9,24 @@ import { waitFor } from "../controller/testing/test_controller.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
+/**
+ * README's Quickstart, as written (issue 12): its two `sh` blocks are the commands this test
+ * runs, only with the documented port flags added so it cannot collide with a real dev cluster.
+ */
+function quickstartCommands(): { dev: string[]; connect: string[] } {
+  const readme = Deno.readTextFileSync(`${REPO}/README.md`);
+  const start = readme.indexOf("### Quickstart");
+  const end = readme.indexOf("\n### ", start + 1);
+  assert.ok(start >= 0 && end > start, "README has a Quickstart section");
+  const blocks = [...readme.slice(start, end).matchAll(/```sh\n([\s\S]*?)```/g)]
+    .map((m) => m[1]!.trim());
+  assert.equal(blocks.length, 2, `Quickstart has two commands: ${JSON.stringify(blocks)}`);
+  const words = blocks.map((block) => block.split(/\s+/));
+  assert.deepEqual(words[0]!.slice(0, 2), ["deno", "task"], String(blocks[0]));
+  assert.deepEqual(words[1]!.slice(0, 2), ["deno", "task"], String(blocks[1]));
+  return { dev: words[0]!.slice(1), connect: words[1]!.slice(1) };
+}
+
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
@@ -54,8 +72,9 @@ Deno.test("deno task dev on a fresh clone: connect --wait, page and WebSocket th
   assert.ok(cloned.success, "git clone of the repository");
   const port = freePort();
   const proxyPort = freePort();
+  const readme = quickstartCommands();
   const dev = new Deno.Command(Deno.execPath(), {
-    args: ["task", "dev", "--port", String(port), "--proxy-port", String(proxyPort)],
+    args: [...readme.dev, "--port", String(port), "--proxy-port", String(proxyPort)],
     cwd: clone,
     stdin: "null",
     stdout: "piped",
@@ -76,20 +95,19 @@ Deno.test("deno task dev on a fresh clone: connect --wait, page and WebSocket th
       message: `dev to start; output so far:\n${output}`,
     });
     assert.match(output, new RegExp(`proxy\\s+http://localhost:${proxyPort}`));
-    const command = /deno task plane connect (.*)/.exec(output)?.[1];
-    assert.ok(command, `a connect command is printed:\n${output}`);
-    const connect = await run(clone, [
-      "task",
-      "plane",
-      "connect",
-      ...command.trim().split(/\s+/),
-      "--controller",
-      `http://127.0.0.1:${port}`,
-    ]);
+    const printed = /(deno task plane connect .*)/.exec(output)?.[1];
+    assert.ok(printed, `a connect command is printed:\n${output}`);
+    // What dev prints is README's command, naming the controller since it is not on :8080.
+    const words = printed.trim().split(/\s+/).slice(1);
+    assert.deepEqual(words, [...readme.connect, "--controller", `http://127.0.0.1:${port}`]);
+    const connect = await run(clone, words);
     assert.equal(connect.code, 0, connect.stderr + connect.stdout);
     const url = /URL:\s+(http\S+)/.exec(connect.stdout)?.[1];
     assert.ok(url, `the connect output names the URL:\n${connect.stdout}`);
-    assert.match(connect.stdout, /ready/);
+    // README: "prints each status as it happens (...) and the URL, http://localhost:9090/<token>/".
+    const statuses = [...connect.stdout.matchAll(/^\S+Z {2}(\S+)/gm)].map((m) => m[1]);
+    assert.deepEqual(statuses, ["scheduled", "loading", "starting", "waiting", "ready"]);
+    assert.match(url, new RegExp(`^http://localhost:${proxyPort}/[\\w-]+/$`));
     const page = await (await fetch(url)).text();
     backendId = /Backend <code id="backend">([a-z0-9]+)<\/code>/.exec(page)?.[1] ?? "";
     assert.ok(backendId, "the example page names its backend");
