@@ -41,6 +41,7 @@ async function run(
   const out = await new Deno.Command(Deno.execPath(), {
     args,
     cwd,
+    env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   })
@@ -105,7 +106,9 @@ Deno.test("deno task dev on a fresh clone: connect --wait, page and WebSocket th
     const url = /URL:\s+(http\S+)/.exec(connect.stdout)?.[1];
     assert.ok(url, `the connect output names the URL:\n${connect.stdout}`);
     // README: "prints each status as it happens (...) and the URL, http://localhost:9090/<token>/".
-    const statuses = [...connect.stdout.matchAll(/^\S+Z {2}(\S+)/gm)].map((m) => m[1]);
+    const statuses = [...connect.stdout.matchAll(/^\d{4}-\d\d-\d\d \S+Z {2}(\S+)/gm)].map((m) =>
+      m[1]
+    );
     assert.deepEqual(statuses, ["scheduled", "loading", "starting", "waiting", "ready"]);
     assert.match(url, new RegExp(`^http://localhost:${proxyPort}/[\\w-]+/$`));
     const page = await (await fetch(url)).text();
