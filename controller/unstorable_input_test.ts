@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { startTestController, type TestController } from "./testing/test_controller.ts";
 import { seedBackend, seedDrone, seedToken } from "./testing/seed.ts";
 import { ApiError } from "../shared/api_error.ts";
+import { JamsocketErrorBody } from "../shared/jamsocket.ts";
 import type { Database } from "./db/database.ts";
 import { MAX_JSON_DEPTH } from "./json_depth.ts";
 
@@ -118,7 +119,11 @@ function refusal(
   message: RegExp,
   status?: number,
 ): string | null {
-  const shape = ApiError.safeParse(answer.body);
+  // Paths under Jamsocket's prefixes answer Jamsocket's envelope (issue 12), the rest ApiError.
+  const jamsocket = /^\S+ \/v[12]\//.test(label);
+  const shape = jamsocket
+    ? JamsocketErrorBody.transform((b) => b.error).safeParse(answer.body)
+    : ApiError.safeParse(answer.body);
   const statusOk = status === undefined
     ? answer.status >= 400 && answer.status < 500
     : answer.status === status;
@@ -240,8 +245,7 @@ Deno.test("a control character in any path parameter is a 4xx ApiError, public r
   ];
   for (const [method, path] of routes) {
     const answer = await call(t, method, path);
-    // Jamsocket routes answer their own envelope once routed; a path refused before routing
-    // is an ApiError like every other route's.
+    // Jamsocket routes answer their own envelope, refused before routing or after.
     const failure = refusal(`${method} ${path}`, answer, /./);
     if (failure) failures.push(failure);
   }
