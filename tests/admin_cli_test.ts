@@ -5,28 +5,11 @@
 import assert from "node:assert/strict";
 import { startTestController } from "../controller/testing/test_controller.ts";
 import { startTestDrone, waitForSchedulable } from "./env.ts";
+import { runPlane } from "./plane_process.ts";
 
 const CLUSTER = "localhost:9090";
-const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function plane(controllerUrl: string, ...args: string[]): Promise<Run> {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", MAIN, ...args],
-    env: { "PLANE_CONTROLLER_URL": controllerUrl, "NO_COLOR": "1" },
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function plane(controllerUrl: string, ...args: string[]) {
+  return runPlane(args, { PLANE_CONTROLLER_URL: controllerUrl });
 }
 
 /** The status column of `formatStatusEntry` lines. */

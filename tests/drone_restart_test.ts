@@ -9,31 +9,9 @@ import { type PlaneCluster, startPlaneCluster } from "./plane_process.ts";
 import { waitFor } from "../shared/wait_for.ts";
 import { connectDocker } from "../drone/executor/docker_connect.ts";
 import { buildEchoImage } from "../drone/executor/testdata/docker_image.ts";
+import { backendProcesses } from "./env.ts";
 
 const BACKENDS = 5;
-
-/** Pids of running processes whose environment names one of `backendIds` (the test has -A). */
-async function backendProcesses(backendIds: Set<string>): Promise<number[]> {
-  const found: number[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    let environ: string;
-    try {
-      environ = await Deno.readTextFile(`/proc/${entry.name}/environ`);
-    } catch {
-      continue; // Gone, or not ours to read.
-    }
-    for (const variable of environ.split("\0")) {
-      if (
-        variable.startsWith("SESSION_BACKEND_ID=") &&
-        backendIds.has(variable.slice("SESSION_BACKEND_ID=".length))
-      ) {
-        found.push(Number(entry.name));
-      }
-    }
-  }
-  return found;
-}
 
 async function statuses(cluster: PlaneCluster, ids: string[]) {
   const { rows } = await cluster.database.db.query<{ id: string; status: string }>(

@@ -159,3 +159,29 @@ export function spawnDroneProcess(
     stderr: "null",
   }).spawn();
 }
+
+/**
+ * Pids of running processes whose environment names one of `backendIds`: how a test (which has
+ * `-A`, unlike the drone) checks that no backend process survived.
+ */
+export async function backendProcesses(backendIds: Set<string>): Promise<number[]> {
+  const found: number[] = [];
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    let environ: string;
+    try {
+      environ = await Deno.readTextFile(`/proc/${entry.name}/environ`);
+    } catch {
+      continue; // Gone, or not ours to read.
+    }
+    for (const variable of environ.split("\0")) {
+      if (
+        variable.startsWith("SESSION_BACKEND_ID=") &&
+        backendIds.has(variable.slice("SESSION_BACKEND_ID=".length))
+      ) {
+        found.push(Number(entry.name));
+      }
+    }
+  }
+  return found;
+}

@@ -23,6 +23,33 @@ export function planePermissions(): string[] {
   return flags;
 }
 
+export interface PlaneRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `plane ARGS` to completion as a user's `deno task plane` would (deno.json's permissions),
+ * without colour, with `env` added (e.g. `PLANE_CONTROLLER_URL`).
+ */
+export async function runPlane(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<PlaneRun> {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-q", ...planePermissions(), MAIN, ...args],
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
 export interface PlaneProcess extends AsyncDisposable {
   role: string;
   child: Deno.ChildProcess;

@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { startTestController, waitFor } from "../controller/testing/test_controller.ts";
-import { spawnDroneProcess, waitForSchedulable } from "./env.ts";
+import { backendProcesses, spawnDroneProcess, waitForSchedulable } from "./env.ts";
 import { randomDroneName } from "../shared/names.ts";
 
 const CLUSTER = "localhost:9090";
@@ -23,29 +23,6 @@ const HISTORY = [
   "hard-terminating",
   "terminated",
 ];
-
-/** Pids of running processes whose environment names one of `backendIds`. */
-async function backendProcesses(backendIds: Set<string>): Promise<number[]> {
-  const found: number[] = [];
-  for await (const entry of Deno.readDir("/proc")) {
-    if (!/^\d+$/.test(entry.name)) continue;
-    let environ: string;
-    try {
-      environ = await Deno.readTextFile(`/proc/${entry.name}/environ`);
-    } catch {
-      continue; // Gone, or not ours to read.
-    }
-    for (const variable of environ.split("\0")) {
-      if (
-        variable.startsWith("SESSION_BACKEND_ID=") &&
-        backendIds.has(variable.slice("SESSION_BACKEND_ID=".length))
-      ) {
-        found.push(Number(entry.name));
-      }
-    }
-  }
-  return found;
-}
 
 Deno.test("reliability: a drone SIGKILLed and restarted repeatedly leaves every backend terminated, loses no state event and leaves no process", async () => {
   await using t = await startTestController({ defaultCluster: CLUSTER });

@@ -5,24 +5,12 @@
  * a soft terminate. Real `plane` subprocesses (local-process runtime) on a fresh database.
  */
 import assert from "node:assert/strict";
-import { type PlaneCluster, startPlaneCluster } from "./plane_process.ts";
+import { type PlaneCluster, runPlane, startPlaneCluster } from "./plane_process.ts";
 import { waitFor } from "../shared/wait_for.ts";
 
-const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
-
 /** `plane ARGS` against the cluster's controller, as a user runs it. */
-async function plane(cluster: PlaneCluster, ...args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--allow-net", "--allow-env", "--allow-read", MAIN, ...args],
-    env: { "PLANE_CONTROLLER_URL": cluster.controllerUrl, "NO_COLOR": "1" },
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+function plane(cluster: PlaneCluster, ...args: string[]) {
+  return runPlane(args, { PLANE_CONTROLLER_URL: cluster.controllerUrl });
 }
 
 /** Every surface's view of a backend once it is terminated. */
