@@ -1,6 +1,7 @@
 /**
  * The controller's side of one drone socket (behaviour doc §6.1–§6.3): registers the drone,
- * delivers its action queue (live events, then every `actionResendIntervalMs` until acked),
+ * delivers its action queue (live events at once; a backlog a window at a time, the next as
+ * acks arrive; an action unacked for `actionResendIntervalMs` again, `action_window.ts`),
  * runs its idle/lifetime sweep, and handles what the drone sends — heartbeats, state events,
  * action acks, key renewals, metrics. `socket_session.ts` feeds messages here one at a time.
  *
@@ -18,7 +19,8 @@ import {
   MessageFromDrone,
   type MessageToDrone,
 } from "../shared/protocol.ts";
-import { ackAction, PENDING_ACTIONS_LIMIT, pendingActions } from "./db/actions.ts";
+import { ackAction, pendingActions } from "./db/actions.ts";
+import { ActionWindow } from "./action_window.ts";
 import { recordHeartbeat, registerDrone } from "./db/drones.ts";
 import { isBackendOfDrone, updateBackendState } from "./db/backend_state.ts";
 import { holdsNode } from "./db/nodes.ts";
@@ -29,6 +31,9 @@ import { sweepDrone } from "./sweeper.ts";
 import { Unreachable } from "../shared/unreachable.ts";
 
 type Connection = SocketConnection<MessageToDrone>;
+
+/** Longest wait between two looks for overdue or backlogged actions (Plane's 5 s round). */
+const RESEND_CHECK_MS = 5_000;
 
 /** The drone socket role; `pool` comes from the socket URL's `?pool=` (§6.1 step 4). */
 export function droneRole(
@@ -51,24 +56,62 @@ async function openDroneConnection(
 ): Promise<ConnectionHandler<MessageFromDrone>> {
   const { nodeId: droneId, log } = connection;
 
+  // Issue 11, finding 1: an action is re-sent only once it waited a full resend interval for
+  // its ack on this connection, so resends no longer race acks queued behind other messages.
+  const window = new ActionWindow({ resendAfterMs: ctx.config.actionResendIntervalMs });
   function sendAction(action: BackendActionMessage): boolean {
-    return connection.send({ Action: action });
+    const now = Date.now();
+    // Sent moments ago (the live event and the queue read of one action): its ack is coming.
+    if (!window.shouldSend(action.action_id, now)) return true;
+    if (!connection.send({ Action: action })) return false;
+    window.sent(action.action_id, now);
+    return true;
   }
-  async function sendPending() {
+  /** Unacked actions may exist that are not in flight on this connection. */
+  let backlog = true;
+  let delivering: Promise<void> | null = null;
+  let deliverAgain = false;
+  /** Sends pending actions not in flight while the window has room; one round at a time. */
+  function sendPending(): Promise<void> {
+    if (delivering) {
+      deliverAgain = true;
+      return delivering;
+    }
+    delivering = (async () => {
+      try {
+        do {
+          deliverAgain = false;
+          await sendPendingOnce();
+        } while (deliverAgain && !connection.signal.aborted);
+      } finally {
+        delivering = null;
+      }
+    })();
+    return delivering;
+  }
+  async function sendPendingOnce() {
     if (!(await holdsNode(ctx.db, droneId, ctx.name, connection.connectionStart))) {
       closeSuperseded(connection);
       return;
     }
-    const actions = await pendingActions(ctx.db, droneId, PENDING_ACTIONS_LIMIT);
-    if (actions.length === PENDING_ACTIONS_LIMIT) {
-      log.warn("Pending action limit reached; the rest follow once these are acked", {
-        droneId,
-        limit: PENDING_ACTIONS_LIMIT,
-      });
-    }
+    window.expire(Date.now());
+    const room = window.room;
+    if (room === 0) return;
+    const actions = await pendingActions(ctx.db, droneId, {
+      limit: room,
+      exclude: window.inFlight,
+    });
+    backlog = actions.length === room;
     for (const action of actions) {
       // A peer that stopped reading has been disconnected by `send`; nothing more to do.
       if (!sendAction(action)) return;
+    }
+  }
+  /** The drone acked an action: with a backlog waiting, half a window freed sends more. */
+  function actionAcked(actionId: string) {
+    window.acked(actionId);
+    if (backlog && window.wantsMore && !connection.signal.aborted) {
+      sendPending().catch((err) => log.error("Pending action delivery failed", { err }));
     }
   }
 
@@ -102,7 +145,9 @@ async function openDroneConnection(
   }
   const signal = AbortSignal.any([connection.signal, ctx.signal]);
   const loops = [
-    every(ctx.config.actionResendIntervalMs, sendPending, {
+    // Overdue acks are looked for at least every 5 s (Plane's resend period, §6.1) even with a
+    // longer resend interval, so a re-send is late by at most that.
+    every(Math.min(ctx.config.actionResendIntervalMs, RESEND_CHECK_MS), sendPending, {
       signal,
       log,
       name: "Pending action resend",
@@ -122,7 +167,7 @@ async function openDroneConnection(
       // may be applied: updates only move forward, so a later status recorded first would make
       // the failed one's replay stale, and it would be missing from the history for good.
       if (failed || connection.signal.aborted) return;
-      const outcome = await handleMessage(ctx, connection, message, owned);
+      const outcome = await handleMessage(ctx, connection, message, { owned, actionAcked });
       if (outcome === "failed") {
         failed = true;
         // The drone replays every unacked event on its next connection (§6.2).
@@ -194,7 +239,7 @@ async function handleMessage(
   ctx: ControllerContext,
   connection: Connection,
   message: MessageFromDrone,
-  owned: OwnedBackends,
+  { owned, actionAcked }: { owned: OwnedBackends; actionAcked: (actionId: string) => void },
 ): Promise<Outcome> {
   const { nodeId: droneId, log } = connection;
   if ("Heartbeat" in message) {
@@ -228,6 +273,7 @@ async function handleMessage(
     connection.send({ AckEvent: { "event_id": event.event_id } });
   } else if ("AckAction" in message) {
     const acked = await ackAction(ctx.db, message.AckAction.action_id, droneId);
+    actionAcked(message.AckAction.action_id);
     if (!acked) {
       log.warn("Ignored an ack for an unknown, already acked or another drone's action", {
         drone: connection.name,

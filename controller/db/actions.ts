@@ -9,7 +9,10 @@ import type { BackendActionMessage } from "../../shared/protocol.ts";
 import type { TerminationKind, TerminationReason } from "../../shared/backend_state.ts";
 import { randomActionName } from "../../shared/names.ts";
 
-/** Plane sends at most this many pending actions per delivery round (§6.1 steps 6–7). */
+/**
+ * Plane sends at most 50 pending actions per delivery round (§6.1 steps 6–7); ours sends a
+ * window (`ActionWindow`) and the next as acks arrive, so this is only the default page size.
+ */
 export const PENDING_ACTIONS_LIMIT = 50;
 
 /** Queues `message` for its drone inside `tx`; delivered once `tx` commits. */
@@ -21,17 +24,17 @@ export async function insertAction(tx: Queryable, message: BackendActionMessage)
   await emitEvent(tx, "backend_action", String(message.drone_id), message);
 }
 
-/** The drone's unacked actions, oldest first, at most `limit` (§6.1). */
+/** The drone's unacked actions, oldest first, at most `limit`, without the ids in `exclude`. */
 export async function pendingActions(
   db: Queryable,
   droneId: number,
-  limit: number = PENDING_ACTIONS_LIMIT,
+  options: { limit?: number; exclude?: readonly string[] } = {},
 ): Promise<BackendActionMessage[]> {
   const { rows } = await db.query<{ action: BackendActionMessage }>(
     `select action from backend_action
-     where drone_id = $1 and acked_at is null
+     where drone_id = $1 and acked_at is null and not (id = any($3::text[]))
      order by created_at, id limit $2`,
-    [droneId, limit],
+    [droneId, options.limit ?? PENDING_ACTIONS_LIMIT, options.exclude ?? []],
   );
   return rows.map((r) => r.action);
 }
