@@ -16,10 +16,13 @@ import type { ConnectionHandler, SocketConnection, SocketRole } from "./socket_s
 import type { DroneSession } from "./sessions.ts";
 import {
   type BackendActionMessage,
+  type BackendStateMessage,
   MessageFromDrone,
   type MessageToDrone,
 } from "../shared/protocol.ts";
-import { ackAction, pendingActions } from "./db/actions.ts";
+import { ackActions, pendingActions } from "./db/actions.ts";
+import { AckBatcher } from "./ack_batcher.ts";
+import { KeyedLanes } from "./keyed_lanes.ts";
 import { ActionWindow } from "./action_window.ts";
 import { recordHeartbeat, registerDrone } from "./db/drones.ts";
 import { isBackendOfDrone, updateBackendState } from "./db/backend_state.ts";
@@ -31,6 +34,13 @@ import { sweepDrone } from "./sweeper.ts";
 import { Unreachable } from "../shared/unreachable.ts";
 
 type Connection = SocketConnection<MessageToDrone>;
+
+/**
+ * State events applied at once per drone connection (different backends; one backend's in
+ * order). Each takes a pooled database connection for a few milliseconds; 8 of the pool's 20
+ * leave the rest to connects and other drones.
+ */
+const EVENT_CONCURRENCY = 8;
 
 /** Longest wait between two looks for overdue or backlogged actions (Plane's 5 s round). */
 const RESEND_CHECK_MS = 5_000;
@@ -161,25 +171,51 @@ async function openDroneConnection(
 
   let failed = false;
   const owned = new OwnedBackends(ctx, connection);
+  const events = new KeyedLanes(EVENT_CONCURRENCY);
+  const acks = new AckBatcher(async (actionIds) => {
+    const acked = new Set(await ackActions(ctx.db, actionIds, droneId));
+    for (const actionId of actionIds) {
+      if (acked.has(actionId)) actionAcked(actionId);
+      else {
+        window.acked(actionId);
+        log.warn("Ignored an ack for an unknown, already acked or another drone's action", {
+          drone: connection.name,
+          cluster: connection.cluster,
+          actionId,
+        });
+      }
+    }
+  }, log);
   return {
     async onMessage(message) {
       // Once a state event could not be recorded the socket is closing, and nothing after it
       // may be applied: updates only move forward, so a later status recorded first would make
       // the failed one's replay stale, and it would be missing from the history for good.
       if (failed || connection.signal.aborted) return;
-      const outcome = await handleMessage(ctx, connection, message, { owned, actionAcked });
-      if (outcome === "failed") {
-        failed = true;
-        // The drone replays every unacked event on its next connection (§6.2).
-        connection.close(1011, "Could not record a backend event");
-      } else if (outcome === "superseded") {
+      if ("BackendEvent" in message) {
+        // Issue 11, finding 1: events of different backends are applied side by side, each
+        // backend's in order; this resolves once the event is admitted (backpressure).
+        const event = message.BackendEvent;
+        await events.run(event.backend_id, async () => {
+          if (failed || connection.signal.aborted) return;
+          if (!(await handleBackendEvent(ctx, connection, event))) {
+            failed = true;
+            // The drone replays every unacked event on its next connection (§6.2).
+            connection.close(1011, "Could not record a backend event");
+          }
+        }, (err) => log.error("Backend event handling failed", { err }));
+        return;
+      }
+      if ("AckAction" in message) return acks.add(message.AckAction.action_id);
+      const outcome = await handleMessage(ctx, connection, message, owned);
+      if (outcome === "superseded") {
         failed = true;
         closeSuperseded(connection);
       }
     },
     async onClose() {
       close();
-      await Promise.all(loops);
+      await Promise.all([...loops, events.idle(), acks.idle()]);
     },
   };
 }
@@ -232,14 +268,46 @@ function refused(connection: Connection, what: string, backendId: string) {
   });
 }
 
-type Outcome = "ok" | "failed" | "superseded";
+/**
+ * Records a drone's state event and acks it; false when it could not be recorded (not acked:
+ * the caller closes the socket so that the drone reconnects and replays it).
+ */
+async function handleBackendEvent(
+  ctx: ControllerContext,
+  connection: Connection,
+  event: BackendStateMessage,
+): Promise<boolean> {
+  const { nodeId: droneId, log } = connection;
+  let applied: boolean;
+  try {
+    applied = await updateBackendState(ctx.db, event.backend_id, event.state, { droneId });
+  } catch (err) {
+    log.error("Could not record a backend event", { err, backendId: event.backend_id });
+    return false;
+  }
+  if (!applied) {
+    if (await isBackendOfDrone(ctx.db, event.backend_id, droneId)) {
+      log.debug("Not updating backend status: not newer than the stored one", {
+        backendId: event.backend_id,
+        status: event.state.status,
+      });
+    } else {
+      refused(connection, `a "${event.state.status}" state event`, event.backend_id);
+    }
+  }
+  // Stale and refused events are acked too, or the drone would replay them forever (§4.2).
+  connection.send({ AckEvent: { "event_id": event.event_id } });
+  return true;
+}
 
-/** "failed" when a state event could not be recorded (it was not acked). */
+type Outcome = "ok" | "superseded";
+
+/** Heartbeats, key renewals, metrics and log lines, one at a time in arrival order. */
 async function handleMessage(
   ctx: ControllerContext,
   connection: Connection,
-  message: MessageFromDrone,
-  { owned, actionAcked }: { owned: OwnedBackends; actionAcked: (actionId: string) => void },
+  message: Exclude<MessageFromDrone, { BackendEvent: unknown } | { AckAction: unknown }>,
+  owned: OwnedBackends,
 ): Promise<Outcome> {
   const { nodeId: droneId, log } = connection;
   if ("Heartbeat" in message) {
@@ -249,38 +317,6 @@ async function handleMessage(
       connectionStart: connection.connectionStart,
     }, message.Heartbeat.local_time);
     if (!held) return "superseded";
-  } else if ("BackendEvent" in message) {
-    const event = message.BackendEvent;
-    let applied: boolean;
-    try {
-      applied = await updateBackendState(ctx.db, event.backend_id, event.state, { droneId });
-    } catch (err) {
-      // No ack; the caller closes the socket so that the drone reconnects and replays it.
-      log.error("Could not record a backend event", { err, backendId: event.backend_id });
-      return "failed";
-    }
-    if (!applied) {
-      if (await isBackendOfDrone(ctx.db, event.backend_id, droneId)) {
-        log.debug("Not updating backend status: not newer than the stored one", {
-          backendId: event.backend_id,
-          status: event.state.status,
-        });
-      } else {
-        refused(connection, `a "${event.state.status}" state event`, event.backend_id);
-      }
-    }
-    // Stale and refused events are acked too, or the drone would replay them forever (§4.2).
-    connection.send({ AckEvent: { "event_id": event.event_id } });
-  } else if ("AckAction" in message) {
-    const acked = await ackAction(ctx.db, message.AckAction.action_id, droneId);
-    actionAcked(message.AckAction.action_id);
-    if (!acked) {
-      log.warn("Ignored an ack for an unknown, already acked or another drone's action", {
-        drone: connection.name,
-        cluster: connection.cluster,
-        actionId: message.AckAction.action_id,
-      });
-    }
   } else if ("RenewKey" in message) {
     const { backend, "local_time": localTime } = message.RenewKey;
     if (!await renewKey(ctx.db, backend, ctx.config.keyLeaseMs, droneId)) {

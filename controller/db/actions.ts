@@ -40,16 +40,21 @@ export async function pendingActions(
 }
 
 /**
- * Records the drone's ack (§6.2 AckAction). Only the drone the action was for can ack it; the
- * first ack time is kept. Returns false when nothing matched.
+ * Records the drone's acks (§6.2 AckAction). Only the drone an action was for can ack it; the
+ * first ack time is kept. Returns the ids that were recorded now.
  */
-export async function ackAction(db: Queryable, actionId: string, droneId: number) {
-  const { rowCount } = await db.query(
+export async function ackActions(
+  db: Queryable,
+  actionIds: readonly string[],
+  droneId: number,
+): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
     `update backend_action set acked_at = now()
-     where id = $1 and drone_id = $2 and acked_at is null`,
-    [actionId, droneId],
+     where id = any($1::text[]) and drone_id = $2 and acked_at is null
+     returning id`,
+    [actionIds, droneId],
   );
-  return rowCount > 0;
+  return rows.map((r) => r.id);
 }
 
 export type QueueTerminateResult =
