@@ -203,7 +203,13 @@ async function openDroneConnection(
             // The drone replays every unacked event on its next connection (§6.2).
             connection.close(1011, "Could not record a backend event");
           }
-        }, (err) => log.error("Backend event handling failed", { err }));
+        }, (err) => {
+          // Unacked, the event would hold a slot of the drone's outbox window for good: close,
+          // and the drone replays it on its next connection.
+          log.error("Backend event handling failed", { err, backendId: event.backend_id });
+          failed = true;
+          connection.close(1011, "Could not record a backend event");
+        });
         return;
       }
       if ("AckAction" in message) return acks.add(message.AckAction.action_id);
