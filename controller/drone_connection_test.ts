@@ -498,3 +498,29 @@ Deno.test("drone socket: a backlog after a reconnect goes out as fast as the dro
     return rows[0]!.n === 0;
   }, { message: "every ack recorded" });
 });
+
+Deno.test("drone socket: 2,000 messages sent ahead of processing are drained, not closed (issue 11, finding 1)", async () => {
+  await using t = await startTestController();
+  await using drone = await connectFakeDrone(t);
+  const backend = await seedBackend(t.db, { droneId: drone.id, cluster: TEST_CLUSTER });
+  let closed = false;
+  void drone.closed.then(() => (closed = true));
+  // Plane (and we, before) closed the socket once 1,024 messages were queued.
+  for (let i = 0; i < 2_000; i++) drone.send({ Heartbeat: { "local_time": i } });
+  drone.send({
+    BackendEvent: {
+      "event_id": 99,
+      "backend_id": backend,
+      state: { status: "loading" },
+      timestamp: Date.now(),
+    },
+  });
+  await drone.next(isAckEvent(99), { timeoutMs: 30_000 });
+  assert.equal(closed, false);
+  const { rows } = await t.db.query<{ t: string }>(
+    "select round(extract(epoch from last_local_time) * 1000)::text as t from drone where id = $1",
+    [drone.id],
+  );
+  assert.equal(Number(rows[0]!.t), 1_999, "every heartbeat was processed, in order");
+  assert.equal((await backendRow(t, backend))?.last_status, "loading");
+});
