@@ -68,9 +68,12 @@ async function openDroneConnection(
 ): Promise<ConnectionHandler<MessageFromDrone>> {
   const { nodeId: droneId, log } = connection;
 
-  // Issue 11, finding 1: an action is re-sent only once it waited a full resend interval for
-  // its ack on this connection, so resends no longer race acks queued behind other messages.
-  const window = new ActionWindow({ resendAfterMs: ctx.config.actionResendIntervalMs });
+  // Issue 11, finding 1: an action is re-sent only once overdue (a resend interval without its
+  // ack, and the drone silent or past it), so resends do not race a busy drone's acks.
+  const window = new ActionWindow({
+    resendAfterMs: ctx.config.actionResendIntervalMs,
+    now: Date.now(),
+  });
   function sendAction(action: BackendActionMessage): boolean {
     const now = Date.now();
     // Sent moments ago (the live event and the queue read of one action): its ack is coming.
@@ -121,7 +124,7 @@ async function openDroneConnection(
   }
   /** The drone acked an action: with a backlog waiting, half a window freed sends more. */
   function actionAcked(actionId: string) {
-    window.acked(actionId);
+    window.acked(actionId, Date.now());
     if (backlog && window.wantsMore && !connection.signal.aborted) {
       sendPending().catch((err) => log.error("Pending action delivery failed", { err }));
     }
@@ -179,7 +182,7 @@ async function openDroneConnection(
     for (const actionId of actionIds) {
       if (acked.has(actionId)) actionAcked(actionId);
       else {
-        window.acked(actionId);
+        window.acked(actionId, Date.now());
         log.warn("Ignored an ack for an unknown, already acked or another drone's action", {
           drone: connection.name,
           cluster: connection.cluster,
