@@ -224,6 +224,12 @@ async function openDroneConnection(
         closeSuperseded(connection);
       }
     },
+    takeUnordered(message) {
+      // Acks commute with everything else: recorded at arrival, not after the events before them.
+      if (!("AckAction" in message) || failed || connection.signal.aborted) return false;
+      acks.add(message.AckAction.action_id);
+      return true;
+    },
     async onClose() {
       close();
       await Promise.all([...loops, events.idle(), acks.idle()]);

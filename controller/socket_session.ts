@@ -45,6 +45,11 @@ export interface SocketConnection<Out> {
 
 export interface ConnectionHandler<In> {
   onMessage(message: In): Promise<void>;
+  /**
+   * Takes a message at arrival, ahead of the ordered queue, when it commutes with everything
+   * else (a drone's action ack); returns false to queue it for `onMessage` as usual.
+   */
+  takeUnordered?(message: In): boolean;
   onClose?(): Promise<void> | void;
 }
 
@@ -158,6 +163,9 @@ export function acceptSocket<In, Out>(
       return;
     }
     const message = parsed.data;
+    // Issue 11, finding 1: an ack queued behind a burst of state events arrived in time but was
+    // seen late, and the resend it should have prevented went out.
+    if (handler && !closed.signal.aborted && handler.takeUnordered?.(message)) return;
     enqueue(async () => {
       if (handler && !closed.signal.aborted) await handler.onMessage(message);
     }, event.data.length);
