@@ -13,9 +13,9 @@ import { waitFor } from "../shared/wait_for.ts";
 /**
  * Backends in the burst. The issue's 2,000 does not fit a test on this 2-core machine: the
  * drone's local runtime forks two processes per spawn (the backend and `cat` for its pid file's
- * start time), 25–40 ms each under load, so 1,000 spawns alone take about a minute. 500 take
- * ~15 s and overran the old controller all the same (it closed the socket and the drone's full
- * replay livelocked). `PLANE_BURST=2000` runs the issue's size.
+ * start time), 25–100 ms each under load, so 1,000 spawns alone take one to two minutes. 500
+ * take 15–40 s and overran the old controller all the same (it closed the socket and the
+ * drone's full replay livelocked). `PLANE_BURST=2000` runs the issue's size.
  */
 const BURST = Number(Deno.env.get("PLANE_BURST") ?? 500);
 /** Requests in flight from the test at once. */
@@ -60,7 +60,7 @@ Deno.test("a burst of connects to never-ready backends, then terminating them al
       "select count(*)::int as n from backend_action where acked_at is null",
     );
     return rows[0]!.n === 0;
-  }, { timeoutMs: 60_000, intervalMs: 250, message: "every Spawn acked" });
+  }, { timeoutMs: 90_000, intervalMs: 250, message: "every Spawn acked" });
 
   const terminated = new Map<number, number>();
   await inParallel(ids, CLIENT_CONCURRENCY, async (id) => {
@@ -75,7 +75,7 @@ Deno.test("a burst of connects to never-ready backends, then terminating them al
       "select count(*)::int as n from backend where last_status <> 'terminated'",
     );
     return rows[0]!.n === 0;
-  }, { timeoutMs: 60_000, intervalMs: 250, message: "every backend terminated" });
+  }, { timeoutMs: 90_000, intervalMs: 250, message: "every backend terminated" });
 
   // The drone stayed connected: the controller never closed or lost its socket.
   const closes = controller.logs.filter((l) =>
