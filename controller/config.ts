@@ -40,7 +40,11 @@ export const ControllerConfig = z.object({
   maxBodyBytes: z.number().int().positive().default(1024 * 1024),
   // Timings (behaviour doc §5.2); tests shorten them.
   heartbeatIntervalMs: Ms.default(7_000),
-  actionResendIntervalMs: Ms.default(5_000),
+  /**
+   * An action unacked this long after it was sent on a connection is sent again. Plane re-sends
+   * every 5 s; under a burst that raced acks still queued (issue 11, finding 1), so 30 s.
+   */
+  actionResendIntervalMs: Ms.default(30_000),
   sweepIntervalMs: Ms.default(5_000),
   cleanupIntervalMs: Ms.default(180_000),
   unhealthyMs: Ms.default(45_000),

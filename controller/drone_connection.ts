@@ -1,8 +1,11 @@
 /**
  * The controller's side of one drone socket (behaviour doc §6.1–§6.3): registers the drone,
- * delivers its action queue (live events, then every `actionResendIntervalMs` until acked),
+ * delivers its action queue (live events at once; a backlog a window at a time, the next as
+ * acks arrive; an action unacked for `actionResendIntervalMs` again, `action_window.ts`),
  * runs its idle/lifetime sweep, and handles what the drone sends — heartbeats, state events,
- * action acks, key renewals, metrics. `socket_session.ts` feeds messages here one at a time.
+ * action acks, key renewals, metrics. `socket_session.ts` feeds messages here one at a time;
+ * state events of different backends are then applied side by side (each backend's in order)
+ * and action acks recorded in batches (issue 11, finding 1: one at a time, a burst took minutes).
  *
  * Everything a drone says about a backend applies only to backends assigned to that drone (its
  * node, hence its cluster); anything else is refused and logged with the drone's name (issue 10,
@@ -15,10 +18,14 @@ import type { ConnectionHandler, SocketConnection, SocketRole } from "./socket_s
 import type { DroneSession } from "./sessions.ts";
 import {
   type BackendActionMessage,
+  type BackendStateMessage,
   MessageFromDrone,
   type MessageToDrone,
 } from "../shared/protocol.ts";
-import { ackAction, PENDING_ACTIONS_LIMIT, pendingActions } from "./db/actions.ts";
+import { ackActions, pendingActions } from "./db/actions.ts";
+import { AckBatcher } from "./ack_batcher.ts";
+import { KeyedLanes } from "./keyed_lanes.ts";
+import { ActionWindow } from "./action_window.ts";
 import { recordHeartbeat, registerDrone } from "./db/drones.ts";
 import { isBackendOfDrone, updateBackendState } from "./db/backend_state.ts";
 import { holdsNode } from "./db/nodes.ts";
@@ -29,6 +36,16 @@ import { sweepDrone } from "./sweeper.ts";
 import { Unreachable } from "../shared/unreachable.ts";
 
 type Connection = SocketConnection<MessageToDrone>;
+
+/**
+ * State events applied at once per drone connection (different backends; one backend's in
+ * order). Each takes a pooled database connection for a few milliseconds; 8 of the pool's 20
+ * leave the rest to connects and other drones.
+ */
+const EVENT_CONCURRENCY = 8;
+
+/** Longest wait between two looks for overdue or backlogged actions (Plane's 5 s round). */
+const RESEND_CHECK_MS = 5_000;
 
 /** The drone socket role; `pool` comes from the socket URL's `?pool=` (§6.1 step 4). */
 export function droneRole(
@@ -51,24 +68,65 @@ async function openDroneConnection(
 ): Promise<ConnectionHandler<MessageFromDrone>> {
   const { nodeId: droneId, log } = connection;
 
+  // Issue 11, finding 1: an action is re-sent only once overdue (a resend interval without its
+  // ack, and the drone silent or past it), so resends do not race a busy drone's acks.
+  const window = new ActionWindow({
+    resendAfterMs: ctx.config.actionResendIntervalMs,
+    now: Date.now(),
+  });
   function sendAction(action: BackendActionMessage): boolean {
-    return connection.send({ Action: action });
+    const now = Date.now();
+    // Sent moments ago (the live event and the queue read of one action): its ack is coming.
+    if (!window.shouldSend(action.action_id, now)) return true;
+    if (!connection.send({ Action: action })) return false;
+    window.sent(action.action_id, now);
+    return true;
   }
-  async function sendPending() {
+  /** Unacked actions may exist that are not in flight on this connection. */
+  let backlog = true;
+  let delivering: Promise<void> | null = null;
+  let deliverAgain = false;
+  /** Sends pending actions not in flight while the window has room; one round at a time. */
+  function sendPending(): Promise<void> {
+    if (delivering) {
+      deliverAgain = true;
+      return delivering;
+    }
+    delivering = (async () => {
+      try {
+        do {
+          deliverAgain = false;
+          await sendPendingOnce();
+        } while (deliverAgain && !connection.signal.aborted);
+      } finally {
+        delivering = null;
+      }
+    })();
+    return delivering;
+  }
+  async function sendPendingOnce() {
     if (!(await holdsNode(ctx.db, droneId, ctx.name, connection.connectionStart))) {
       closeSuperseded(connection);
       return;
     }
-    const actions = await pendingActions(ctx.db, droneId, PENDING_ACTIONS_LIMIT);
-    if (actions.length === PENDING_ACTIONS_LIMIT) {
-      log.warn("Pending action limit reached; the rest follow once these are acked", {
-        droneId,
-        limit: PENDING_ACTIONS_LIMIT,
-      });
-    }
+    window.expire(Date.now());
+    const room = window.room;
+    if (room === 0) return;
+    const actions = await pendingActions(ctx.db, droneId, {
+      limit: room,
+      exclude: window.inFlight,
+    });
+    backlog = actions.length === room;
     for (const action of actions) {
       // A peer that stopped reading has been disconnected by `send`; nothing more to do.
       if (!sendAction(action)) return;
+    }
+  }
+  /** The drone acked an action: with a backlog waiting, half a window freed sends more. */
+  function actionAcked(actionId: string) {
+    window.acked(actionId, Date.now());
+    if (backlog && window.wantsMore && !connection.signal.aborted) {
+      sendPending().catch((err) => log.error("Pending action delivery failed", { err }));
     }
   }
 
@@ -102,7 +160,9 @@ async function openDroneConnection(
   }
   const signal = AbortSignal.any([connection.signal, ctx.signal]);
   const loops = [
-    every(ctx.config.actionResendIntervalMs, sendPending, {
+    // Overdue acks are looked for at least every 5 s (Plane's resend period, §6.1) even with a
+    // longer resend interval, so a re-send is late by at most that.
+    every(Math.min(ctx.config.actionResendIntervalMs, RESEND_CHECK_MS), sendPending, {
       signal,
       log,
       name: "Pending action resend",
@@ -116,25 +176,63 @@ async function openDroneConnection(
 
   let failed = false;
   const owned = new OwnedBackends(ctx, connection);
+  const events = new KeyedLanes(EVENT_CONCURRENCY);
+  const acks = new AckBatcher(async (actionIds) => {
+    const acked = new Set(await ackActions(ctx.db, actionIds, droneId));
+    for (const actionId of actionIds) {
+      if (acked.has(actionId)) actionAcked(actionId);
+      else {
+        window.acked(actionId, Date.now());
+        log.warn("Ignored an ack for an unknown, already acked or another drone's action", {
+          drone: connection.name,
+          cluster: connection.cluster,
+          actionId,
+        });
+      }
+    }
+  }, log);
   return {
     async onMessage(message) {
       // Once a state event could not be recorded the socket is closing, and nothing after it
       // may be applied: updates only move forward, so a later status recorded first would make
       // the failed one's replay stale, and it would be missing from the history for good.
       if (failed || connection.signal.aborted) return;
+      if ("BackendEvent" in message) {
+        // Issue 11, finding 1: events of different backends are applied side by side, each
+        // backend's in order; this resolves once the event is admitted (backpressure).
+        const event = message.BackendEvent;
+        await events.run(event.backend_id, async () => {
+          if (failed || connection.signal.aborted) return;
+          if (!(await handleBackendEvent(ctx, connection, event))) {
+            failed = true;
+            // The drone replays every unacked event on its next connection (§6.2).
+            connection.close(1011, "Could not record a backend event");
+          }
+        }, (err) => {
+          // Unacked, the event would hold a slot of the drone's outbox window for good: close,
+          // and the drone replays it on its next connection.
+          log.error("Backend event handling failed", { err, backendId: event.backend_id });
+          failed = true;
+          connection.close(1011, "Could not record a backend event");
+        });
+        return;
+      }
+      if ("AckAction" in message) return acks.add(message.AckAction.action_id);
       const outcome = await handleMessage(ctx, connection, message, owned);
-      if (outcome === "failed") {
-        failed = true;
-        // The drone replays every unacked event on its next connection (§6.2).
-        connection.close(1011, "Could not record a backend event");
-      } else if (outcome === "superseded") {
+      if (outcome === "superseded") {
         failed = true;
         closeSuperseded(connection);
       }
     },
+    takeUnordered(message) {
+      // Acks commute with everything else: recorded at arrival, not after the events before them.
+      if (!("AckAction" in message) || failed || connection.signal.aborted) return false;
+      acks.add(message.AckAction.action_id);
+      return true;
+    },
     async onClose() {
       close();
-      await Promise.all(loops);
+      await Promise.all([...loops, events.idle(), acks.idle()]);
     },
   };
 }
@@ -187,13 +285,45 @@ function refused(connection: Connection, what: string, backendId: string) {
   });
 }
 
-type Outcome = "ok" | "failed" | "superseded";
+/**
+ * Records a drone's state event and acks it; false when it could not be recorded (not acked:
+ * the caller closes the socket so that the drone reconnects and replays it).
+ */
+async function handleBackendEvent(
+  ctx: ControllerContext,
+  connection: Connection,
+  event: BackendStateMessage,
+): Promise<boolean> {
+  const { nodeId: droneId, log } = connection;
+  let applied: boolean;
+  try {
+    applied = await updateBackendState(ctx.db, event.backend_id, event.state, { droneId });
+  } catch (err) {
+    log.error("Could not record a backend event", { err, backendId: event.backend_id });
+    return false;
+  }
+  if (!applied) {
+    if (await isBackendOfDrone(ctx.db, event.backend_id, droneId)) {
+      log.debug("Not updating backend status: not newer than the stored one", {
+        backendId: event.backend_id,
+        status: event.state.status,
+      });
+    } else {
+      refused(connection, `a "${event.state.status}" state event`, event.backend_id);
+    }
+  }
+  // Stale and refused events are acked too, or the drone would replay them forever (§4.2).
+  connection.send({ AckEvent: { "event_id": event.event_id } });
+  return true;
+}
 
-/** "failed" when a state event could not be recorded (it was not acked). */
+type Outcome = "ok" | "superseded";
+
+/** Heartbeats, key renewals, metrics and log lines, one at a time in arrival order. */
 async function handleMessage(
   ctx: ControllerContext,
   connection: Connection,
-  message: MessageFromDrone,
+  message: Exclude<MessageFromDrone, { BackendEvent: unknown } | { AckAction: unknown }>,
   owned: OwnedBackends,
 ): Promise<Outcome> {
   const { nodeId: droneId, log } = connection;
@@ -204,37 +334,6 @@ async function handleMessage(
       connectionStart: connection.connectionStart,
     }, message.Heartbeat.local_time);
     if (!held) return "superseded";
-  } else if ("BackendEvent" in message) {
-    const event = message.BackendEvent;
-    let applied: boolean;
-    try {
-      applied = await updateBackendState(ctx.db, event.backend_id, event.state, { droneId });
-    } catch (err) {
-      // No ack; the caller closes the socket so that the drone reconnects and replays it.
-      log.error("Could not record a backend event", { err, backendId: event.backend_id });
-      return "failed";
-    }
-    if (!applied) {
-      if (await isBackendOfDrone(ctx.db, event.backend_id, droneId)) {
-        log.debug("Not updating backend status: not newer than the stored one", {
-          backendId: event.backend_id,
-          status: event.state.status,
-        });
-      } else {
-        refused(connection, `a "${event.state.status}" state event`, event.backend_id);
-      }
-    }
-    // Stale and refused events are acked too, or the drone would replay them forever (§4.2).
-    connection.send({ AckEvent: { "event_id": event.event_id } });
-  } else if ("AckAction" in message) {
-    const acked = await ackAction(ctx.db, message.AckAction.action_id, droneId);
-    if (!acked) {
-      log.warn("Ignored an ack for an unknown, already acked or another drone's action", {
-        drone: connection.name,
-        cluster: connection.cluster,
-        actionId: message.AckAction.action_id,
-      });
-    }
   } else if ("RenewKey" in message) {
     const { backend, "local_time": localTime } = message.RenewKey;
     if (!await renewKey(ctx.db, backend, ctx.config.keyLeaseMs, droneId)) {

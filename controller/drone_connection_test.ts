@@ -460,3 +460,67 @@ Deno.test("drone socket: events, renewals, metrics and log lines for another dro
   await owner.next(isAckEvent(4));
   assert.equal((await backendRow(t, backend))?.last_status, "loading");
 });
+
+Deno.test("drone socket: a backlog after a reconnect goes out as fast as the drone acks it, each action once (issue 11, finding 1)", async () => {
+  // No resend round can help within the test: delivery must be driven by the acks alone.
+  await using t = await startTestController({ actionResendIntervalMs: 3_600_000 });
+  const first = await connectFakeDrone(t);
+  const backend = await seedBackend(t.db, { droneId: first.id, cluster: TEST_CLUSTER });
+  await first.close();
+  await waitFor(async () => {
+    const { rows } = await t.db.query("select 1 from node where id = $1 and controller is null", [
+      first.id,
+    ]);
+    return rows.length === 1;
+  }, { message: "the node to be marked offline" });
+  const BACKLOG = 250;
+  const queued = new Set<string>();
+  for (let i = 0; i < BACKLOG; i++) queued.add(await queueAction(t, first.id, backend));
+
+  await using second = await connectFakeDrone(t, { name: first.name });
+  const acked = new Set<string>();
+  // Plane sends 50 now and 50 more every 5 s; here the whole backlog arrives before 5 s.
+  await waitFor(() => {
+    for (const message of second.received.filter(isVariant("Action")) as Action[]) {
+      const id = message.Action.action_id;
+      if (acked.has(id)) continue;
+      acked.add(id);
+      second.send({ AckAction: { "action_id": id } });
+    }
+    return acked.size === BACKLOG;
+  }, { timeoutMs: 4_500, message: `${BACKLOG} actions delivered` });
+  assert.deepEqual(acked, queued);
+  assert.equal(second.received.filter(isVariant("Action")).length, BACKLOG, "no action twice");
+  await waitFor(async () => {
+    const { rows } = await t.db.query<{ n: number }>(
+      "select count(*)::int as n from backend_action where acked_at is null",
+    );
+    return rows[0]!.n === 0;
+  }, { message: "every ack recorded" });
+});
+
+Deno.test("drone socket: 2,000 messages sent ahead of processing are drained, not closed (issue 11, finding 1)", async () => {
+  await using t = await startTestController();
+  await using drone = await connectFakeDrone(t);
+  const backend = await seedBackend(t.db, { droneId: drone.id, cluster: TEST_CLUSTER });
+  let closed = false;
+  void drone.closed.then(() => (closed = true));
+  // Plane (and we, before) closed the socket once 1,024 messages were queued.
+  for (let i = 0; i < 2_000; i++) drone.send({ Heartbeat: { "local_time": i } });
+  drone.send({
+    BackendEvent: {
+      "event_id": 99,
+      "backend_id": backend,
+      state: { status: "loading" },
+      timestamp: Date.now(),
+    },
+  });
+  await drone.next(isAckEvent(99), { timeoutMs: 30_000 });
+  assert.equal(closed, false);
+  const { rows } = await t.db.query<{ t: string }>(
+    "select round(extract(epoch from last_local_time) * 1000)::text as t from drone where id = $1",
+    [drone.id],
+  );
+  assert.equal(Number(rows[0]!.t), 1_999, "every heartbeat was processed, in order");
+  assert.equal((await backendRow(t, backend))?.last_status, "loading");
+});

@@ -3,7 +3,8 @@
  * upgrade, read the peer's handshake, register the node, answer with our handshake, then hand
  * each parsed message to the role's handler strictly in order (§6.1: one peer's messages are
  * processed sequentially). Unparseable messages are logged and skipped; the node is marked
- * offline when the socket ends.
+ * offline when the socket ends. A busy peer is never closed for queueing messages (issue 11,
+ * finding 1; Plane closes past 1,024): only a flooding or stuck one (`inbound_queue.ts`).
  *
  * A drone name is bound to its live connection (issue 10, finding 3): a second socket for a
  * name whose connection still heartbeats is closed before our handshake (1008, with the reason)
@@ -17,9 +18,10 @@ import { Handshake, PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
 import { nameError } from "../shared/names.ts";
 import { markNodeOffline, type NodeKind, registerNode } from "./db/nodes.ts";
 import type { Logger } from "../shared/log.ts";
+import { InboundQueue } from "./inbound_queue.ts";
 
-/** Pending inbound messages per connection before the peer is considered flooding (§1.3). */
-const MAX_QUEUED_MESSAGES = 1024;
+/** How often a connection checks that its inbound queue still moves (`inbound_queue.ts`). */
+const STALL_CHECK_MS = 5_000;
 /** Outbound bytes buffered for a peer that does not read before it is disconnected. */
 const MAX_BUFFERED_BYTES = 16 * 1024 * 1024;
 /** The peer must send its handshake within this time. */
@@ -43,6 +45,11 @@ export interface SocketConnection<Out> {
 
 export interface ConnectionHandler<In> {
   onMessage(message: In): Promise<void>;
+  /**
+   * Takes a message at arrival, ahead of the ordered queue, when it commutes with everything
+   * else (a drone's action ack); returns false to queue it for `onMessage` as usual.
+   */
+  takeUnordered?(message: In): boolean;
   onClose?(): Promise<void> | void;
 }
 
@@ -70,22 +77,44 @@ export function acceptSocket<In, Out>(
   const log = ctx.log.child(role.kind === "Drone" ? "drone_socket" : "proxy_socket");
   let handler: ConnectionHandler<In> | null = null;
   let chain: Promise<void> = Promise.resolve();
-  let queued = 0;
+  // Issue 11, finding 1: a busy peer's messages queue here and are drained at our pace; only a
+  // flooding or stuck connection is closed, with the reason logged.
+  const queue = new InboundQueue(Date.now());
   let handshakeDone = false;
+  let peerName: string | null = null;
 
   const handshakeTimer = setTimeout(() => {
     if (!handshakeDone) socket.close(1008, "Handshake timeout");
   }, HANDSHAKE_TIMEOUT_MS);
+  const stallTimer = setInterval(() => {
+    const reason = queue.stalled(Date.now());
+    if (reason === null || socket.readyState !== WebSocket.OPEN) return;
+    log.error("Closing a socket whose messages are not being processed", {
+      name: peerName,
+      cluster,
+      reason,
+    });
+    socket.close(1011, "No progress processing messages");
+  }, STALL_CHECK_MS);
 
-  function enqueue(task: () => Promise<void>, force = false) {
-    if (++queued > MAX_QUEUED_MESSAGES && !force) {
-      queued--;
-      log.warn("Peer sent too many messages ahead of processing; closing", { cluster });
-      socket.close(1008, "Too many queued messages");
-      return;
+  function enqueue(task: () => Promise<void>, bytes: number, force = false) {
+    if (force) queue.force(bytes, Date.now());
+    else {
+      const admitted = queue.admit(bytes, Date.now());
+      if (!admitted.ok) {
+        if (socket.readyState === WebSocket.OPEN) {
+          log.warn("Closing a socket that floods messages", {
+            name: peerName,
+            cluster,
+            reason: admitted.reason,
+          });
+          socket.close(1008, "Too many queued messages");
+        }
+        return;
+      }
     }
     chain = chain.then(task).catch((err) => log.error("Socket message handling failed", { err }))
-      .finally(() => queued--);
+      .finally(() => queue.done(bytes, Date.now()));
   }
 
   socket.onmessage = (event) => {
@@ -112,6 +141,7 @@ export function acceptSocket<In, Out>(
         return;
       }
       const handshake = hs.data;
+      peerName = handshake.name;
       if (handshake.version.version !== PLANE_VERSION) {
         log.warn("Peer runs another version", { peer: handshake.version, name: handshake.name });
       }
@@ -121,8 +151,7 @@ export function acceptSocket<In, Out>(
           // message for good, so close it and let the peer reconnect and try again.
           socket.close(1011, "Connection setup failed");
           throw err;
-        })
-      );
+        }), event.data.length);
       return;
     }
     const parsed = role.schema.safeParse(json);
@@ -134,9 +163,12 @@ export function acceptSocket<In, Out>(
       return;
     }
     const message = parsed.data;
+    // Issue 11, finding 1: an ack queued behind a burst of state events arrived in time but was
+    // seen late, and the resend it should have prevented went out.
+    if (handler && !closed.signal.aborted && handler.takeUnordered?.(message)) return;
     enqueue(async () => {
       if (handler && !closed.signal.aborted) await handler.onMessage(message);
-    });
+    }, event.data.length);
   };
 
   let registered: { id: number; connectionStart: Date } | null = null;
@@ -201,14 +233,19 @@ export function acceptSocket<In, Out>(
 
   socket.onclose = () => {
     clearTimeout(handshakeTimer);
+    clearInterval(stallTimer);
     closed.abort();
-    enqueue(async () => {
-      await handler?.onClose?.();
-      if (registered) {
-        await markNodeOffline(ctx.db, registered.id, ctx.name, registered.connectionStart);
-        log.info("Node disconnected", { nodeId: registered.id, cluster });
-      }
-    }, true);
+    enqueue(
+      async () => {
+        await handler?.onClose?.();
+        if (registered) {
+          await markNodeOffline(ctx.db, registered.id, ctx.name, registered.connectionStart);
+          log.info("Node disconnected", { nodeId: registered.id, cluster });
+        }
+      },
+      0,
+      true,
+    );
   };
   socket.onerror = () => {}; // onclose follows and does the work.
   // The controller closing aborts every socket it holds.

@@ -163,7 +163,13 @@ export class DroneCore {
         record: (id, state) => this.#record(id, state),
       });
       this.#managers.set(backendId, manager);
-      manager.start();
+      // Issue 11, finding 1: the ack goes out before the runtime's work (a local spawn forks,
+      // tens of ms under load). Started inline, a burst of Spawns kept the drone from sending
+      // any ack for so long that the controller re-sent them. A Terminate that comes first wins.
+      setTimeout(() => {
+        if (this.#closed || this.#managers.get(backendId) !== manager) return;
+        if (manager.state.status === "scheduled") manager.start();
+      }, 0);
       return "applied";
     }
     const { kind, reason } = action.Terminate;

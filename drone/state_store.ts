@@ -2,13 +2,16 @@
  * The drone's durable memory (behaviour doc §9), on `node:sqlite`: the latest state of every
  * backend plus an outbox of state events not yet acked by a controller. Events are persisted
  * before they are sent, replayed to every new listener (each controller connection) until
- * acked, so no state change is lost across controller outages or drone restarts. A terminated
+ * acked, so no state change is lost across controller outages or drone restarts. A listener
+ * gets at most a window of unacked events at a time (`outbox_window.ts`, issue 11 finding 1),
+ * the rest as acks arrive. A terminated
  * backend's row is pruned once all its events are acked, so the file tracks live backends.
  */
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { BackendState } from "../shared/backend_state.ts";
 import type { BackendStateMessage } from "../shared/protocol.ts";
 import type { BackendName } from "../shared/names.ts";
+import { OutboxWindow } from "./outbox_window.ts";
 
 export type StateListener = (message: BackendStateMessage) => void;
 
@@ -20,6 +23,12 @@ export interface ActiveBackend {
 export class StateStore {
   #db: DatabaseSync;
   #listener: StateListener | null = null;
+  #window: OutboxWindow | null = null;
+  #pumping = false;
+  #pumpAgain = false;
+  /** Unacked events may exist that were not sent on this listener (false: all are in flight). */
+  #backlog = true;
+  #unacked: StatementSync | null = null;
 
   /** Opens (creating if needed, mode 0600 is the caller's concern) the store at `path`; `:memory:` in tests. */
   constructor(path: string) {
@@ -63,32 +72,79 @@ export class StateStore {
       this.#db.exec("rollback");
       throw err;
     }
-    this.#listener?.({
-      event_id: eventId,
-      backend_id: backendId,
+    const message = {
+      "event_id": eventId,
+      "backend_id": backendId,
       state,
       timestamp: Math.round(timestampMs),
-    });
+    };
+    if (!this.#backlog && !this.#pumping && this.#window && this.#window.room > 0) {
+      // Every older unacked event is in flight already: send this one without reading it back.
+      this.#window.sent(eventId);
+      this.#listener?.(message);
+    } else {
+      this.#backlog = true;
+      this.#pump();
+    }
     return eventId;
   }
 
   /**
-   * Installs `listener` after replaying every unacked event to it in timestamp order: a new
-   * listener means a new controller connection, and anything sent on the old one may be lost.
+   * Installs `listener` and replays the unacked events to it in timestamp order (a new listener
+   * means a new controller connection, and anything sent on the old one may be lost), at most
+   * `window` unacked at a time; each ack lets the next ones (older backlog, then new events) go.
    */
-  registerListener(listener: StateListener): void {
-    for (const message of this.unackedEvents()) listener(message);
+  registerListener(listener: StateListener, options: { window?: number } = {}): void {
     this.#listener = listener;
+    this.#window = new OutboxWindow(options.window);
+    this.#backlog = true;
+    this.#pump();
   }
 
   clearListener(): void {
     this.#listener = null;
+    this.#window = null;
   }
 
-  unackedEvents(): BackendStateMessage[] {
-    const rows = this.#db.prepare(
-      "select id, backend_id, event, timestamp from event order by timestamp, id",
-    ).all() as { id: number; backend_id: string; event: string; timestamp: number }[];
+  /** Sends unacked, unsent events to the listener while the window has room. */
+  #pump(): void {
+    // A listener may ack (or record) synchronously; the outer call then loops instead.
+    if (this.#pumping) return void (this.#pumpAgain = true);
+    this.#pumping = true;
+    try {
+      do {
+        this.#pumpAgain = false;
+        const listener = this.#listener;
+        const window = this.#window;
+        if (!listener || !window || window.room === 0 || !this.#backlog) return;
+        const room = window.room;
+        const messages = this.unackedEvents({ limit: room, skip: window.inFlight });
+        this.#backlog = messages.length === room;
+        for (const message of messages) {
+          window.sent(message.event_id);
+          listener(message);
+          // The listener changed (a reconnect) while we were sending: start over with it.
+          if (this.#window !== window) break;
+        }
+      } while (this.#pumpAgain);
+    } finally {
+      this.#pumping = false;
+    }
+  }
+
+  /** Unacked events in timestamp order: at most `limit`, without the ids in `skip`. */
+  unackedEvents(options: { limit?: number; skip?: number[] } = {}): BackendStateMessage[] {
+    this.#unacked ??= this.#db.prepare(
+      `select id, backend_id, event, timestamp from event
+       where id not in (select value from json_each(?))
+       order by timestamp, id limit ?`,
+    );
+    const rows = this.#unacked.all(JSON.stringify(options.skip ?? []), options.limit ?? -1) as {
+      id: number;
+      backend_id: string;
+      event: string;
+      timestamp: number;
+    }[];
     return rows.map((row) => ({
       event_id: Number(row.id),
       backend_id: row.backend_id as BackendName,
@@ -105,11 +161,13 @@ export class StateStore {
   ackEvent(eventId: number): void {
     const acked = this.#db.prepare("delete from event where id = ? returning backend_id")
       .get(eventId) as { backend_id: string | null } | undefined;
-    if (!acked?.backend_id) return;
-    this.#db.prepare(
-      `delete from backend where id = ? and json_extract(state, '$.status') = 'terminated'
-         and not exists (select 1 from event where backend_id = backend.id)`,
-    ).run(acked.backend_id);
+    if (acked?.backend_id) {
+      this.#db.prepare(
+        `delete from backend where id = ? and json_extract(state, '$.status') = 'terminated'
+           and not exists (select 1 from event where backend_id = backend.id)`,
+      ).run(acked.backend_id);
+    }
+    if (this.#window?.acked(eventId)) this.#pump();
   }
 
   /** Backends whose last state is not `terminated` (killed by the start-up sweep, §6.4). */
@@ -131,7 +189,7 @@ export class StateStore {
   }
 
   close(): void {
-    this.#listener = null;
+    this.clearListener();
     this.#db.close();
   }
 }

@@ -116,3 +116,43 @@ Deno.test("StateStore holds only live rows after many acked backend lifecycles",
   assert.deepEqual(store.activeBackends().map((b) => b.id), [b1]);
   store.close();
 });
+
+Deno.test("StateStore replays a large outbox a window at a time, the next events as acks arrive (issue 11, finding 1)", () => {
+  const store = new StateStore(":memory:");
+  for (let i = 0; i < 25; i++) {
+    store.registerEvent(`b${i}` as BackendName, { status: "loading" }, i);
+  }
+  const got: BackendStateMessage[] = [];
+  store.registerListener((m) => got.push(m), { window: 10 });
+  assert.deepEqual(got.map((m) => m.backend_id), Array.from({ length: 10 }, (_, i) => `b${i}`));
+  // A new event waits behind the backlog while the window is full.
+  store.registerEvent(b1, { status: "loading" }, 100);
+  assert.equal(got.length, 10);
+  // Each ack lets one more go, oldest first; out-of-order acks are fine.
+  store.ackEvent(got[3]!.event_id);
+  store.ackEvent(got[0]!.event_id);
+  assert.deepEqual(got.slice(10).map((m) => m.backend_id), ["b10", "b11"]);
+  for (const m of [...got]) store.ackEvent(m.event_id);
+  for (let i = 0; i < 5 && store.unackedEvents().length > 0; i++) {
+    for (const m of [...got]) store.ackEvent(m.event_id);
+  }
+  assert.deepEqual(got.slice(-1).map((m) => m.backend_id), [b1], "the new event went last");
+  assert.equal(new Set(got.map((m) => m.event_id)).size, got.length, "nothing sent twice");
+  assert.equal(got.length, 26);
+  assert.deepEqual(store.unackedEvents(), []);
+  store.close();
+});
+
+Deno.test("StateStore: a new listener gets the unacked events again, in a fresh window", () => {
+  const store = new StateStore(":memory:");
+  for (let i = 0; i < 5; i++) store.registerEvent(`b${i}` as BackendName, { status: "loading" }, i);
+  const first: BackendStateMessage[] = [];
+  store.registerListener((m) => first.push(m), { window: 2 });
+  assert.equal(first.length, 2);
+  store.ackEvent(first[0]!.event_id);
+  const second: BackendStateMessage[] = [];
+  store.registerListener((m) => second.push(m), { window: 2 });
+  assert.deepEqual(second.map((m) => m.backend_id), ["b1", "b2"]);
+  assert.equal(first.length, 3, "the old listener got nothing after it was replaced");
+  store.close();
+});

@@ -9,7 +9,10 @@ import type { BackendActionMessage } from "../../shared/protocol.ts";
 import type { TerminationKind, TerminationReason } from "../../shared/backend_state.ts";
 import { randomActionName } from "../../shared/names.ts";
 
-/** Plane sends at most this many pending actions per delivery round (§6.1 steps 6–7). */
+/**
+ * Plane sends at most 50 pending actions per delivery round (§6.1 steps 6–7); ours sends a
+ * window (`ActionWindow`) and the next as acks arrive, so this is only the default page size.
+ */
 export const PENDING_ACTIONS_LIMIT = 50;
 
 /** Queues `message` for its drone inside `tx`; delivered once `tx` commits. */
@@ -21,32 +24,37 @@ export async function insertAction(tx: Queryable, message: BackendActionMessage)
   await emitEvent(tx, "backend_action", String(message.drone_id), message);
 }
 
-/** The drone's unacked actions, oldest first, at most `limit` (§6.1). */
+/** The drone's unacked actions, oldest first, at most `limit`, without the ids in `exclude`. */
 export async function pendingActions(
   db: Queryable,
   droneId: number,
-  limit: number = PENDING_ACTIONS_LIMIT,
+  options: { limit?: number; exclude?: readonly string[] } = {},
 ): Promise<BackendActionMessage[]> {
   const { rows } = await db.query<{ action: BackendActionMessage }>(
     `select action from backend_action
-     where drone_id = $1 and acked_at is null
+     where drone_id = $1 and acked_at is null and not (id = any($3::text[]))
      order by created_at, id limit $2`,
-    [droneId, limit],
+    [droneId, options.limit ?? PENDING_ACTIONS_LIMIT, options.exclude ?? []],
   );
   return rows.map((r) => r.action);
 }
 
 /**
- * Records the drone's ack (§6.2 AckAction). Only the drone the action was for can ack it; the
- * first ack time is kept. Returns false when nothing matched.
+ * Records the drone's acks (§6.2 AckAction). Only the drone an action was for can ack it; the
+ * first ack time is kept. Returns the ids that were recorded now.
  */
-export async function ackAction(db: Queryable, actionId: string, droneId: number) {
-  const { rowCount } = await db.query(
+export async function ackActions(
+  db: Queryable,
+  actionIds: readonly string[],
+  droneId: number,
+): Promise<string[]> {
+  const { rows } = await db.query<{ id: string }>(
     `update backend_action set acked_at = now()
-     where id = $1 and drone_id = $2 and acked_at is null`,
-    [actionId, droneId],
+     where id = any($1::text[]) and drone_id = $2 and acked_at is null
+     returning id`,
+    [actionIds, droneId],
   );
-  return rowCount > 0;
+  return rows.map((r) => r.id);
 }
 
 export type QueueTerminateResult =
