@@ -25,7 +25,8 @@
  *
  * Options: `--rounds=5 --seconds=3 --backends=deno,net --conns=1000 --ws-seconds=5`
  * (`--conns=0` skips WebSockets), `--plane-args="--flag value"` (appended to `plane proxy`'s
- * command line).
+ * command line), `--plane-ref=DIR` (adds a row for `plane proxy` from another checkout, e.g.
+ * `git archive main | tar -x -C DIR`: before and after a change, in the same run).
  *
  * @module
  */
@@ -325,6 +326,7 @@ async function main(): Promise<void> {
       "ws-seconds": { type: "string", default: "5" },
       backends: { type: "string", default: "deno,net" },
       "plane-args": { type: "string", default: "" },
+      "plane-ref": { type: "string" },
     },
   });
   const planeArgs = values["plane-args"].split(/\s+/).filter(Boolean);
@@ -355,6 +357,12 @@ async function main(): Promise<void> {
       children.push(relay);
       const plane = await startPlaneProxy(backend.port, planeArgs);
       children.push(plane);
+      const ref = values["plane-ref"] === undefined ? null : await startPlaneProxy(
+        backend.port,
+        planeArgs,
+        { main: `${values["plane-ref"]}/cli/main.ts` },
+      );
+      if (ref !== null) children.push(ref);
       const route = { token: plane.token };
       const nginx = tools.nginx !== null
         ? await startNginx(tools.nginx, backend.port, route)
@@ -376,6 +384,15 @@ async function main(): Promise<void> {
         { name: "direct", port: backend.port, pid: null },
         { name: PLANE_ROW, port: plane.port, pid: () => plane.pid, ...routed },
       ];
+      if (ref !== null) {
+        paths.push({
+          name: `plane proxy from ${values["plane-ref"]}`,
+          port: ref.port,
+          pid: () => ref.pid,
+          path: `/${ref.token}/`,
+          host: ref.cluster,
+        });
+      }
       if (nginx !== null) {
         paths.push({ name: "nginx", port: nginx.port, pid: () => nginx.workerPid(), ...routed });
       }

@@ -45,11 +45,13 @@ function freePort(): number {
 /**
  * Starts the fake controller and `plane proxy` in front of the backend on `backendPort`;
  * resolves once the proxy logged "Proxy listening" and routes the token (first request 200).
- * `extraArgs` are appended to the proxy's command line (e.g. `--workers 1` once it exists).
+ * `extraArgs` are appended to the proxy's command line (e.g. `--workers 1` once it exists);
+ * `main` runs another checkout's `cli/main.ts` (a before/after comparison in one run).
  */
 export async function startPlaneProxy(
   backendPort: number,
   extraArgs: readonly string[] = [],
+  options: { main?: string } = {},
 ): Promise<PlaneProxy> {
   const controller = startFakeController();
   const port = freePort();
@@ -69,7 +71,7 @@ export async function startPlaneProxy(
       "run",
       "-q",
       ...planePermissions(),
-      MAIN,
+      options.main ?? MAIN,
       "proxy",
       "--controller-url",
       controller.url,
