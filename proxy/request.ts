@@ -178,7 +178,13 @@ export function preroute(
   // and it tells a prober nothing about this proxy's mode.
   if (extracted.token.length > MAX_TOKEN_LENGTH) return respond(410, { request });
   if (isPathRouteSpelling(extracted.token)) return respond(410, { request });
-  return { kind: "route", ...extracted, path: target.path };
+  // Written out, not spread: this runs for every request (issue 13).
+  return {
+    kind: "route",
+    token: extracted.token,
+    upstreamTarget: extracted.upstreamTarget,
+    path: target.path,
+  };
 }
 
 /** What the route cache answered for a token. */
@@ -200,8 +206,10 @@ export interface ForwardHooks {
 export function singleHeader(headers: readonly Header[], name: string): string | null | "many" {
   const lower = name.toLowerCase();
   let found: string | null = null;
-  for (const [n, v] of headers) {
-    if (n.toLowerCase() !== lower) continue;
+  for (let i = 0; i < headers.length; i++) {
+    const [n, v] = headers[i]!;
+    // Length first: most fields cost no lower-cased copy (hot path, issue 13).
+    if (n.length !== lower.length || n.toLowerCase() !== lower) continue;
     if (found !== null) return "many";
     found = v;
   }

@@ -63,6 +63,8 @@ export class RouteCache {
   readonly #waitMs: number;
   readonly #revalidateMs: number;
   readonly #now: () => number;
+  /** The most recently used token (the Map's last key), or null. */
+  #newest: string | null = null;
   #everConnected = false;
   #closed = false;
 
@@ -83,8 +85,12 @@ export class RouteCache {
     const entry = this.#entries.get(token);
     if (entry !== undefined) {
       // Re-insert: a Map iterates in insertion order, so the first key is the least recent.
-      this.#entries.delete(token);
-      this.#entries.set(token, entry);
+      // Already the newest (a session's requests in a row): nothing to move.
+      if (this.#newest !== token) {
+        this.#entries.delete(token);
+        this.#entries.set(token, entry);
+        this.#newest = token;
+      }
       if (entry.found === null) return GONE;
       if (this.#now() - entry.at >= this.#revalidateMs && this.#request(token)) {
         entry.at = this.#now();
@@ -191,6 +197,7 @@ export class RouteCache {
     const entry: Entry = { route, found, at: this.#now() };
     this.#entries.delete(token);
     this.#entries.set(token, entry);
+    this.#newest = token;
     while (this.#entries.size > this.#capacity) {
       const oldest = this.#entries.keys().next().value as string;
       this.#entries.delete(oldest);
