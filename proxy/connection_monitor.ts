@@ -4,6 +4,10 @@
  * and schedules a revisit in 7 s; a revisit sends another and reschedules while the backend
  * has open upgraded connections or saw a request since the last visit, and forgets it
  * otherwise. The idle sweeper on the controller (§6.7) feeds on these.
+ *
+ * Issue 13: the per-request cost is one increment. A route holds its backend's
+ * `BackendCounter` (`sight()`), bumps `requests`, and the revisit compares the count with the
+ * one it saw last; no map lookup, timer or closure per request.
  */
 
 /** The timer functions the monitor uses; tests pass a manual clock. */
@@ -30,7 +34,21 @@ export interface ConnectionMonitorOptions {
   timers?: MonitorTimers;
 }
 
-interface State extends MonitorEntry {
+/** A tracked backend's traffic, as the revisit reads it. */
+export interface BackendCounter {
+  /** Requests counted so far; the holder increments it. */
+  requests: number;
+  /** False once the monitor forgot the backend: count on a fresh `sight()` instead. */
+  readonly live: boolean;
+}
+
+interface State {
+  requests: number;
+  live: boolean;
+  /** Open upgraded (WebSocket) connections. */
+  activeConnections: number;
+  /** `requests` at the last revisit. */
+  seen: number;
   timer: unknown;
 }
 
@@ -49,7 +67,15 @@ export class ConnectionMonitor {
 
   /** A plain (non-upgrade) request reached the backend: its response head arrived. */
   touch(backend: string): void {
-    this.#sighted(backend).hadRecentConnection = true;
+    this.#sighted(backend).requests++;
+  }
+
+  /**
+   * The backend's counter, tracking it from now on (the first sighting sends `KeepAlive` at
+   * once, as `touch` does); the same object until the backend is forgotten (`live` false).
+   */
+  sight(backend: string): BackendCounter {
+    return this.#sighted(backend);
   }
 
   /**
@@ -59,7 +85,7 @@ export class ConnectionMonitor {
   openConnection(backend: string): () => void {
     const state = this.#sighted(backend);
     state.activeConnections++;
-    state.hadRecentConnection = true;
+    state.requests++;
     let open = true;
     return () => {
       if (!open) return;
@@ -74,6 +100,7 @@ export class ConnectionMonitor {
     const state = this.#entries.get(backend);
     if (state === undefined) return;
     this.#timers.clearTimeout(state.timer);
+    state.live = false;
     this.#entries.delete(backend);
   }
 
@@ -83,7 +110,7 @@ export class ConnectionMonitor {
     if (state === undefined) return undefined;
     return {
       activeConnections: state.activeConnections,
-      hadRecentConnection: state.hadRecentConnection,
+      hadRecentConnection: state.requests !== state.seen,
     };
   }
 
@@ -95,7 +122,7 @@ export class ConnectionMonitor {
   #sighted(backend: string): State {
     let state = this.#entries.get(backend);
     if (state === undefined) {
-      state = { activeConnections: 0, hadRecentConnection: false, timer: undefined };
+      state = { requests: 0, live: true, activeConnections: 0, seen: 0, timer: undefined };
       this.#entries.set(backend, state);
       this.#keepAlive(backend);
       this.#schedule(backend, state);
@@ -109,11 +136,12 @@ export class ConnectionMonitor {
 
   #revisit(backend: string, state: State) {
     if (this.#entries.get(backend) !== state) return;
-    if (state.activeConnections > 0 || state.hadRecentConnection) {
-      state.hadRecentConnection = false;
+    if (state.activeConnections > 0 || state.requests !== state.seen) {
+      state.seen = state.requests;
       this.#keepAlive(backend);
       this.#schedule(backend, state);
     } else {
+      state.live = false;
       this.#entries.delete(backend);
     }
   }

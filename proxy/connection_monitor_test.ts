@@ -94,3 +94,26 @@ Deno.test("ConnectionMonitor.remove() stops keepalives for a removed backend", (
   monitor.close();
   assert.equal(clock.pending(), 0);
 });
+
+Deno.test("ConnectionMonitor.sight() gives one counter per backend, read by the 7 s sweep (issue 13)", () => {
+  const { sent, clock, monitor } = harness();
+  const counter = monitor.sight("b1");
+  assert.deepEqual(sent, ["b1"], "the first sighting sends at once");
+  assert.equal(clock.pending(), 1);
+  // The hot path only increments: no map, no timer, no closure per request.
+  for (let i = 0; i < 1000; i++) counter.requests++;
+  assert.equal(monitor.sight("b1"), counter, "the same counter while the backend is tracked");
+  assert.equal(clock.pending(), 1, "requests schedule nothing");
+  assert.deepEqual(monitor.entry("b1"), { activeConnections: 0, hadRecentConnection: true });
+  clock.advance(7_000);
+  assert.deepEqual(sent, ["b1", "b1"], "requests since the last visit keep it alive");
+  clock.advance(7_000);
+  assert.deepEqual(sent, ["b1", "b1"], "no request in 7 s: forgotten");
+  assert.equal(counter.live, false, "a forgotten counter says so, so its holder sights again");
+  assert.equal(monitor.entry("b1"), undefined);
+  const again = monitor.sight("b1");
+  assert.notEqual(again, counter);
+  assert.deepEqual(sent, ["b1", "b1", "b1"], "traffic after forgetting sends at once again");
+  monitor.remove("b1");
+  assert.equal(again.live, false, "BackendRemoved ends the counter too");
+});

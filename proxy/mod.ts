@@ -8,7 +8,7 @@
 import type { ConnectionInfo, Decision, EngineErrorResponse, RequestHead } from "./engine/types.ts";
 import { startControllerLink } from "./controller_link.ts";
 import { RouteCache } from "./route_cache.ts";
-import { ConnectionMonitor } from "./connection_monitor.ts";
+import { type BackendCounter, ConnectionMonitor } from "./connection_monitor.ts";
 import { TunnelRegistry } from "./tunnel_registry.ts";
 import {
   engineErrorResponse,
@@ -17,6 +17,7 @@ import {
   type RoutedRequest,
   type RouteResult,
 } from "./request.ts";
+import type { RouteHooks } from "./prepared_route.ts";
 import type { Logger } from "../shared/log.ts";
 import { type BackendName, randomProxyName } from "../shared/names.ts";
 import type { MessageToProxy } from "../shared/protocol.ts";
@@ -64,6 +65,8 @@ export interface Proxy {
   /** Ends pending waits, stops keepalives and closes the controller socket. */
   close(): Promise<void>;
 }
+
+const NO_HOOKS: RouteHooks = Object.freeze({});
 
 export function createProxy(options: ProxyOptions): Proxy {
   const log = options.log;
@@ -116,6 +119,33 @@ export function createProxy(options: ProxyOptions): Proxy {
     { log: log.child("link") },
   );
 
+  /**
+   * The monitor and tunnel hooks of one cached route (token), made when its first request is
+   * decided and reused by the rest (issue 13: no closures per request). §7.5: a plain
+   * response counts once, when its head arrives; an upgrade counts while open.
+   */
+  function routeHooks(token: string, backend: string): RouteHooks {
+    // Sighted at the first response, not before: a request that never reaches the backend
+    // keeps nothing alive.
+    let counter: BackendCounter | null = null;
+    return {
+      onResponse(status) {
+        if (status === 101) return;
+        if (counter === null || !counter.live) counter = monitor.sight(backend);
+        counter.requests++;
+      },
+      onUpgrade(close) {
+        const monitored = monitor.openConnection(backend);
+        // The engine always passes `close`; a caller that does not cannot be revoked early.
+        const registered = tunnels.open(token, close ?? (() => {}));
+        return () => {
+          monitored();
+          registered();
+        };
+      },
+    };
+  }
+
   function finish(
     head: RequestHead,
     connection: ConnectionInfo,
@@ -125,23 +155,16 @@ export function createProxy(options: ProxyOptions): Proxy {
     if (result.kind === "timeout") {
       log.warn("Route still pending at the wait limit", { token: request.token.slice(0, 8) });
     }
-    const backend = result.kind === "found" ? result.route.backend_id : "";
-    const { decision, skipped } = routeDecision(head, connection, request, result, {
-      // §7.5: a plain response counts once, when its head arrives; an upgrade counts while open.
-      onResponse: (status) => {
-        if (status !== 101) monitor.touch(backend);
-      },
-      onUpgrade: (close) => {
-        const monitored = monitor.openConnection(backend);
-        // The engine always passes `close`; a caller that does not cannot be revoked early.
-        const registered = tunnels.open(request.token, close ?? (() => {}));
-        return () => {
-          monitored();
-          registered();
-        };
-      },
-    });
+    let hooks = NO_HOOKS;
+    if (result.kind === "found") {
+      const prepared = result.prepared;
+      hooks = prepared === undefined
+        ? routeHooks(request.token, result.route.backend_id)
+        : (prepared.hooks ??= routeHooks(request.token, result.route.backend_id));
+    }
+    const { decision, skipped } = routeDecision(head, connection, request, result, hooks);
     if (skipped.length > 0) {
+      const backend = result.kind === "found" ? result.route.backend_id : "";
       log.error("Skipped headers with invalid values", { headers: skipped, backend });
     }
     return decision;

@@ -12,7 +12,8 @@ import {
   startFakeController,
 } from "./testing/fake_controller.ts";
 import { waitFor } from "./testing/wait_for.ts";
-import type { ConnectionInfo, Decision, RequestHead } from "./engine/types.ts";
+import type { ConnectionInfo, Decision, ForwardDecision, RequestHead } from "./engine/types.ts";
+import { SERVER_HEADER } from "./request.ts";
 import { createLogger } from "../shared/log.ts";
 import type { RouteInfo } from "../shared/protocol.ts";
 import type { BackendName } from "../shared/names.ts";
@@ -165,6 +166,45 @@ Deno.test("decide() answers 410 after TokenRevoked and after BackendRemoved", as
     for (const t of ["t1", "t2", "t3"]) {
       assert.equal(status(await proxy.decide(get(`/${t}/`), CONN)), 410);
     }
+  });
+});
+
+Deno.test("decide() does a cached route's own work once, not per request (issue 13)", async () => {
+  await withProxy(async (proxy, fake) => {
+    fake.routes.set("tok", { ...route("b1"), user: "ann", "user_data": { role: "editor" } });
+    const decide = async (target: string) => {
+      const d = await proxy.decide(get(target), CONN);
+      assert.equal(d.kind, "forward");
+      return d as ForwardDecision;
+    };
+    const first = await decide("/tok/a");
+    const second = await decide("/tok/b?x=1");
+    // Identity: right for each request (the path differs), the rest built when cached.
+    const verified = (d: ForwardDecision) =>
+      d.head.headers.filter(([name]) => name.startsWith("x-verified-"));
+    assert.deepEqual(verified(second), [
+      ["x-verified-username", "ann"],
+      ["x-verified-user-data", '{"role":"editor"}'],
+      ["x-verified-path", "/tok/b"],
+      ["x-verified-backend", "b1"],
+      ["x-verified-secret", "secret"],
+    ]);
+    assert.equal(verified(first)[2]![1], "/tok/a");
+    const userData = (d: ForwardDecision) =>
+      d.head.headers.find(([name]) => name === "x-verified-user-data");
+    assert.equal(userData(first), userData(second), "user_data's JSON is made once per route");
+    // No closures per request: the hooks belong to the cached route.
+    assert.equal(first.responseHeaders, second.responseHeaders);
+    assert.equal(first.onResponse, second.onResponse);
+    assert.equal(first.onUpgrade, second.onUpgrade);
+    assert.deepEqual(first.responseHeaders!(200, [["Server", "x"], ["a", "1"]]), [
+      ["a", "1"],
+      ["Access-Control-Allow-Origin", "*"],
+      ["Access-Control-Allow-Methods", "*"],
+      ["Access-Control-Allow-Headers", "*, Authorization"],
+      ["Server", SERVER_HEADER],
+      ["x-plane-backend-id", "b1"],
+    ]);
   });
 });
 

@@ -16,27 +16,20 @@ import type {
   RespondDecision,
 } from "./engine/types.ts";
 import type { RouteInfo } from "../shared/protocol.ts";
-import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
 import { matchHost } from "../shared/cluster.ts";
 import { isStaticToken, PATH_ROUTE_PREFIX } from "../shared/tokens.ts";
 import { nameError } from "../shared/names.ts";
 import { isReservedHeader } from "./reserved_header.ts";
 import { engineErrorMessage, errorContent } from "./error_body.ts";
+import {
+  applyResponseSuffix,
+  type PreparedRoute,
+  prepareRoute,
+  responseSuffix,
+  validHeaderValue,
+} from "./prepared_route.ts";
 
-/** §7.2 step 10: `Server: Plane/<version>-<8-char hash>` on every response. */
-export const SERVER_HEADER = `Plane/${PLANE_VERSION}-${PLANE_HASH}`;
-
-/**
- * §7.2 step 10: added only when the response has none of them. `Authorization` is named
- * because browsers do not let `*` cover it.
- */
-export const CORS_DEFAULTS: readonly Header[] = [
-  ["Access-Control-Allow-Origin", "*"],
-  ["Access-Control-Allow-Methods", "*"],
-  ["Access-Control-Allow-Headers", "*, Authorization"],
-];
-
-const CORS_NAMES = new Set(CORS_DEFAULTS.map(([name]) => name.toLowerCase()));
+export { CORS_DEFAULTS, SERVER_HEADER, splitAddress } from "./prepared_route.ts";
 
 /**
  * The longest token the controller accepts in a `RouteInfoRequest` (shared/protocol.ts): a
@@ -127,6 +120,9 @@ export function extractPathRoute(target: Target): TokenTarget | null {
  * is public (`x-plane-backend-id`, `/pub/b/{id}/status`), is never a credential.
  */
 export function isPathRouteSpelling(token: string): boolean {
+  // Hot path (every request): without an escape the token reads as itself, and the prefix
+  // starts with "_".
+  if (token.charCodeAt(0) !== 0x5f && !token.includes("%")) return false;
   let decoded = token;
   try {
     decoded = decodeURIComponent(token);
@@ -182,12 +178,19 @@ export function preroute(
   // and it tells a prober nothing about this proxy's mode.
   if (extracted.token.length > MAX_TOKEN_LENGTH) return respond(410, { request });
   if (isPathRouteSpelling(extracted.token)) return respond(410, { request });
-  return { kind: "route", ...extracted, path: target.path };
+  // Written out, not spread: this runs for every request (issue 13).
+  return {
+    kind: "route",
+    token: extracted.token,
+    upstreamTarget: extracted.upstreamTarget,
+    path: target.path,
+  };
 }
 
 /** What the route cache answered for a token. */
 export type RouteResult =
-  | { kind: "found"; route: RouteInfo }
+  /** `prepared`: the route's per-request constants (the cache builds them once). */
+  | { kind: "found"; route: RouteInfo; prepared?: PreparedRoute }
   | { kind: "gone" }
   /** The route stayed pending past the wait limit (decisions.md: bounded waits → 504). */
   | { kind: "timeout" };
@@ -203,8 +206,10 @@ export interface ForwardHooks {
 export function singleHeader(headers: readonly Header[], name: string): string | null | "many" {
   const lower = name.toLowerCase();
   let found: string | null = null;
-  for (const [n, v] of headers) {
-    if (n.toLowerCase() !== lower) continue;
+  for (let i = 0; i < headers.length; i++) {
+    const [n, v] = headers[i]!;
+    // Length first: most fields cost no lower-cased copy (hot path, issue 13).
+    if (n.length !== lower.length || n.toLowerCase() !== lower) continue;
     if (found !== null) return "many";
     found = v;
   }
@@ -256,13 +261,22 @@ export function hostError(
   return null;
 }
 
-/** Control characters (other than tab) and DEL are not valid in a header value (RFC 9110 §5.5). */
-function validHeaderValue(value: string): boolean {
-  for (let i = 0; i < value.length; i++) {
-    const c = value.charCodeAt(i);
-    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return false;
-  }
-  return true;
+/**
+ * `hostError` for a prepared route, remembering the last `Host` value it accepted per listener
+ * kind: a session's requests all carry the same one, so the parse and the comparison run once
+ * (the answer depends only on the value, the route and `tls`).
+ */
+function preparedHostError(
+  headers: readonly Header[],
+  prepared: PreparedRoute,
+  tls: boolean,
+): HostProblem | null {
+  const host = singleHeader(headers, "host");
+  const slot = tls ? 1 : 0;
+  if (host !== null && host !== "many" && host === prepared.acceptedHost[slot]) return null;
+  const problem = hostError(headers, prepared.route, tls);
+  if (problem === null && typeof host === "string") prepared.acceptedHost[slot] = host;
+  return problem;
 }
 
 /** `::ffff:1.2.3.4` (an IPv4 peer on a dual-stack socket) → `1.2.3.4`, as Plane reports it. */
@@ -306,8 +320,9 @@ export function upstreamHeaders(
   head: RequestHead,
   connection: ConnectionInfo,
   request: RoutedRequest,
-  route: RouteInfo,
-): { headers: Header[]; skipped: string[] } {
+  route: RouteInfo | PreparedRoute,
+): { headers: Header[]; skipped: readonly string[] } {
+  const prepared = "identityBefore" in route ? route : prepareRoute(request.token, route);
   const inbound = head.headers;
   const nominated = connectionOptions(inbound);
   const headers: Header[] = [];
@@ -323,47 +338,41 @@ export function upstreamHeaders(
     headers.push(header);
   }
   headers.push(["x-forwarded-for", peerIp(connection.remoteAddress)]);
-  headers.push(["x-forwarded-proto", connection.tls ? "https" : "http"]);
-  const verified: Header[] = [];
-  if (route.user !== null) verified.push(["x-verified-username", route.user]);
-  // Dynamic tokens always carry user data (`{}` when none); static tokens never do (§7.2).
-  if (!isStaticToken(request.token)) {
-    verified.push(["x-verified-user-data", JSON.stringify(route.user_data ?? {})]);
-  }
-  verified.push(["x-verified-path", request.path]);
-  verified.push(["x-verified-backend", route.backend_id]);
-  verified.push(["x-verified-secret", route.secret_token]);
-  const skipped: string[] = [];
-  for (const header of verified) {
-    if (validHeaderValue(header[1])) headers.push(header);
-    else skipped.push(header[0]);
-  }
+  headers.push(connection.tls ? FORWARDED_HTTPS : FORWARDED_HTTP);
+  // Only x-verified-path depends on the request; the rest was built with the route.
+  const before = prepared.identityBefore;
+  for (let i = 0; i < before.length; i++) headers.push(before[i]!);
+  const pathOk = validHeaderValue(request.path);
+  if (pathOk) headers.push(["x-verified-path", request.path]);
+  const after = prepared.identityAfter;
+  for (let i = 0; i < after.length; i++) headers.push(after[i]!);
+  const { skippedBefore, skippedAfter } = prepared;
+  const skipped = pathOk && skippedBefore.length === 0 && skippedAfter.length === 0
+    ? NO_NAMES
+    : [...skippedBefore, ...(pathOk ? [] : ["x-verified-path"]), ...skippedAfter];
   return { headers, skipped };
 }
+
+const FORWARDED_HTTP: Header = ["x-forwarded-proto", "http"];
+const FORWARDED_HTTPS: Header = ["x-forwarded-proto", "https"];
+const NO_NAMES: readonly string[] = Object.freeze([]);
 
 /**
  * §7.2 steps 10–11: CORS defaults unless the response names any CORS header itself, our
  * `Server` in place of any other, and (for proxied responses) `x-plane-backend-id`.
  */
 export function responseHeaders(headers: readonly Header[], backendId: string | null): Header[] {
-  const out: Header[] = [];
-  let hasCors = false;
-  for (const header of headers) {
-    const lower = header[0].toLowerCase();
-    if (lower === "server") continue;
-    if (backendId !== null && lower === "x-plane-backend-id") continue;
-    if (CORS_NAMES.has(lower)) hasCors = true;
-    out.push(header);
-  }
-  if (!hasCors) out.push(...CORS_DEFAULTS);
-  out.push(["Server", SERVER_HEADER]);
-  if (backendId !== null) out.push(["x-plane-backend-id", backendId]);
-  return out;
+  return applyResponseSuffix(
+    headers,
+    backendId === null ? PROXY_SUFFIX : responseSuffix(backendId),
+  );
 }
+
+const PROXY_SUFFIX = responseSuffix(null);
 
 /** Headers of a response the proxy (or its engine) generates: CORS defaults and `Server`. */
 export function errorHeaders(): Header[] {
-  return responseHeaders([], null);
+  return [...PROXY_SUFFIX.withCors];
 }
 
 export interface RespondOptions {
@@ -422,14 +431,6 @@ export function engineErrorResponse(
   return { headers, body: body ?? "" };
 }
 
-/** The upstream host and port of a route's `ip:port` (or `[v6]:port`) address. */
-export function splitAddress(address: string): { hostname: string; port: number } {
-  const colon = address.lastIndexOf(":");
-  let hostname = address.slice(0, colon);
-  if (hostname.startsWith("[") && hostname.endsWith("]")) hostname = hostname.slice(1, -1);
-  return { hostname, port: Number(address.slice(colon + 1)) };
-}
-
 /**
  * §7.2 steps 4–11 once the cache answered: 410 for no route, 504 for a wait past the limit,
  * the Host checks, then a forward to the backend's address keeping the original Host.
@@ -440,7 +441,7 @@ export function routeDecision(
   request: RoutedRequest,
   result: RouteResult,
   hooks: ForwardHooks = {},
-): { decision: Decision; skipped: string[] } {
+): { decision: Decision; skipped: readonly string[] } {
   // Error answers pick JSON or the page by the request's Accept (work done only on errors).
   if (result.kind === "gone") {
     const status = request.pathRouted ? 404 : 410;
@@ -449,21 +450,25 @@ export function routeDecision(
   if (result.kind === "timeout") {
     return { decision: respond(504, { request: head.headers }), skipped: [] };
   }
-  const { route } = result;
+  const prepared = result.prepared ?? prepareRoute(request.token, result.route);
   // Path routing replaces host-based routing (§10.2): any Host reaches the backend by its id.
-  const problem = request.pathRouted ? null : hostError(head.headers, route, connection.tls);
+  const problem = request.pathRouted
+    ? null
+    : preparedHostError(head.headers, prepared, connection.tls);
   if (problem !== null) {
     const decision = respond(problem.status, { message: problem.message, request: head.headers });
     return { decision, skipped: [] };
   }
-  const { headers, skipped } = upstreamHeaders(head, connection, request, route);
-  const backendId = route.backend_id;
+  const { headers, skipped } = upstreamHeaders(head, connection, request, prepared);
   const decision: ForwardDecision = {
     kind: "forward",
-    ...splitAddress(route.address),
+    hostname: prepared.hostname,
+    port: prepared.port,
     head: { method: head.method, target: request.upstreamTarget, version: head.version, headers },
-    responseHeaders: (_status, upstream) => responseHeaders(upstream, backendId),
-    ...hooks,
+    responseHeaders: prepared.responseHeaders,
   };
+  // The proxy's hooks are the route's own (`mod.ts`): assigned, not made, per request.
+  if (hooks.onResponse !== undefined) decision.onResponse = hooks.onResponse;
+  if (hooks.onUpgrade !== undefined) decision.onUpgrade = hooks.onUpgrade;
   return { decision, skipped };
 }

@@ -14,6 +14,7 @@ import {
   splitTarget,
   upstreamHeaders,
 } from "./request.ts";
+import { prepareRoute } from "./prepared_route.ts";
 import type { ConnectionInfo, Header, RequestHead } from "./engine/types.ts";
 import type { RouteInfo } from "../shared/protocol.ts";
 import type { BackendName } from "../shared/names.ts";
@@ -423,4 +424,21 @@ Deno.test("engineErrorResponse() uses the request's Accept when the engine has a
   const framing = engineErrorResponse(400, "bare LF");
   assert.deepEqual(get(framing.headers, "content-type"), ["application/json"]);
   assert.match(JSON.parse(framing.body).message, /bare LF/);
+});
+
+Deno.test("routeDecision() on a prepared route checks every request's Host, not just the first", () => {
+  const prepared = prepareRoute("abc123", ROUTE);
+  const result = { kind: "found" as const, route: ROUTE, prepared };
+  const decide = (headers: Header[], tls = false) =>
+    routeDecision(head("/abc123/", headers), { ...CONN, tls }, routed("/abc123/"), result)
+      .decision;
+  const status = (d: ReturnType<typeof decide>) => d.kind === "respond" ? d.status : "forward";
+  assert.equal(status(decide([["Host", "plane.test"]])), "forward");
+  assert.equal(status(decide([["Host", "plane.test"]])), "forward", "the remembered host");
+  assert.equal(status(decide([["Host", "evil.test"]])), 403);
+  assert.equal(status(decide([["Host", "plane.test"], ["Host", "plane.test"]])), 400);
+  assert.equal(status(decide([])), 400);
+  // What the plain listener accepted is not taken for the TLS one (default ports differ).
+  assert.equal(status(decide([["Host", "plane.test:80"]])), "forward");
+  assert.equal(status(decide([["Host", "plane.test:80"]], true)), 403);
 });

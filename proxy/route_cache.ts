@@ -9,6 +9,7 @@
  */
 import type { RouteInfo } from "../shared/protocol.ts";
 import type { RouteResult } from "./request.ts";
+import { prepareRoute } from "./prepared_route.ts";
 
 export interface RouteCacheOptions {
   /** Cached tokens (§7.3: 1,000). */
@@ -30,6 +31,11 @@ export type RequestRoute = (token: string) => boolean;
 
 interface Entry {
   route: RouteInfo | null;
+  /**
+   * What a hit answers: built once when the route is stored, with the route's per-request
+   * constants (`prepared_route.ts`, issue 13), so a hit allocates nothing.
+   */
+  found: RouteResult | null;
   /** When the answer arrived or was last re-asked (for revalidation). */
   at: number;
 }
@@ -44,6 +50,8 @@ const REVOKED_CAPACITY = 10_000;
  */
 const REMOVED_MEMORY_MS = 5 * 60_000;
 
+const GONE: RouteResult = Object.freeze({ kind: "gone" });
+
 export class RouteCache {
   readonly #entries = new Map<string, Entry>();
   readonly #pending = new Map<string, Set<Waiter>>();
@@ -55,6 +63,8 @@ export class RouteCache {
   readonly #waitMs: number;
   readonly #revalidateMs: number;
   readonly #now: () => number;
+  /** The most recently used token (the Map's last key), or null. */
+  #newest: string | null = null;
   #everConnected = false;
   #closed = false;
 
@@ -75,15 +85,19 @@ export class RouteCache {
     const entry = this.#entries.get(token);
     if (entry !== undefined) {
       // Re-insert: a Map iterates in insertion order, so the first key is the least recent.
-      this.#entries.delete(token);
-      this.#entries.set(token, entry);
-      if (entry.route === null) return { kind: "gone" };
+      // Already the newest (a session's requests in a row): nothing to move.
+      if (this.#newest !== token) {
+        this.#entries.delete(token);
+        this.#entries.set(token, entry);
+        this.#newest = token;
+      }
+      if (entry.found === null) return GONE;
       if (this.#now() - entry.at >= this.#revalidateMs && this.#request(token)) {
         entry.at = this.#now();
       }
-      return { kind: "found", route: entry.route };
+      return entry.found;
     }
-    if (!this.#everConnected || this.#closed) return { kind: "gone" };
+    if (!this.#everConnected || this.#closed) return GONE;
     let waiters = this.#pending.get(token);
     if (waiters === undefined) {
       waiters = new Set();
@@ -110,8 +124,7 @@ export class RouteCache {
   /** A `RouteInfoResponse`: caches the answer and wakes every request waiting for it. */
   answer(token: string, answered: RouteInfo | null): void {
     const route = answered !== null && this.#isDead(token, answered) ? null : answered;
-    this.#store(token, route);
-    this.#settle(token, route === null ? { kind: "gone" } : { kind: "found", route });
+    this.#settle(token, this.#store(token, route).found ?? GONE);
   }
 
   /** `BackendRemoved` (§7.3): every cached token of that backend now answers 410. */
@@ -123,7 +136,10 @@ export class RouteCache {
       this.#removed.delete(id);
     }
     for (const entry of this.#entries.values()) {
-      if (entry.route?.backend_id === backend) entry.route = null;
+      if (entry.route?.backend_id === backend) {
+        entry.route = null;
+        entry.found = null;
+      }
     }
   }
 
@@ -174,13 +190,19 @@ export class RouteCache {
     return removedAt !== undefined && this.#now() - removedAt < REMOVED_MEMORY_MS;
   }
 
-  #store(token: string, route: RouteInfo | null) {
+  #store(token: string, route: RouteInfo | null): Entry {
+    const found: RouteResult | null = route === null
+      ? null
+      : { kind: "found", route, prepared: prepareRoute(token, route) };
+    const entry: Entry = { route, found, at: this.#now() };
     this.#entries.delete(token);
-    this.#entries.set(token, { route, at: this.#now() });
+    this.#entries.set(token, entry);
+    this.#newest = token;
     while (this.#entries.size > this.#capacity) {
       const oldest = this.#entries.keys().next().value as string;
       this.#entries.delete(oldest);
     }
+    return entry;
   }
 
   #settle(token: string, result: RouteResult) {

@@ -1,28 +1,39 @@
 /**
- * `deno task bench:proxy`: the engine against nginx on one backend, in one run (targets.md:
- * only side-by-side ratios mean anything on these shared machines). Everything runs on
- * loopback as child processes (`bench_proxy_roles.ts`): backends, nginx (1 worker, upstream
- * keep-alive), our engine with a `decide` that forwards and adds one header; load from wrk
- * (-t1 -c50) and a WebSocket load generator (1,000 sockets).
+ * `deno task bench:proxy`: the product against nginx and HAProxy on one backend, in one run
+ * (targets.md: only side-by-side ratios mean anything on these shared machines). Everything
+ * runs on loopback as child processes. The headline row is `plane proxy` started the way users
+ * start it (`bench_proxy_plane.ts`: deno.json's `plane` permissions, default flags and log
+ * level) behind a fake controller whose route carries a `user` and a `user_data` object;
+ * requests go through `/<token>/` with the cluster as `Host`. nginx (1 worker) and HAProxy
+ * (`nbthread 1`) route the same URL and set the same six headers (`bench_proxy_nginx.ts`,
+ * `bench_proxy_haproxy.ts`). Beneath them: the engine alone with a `decide` that forwards and
+ * adds one header (`bench_proxy_roles.ts`), and the floor. Load from wrk (-t1 -c50) and a
+ * WebSocket load generator (1,000 sockets).
  *
  * Throughput on these machines swings 2× within minutes, so one long run per path compares
  * whatever the neighbours were doing at the time. Instead every path runs in several short
  * rounds, interleaved and in alternating order, and the bench reports medians with their
  * spread. The steadier figure is CPU time per request of each proxy process (utime + stime
- * from /proc over the round, divided by the requests wrk counted): a noisy neighbour slows a
- * proxy down but hardly changes what each request costs it.
+ * from /proc over the round, all threads, divided by the requests wrk counted): a noisy
+ * neighbour slows a proxy down but hardly changes what each request costs it.
  *
  * The last row is the floor: a byte relay on the same `Deno.Conn` streams with no HTTP work
  * at all (`--role=relay`). Its CPU per request against nginx's bounds what any engine on this
- * runtime can reach; the engine's own cost is its distance from that row.
+ * runtime can reach; `plane proxy`'s distance from it is what routing and HTTP cost. The
+ * targets (issue 13) are printed beneath the table: `plane proxy` CPU/req ≤ 1.15× the floor's,
+ * req/s ≥ 0.9× the floor's, added p99 ≤ 1.5× nginx's.
  *
  * Options: `--rounds=5 --seconds=3 --backends=deno,net --conns=1000 --ws-seconds=5`
- * (`--conns=0` skips WebSockets).
+ * (`--conns=0` skips WebSockets), `--plane-args="--flag value"` (appended to `plane proxy`'s
+ * command line), `--plane-ref=DIR` (adds a row for `plane proxy` from another checkout, e.g.
+ * `git archive main | tar -x -C DIR`: before and after a change, in the same run).
  *
  * @module
  */
 import { parseArgs } from "node:util";
 import { ensureTools, startNginx } from "./bench_proxy_nginx.ts";
+import { startHaproxy } from "./bench_proxy_haproxy.ts";
+import { startPlaneProxy } from "./bench_proxy_plane.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -104,9 +115,23 @@ function parseLatencyMs(text: string): number {
   return m[2] === "us" ? v / 1000 : m[2] === "s" ? v * 1000 : v;
 }
 
-async function runWrk(port: number, seconds: number): Promise<WrkResult> {
+/** Where wrk sends its requests: a path (default `/`) and a `Host` (default the address). */
+interface Target {
+  path?: string;
+  host?: string;
+}
+
+async function runWrk(port: number, seconds: number, target: Target = {}): Promise<WrkResult> {
+  const host = target.host === undefined ? [] : ["-H", `Host: ${target.host}`];
   const r = await new Deno.Command("wrk", {
-    args: ["-t1", "-c50", `-d${seconds}s`, "--latency", `http://127.0.0.1:${port}/`],
+    args: [
+      "-t1",
+      "-c50",
+      `-d${seconds}s`,
+      "--latency",
+      ...host,
+      `http://127.0.0.1:${port}${target.path ?? "/"}`,
+    ],
     stdout: "piped",
     stderr: "piped",
   }).output();
@@ -137,7 +162,7 @@ function cpuSeconds(pid: number): number {
   }
 }
 
-interface Path {
+interface Path extends Target {
   name: string;
   port: number;
   /** The process whose CPU time per request is reported (none for direct). */
@@ -153,7 +178,7 @@ interface Sample extends WrkResult {
 async function measure(path: Path, seconds: number): Promise<Sample> {
   const pid = path.pid?.() ?? NaN;
   const before = cpuSeconds(pid);
-  const r = await runWrk(path.port, seconds);
+  const r = await runWrk(path.port, seconds, path);
   const cpuUs = (cpuSeconds(pid) - before) * 1e6 / r.requests;
   return { ...r, cpuUs };
 }
@@ -185,6 +210,9 @@ async function interleaved(paths: Path[], rounds: number, seconds: number): Prom
   return samples;
 }
 
+const PLANE_ROW = "plane proxy (as shipped)";
+const FLOOR_ROW = "floor: bare byte relay, no HTTP";
+
 function report(paths: Path[], samples: Sample[][]): void {
   const directIdx = paths.findIndex((p) => p.name === "direct");
   const nginxIdx = paths.findIndex((p) => p.name === "nginx");
@@ -214,6 +242,39 @@ function report(paths: Path[], samples: Sample[][]): void {
       } | ${p.pid === null ? "-" : fmt(cpu / nginxCpu, 2) + "×"} |`,
     );
   });
+  const planeIdx = paths.findIndex((p) => p.name === PLANE_ROW);
+  const floorIdx = paths.findIndex((p) => p.name === FLOOR_ROW);
+  if (planeIdx < 0) return;
+  const addedP99 = (i: number) =>
+    i < 0 || directIdx < 0
+      ? NaN
+      : median(samples[i]!.map((x, r) => x.p99 - samples[directIdx]![r]!.p99));
+  const ratio = (i: number, j: number, f: (s: Sample) => number) =>
+    i < 0 || j < 0 ? NaN : med(i, f) / med(j, f);
+  const check = (value: number, ok: boolean) =>
+    `${fmt(value, 2)}× ${Number.isFinite(value) ? (ok ? "(met)" : "(NOT met)") : ""}`;
+  const cpuVsFloor = ratio(planeIdx, floorIdx, (s) => s.cpuUs);
+  const rpsVsFloor = ratio(planeIdx, floorIdx, (s) => s.rps);
+  const p99VsNginx = addedP99(planeIdx) / addedP99(nginxIdx);
+  out("");
+  out(`plane proxy CPU/req vs floor: ${check(cpuVsFloor, cpuVsFloor <= 1.15)} (target ≤ 1.15×)`);
+  out(`plane proxy req/s vs floor: ${check(rpsVsFloor, rpsVsFloor >= 0.9)} (target ≥ 0.9×)`);
+  out(
+    `plane proxy added p99 vs nginx: ${check(p99VsNginx, p99VsNginx <= 1.5)} (target ≤ 1.5×)`,
+  );
+  out(
+    `plane proxy vs nginx: req/s ${fmt(ratio(planeIdx, nginxIdx, (s) => s.rps), 2)}×, CPU/req ${
+      fmt(ratio(planeIdx, nginxIdx, (s) => s.cpuUs), 2)
+    }×; floor vs nginx: CPU/req ${fmt(ratio(floorIdx, nginxIdx, (s) => s.cpuUs), 2)}×`,
+  );
+  const haproxyIdx = paths.findIndex((p) => p.name === "haproxy");
+  if (haproxyIdx >= 0) {
+    out(
+      `plane proxy vs haproxy: req/s ${
+        fmt(ratio(planeIdx, haproxyIdx, (s) => s.rps), 2)
+      }×, CPU/req ${fmt(ratio(planeIdx, haproxyIdx, (s) => s.cpuUs), 2)}×`,
+    );
+  }
 }
 
 interface WsResult {
@@ -264,8 +325,11 @@ async function main(): Promise<void> {
       conns: { type: "string", default: "1000" },
       "ws-seconds": { type: "string", default: "5" },
       backends: { type: "string", default: "deno,net" },
+      "plane-args": { type: "string", default: "" },
+      "plane-ref": { type: "string" },
     },
   });
+  const planeArgs = values["plane-args"].split(/\s+/).filter(Boolean);
   const rounds = Number(values.rounds);
   const seconds = Number(values.seconds);
   const wsSeconds = Number(values["ws-seconds"]);
@@ -273,7 +337,8 @@ async function main(): Promise<void> {
   const tools = await ensureTools();
   out(
     `proxy bench: wrk -t1 -c50, ${rounds} interleaved rounds of ${seconds}s per path, on ` +
-      `loopback; ${Deno.version.deno}; ${navigator.hardwareConcurrency} cores`,
+      `loopback; ${Deno.version.deno}; ${navigator.hardwareConcurrency} cores; ` +
+      `${new Date().toISOString().slice(0, 16)}Z; load average ${Deno.loadavg().join(" ")}`,
   );
   const children: { stop(): Promise<void> }[] = [];
   try {
@@ -290,25 +355,57 @@ async function main(): Promise<void> {
       children.push(engineNode);
       const relay = await spawnRole(["--role=relay", `--port=${backend.port}`]);
       children.push(relay);
-      const nginx = tools.nginx !== null ? await startNginx(tools.nginx, backend.port) : null;
+      const plane = await startPlaneProxy(backend.port, planeArgs);
+      children.push(plane);
+      const ref = values["plane-ref"] === undefined ? null : await startPlaneProxy(
+        backend.port,
+        planeArgs,
+        { main: `${values["plane-ref"]}/cli/main.ts` },
+      );
+      if (ref !== null) children.push(ref);
+      const route = { token: plane.token };
+      const nginx = tools.nginx !== null
+        ? await startNginx(tools.nginx, backend.port, route)
+        : null;
       if (nginx !== null) children.push(nginx);
+      const haproxy = tools.haproxy !== null
+        ? await startHaproxy(tools.haproxy, backend.port, route)
+        : null;
+      if (haproxy !== null) children.push(haproxy);
       out(
         `\nbackend: ${
           backendKind === "deno" ? "Deno.serve hello world" : "node:net raw responder"
         }`,
       );
       if (!tools.wrk) continue;
-      const paths: Path[] = [{ name: "direct", port: backend.port, pid: null }];
+      // The token is only a path segment to the backend's direct row: it answers any path.
+      const routed = { path: `/${plane.token}/`, host: plane.cluster };
+      const paths: Path[] = [
+        { name: "direct", port: backend.port, pid: null },
+        { name: PLANE_ROW, port: plane.port, pid: () => plane.pid, ...routed },
+      ];
+      if (ref !== null) {
+        paths.push({
+          name: `plane proxy from ${values["plane-ref"]}`,
+          port: ref.port,
+          pid: () => ref.pid,
+          path: `/${ref.token}/`,
+          host: ref.cluster,
+        });
+      }
       if (nginx !== null) {
-        paths.push({ name: "nginx", port: nginx.port, pid: () => nginx.workerPid() });
+        paths.push({ name: "nginx", port: nginx.port, pid: () => nginx.workerPid(), ...routed });
+      }
+      if (haproxy !== null) {
+        paths.push({ name: "haproxy", port: haproxy.port, pid: () => haproxy.pid, ...routed });
       }
       paths.push(
         { name: "engine (Deno.listen → handleConn)", port: engine.port, pid: () => engine.pid },
         { name: "engine (node:net → handle)", port: engineNode.port, pid: () => engineNode.pid },
-        { name: "floor: bare byte relay, no HTTP", port: relay.port, pid: () => relay.pid },
+        { name: FLOOR_ROW, port: relay.port, pid: () => relay.pid },
       );
       // Short warm-up so the JIT and the upstream pools are in their steady state.
-      for (const p of paths.slice(1)) await runWrk(p.port, 1);
+      for (const p of paths.slice(1)) await runWrk(p.port, 1, p);
       report(paths, await interleaved(paths, rounds, seconds));
       if (backendKind === "deno" && conns > 0) {
         out(

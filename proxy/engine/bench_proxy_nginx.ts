@@ -1,9 +1,31 @@
 /**
- * The reference side of `bench_proxy.ts`: finding (or installing) nginx and wrk, and running
- * nginx as a reverse proxy with one worker and upstream keep-alive, on loopback.
+ * The reference side of `bench_proxy.ts`: finding (or installing) nginx, HAProxy and wrk, and
+ * running nginx as a reverse proxy with one worker and upstream keep-alive, on loopback. Like
+ * `plane proxy`, it takes requests at `/<token>/…`, strips the token and sets the same six
+ * headers (`REFERENCE_HEADERS`), so each does the same work per request.
  *
  * @module
  */
+import { BENCH_IDENTITY } from "./bench_proxy_plane.ts";
+
+/** What nginx and HAProxy route like `plane proxy`: the token and the headers to set. */
+export interface ReferenceRoute {
+  token: string;
+}
+
+/**
+ * The six headers `plane proxy` adds to a routed request (besides `x-forwarded-proto`), as
+ * name → value; `$path` stands for the request path (token included) and `$peer` for the
+ * client address, which each reference spells in its own syntax.
+ */
+export const REFERENCE_HEADERS: readonly (readonly [string, string])[] = [
+  ["x-verified-username", BENCH_IDENTITY.user],
+  ["x-verified-user-data", JSON.stringify(BENCH_IDENTITY.userData)],
+  ["x-verified-secret", BENCH_IDENTITY.secret],
+  ["x-verified-backend", BENCH_IDENTITY.backendId],
+  ["x-verified-path", "$path"],
+  ["x-forwarded-for", "$peer"],
+];
 
 function out(line: string): void {
   const bytes = new TextEncoder().encode(line + "\n");
@@ -27,20 +49,33 @@ async function which(cmd: string): Promise<boolean> {
   return r.success;
 }
 
-export async function ensureTools(): Promise<{ nginx: string | null; wrk: boolean }> {
-  const nginxPath = async () => {
-    for (const p of ["/usr/sbin/nginx", "/usr/bin/nginx"]) {
-      try {
-        await Deno.stat(p);
-        return p;
-      } catch { /* next */ }
-    }
-    return (await which("nginx")) ? "nginx" : null;
-  };
-  let nginx = await nginxPath();
+async function binaryPath(name: string): Promise<string | null> {
+  for (const p of [`/usr/sbin/${name}`, `/usr/bin/${name}`]) {
+    try {
+      await Deno.stat(p);
+      return p;
+    } catch { /* next */ }
+  }
+  return (await which(name)) ? name : null;
+}
+
+export interface Tools {
+  nginx: string | null;
+  haproxy: string | null;
+  wrk: boolean;
+}
+
+/** Finds nginx, HAProxy and wrk, installing the missing ones with apt-get (Debian). */
+export async function ensureTools(): Promise<Tools> {
+  let nginx = await binaryPath("nginx");
+  let haproxy = await binaryPath("haproxy");
   let wrk = await which("wrk");
-  if (nginx === null || !wrk) {
-    const missing = [nginx === null ? "nginx" : "", wrk ? "" : "wrk"].filter(Boolean);
+  if (nginx === null || haproxy === null || !wrk) {
+    const missing = [
+      nginx === null ? "nginx" : "",
+      haproxy === null ? "haproxy" : "",
+      wrk ? "" : "wrk",
+    ].filter(Boolean);
     out(`installing ${missing.join(" ")} with apt-get…`);
     const install = () =>
       new Deno.Command("apt-get", {
@@ -55,12 +90,14 @@ export async function ensureTools(): Promise<{ nginx: string | null; wrk: boolea
         .output().catch(() => null);
       r = await install();
     }
-    nginx = await nginxPath();
+    nginx = await binaryPath("nginx");
+    haproxy = await binaryPath("haproxy");
     wrk = await which("wrk");
     if (nginx === null) out("nginx could not be installed: measuring without it");
+    if (haproxy === null) out("haproxy could not be installed: measuring without it");
     if (!wrk) out("wrk could not be installed: HTTP throughput cannot be measured");
   }
-  return { nginx, wrk };
+  return { nginx, haproxy, wrk };
 }
 
 export interface Nginx {
@@ -69,7 +106,16 @@ export interface Nginx {
   stop(): Promise<void>;
 }
 
-export async function startNginx(binary: string, backendPort: number): Promise<Nginx> {
+/**
+ * nginx in front of the backend on `backendPort`: `/` as a plain relay (adding one header, as
+ * the engine row does), and `/<token>/…` routed like `plane proxy` (token stripped, the six
+ * `REFERENCE_HEADERS` set).
+ */
+export async function startNginx(
+  binary: string,
+  backendPort: number,
+  route: ReferenceRoute,
+): Promise<Nginx> {
   const dir = await Deno.makeTempDir({ prefix: "bench_nginx_" });
   const port = freePort();
   const conf = `
@@ -90,13 +136,28 @@ http {
   upstream backend { server 127.0.0.1:${backendPort}; keepalive 64; }
   server {
     listen 127.0.0.1:${port} backlog=1024;
+    proxy_http_version 1.1;
+    proxy_read_timeout 3600s;
+    # proxy_set_header is not inherited by a location that sets its own: each lists them all.
     location / {
       proxy_pass http://backend;
-      proxy_http_version 1.1;
       proxy_set_header Upgrade $http_upgrade;
       proxy_set_header Connection $connection_upgrade;
       proxy_set_header X-Bench 1;
-      proxy_read_timeout 3600s;
+    }
+    location /${route.token}/ {
+      proxy_pass http://backend/;
+      # Like plane proxy, keep the client's Host.
+      proxy_set_header Host $http_host;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+${
+    REFERENCE_HEADERS.map(([name, value]) =>
+      `      proxy_set_header ${name} '${
+        value.replace("$path", "$uri").replace("$peer", "$remote_addr")
+      }';`
+    ).join("\n")
+  }
     }
   }
 }
@@ -127,14 +188,14 @@ http {
   };
 }
 
-function freePort(): number {
+export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
 }
 
-async function waitForPort(port: number): Promise<void> {
+export async function waitForPort(port: number): Promise<void> {
   const end = Date.now() + 5000;
   while (Date.now() < end) {
     try {
