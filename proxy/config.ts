@@ -43,6 +43,11 @@ export const ProxyConfig = z.object({
   /** Allow path routing on a non-loopback listener (otherwise refused at start-up). */
   forcePathRouting: z.boolean().default(false),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /**
+   * Engines serving the port (issue 13): unset means one per CPU core; 1 is a single-threaded
+   * proxy with no worker at all.
+   */
+  workers: z.number().int().min(1).max(1024).optional(),
 }).transform((c, ctx) => {
   const https = c.https || c.httpsPort !== undefined;
   if (https && c.certPath === undefined) {
@@ -69,6 +74,7 @@ export const ProxyConfig = z.object({
     https,
     httpPort: c.httpPort ?? (https ? 80 : 9090),
     httpsPort: https ? c.httpsPort ?? 443 : undefined,
+    workers: c.workers ?? Math.max(1, navigator.hardwareConcurrency),
   };
 });
 export type ProxyConfig = z.infer<typeof ProxyConfig>;
