@@ -38,6 +38,12 @@ Deno.test("parseProxyFlags() builds a config from flags over the environment", (
   assert.equal(config([...base, "--body-timeout-seconds", "1.5"]).bodyTimeoutSeconds, 1.5);
 });
 
+Deno.test("parseProxyFlags() runs one worker per CPU core unless --workers says otherwise (issue 13)", () => {
+  assert.equal(config(base).workers, navigator.hardwareConcurrency);
+  assert.equal(config([...base, "--workers", "1"]).workers, 1);
+  assert.equal(config([...base, "--workers", "3"]).workers, 3);
+});
+
 Deno.test("parseProxyFlags() picks ports by §7.1's table", () => {
   const ports = (args: string[]) => {
     const c = config([...base, ...args]);
@@ -73,6 +79,8 @@ Deno.test("parseProxyFlags() answers each mistake with one precise line", () => 
     [[...base, "--body-timeout-seconds", "0"], /Invalid --body-timeout-seconds/],
     [[...base, "--root-redirect-url", "nope"], /^Invalid --root-redirect-url: /],
     [[...base, "--log-level", "loud"], /^Invalid --log-level: /],
+    [[...base, "--workers", "0"], /^Invalid --workers: expected at least 1, got 0$/],
+    [[...base, "--workers", "two"], /^Invalid --workers: expected a whole number, got "two"$/],
   ];
   for (const [args, message] of cases) {
     assert.throws(
