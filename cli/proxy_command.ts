@@ -227,9 +227,10 @@ export async function startProxy(
     httpsPort: number | undefined;
     close(o: { graceMs: number }): Promise<void>;
   };
-  if (config.workers > 1) {
+  const workerCount = config.workers ?? Math.max(1, navigator.hardwareConcurrency);
+  if (workerCount > 1) {
     workers = await startProxyWorkers({
-      workers: config.workers,
+      workers: workerCount,
       name: config.name ?? randomProxyName(),
       cluster: config.cluster,
       controllerUrl: config.controllerUrl,
@@ -283,7 +284,7 @@ export async function startProxy(
     cluster: config.cluster,
     http: server.httpPort,
     https: server.httpsPort,
-    workers: config.workers,
+    workers: workerCount,
   });
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));

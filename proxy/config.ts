@@ -44,8 +44,8 @@ export const ProxyConfig = z.object({
   forcePathRouting: z.boolean().default(false),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
   /**
-   * Engines serving the port (issue 13): unset means one per CPU core; 1 is a single-threaded
-   * proxy with no worker at all.
+   * Engines serving the port (issue 13): unset means one per CPU core (resolved at start, so
+   * the documented default is not this machine's count); 1 is a single thread with no worker.
    */
   workers: z.number().int().min(1).max(1024).optional(),
 }).transform((c, ctx) => {
@@ -74,7 +74,6 @@ export const ProxyConfig = z.object({
     https,
     httpPort: c.httpPort ?? (https ? 80 : 9090),
     httpsPort: https ? c.httpsPort ?? 443 : undefined,
-    workers: c.workers ?? Math.max(1, navigator.hardwareConcurrency),
   };
 });
 export type ProxyConfig = z.infer<typeof ProxyConfig>;
