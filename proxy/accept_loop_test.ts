@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { acceptLoop, isOutOfDescriptors } from "./accept_loop.ts";
+import { acceptLoop, descriptorAlarm, isOutOfDescriptors } from "./accept_loop.ts";
 import { createLogger } from "../shared/log.ts";
 
 function emfile(): Error {
@@ -42,4 +42,21 @@ Deno.test("isOutOfDescriptors() knows EMFILE and ENFILE only", () => {
   assert.equal(isOutOfDescriptors(Object.assign(new Error("x"), { code: "ENFILE" })), true);
   assert.equal(isOutOfDescriptors(new Error("x")), false);
   assert.equal(isOutOfDescriptors(null), false);
+});
+
+Deno.test("descriptorAlarm() logs a backend connect only when out of descriptors, once per interval", () => {
+  const lines: string[] = [];
+  const alarm = descriptorAlarm(createLogger("proxy", { write: (line) => lines.push(line) }), {
+    intervalMs: 60_000,
+  });
+  alarm("connect", Object.assign(new Error("refused"), { code: "ECONNREFUSED" }));
+  assert.equal(lines.length, 0, "an ordinary 502 is no alarm");
+  alarm("connect", emfile());
+  alarm("connect", emfile());
+  alarm("accept", emfile());
+  assert.equal(lines.length, 2);
+  const [connect, accept] = lines.map((l) => JSON.parse(l));
+  assert.match(connect.message, /^Cannot connect to backends: out of file descriptors/);
+  assert.equal(connect.failedConnects, 1);
+  assert.match(accept.message, /^Cannot accept connections: out of file descriptors/);
 });

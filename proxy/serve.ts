@@ -10,7 +10,7 @@ import tls from "node:tls";
 import { createEngine } from "./engine/engine.ts";
 import type { EngineLimits } from "./engine/types.ts";
 import type { EngineStats } from "./engine/engine.ts";
-import { acceptLoop } from "./accept_loop.ts";
+import { acceptLoop, descriptorAlarm } from "./accept_loop.ts";
 import type { Proxy } from "./mod.ts";
 import { engineErrorResponse } from "./request.ts";
 import { isReservedHeader } from "./reserved_header.ts";
@@ -110,11 +110,14 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
     socket.once("close", () => sockets.delete(socket));
   }
 
+  const connectAlarm = descriptorAlarm(log);
   const engine = createEngine({
     decide: proxy.decide,
     errorResponse: proxy.errorResponse,
     // Issue 10, finding 2c: identity fields must not reach a backend as trailers either.
     dropRequestTrailer: isReservedHeader,
+    // Issue 13: a 502 for want of a descriptor is logged (once per interval), not silent.
+    onConnectError: (err) => connectAlarm("connect", err),
     ...(options.limits && { limits: options.limits }),
   });
   const engines = [engine];
