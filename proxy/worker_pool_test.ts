@@ -239,3 +239,58 @@ Deno.test("startProxyWorkers(): both workers refuse the smuggling corpus, and th
     await fake.close();
   }
 });
+
+Deno.test("startProxyWorkers(): with HTTPS both workers serve TLS on one port, and the plain port redirects", async () => {
+  const testdata = (name: string) => new URL(`./testdata/${name}`, import.meta.url);
+  const ca = await Deno.readTextFile(testdata("ca1.pem"));
+  const fake = startFakeController();
+  const backend = startBackend();
+  fake.routes.set("tok", route("be-tls", backend.address));
+  const pool = await startProxyWorkers({
+    workers: 2,
+    name: "px-test",
+    cluster: "plane.test",
+    controllerUrl: fake.url,
+    hostname: "127.0.0.1",
+    httpPort: 0,
+    https: { port: 0, certPath: testdata("cert1.json").pathname },
+    logLevel: "error",
+    log: createLogger("proxy", { level: "error" }),
+  });
+  async function tlsGet(): Promise<string> {
+    const conn = await Deno.connectTls({
+      hostname: "127.0.0.1",
+      port: pool.httpsPort!,
+      caCerts: [ca],
+    });
+    try {
+      await conn.write(
+        new TextEncoder().encode(
+          "GET /tok/ HTTP/1.1\r\nHost: plane.test\r\nConnection: close\r\n\r\n",
+        ),
+      );
+      let out = "";
+      for await (const chunk of conn.readable.pipeThrough(new TextDecoderStream())) out += chunk;
+      return out;
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+  }
+  try {
+    await waitFor(() => pool.ready(), { message: "pool ready" });
+    assert.notEqual(pool.httpsPort, undefined);
+    await waitFor(async () => {
+      const answers = await Promise.all(Array.from({ length: 8 }, tlsGet));
+      for (const text of answers) assert.match(text, /^HTTP\/1\.1 200 /);
+      const stats = await pool.stats();
+      return stats.every((s) => s !== null && s.requests > 0);
+    }, { message: "TLS requests on both workers", timeoutMs: 5_000 });
+    const plain = await request(pool.httpPort, "/tok/", HOST);
+    assert.equal(plain.status, 301);
+  } finally {
+    await pool.close({ graceMs: 300 });
+    await backend.close();
+    await fake.close();
+  }
+});
