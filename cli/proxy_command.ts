@@ -5,7 +5,11 @@
 import { ProxyConfig, type ProxyConfigInput } from "../proxy/config.ts";
 import { createProxy, type Proxy } from "../proxy/mod.ts";
 import { serveProxy } from "../proxy/serve.ts";
-import { type ProxyWorkers, startProxyWorkers } from "../proxy/worker_pool.ts";
+import {
+  type ProxyWorkers,
+  ReusePortUnavailableError,
+  startProxyWorkers,
+} from "../proxy/worker_pool.ts";
 import { randomProxyName } from "../shared/names.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { type ConfigFlag, describeFlagError, parseFlagsOf } from "./config_flags.ts";
@@ -227,24 +231,35 @@ export async function startProxy(
     httpsPort: number | undefined;
     close(o: { graceMs: number }): Promise<void>;
   };
-  const workerCount = config.workers ?? Math.max(1, navigator.hardwareConcurrency);
+  let workerCount = config.workers ?? Math.max(1, navigator.hardwareConcurrency);
   if (workerCount > 1) {
-    workers = await startProxyWorkers({
-      workers: workerCount,
-      name: config.name ?? randomProxyName(),
-      cluster: config.cluster,
-      controllerUrl: config.controllerUrl,
-      secret: config.secret,
-      rootRedirectUrl: config.rootRedirectUrl,
-      pathRouting: config.pathRouting,
-      routeWaitMs: config.routeWaitSeconds * 1000,
-      hostname: config.hostname,
-      httpPort: config.httpPort,
-      https,
-      limits,
-      logLevel: config.logLevel,
-      log,
-    });
+    try {
+      workers = await startProxyWorkers({
+        workers: workerCount,
+        name: config.name ?? randomProxyName(),
+        cluster: config.cluster,
+        controllerUrl: config.controllerUrl,
+        secret: config.secret,
+        rootRedirectUrl: config.rootRedirectUrl,
+        pathRouting: config.pathRouting,
+        routeWaitMs: config.routeWaitSeconds * 1000,
+        hostname: config.hostname,
+        httpPort: config.httpPort,
+        https,
+        limits,
+        logLevel: config.logLevel,
+        log,
+      });
+    } catch (err) {
+      // One per core is only a default: without reusePort, serve on one thread as before.
+      if (!(err instanceof ReusePortUnavailableError) || config.workers !== undefined) throw err;
+      log.warn("Serving on one thread: pass --unstable-net to Deno for a worker per core", {
+        cores: workerCount,
+      });
+      workerCount = 1;
+    }
+  }
+  if (workers !== undefined) {
     server = workers;
   } else {
     const single = createProxy({

@@ -42,6 +42,26 @@ export interface ProxyWorkers {
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
+/** Deno refuses `reusePort` without `--unstable-net` (or `"unstable": ["net"]` in deno.json). */
+export class ReusePortUnavailableError extends Error {
+  constructor(workers: number) {
+    super(
+      `Cannot start ${workers} proxy workers on one port: Deno needs --unstable-net for ` +
+        `reusePort (deno task plane passes it); or run one with --workers 1`,
+    );
+    this.name = "ReusePortUnavailableError";
+  }
+}
+
+/**
+ * Whether Deno lets a listener share its port. Asking `Deno.listen({ reusePort: true })` without
+ * the flag does not throw: Deno ends the whole process (exit code 70). The unstable `net` APIs
+ * exist on the namespace only when the flag is on, so their presence tells.
+ */
+export function reusePortAvailable(): boolean {
+  return typeof (Deno as { listenDatagram?: unknown }).listenDatagram === "function";
+}
+
 const WORKER_URL = new URL("./proxy_worker.ts", import.meta.url);
 /** Longest a worker may take to answer a stats request. */
 const STATS_TIMEOUT_MS = 2_000;
@@ -56,6 +76,7 @@ interface Slot {
 
 /** Starts the link and `options.workers` workers; resolves once every one is listening. */
 export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<ProxyWorkers> {
+  if (!reusePortAvailable()) throw new ReusePortUnavailableError(options.workers);
   const { log } = options;
   const intervalMs = options.keepAliveIntervalMs ?? 7_000;
   const slots: Slot[] = [];
@@ -208,14 +229,6 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
     );
   } catch (err) {
     await stopAll(0);
-    const message = err instanceof Error ? err.message : String(err);
-    if (message.includes("--unstable-net")) {
-      throw new Error(
-        `Cannot start ${options.workers} proxy workers on one port: Deno needs --unstable-net ` +
-          `for reusePort (deno task plane passes it); or run one with --workers 1`,
-        { cause: err },
-      );
-    }
     throw err;
   }
 
