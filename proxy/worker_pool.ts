@@ -63,6 +63,8 @@ export function reusePortAvailable(): boolean {
 }
 
 const WORKER_URL = new URL("./proxy_worker.ts", import.meta.url);
+/** How long a route answer is handed to workers that ask again instead of asking the controller. */
+const RECENT_ANSWER_MS = 1_000;
 /** Longest a worker may take to answer a stats request. */
 const STATS_TIMEOUT_MS = 2_000;
 
@@ -82,6 +84,11 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
   const slots: Slot[] = [];
   /** Tokens asked and not yet answered on this connection: asked once for every worker. */
   const asked = new Set<string>();
+  /**
+   * Answers of the last second, oldest first: a worker may ask just before the broadcast answer
+   * reaches it; it gets this one back instead of the controller being asked again.
+   */
+  const recent = new Map<string, { message: MessageToProxy; at: number }>();
   /** Backend → when its last keepalive went to the controller. */
   const keptAlive = new Map<string, number>();
   const statsWaiters = new Map<number, (stats: EngineStats) => void>();
@@ -108,24 +115,50 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
       onConnected() {
         // Answers owed by the previous connection are lost with it; workers re-ask.
         asked.clear();
+        recent.clear();
         broadcast({ kind: "link", connected: true });
       },
       onDisconnected() {
         broadcast({ kind: "link", connected: false });
       },
       onMessage(message: MessageToProxy) {
-        if ("RouteInfoResponse" in message) asked.delete(message.RouteInfoResponse.token);
-        else if ("BackendRemoved" in message) keptAlive.delete(message.BackendRemoved.backend);
+        if ("RouteInfoResponse" in message) {
+          const { token } = message.RouteInfoResponse;
+          asked.delete(token);
+          const now = Date.now();
+          recent.delete(token);
+          recent.set(token, { message, at: now });
+          for (const [old, entry] of recent) {
+            if (now - entry.at < RECENT_ANSWER_MS) break;
+            recent.delete(old);
+          }
+        } else if ("BackendRemoved" in message) {
+          const { backend } = message.BackendRemoved;
+          keptAlive.delete(backend);
+          for (const [token, { message: answer }] of recent) {
+            if (
+              "RouteInfoResponse" in answer &&
+              answer.RouteInfoResponse.route_info?.backend_id === backend
+            ) recent.delete(token);
+          }
+        } else if ("TokenRevoked" in message) {
+          recent.delete(message.TokenRevoked.token);
+        }
         broadcast({ kind: "message", message });
       },
     },
     { log: log.child("link") },
   );
 
-  function forward(message: MessageFromProxy) {
+  function forward(message: MessageFromProxy, from: Slot) {
     if ("RouteInfoRequest" in message) {
       const { token } = message.RouteInfoRequest;
       if (asked.has(token)) return;
+      const answered = recent.get(token);
+      if (answered !== undefined && Date.now() - answered.at < RECENT_ANSWER_MS) {
+        from.worker.postMessage({ kind: "message", message: answered.message } satisfies ToWorker);
+        return;
+      }
       if (link.send(message)) asked.add(token);
     } else if ("KeepAlive" in message) {
       // Each worker's monitor sends on first sight and every interval; one per interval is
@@ -161,7 +194,7 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
           listening.reject(new Error(message.message));
           break;
         case "send":
-          forward(message.message);
+          forward(message.message, slot);
           break;
         case "stats":
           statsWaiters.get(message.id)?.(message.stats);
