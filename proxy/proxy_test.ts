@@ -80,25 +80,25 @@ interface Harness extends AsyncDisposable {
   backend: ReturnType<typeof startBackend>;
 }
 
-/** Workers behind the harness's port; `routingTest` runs its cases with 1 and with 2. */
+/** Workers behind the harness's port; `routing.test` runs its cases with 1 and with 2. */
 let harnessWorkers = 1;
 
-/**
- * A routing case that must answer the same whether one engine or two workers (issue 13,
- * `--workers`) serve the port: registered once per worker count.
- */
-function routingTest(name: string, fn: () => Promise<void>) {
-  for (const workers of [1, 2]) {
-    Deno.test(workers === 1 ? name : `${name} [2 workers]`, async () => {
-      harnessWorkers = workers;
-      try {
-        await fn();
-      } finally {
-        harnessWorkers = 1;
-      }
-    });
-  }
-}
+/** Routing cases that must answer the same whether one engine or two workers serve the port. */
+const routing = {
+  /** Registers the case once per worker count (issue 13, `--workers`). */
+  test(name: string, fn: () => Promise<void>) {
+    for (const workers of [1, 2]) {
+      Deno.test(workers === 1 ? name : `${name} [2 workers]`, async () => {
+        harnessWorkers = workers;
+        try {
+          await fn();
+        } finally {
+          harnessWorkers = 1;
+        }
+      });
+    }
+  },
+};
 
 async function harness(
   options: {
@@ -132,7 +132,7 @@ async function harness(
     return {
       fake,
       get proxy(): Proxy {
-        throw new Error("Cannot inspect the proxy: it runs in workers (use routingTest only)");
+        throw new Error("Cannot inspect the proxy: it runs in workers (use routing.test only)");
       },
       port: pool.httpPort,
       backend,
@@ -169,205 +169,163 @@ async function harness(
   };
 }
 
-routingTest(
-  "proxy: GET / answers 400 with no Location and asks no route (proxy_root_no_redirect)",
-  async () => {
-    await using h = await harness();
-    const res = await request(h.port, "/");
-    assert.equal(res.status, 400);
-    assert.equal(res.headers.get("location"), undefined);
-    // Plane's body is empty; ours is the JSON error of every proxy-made answer (issue 10, #7).
-    assert.equal(res.headers.get("content-type"), "application/json");
-    assert.equal(JSON.parse(res.body).kind, "InvalidRequest");
-    assert.deepEqual(routeRequests(h.fake.received), []);
-  },
-);
+routing.test("proxy: GET / answers 400 with no Location and asks no route (proxy_root_no_redirect)", async () => {
+  await using h = await harness();
+  const res = await request(h.port, "/");
+  assert.equal(res.status, 400);
+  assert.equal(res.headers.get("location"), undefined);
+  // Plane's body is empty; ours is the JSON error of every proxy-made answer (issue 10, #7).
+  assert.equal(res.headers.get("content-type"), "application/json");
+  assert.equal(JSON.parse(res.body).kind, "InvalidRequest");
+  assert.deepEqual(routeRequests(h.fake.received), []);
+});
 
-routingTest(
-  "proxy: GET / redirects 301 to the root redirect URL (proxy_root_redirect)",
-  async () => {
-    await using h = await harness({ rootRedirectUrl: "https://plane.test/" });
-    const res = await request(h.port, "/");
-    assert.equal(res.status, 301);
-    assert.equal(res.headers.get("location"), "https://plane.test/");
-  },
-);
+routing.test("proxy: GET / redirects 301 to the root redirect URL (proxy_root_redirect)", async () => {
+  await using h = await harness({ rootRedirectUrl: "https://plane.test/" });
+  const res = await request(h.port, "/");
+  assert.equal(res.status, 301);
+  assert.equal(res.headers.get("location"), "https://plane.test/");
+});
 
-routingTest(
-  "proxy: an unknown token asks the controller and answers 410 (proxy_bad_bearer_token)",
-  async () => {
-    await using h = await harness();
-    const res = await request(h.port, "/abc123/");
-    assert.equal(res.status, 410);
-    assert.deepEqual(routeRequests(h.fake.received), ["abc123"]);
-  },
-);
+routing.test("proxy: an unknown token asks the controller and answers 410 (proxy_bad_bearer_token)", async () => {
+  await using h = await harness();
+  const res = await request(h.port, "/abc123/");
+  assert.equal(res.status, 410);
+  assert.deepEqual(routeRequests(h.fake.received), ["abc123"]);
+});
 
-routingTest(
-  "proxy: 410 carries CORS and Server headers (proxy_gone_request_has_cors_headers, proxy_server_header)",
-  async () => {
-    await using h = await harness();
-    const res = await request(h.port, "/abc123/");
-    assert.equal(res.status, 410);
-    assert.equal(res.headers.get("access-control-allow-origin"), "*");
-    assert.equal(res.headers.get("access-control-allow-methods"), "*");
-    assert.equal(res.headers.get("access-control-allow-headers"), "*, Authorization");
-    assert.equal(res.headers.get("server"), SERVER_HEADER);
-    assert.match(SERVER_HEADER, /^Plane\/\d+\.\d+\.\d+-[0-9a-f]{8}$/);
-  },
-);
+routing.test("proxy: 410 carries CORS and Server headers (proxy_gone_request_has_cors_headers, proxy_server_header)", async () => {
+  await using h = await harness();
+  const res = await request(h.port, "/abc123/");
+  assert.equal(res.status, 410);
+  assert.equal(res.headers.get("access-control-allow-origin"), "*");
+  assert.equal(res.headers.get("access-control-allow-methods"), "*");
+  assert.equal(res.headers.get("access-control-allow-headers"), "*, Authorization");
+  assert.equal(res.headers.get("server"), SERVER_HEADER);
+  assert.match(SERVER_HEADER, /^Plane\/\d+\.\d+\.\d+-[0-9a-f]{8}$/);
+});
 
-routingTest(
-  "proxy: an unreachable backend answers 502 with Plane's headers (proxy_backend_unreachable)",
-  async () => {
-    await using h = await harness();
-    // A port that was just free: nothing listens there.
-    const closed = net.createServer();
-    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
-    const port = (closed.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => closed.close(() => r()));
-    h.fake.routes.set("tok", route("b1", `127.0.0.1:${port}`));
-    const res = await request(h.port, "/tok/");
-    assert.equal(res.status, 502);
-    assert.equal(res.headers.get("server"), SERVER_HEADER);
-    assert.equal(res.headers.get("access-control-allow-origin"), "*");
-  },
-);
+routing.test("proxy: an unreachable backend answers 502 with Plane's headers (proxy_backend_unreachable)", async () => {
+  await using h = await harness();
+  // A port that was just free: nothing listens there.
+  const closed = net.createServer();
+  await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+  const port = (closed.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  h.fake.routes.set("tok", route("b1", `127.0.0.1:${port}`));
+  const res = await request(h.port, "/tok/");
+  assert.equal(res.status, 502);
+  assert.equal(res.headers.get("server"), SERVER_HEADER);
+  assert.equal(res.headers.get("access-control-allow-origin"), "*");
+});
 
-routingTest(
-  "proxy: a routed request reaches the backend at / with GET (proxy_backend_accepts)",
-  async () => {
-    await using h = await harness();
-    h.fake.routes.set("abc123", route("b1", h.backend.address));
-    const res = await request(h.port, "/abc123/");
-    assert.equal(res.status, 200);
-    assert.equal(h.backend.seen[0]?.path, "/");
-    assert.equal(h.backend.seen[0]?.method, "GET");
-    assert.equal(h.backend.seen[0]?.headers.host, "plane.test", "the original Host is kept");
-  },
-);
+routing.test("proxy: a routed request reaches the backend at / with GET (proxy_backend_accepts)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("abc123", route("b1", h.backend.address));
+  const res = await request(h.port, "/abc123/");
+  assert.equal(res.status, 200);
+  assert.equal(h.backend.seen[0]?.path, "/");
+  assert.equal(h.backend.seen[0]?.method, "GET");
+  assert.equal(h.backend.seen[0]?.headers.host, "plane.test", "the original Host is kept");
+});
 
-routingTest(
-  "proxy: a static token's path reaches the backend unmodified (proxy_static_token)",
-  async () => {
-    await using h = await harness();
-    h.fake.routes.set("s.abc123", route("b1", h.backend.address, { "secret_token": "" }));
-    const res = await request(h.port, "/s.abc123/foobar");
-    assert.equal(res.status, 200);
-    assert.deepEqual(routeRequests(h.fake.received), ["s.abc123"]);
-    assert.equal(h.backend.seen[0]?.path, "/s.abc123/foobar");
-    assert.equal(h.backend.seen[0]?.headers["x-verified-user-data"], undefined);
-    assert.equal(h.backend.seen[0]?.headers["x-verified-secret"], "");
-  },
-);
+routing.test("proxy: a static token's path reaches the backend unmodified (proxy_static_token)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("s.abc123", route("b1", h.backend.address, { "secret_token": "" }));
+  const res = await request(h.port, "/s.abc123/foobar");
+  assert.equal(res.status, 200);
+  assert.deepEqual(routeRequests(h.fake.received), ["s.abc123"]);
+  assert.equal(h.backend.seen[0]?.path, "/s.abc123/foobar");
+  assert.equal(h.backend.seen[0]?.headers["x-verified-user-data"], undefined);
+  assert.equal(h.backend.seen[0]?.headers["x-verified-secret"], "");
+});
 
-routingTest(
-  "proxy: a route with a subdomain refuses a host without it (proxy_expected_subdomain_not_present)",
-  async () => {
-    await using h = await harness();
-    h.fake.routes.set("tok", route("b1", h.backend.address, { subdomain: "mysubdomain" }));
-    const res = await request(h.port, "/tok/");
-    assert.equal(res.status, 403);
-    assert.equal(h.backend.seen.length, 0);
-  },
-);
+routing.test("proxy: a route with a subdomain refuses a host without it (proxy_expected_subdomain_not_present)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", route("b1", h.backend.address, { subdomain: "mysubdomain" }));
+  const res = await request(h.port, "/tok/");
+  assert.equal(res.status, 403);
+  assert.equal(h.backend.seen.length, 0);
+});
 
-routingTest(
-  "proxy: a route with a subdomain accepts that subdomain (proxy_expected_subdomain_is_present)",
-  async () => {
-    await using h = await harness();
-    const cluster = `plane.test:${h.port}`;
-    h.fake.routes.set("tok", route("b1", h.backend.address, { subdomain: "mysubdomain", cluster }));
-    const res = await request(h.port, "/tok/", [["Host", `mysubdomain.${cluster}`]]);
-    assert.equal(res.status, 200);
-  },
-);
+routing.test("proxy: a route with a subdomain accepts that subdomain (proxy_expected_subdomain_is_present)", async () => {
+  await using h = await harness();
+  const cluster = `plane.test:${h.port}`;
+  h.fake.routes.set("tok", route("b1", h.backend.address, { subdomain: "mysubdomain", cluster }));
+  const res = await request(h.port, "/tok/", [["Host", `mysubdomain.${cluster}`]]);
+  assert.equal(res.status, 200);
+});
 
-routingTest(
-  "proxy: the backend sees x-forwarded-for and -proto, client values replaced (proxy_backend_passes_forwarded_headers)",
-  async () => {
-    await using h = await harness();
-    h.fake.routes.set("tok", route("b1", h.backend.address));
-    await request(h.port, "/tok/", [
-      ["Host", "plane.test"],
-      ["X-Forwarded-For", "6.6.6.6"],
-      ["X-Forwarded-Proto", "https"],
-    ]);
-    assert.equal(h.backend.seen[0]?.headers["x-forwarded-for"], "127.0.0.1");
-    assert.equal(h.backend.seen[0]?.headers["x-forwarded-proto"], "http");
-  },
-);
+routing.test("proxy: the backend sees x-forwarded-for and -proto, client values replaced (proxy_backend_passes_forwarded_headers)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", route("b1", h.backend.address));
+  await request(h.port, "/tok/", [
+    ["Host", "plane.test"],
+    ["X-Forwarded-For", "6.6.6.6"],
+    ["X-Forwarded-Proto", "https"],
+  ]);
+  assert.equal(h.backend.seen[0]?.headers["x-forwarded-for"], "127.0.0.1");
+  assert.equal(h.backend.seen[0]?.headers["x-forwarded-proto"], "http");
+});
 
-routingTest(
-  "proxy: proxied responses carry x-plane-backend-id and Plane's Server (proxy_returns_backend_id_in_header)",
-  async () => {
-    await using h = await harness();
-    h.fake.routes.set("tok", route("backend123", h.backend.address));
-    const res = await request(h.port, "/tok/");
-    assert.equal(res.status, 200);
-    assert.equal(res.headers.get("x-plane-backend-id"), "backend123");
-    assert.equal(res.headers.get("server"), SERVER_HEADER, "the backend's Server is replaced");
-  },
-);
+routing.test("proxy: proxied responses carry x-plane-backend-id and Plane's Server (proxy_returns_backend_id_in_header)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", route("backend123", h.backend.address));
+  const res = await request(h.port, "/tok/");
+  assert.equal(res.status, 200);
+  assert.equal(res.headers.get("x-plane-backend-id"), "backend123");
+  assert.equal(res.headers.get("server"), SERVER_HEADER, "the backend's Server is replaced");
+});
 
-routingTest(
-  "proxy: forged x-verified-* headers are stripped, others kept (proxy_fake_verified_headers_are_stripped)",
-  async () => {
-    await using h = await harness();
-    h.fake.routes.set("tok", route("b1", h.backend.address));
-    await request(h.port, "/tok/", [
-      ["Host", "plane.test"],
-      ["x-verified-blah", "forged"],
-      ["X-Verified-Backend", "forged"],
-      ["x-other", "kept"],
-    ]);
-    const seen = h.backend.seen[0]!.headers;
-    assert.equal(seen["x-verified-blah"], undefined);
-    assert.equal(seen["x-verified-backend"], "b1");
-    assert.equal(seen["x-other"], "kept");
-  },
-);
+routing.test("proxy: forged x-verified-* headers are stripped, others kept (proxy_fake_verified_headers_are_stripped)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", route("b1", h.backend.address));
+  await request(h.port, "/tok/", [
+    ["Host", "plane.test"],
+    ["x-verified-blah", "forged"],
+    ["X-Verified-Backend", "forged"],
+    ["x-other", "kept"],
+  ]);
+  const seen = h.backend.seen[0]!.headers;
+  assert.equal(seen["x-verified-blah"], undefined);
+  assert.equal(seen["x-verified-backend"], "b1");
+  assert.equal(seen["x-other"], "kept");
+});
 
-routingTest(
-  "proxy: the backend sees Plane's headers exactly (proxy_plane_headers_are_set)",
-  async () => {
-    await using h = await harness();
-    h.fake.routes.set(
-      "abc123",
-      route("backend123", h.backend.address, {
-        user: "auser123",
-        "user_data": { access: "readonly", email: "a@example.com" },
-        "secret_token": "secret987",
-      }),
-    );
-    const res = await request(h.port, "/abc123/a/b/c/");
-    assert.equal(res.status, 200);
-    const seen = h.backend.seen[0]!;
-    assert.equal(seen.path, "/a/b/c/");
-    assert.equal(seen.headers["x-verified-username"], "auser123");
-    assert.equal(
-      seen.headers["x-verified-user-data"],
-      '{"access":"readonly","email":"a@example.com"}',
-    );
-    assert.equal(seen.headers["x-verified-secret"], "secret987");
-    assert.equal(seen.headers["x-verified-path"], "/abc123/a/b/c/");
-    assert.equal(seen.headers["x-verified-backend"], "backend123");
-  },
-);
+routing.test("proxy: the backend sees Plane's headers exactly (proxy_plane_headers_are_set)", async () => {
+  await using h = await harness();
+  h.fake.routes.set(
+    "abc123",
+    route("backend123", h.backend.address, {
+      user: "auser123",
+      "user_data": { access: "readonly", email: "a@example.com" },
+      "secret_token": "secret987",
+    }),
+  );
+  const res = await request(h.port, "/abc123/a/b/c/");
+  assert.equal(res.status, 200);
+  const seen = h.backend.seen[0]!;
+  assert.equal(seen.path, "/a/b/c/");
+  assert.equal(seen.headers["x-verified-username"], "auser123");
+  assert.equal(
+    seen.headers["x-verified-user-data"],
+    '{"access":"readonly","email":"a@example.com"}',
+  );
+  assert.equal(seen.headers["x-verified-secret"], "secret987");
+  assert.equal(seen.headers["x-verified-path"], "/abc123/a/b/c/");
+  assert.equal(seen.headers["x-verified-backend"], "backend123");
+});
 
-routingTest(
-  "proxy: a proxied 200 without CORS gets `*, Authorization` (proxy_valid_request_has_cors_headers)",
-  async () => {
-    await using h = await harness();
-    h.fake.routes.set("tok", route("b1", h.backend.address));
-    const res = await request(h.port, "/tok/");
-    assert.equal(res.headers.get("access-control-allow-origin"), "*");
-    assert.equal(res.headers.get("access-control-allow-methods"), "*");
-    assert.equal(res.headers.get("access-control-allow-headers"), "*, Authorization");
-  },
-);
+routing.test("proxy: a proxied 200 without CORS gets `*, Authorization` (proxy_valid_request_has_cors_headers)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", route("b1", h.backend.address));
+  const res = await request(h.port, "/tok/");
+  assert.equal(res.headers.get("access-control-allow-origin"), "*");
+  assert.equal(res.headers.get("access-control-allow-methods"), "*");
+  assert.equal(res.headers.get("access-control-allow-headers"), "*, Authorization");
+});
 
-routingTest("proxy: a backend's own CORS headers are left alone (§7.2 step 10)", async () => {
+routing.test("proxy: a backend's own CORS headers are left alone (§7.2 step 10)", async () => {
   await using h = await harness({
     backendHeaders: { "access-control-allow-origin": "https://app.example" },
   });
@@ -427,7 +385,7 @@ Deno.test("proxy: a WebSocket echoes through the proxy and counts while open (pr
   assert.equal(h.proxy.monitor.entry("b1")?.hadRecentConnection, true);
 });
 
-routingTest("proxy: a route pending past the wait limit answers 504 (decisions.md)", async () => {
+routing.test("proxy: a route pending past the wait limit answers 504 (decisions.md)", async () => {
   await using h = await harness({ routeWaitMs: 100 });
   h.fake.routes.set("tok", "pending");
   const res = await request(h.port, "/tok/");
@@ -435,7 +393,7 @@ routingTest("proxy: a route pending past the wait limit answers 504 (decisions.m
   assert.equal(res.headers.get("server"), SERVER_HEADER);
 });
 
-routingTest("proxy: a pending route is served once the controller sends it (§7.3)", async () => {
+routing.test("proxy: a pending route is served once the controller sends it (§7.3)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", "pending");
   const answer = request(h.port, "/tok/x");
@@ -448,19 +406,16 @@ routingTest("proxy: a pending route is served once the controller sends it (§7.
   assert.equal(h.backend.seen[0]?.path, "/x");
 });
 
-routingTest(
-  "proxy: a reconnect re-asks pending tokens and serves the answer (decisions.md)",
-  async () => {
-    await using h = await harness();
-    h.fake.routes.set("tok", "pending");
-    const answer = request(h.port, "/tok/");
-    await h.fake.next((m) => "RouteInfoRequest" in m);
-    h.fake.routes.set("tok", route("b1", h.backend.address));
-    h.fake.dropConnections();
-    assert.equal((await answer).status, 200);
-    assert.deepEqual(routeRequests(h.fake.received), ["tok", "tok"]);
-  },
-);
+routing.test("proxy: a reconnect re-asks pending tokens and serves the answer (decisions.md)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("tok", "pending");
+  const answer = request(h.port, "/tok/");
+  await h.fake.next((m) => "RouteInfoRequest" in m);
+  h.fake.routes.set("tok", route("b1", h.backend.address));
+  h.fake.dropConnections();
+  assert.equal((await answer).status, 200);
+  assert.deepEqual(routeRequests(h.fake.received), ["tok", "tok"]);
+});
 
 Deno.test("proxy: TokenRevoked makes the next request 410 (decisions.md)", async () => {
   await using h = await harness();
@@ -552,24 +507,19 @@ Deno.test("proxy: BackendRemoved refuses new requests but leaves open WebSockets
   }
 });
 
-routingTest(
-  "proxy without path routing: /_plane_backend=<id>/ answers 410 and asks the controller nothing (issue 10)",
-  async () => {
-    await using h = await harness();
-    h.fake.routes.set("_plane_backend=b1", route("b1", h.backend.address, { "secret_token": "" }));
-    for (
-      const target of ["/_plane_backend=b1/", "/%5Fplane_backend%3Db1/x", "/_plane_backend=b1"]
-    ) {
-      const res = await request(h.port, target);
-      assert.equal(res.status, 410, target);
-      assert.equal(res.headers.get("access-control-allow-origin"), "*");
-    }
-    assert.deepEqual(routeRequests(h.fake.received), []);
-    assert.equal(h.backend.seen.length, 0);
-  },
-);
+routing.test("proxy without path routing: /_plane_backend=<id>/ answers 410 and asks the controller nothing (issue 10)", async () => {
+  await using h = await harness();
+  h.fake.routes.set("_plane_backend=b1", route("b1", h.backend.address, { "secret_token": "" }));
+  for (const target of ["/_plane_backend=b1/", "/%5Fplane_backend%3Db1/x", "/_plane_backend=b1"]) {
+    const res = await request(h.port, target);
+    assert.equal(res.status, 410, target);
+    assert.equal(res.headers.get("access-control-allow-origin"), "*");
+  }
+  assert.deepEqual(routeRequests(h.fake.received), []);
+  assert.equal(h.backend.seen.length, 0);
+});
 
-routingTest("proxy: two tokens on one keep-alive connection reach two backends", async () => {
+routing.test("proxy: two tokens on one keep-alive connection reach two backends", async () => {
   await using h = await harness();
   const other = startBackend();
   try {
@@ -592,90 +542,76 @@ routingTest("proxy: two tokens on one keep-alive connection reach two backends",
   }
 });
 
-routingTest(
-  "proxy path routing: /_plane_backend=<id>/ rewrites the path, keeps the query, ignores Host",
-  async () => {
-    await using h = await harness({ pathRouting: true });
-    h.fake.routes.set("_plane_backend=b1", route("b1", h.backend.address, { "secret_token": "" }));
-    const cases: [string, string][] = [
-      ["/_plane_backend=b1/some/path?x=1", "/some/path?x=1"],
-      ["/_plane_backend=b1", "/"],
-      ["/_plane_backend=b1?x=1", "/?x=1"],
-    ];
-    for (const [target, upstream] of cases) {
-      const res = await request(h.port, target, [["Host", "anything.example"]]);
-      assert.equal(res.status, 200, target);
-      assert.equal(h.backend.seen.at(-1)?.path, upstream, target);
-      assert.equal(h.backend.seen.at(-1)?.headers["x-verified-backend"], "b1");
-      assert.equal(h.backend.seen.at(-1)?.headers["x-verified-path"], target.split("?")[0]);
-    }
-    assert.deepEqual([...new Set(routeRequests(h.fake.received))], ["_plane_backend=b1"]);
-  },
-);
+routing.test("proxy path routing: /_plane_backend=<id>/ rewrites the path, keeps the query, ignores Host", async () => {
+  await using h = await harness({ pathRouting: true });
+  h.fake.routes.set("_plane_backend=b1", route("b1", h.backend.address, { "secret_token": "" }));
+  const cases: [string, string][] = [
+    ["/_plane_backend=b1/some/path?x=1", "/some/path?x=1"],
+    ["/_plane_backend=b1", "/"],
+    ["/_plane_backend=b1?x=1", "/?x=1"],
+  ];
+  for (const [target, upstream] of cases) {
+    const res = await request(h.port, target, [["Host", "anything.example"]]);
+    assert.equal(res.status, 200, target);
+    assert.equal(h.backend.seen.at(-1)?.path, upstream, target);
+    assert.equal(h.backend.seen.at(-1)?.headers["x-verified-backend"], "b1");
+    assert.equal(h.backend.seen.at(-1)?.headers["x-verified-path"], target.split("?")[0]);
+  }
+  assert.deepEqual([...new Set(routeRequests(h.fake.received))], ["_plane_backend=b1"]);
+});
 
-routingTest(
-  "proxy path routing: a path without the prefix is 400 and an unknown backend 404, both with CORS",
-  async () => {
-    await using h = await harness({ pathRouting: true });
-    for (
-      const target of ["/abc123/", "/s.token/x", "/_plane_backend=/x", "/_plane_backend=UPPER/"]
-    ) {
-      const res = await request(h.port, target);
-      assert.equal(res.status, 400, target);
-      assert.equal(res.headers.get("access-control-allow-origin"), "*");
-    }
-    assert.deepEqual(routeRequests(h.fake.received), [], "no route was asked for");
-    const unknown = await request(h.port, "/_plane_backend=nosuch/");
-    assert.equal(unknown.status, 404);
-    assert.equal(unknown.headers.get("access-control-allow-origin"), "*");
-    assert.equal(h.backend.seen.length, 0);
-  },
-);
+routing.test("proxy path routing: a path without the prefix is 400 and an unknown backend 404, both with CORS", async () => {
+  await using h = await harness({ pathRouting: true });
+  for (const target of ["/abc123/", "/s.token/x", "/_plane_backend=/x", "/_plane_backend=UPPER/"]) {
+    const res = await request(h.port, target);
+    assert.equal(res.status, 400, target);
+    assert.equal(res.headers.get("access-control-allow-origin"), "*");
+  }
+  assert.deepEqual(routeRequests(h.fake.received), [], "no route was asked for");
+  const unknown = await request(h.port, "/_plane_backend=nosuch/");
+  assert.equal(unknown.status, 404);
+  assert.equal(unknown.headers.get("access-control-allow-origin"), "*");
+  assert.equal(h.backend.seen.length, 0);
+});
 
 /** Chromium's Accept for a page navigation. */
 const NAVIGATION = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
-routingTest(
-  "proxy: a browser gets the HTML page for the proxy's 410 and the engine's 502, others JSON (issue 12)",
-  async () => {
-    await using h = await harness();
-    const browser: [string, string][] = [["Host", "plane.test"], ["Accept", NAVIGATION]];
-    const gone = await request(h.port, "/abc123/", browser);
-    assert.equal(gone.status, 410);
-    assert.equal(gone.headers.get("content-type"), "text/html; charset=utf-8");
-    assert.equal(gone.headers.get("cache-control"), "no-store");
-    assert.equal(gone.headers.get("access-control-allow-origin"), "*");
-    assert.equal(gone.headers.get("server"), SERVER_HEADER);
-    assert.match(gone.body, /<h1>This session has ended<\/h1>/);
+routing.test("proxy: a browser gets the HTML page for the proxy's 410 and the engine's 502, others JSON (issue 12)", async () => {
+  await using h = await harness();
+  const browser: [string, string][] = [["Host", "plane.test"], ["Accept", NAVIGATION]];
+  const gone = await request(h.port, "/abc123/", browser);
+  assert.equal(gone.status, 410);
+  assert.equal(gone.headers.get("content-type"), "text/html; charset=utf-8");
+  assert.equal(gone.headers.get("cache-control"), "no-store");
+  assert.equal(gone.headers.get("access-control-allow-origin"), "*");
+  assert.equal(gone.headers.get("server"), SERVER_HEADER);
+  assert.match(gone.body, /<h1>This session has ended<\/h1>/);
 
-    // The engine's own 502 (nothing listens at the route's address) sees the request's Accept.
-    const closed = net.createServer();
-    await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
-    const port = (closed.address() as net.AddressInfo).port;
-    await new Promise<void>((r) => closed.close(() => r()));
-    h.fake.routes.set("tok", route("b1", `127.0.0.1:${port}`));
-    const down = await request(h.port, "/tok/", browser);
-    assert.equal(down.status, 502);
-    assert.equal(down.headers.get("content-type"), "text/html; charset=utf-8");
-    assert.match(down.body, /This session cannot be reached/);
-    assert.equal(down.headers.get("server"), SERVER_HEADER);
-    const api = await request(h.port, "/tok/", [["Host", "plane.test"], ["Accept", "*/*"]]);
-    assert.equal(api.status, 502);
-    assert.equal(api.headers.get("content-type"), "application/json");
-    assert.equal(JSON.parse(api.body).kind, "BadGateway");
-  },
-);
+  // The engine's own 502 (nothing listens at the route's address) sees the request's Accept.
+  const closed = net.createServer();
+  await new Promise<void>((r) => closed.listen(0, "127.0.0.1", r));
+  const port = (closed.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => closed.close(() => r()));
+  h.fake.routes.set("tok", route("b1", `127.0.0.1:${port}`));
+  const down = await request(h.port, "/tok/", browser);
+  assert.equal(down.status, 502);
+  assert.equal(down.headers.get("content-type"), "text/html; charset=utf-8");
+  assert.match(down.body, /This session cannot be reached/);
+  assert.equal(down.headers.get("server"), SERVER_HEADER);
+  const api = await request(h.port, "/tok/", [["Host", "plane.test"], ["Accept", "*/*"]]);
+  assert.equal(api.status, 502);
+  assert.equal(api.headers.get("content-type"), "application/json");
+  assert.equal(JSON.parse(api.body).kind, "BadGateway");
+});
 
-routingTest(
-  "proxy: /favicon.ico is a quiet 404 that asks the controller nothing (issue 12)",
-  async () => {
-    await using h = await harness();
-    const image: [string, string][] = [["Host", "plane.test"], ["Accept", "image/*"]];
-    const icon = await request(h.port, "/favicon.ico", image);
-    assert.equal(icon.status, 404);
-    assert.equal(icon.headers.get("content-type"), "application/json");
-    assert.equal(JSON.parse(icon.body).kind, "NotFound");
-    assert.equal(icon.headers.get("server"), SERVER_HEADER);
-    assert.deepEqual(routeRequests(h.fake.received), []);
-  },
-);
+routing.test("proxy: /favicon.ico is a quiet 404 that asks the controller nothing (issue 12)", async () => {
+  await using h = await harness();
+  const image: [string, string][] = [["Host", "plane.test"], ["Accept", "image/*"]];
+  const icon = await request(h.port, "/favicon.ico", image);
+  assert.equal(icon.status, 404);
+  assert.equal(icon.headers.get("content-type"), "application/json");
+  assert.equal(JSON.parse(icon.body).kind, "NotFound");
+  assert.equal(icon.headers.get("server"), SERVER_HEADER);
+  assert.deepEqual(routeRequests(h.fake.received), []);
+});
