@@ -193,6 +193,7 @@ const CASES: Record<Role, RoleCase> = {
       "--path-routing": { with: ["--hostname", "127.0.0.1"], expected: true },
       "--force-path-routing": { expected: true },
       "--log-level": { value: "debug", expected: "debug" },
+      "--workers": { value: "3", expected: 3 },
     },
   },
 };

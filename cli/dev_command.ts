@@ -30,6 +30,7 @@ Flags:
   --proxy-port N        proxy port; the cluster is localhost:N (default 9090)
   --runtime R           auto, docker or local (default auto: Docker when it answers)
   --data DIR            where dev state lives (default .plane)
+  --workers N           proxy workers (default: one per CPU core; 1: no workers)
   --log-level LEVEL     debug, info, warn or error (default warn)
   -h, --help            show this help
 
@@ -45,6 +46,8 @@ export interface DevOptions {
   runtime: "auto" | "docker" | "local";
   data: string;
   logLevel: LogLevel;
+  /** Proxy workers (unset: one per CPU core). */
+  workers?: number | undefined;
 }
 
 export function parseDevFlags(
@@ -62,6 +65,7 @@ export function parseDevFlags(
         runtime: { type: "string" },
         data: { type: "string" },
         "log-level": { type: "string" },
+        workers: { type: "string" },
         help: { type: "boolean", short: "h" },
       },
     }));
@@ -87,9 +91,14 @@ export function parseDevFlags(
       `Invalid --log-level: expected debug, info, warn or error, got "${logLevel}"`,
     );
   }
+  const workers = values.workers;
+  if (workers !== undefined && (!/^\d+$/.test(workers) || Number(workers) < 1)) {
+    throw new UsageError(`Invalid --workers: expected a whole number from 1, got "${workers}"`);
+  }
   return {
     kind: "run",
     options: {
+      ...(workers !== undefined && { workers: Number(workers) }),
       port: port("port", values.port, 8080),
       proxyPort: port("proxy-port", values["proxy-port"], 9090),
       runtime,
@@ -209,6 +218,7 @@ export async function startDev(options: DevOptions): Promise<DevCluster> {
         httpPort: options.proxyPort,
         hostname: "127.0.0.1",
         logLevel: options.logLevel,
+        workers: options.workers,
       }),
       { log: log.child("proxy"), shutdownMs: 2_000 },
     );

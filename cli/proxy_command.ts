@@ -4,7 +4,13 @@
  */
 import { ProxyConfig, type ProxyConfigInput } from "../proxy/config.ts";
 import { createProxy, type Proxy } from "../proxy/mod.ts";
-import { type ProxyServer, serveProxy } from "../proxy/serve.ts";
+import { serveProxy } from "../proxy/serve.ts";
+import {
+  type ProxyWorkers,
+  ReusePortUnavailableError,
+  startProxyWorkers,
+} from "../proxy/worker_pool.ts";
+import { randomProxyName } from "../shared/names.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { type ConfigFlag, describeFlagError, parseFlagsOf } from "./config_flags.ts";
 import { UsageError } from "./usage_error.ts";
@@ -32,6 +38,8 @@ Flags (environment variable in brackets; flags win):
                              tokens (Jamsocket local development; loopback only; the
                              controller must run with --allow-path-routing)
   --force-path-routing       allow --path-routing on a non-loopback --hostname
+  --workers N                engines serving the port, each on its own thread (default: one
+                             per CPU core; 1: a single thread, no workers)
   --log-level LEVEL          debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
   -h, --help                 show this help
 `;
@@ -123,6 +131,14 @@ export const PROXY_FLAGS = [
     meaning: "allow `--path-routing` on a non-loopback `--hostname`",
   },
   {
+    flag: "--workers",
+    value: "N",
+    field: "workers",
+    unset: "one per CPU core",
+    meaning: "engines serving the port, each on its own thread with its own listener " +
+      "(`SO_REUSEPORT`); 1 runs a single thread with no workers",
+  },
+  {
     flag: "--log-level",
     value: "LEVEL",
     field: "logLevel",
@@ -174,50 +190,101 @@ export function parseProxyFlags(
   set("routeWaitSeconds", seconds("route-wait-seconds", values["route-wait-seconds"]));
   set("bodyTimeoutSeconds", seconds("body-timeout-seconds", values["body-timeout-seconds"]));
   set("logLevel", values["log-level"] ?? env(PROXY_ENV.logLevel));
+  const workers = integer("workers", values.workers);
+  if (workers === 0) throw new UsageError("Invalid --workers: expected at least 1, got 0");
+  set("workers", workers);
   const parsed = ProxyConfig.safeParse(input);
   if (!parsed.success) throw new UsageError(describeFlagError(parsed.error, PROXY_FLAGS, input));
   return { kind: "run", config: parsed.data };
 }
 
 export interface RunningProxy {
-  proxy: Proxy;
-  server: ProxyServer;
+  /** The proxy, when it runs in this thread (`--workers 1`). */
+  proxy: Proxy | undefined;
+  /** The worker pool, with more than one worker. */
+  workers: ProxyWorkers | undefined;
+  /** Bound ports (useful with port 0). */
+  server: { httpPort: number; httpsPort: number | undefined };
+  /** True while connected to a controller. */
+  ready(): boolean;
   /** Resolves once stopped. */
   done: Promise<void>;
   /** Stops accepting, lets in-flight requests finish for up to 10 s (§7.1), then closes. */
   stop(): Promise<void>;
 }
 
-/** Builds the proxy for `config` and binds its listeners. */
+/** Builds the proxy for `config` and binds its listeners (in workers when `config.workers` > 1). */
 export async function startProxy(
   config: ProxyConfig,
   options: { log?: Logger; shutdownMs?: number } = {},
 ): Promise<RunningProxy> {
   const log = options.log ?? createLogger("proxy", { level: config.logLevel });
-  const proxy = createProxy({
-    cluster: config.cluster,
-    controllerUrl: config.controllerUrl,
-    name: config.name,
-    secret: config.secret,
-    rootRedirectUrl: config.rootRedirectUrl,
-    pathRouting: config.pathRouting,
-    routeWaitMs: config.routeWaitSeconds * 1000,
-    log,
-  });
-  let server: ProxyServer;
-  try {
-    server = await serveProxy(proxy, {
-      hostname: config.hostname,
-      httpPort: config.httpPort,
-      https: config.https && config.certPath !== undefined && config.httpsPort !== undefined
-        ? { port: config.httpsPort, certPath: config.certPath }
-        : undefined,
-      limits: { bodyTimeoutMs: config.bodyTimeoutSeconds * 1000 },
+  const shutdownMs = options.shutdownMs ?? 10_000;
+  const https = config.https && config.certPath !== undefined && config.httpsPort !== undefined
+    ? { port: config.httpsPort, certPath: config.certPath }
+    : undefined;
+  const limits = { bodyTimeoutMs: config.bodyTimeoutSeconds * 1000 };
+  let proxy: Proxy | undefined;
+  let workers: ProxyWorkers | undefined;
+  let server: {
+    httpPort: number;
+    httpsPort: number | undefined;
+    close(o: { graceMs: number }): Promise<void>;
+  };
+  let workerCount = config.workers ?? Math.max(1, navigator.hardwareConcurrency);
+  if (workerCount > 1) {
+    try {
+      workers = await startProxyWorkers({
+        workers: workerCount,
+        name: config.name ?? randomProxyName(),
+        cluster: config.cluster,
+        controllerUrl: config.controllerUrl,
+        secret: config.secret,
+        rootRedirectUrl: config.rootRedirectUrl,
+        pathRouting: config.pathRouting,
+        routeWaitMs: config.routeWaitSeconds * 1000,
+        hostname: config.hostname,
+        httpPort: config.httpPort,
+        https,
+        limits,
+        logLevel: config.logLevel,
+        log,
+      });
+    } catch (err) {
+      // One per core is only a default: without reusePort, serve on one thread as before.
+      if (!(err instanceof ReusePortUnavailableError) || config.workers !== undefined) throw err;
+      log.warn("Serving on one thread: pass --unstable-net to Deno for a worker per core", {
+        cores: workerCount,
+      });
+      workerCount = 1;
+    }
+  }
+  if (workers !== undefined) {
+    server = workers;
+  } else {
+    const single = createProxy({
+      cluster: config.cluster,
+      controllerUrl: config.controllerUrl,
+      name: config.name,
+      secret: config.secret,
+      rootRedirectUrl: config.rootRedirectUrl,
+      pathRouting: config.pathRouting,
+      routeWaitMs: config.routeWaitSeconds * 1000,
       log,
     });
-  } catch (err) {
-    await proxy.close();
-    throw err;
+    try {
+      server = await serveProxy(single, {
+        hostname: config.hostname,
+        httpPort: config.httpPort,
+        https,
+        limits,
+        log,
+      });
+    } catch (err) {
+      await single.close();
+      throw err;
+    }
+    proxy = single;
   }
   if (config.pathRouting) {
     log.warn(
@@ -228,23 +295,26 @@ export async function startProxy(
     );
   }
   log.info("Proxy listening", {
-    name: proxy.name,
+    name: proxy?.name ?? workers?.name,
     cluster: config.cluster,
     http: server.httpPort,
     https: server.httpsPort,
+    workers: workerCount,
   });
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   let stopping: Promise<void> | null = null;
   return {
     proxy,
-    server,
+    workers,
+    server: { httpPort: server.httpPort, httpsPort: server.httpsPort },
+    ready: () => proxy?.ready() ?? workers?.ready() ?? false,
     done,
     stop() {
       stopping ??= (async () => {
         log.info("Proxy shutting down");
-        await server.close({ graceMs: options.shutdownMs ?? 10_000 });
-        await proxy.close();
+        await server.close({ graceMs: shutdownMs });
+        await proxy?.close();
         resolveDone();
       })();
       return stopping;

@@ -38,6 +38,13 @@ Deno.test("parseProxyFlags() builds a config from flags over the environment", (
   assert.equal(config([...base, "--body-timeout-seconds", "1.5"]).bodyTimeoutSeconds, 1.5);
 });
 
+Deno.test("parseProxyFlags() runs one worker per CPU core unless --workers says otherwise (issue 13)", () => {
+  // Unset: startProxy runs navigator.hardwareConcurrency workers.
+  assert.equal(config(base).workers, undefined);
+  assert.equal(config([...base, "--workers", "1"]).workers, 1);
+  assert.equal(config([...base, "--workers", "3"]).workers, 3);
+});
+
 Deno.test("parseProxyFlags() picks ports by §7.1's table", () => {
   const ports = (args: string[]) => {
     const c = config([...base, ...args]);
@@ -73,6 +80,8 @@ Deno.test("parseProxyFlags() answers each mistake with one precise line", () => 
     [[...base, "--body-timeout-seconds", "0"], /Invalid --body-timeout-seconds/],
     [[...base, "--root-redirect-url", "nope"], /^Invalid --root-redirect-url: /],
     [[...base, "--log-level", "loud"], /^Invalid --log-level: /],
+    [[...base, "--workers", "0"], /^Invalid --workers: expected at least 1, got 0$/],
+    [[...base, "--workers", "two"], /^Invalid --workers: expected a whole number, got "two"$/],
   ];
   for (const [args, message] of cases) {
     assert.throws(
@@ -136,5 +145,57 @@ Deno.test("plane proxy: serves /ready once connected and stops on SIGTERM with s
       // Already exited.
     }
     await child.status;
+  }
+});
+
+Deno.test("plane proxy without --unstable-net: one worker per core falls back to one thread with a warning; --workers 2 is one error line", async () => {
+  await using fake = startFakeController();
+  // deno.json without its `unstable` list: Deno as a user may run it by hand.
+  const config = JSON.parse(await Deno.readTextFile(new URL("../deno.json", import.meta.url)));
+  delete config.unstable;
+  delete config.tasks;
+  const dir = await Deno.makeTempDir();
+  const configPath = `${dir}/deno.json`;
+  await Deno.writeTextFile(configPath, JSON.stringify(config));
+  const plane = (extra: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        ...["run", "-q", "--config", configPath, "--no-lock", "--allow-net", "--allow-env"],
+        ...["--allow-read", "--allow-write", "--allow-run", "--allow-sys"],
+        new URL("./main.ts", import.meta.url).pathname,
+        ...["proxy", "--controller-url", fake.url, "--cluster", "plane.test"],
+        ...["--hostname", "127.0.0.1", "--http-port", "0", ...extra],
+      ],
+      env: { NO_COLOR: "1" },
+      stdin: "null",
+      stdout: "null",
+      stderr: "piped",
+    });
+  try {
+    const refused = await plane(["--workers", "2"]).output();
+    assert.equal(refused.code, 1);
+    assert.match(
+      new TextDecoder().decode(refused.stderr),
+      /Cannot start 2 proxy workers on one port: Deno needs --unstable-net/,
+    );
+
+    const child = plane([]).spawn();
+    const lines = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+    let seen = "";
+    try {
+      while (!seen.includes('"message":"Proxy listening"')) {
+        const { value, done } = await lines.read();
+        if (done) throw new Error(`plane proxy exited: ${seen}`);
+        seen += value;
+      }
+      assert.match(seen, /"level":"warn"[^\n]*"Serving on one thread: pass --unstable-net/);
+      assert.match(seen, /"message":"Proxy listening"[^\n]*"workers":1/);
+    } finally {
+      child.kill("SIGTERM");
+      await lines.cancel().catch(() => {});
+      await child.status;
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -43,6 +43,11 @@ export const ProxyConfig = z.object({
   /** Allow path routing on a non-loopback listener (otherwise refused at start-up). */
   forcePathRouting: z.boolean().default(false),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /**
+   * Engines serving the port (issue 13): unset means one per CPU core (resolved at start, so
+   * the documented default is not this machine's count); 1 is a single thread with no worker.
+   */
+  workers: z.number().int().min(1).max(1024).optional(),
 }).transform((c, ctx) => {
   const https = c.https || c.httpsPort !== undefined;
   if (https && c.certPath === undefined) {

@@ -36,6 +36,8 @@ export interface ControllerLinkOptions {
 export interface ControllerLinkHandlers {
   /** A connection finished its handshake (first time or again). */
   onConnected(): void;
+  /** That connection ended (before the link reconnects). */
+  onDisconnected?(): void;
   /** A message from the controller, already validated. */
   onMessage(message: MessageToProxy): void;
 }

@@ -6,7 +6,7 @@
  * same object serves `plane proxy` and a proxy embedded in a drone (decisions.md ext. 9).
  */
 import type { ConnectionInfo, Decision, EngineErrorResponse, RequestHead } from "./engine/types.ts";
-import { startControllerLink } from "./controller_link.ts";
+import { type ControllerLinkHandlers, startControllerLink } from "./controller_link.ts";
 import { RouteCache } from "./route_cache.ts";
 import { type BackendCounter, ConnectionMonitor } from "./connection_monitor.ts";
 import { TunnelRegistry } from "./tunnel_registry.ts";
@@ -20,7 +20,7 @@ import {
 import type { RouteHooks } from "./prepared_route.ts";
 import type { Logger } from "../shared/log.ts";
 import { type BackendName, randomProxyName } from "../shared/names.ts";
-import type { MessageToProxy } from "../shared/protocol.ts";
+import type { MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
 import { Unreachable } from "../shared/unreachable.ts";
 
 export interface ProxyOptions {
@@ -43,7 +43,20 @@ export interface ProxyOptions {
   /** Controller reconnect backoff (§1.3: 1 s initial, 60 s cap). */
   backoffInitialMs?: number | undefined;
   backoffMaxMs?: number | undefined;
+  /**
+   * Replaces the controller socket: a proxy worker (`proxy_worker.ts`) talks to the one socket
+   * its main thread holds (`worker_pool.ts`) instead of dialling its own.
+   */
+  link?: ((handlers: ControllerLinkHandlers) => ProxyLink) | undefined;
   log: Logger;
+}
+
+/** What the proxy needs from its controller connection. */
+export interface ProxyLink {
+  readonly connected: boolean;
+  /** Sends now; false (and nothing sent) while disconnected. */
+  send(message: MessageFromProxy): boolean;
+  close(): Promise<void>;
 }
 
 export interface Proxy {
@@ -73,7 +86,7 @@ export function createProxy(options: ProxyOptions): Proxy {
   const name = options.name ?? randomProxyName();
   // The link, cache and monitor refer to each other; `link` is assigned just below.
   // deno-lint-ignore prefer-const
-  let link: ReturnType<typeof startControllerLink>;
+  let link: ProxyLink;
   const routes = new RouteCache(
     (token) => link.send({ RouteInfoRequest: { token } }),
     { waitMs: options.routeWaitMs },
@@ -105,7 +118,8 @@ export function createProxy(options: ProxyOptions): Proxy {
     }
   }
 
-  link = startControllerLink(
+  const handlers = { onConnected: () => routes.connected(), onMessage };
+  link = options.link?.(handlers) ?? startControllerLink(
     {
       controllerUrl: options.controllerUrl,
       cluster: options.cluster,
@@ -115,7 +129,7 @@ export function createProxy(options: ProxyOptions): Proxy {
       backoffInitialMs: options.backoffInitialMs,
       backoffMaxMs: options.backoffMaxMs,
     },
-    { onConnected: () => routes.connected(), onMessage },
+    handlers,
     { log: log.child("link") },
   );
 

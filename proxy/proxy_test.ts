@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import net from "node:net";
 import { createProxy, type Proxy } from "./mod.ts";
-import { type ProxyServer, serveProxy } from "./serve.ts";
+import { serveProxy } from "./serve.ts";
+import { startProxyWorkers } from "./worker_pool.ts";
 import {
   type FakeController,
   keepAlives,
@@ -73,11 +74,31 @@ function route(backend: string, address: string, more: Partial<RouteInfo> = {}):
 
 interface Harness extends AsyncDisposable {
   fake: FakeController;
+  /** The in-thread proxy (one worker; tests of its internals run with one worker only). */
   proxy: Proxy;
-  server: ProxyServer;
   port: number;
   backend: ReturnType<typeof startBackend>;
 }
+
+/** Workers behind the harness's port; `routing.test` runs its cases with 1 and with 2. */
+let harnessWorkers = 1;
+
+/** Routing cases that must answer the same whether one engine or two workers serve the port. */
+const routing = {
+  /** Registers the case once per worker count (issue 13, `--workers`). */
+  test(name: string, fn: () => Promise<void>) {
+    for (const workers of [1, 2]) {
+      Deno.test(workers === 1 ? name : `${name} [2 workers]`, async () => {
+        harnessWorkers = workers;
+        try {
+          await fn();
+        } finally {
+          harnessWorkers = 1;
+        }
+      });
+    }
+  },
+};
 
 async function harness(
   options: {
@@ -91,6 +112,37 @@ async function harness(
   const fake = startFakeController();
   if (options.connect === false) fake.refuse = true;
   const backend = startBackend({ headers: options.backendHeaders ?? {} });
+  if (harnessWorkers > 1) {
+    const pool = await startProxyWorkers({
+      workers: harnessWorkers,
+      name: "px-test",
+      cluster: "plane.test",
+      controllerUrl: fake.url,
+      rootRedirectUrl: options.rootRedirectUrl,
+      routeWaitMs: options.routeWaitMs,
+      pathRouting: options.pathRouting,
+      hostname: "127.0.0.1",
+      httpPort: 0,
+      logLevel: "error",
+      backoffInitialMs: 10,
+      backoffMaxMs: 50,
+      log,
+    });
+    if (options.connect !== false) await waitFor(() => pool.ready(), { message: "pool ready" });
+    return {
+      fake,
+      get proxy(): Proxy {
+        throw new Error("Cannot inspect the proxy: it runs in workers (use routing.test only)");
+      },
+      port: pool.httpPort,
+      backend,
+      async [Symbol.asyncDispose]() {
+        await pool.close({ graceMs: 1_000 });
+        await backend.close();
+        await fake.close();
+      },
+    };
+  }
   const proxy = createProxy({
     cluster: "plane.test",
     controllerUrl: fake.url,
@@ -106,7 +158,6 @@ async function harness(
   return {
     fake,
     proxy,
-    server,
     port: server.httpPort,
     backend,
     async [Symbol.asyncDispose]() {
@@ -118,7 +169,7 @@ async function harness(
   };
 }
 
-Deno.test("proxy: GET / answers 400 with no Location and asks no route (proxy_root_no_redirect)", async () => {
+routing.test("proxy: GET / answers 400 with no Location and asks no route (proxy_root_no_redirect)", async () => {
   await using h = await harness();
   const res = await request(h.port, "/");
   assert.equal(res.status, 400);
@@ -129,21 +180,21 @@ Deno.test("proxy: GET / answers 400 with no Location and asks no route (proxy_ro
   assert.deepEqual(routeRequests(h.fake.received), []);
 });
 
-Deno.test("proxy: GET / redirects 301 to the root redirect URL (proxy_root_redirect)", async () => {
+routing.test("proxy: GET / redirects 301 to the root redirect URL (proxy_root_redirect)", async () => {
   await using h = await harness({ rootRedirectUrl: "https://plane.test/" });
   const res = await request(h.port, "/");
   assert.equal(res.status, 301);
   assert.equal(res.headers.get("location"), "https://plane.test/");
 });
 
-Deno.test("proxy: an unknown token asks the controller and answers 410 (proxy_bad_bearer_token)", async () => {
+routing.test("proxy: an unknown token asks the controller and answers 410 (proxy_bad_bearer_token)", async () => {
   await using h = await harness();
   const res = await request(h.port, "/abc123/");
   assert.equal(res.status, 410);
   assert.deepEqual(routeRequests(h.fake.received), ["abc123"]);
 });
 
-Deno.test("proxy: 410 carries CORS and Server headers (proxy_gone_request_has_cors_headers, proxy_server_header)", async () => {
+routing.test("proxy: 410 carries CORS and Server headers (proxy_gone_request_has_cors_headers, proxy_server_header)", async () => {
   await using h = await harness();
   const res = await request(h.port, "/abc123/");
   assert.equal(res.status, 410);
@@ -154,7 +205,7 @@ Deno.test("proxy: 410 carries CORS and Server headers (proxy_gone_request_has_co
   assert.match(SERVER_HEADER, /^Plane\/\d+\.\d+\.\d+-[0-9a-f]{8}$/);
 });
 
-Deno.test("proxy: an unreachable backend answers 502 with Plane's headers (proxy_backend_unreachable)", async () => {
+routing.test("proxy: an unreachable backend answers 502 with Plane's headers (proxy_backend_unreachable)", async () => {
   await using h = await harness();
   // A port that was just free: nothing listens there.
   const closed = net.createServer();
@@ -168,7 +219,7 @@ Deno.test("proxy: an unreachable backend answers 502 with Plane's headers (proxy
   assert.equal(res.headers.get("access-control-allow-origin"), "*");
 });
 
-Deno.test("proxy: a routed request reaches the backend at / with GET (proxy_backend_accepts)", async () => {
+routing.test("proxy: a routed request reaches the backend at / with GET (proxy_backend_accepts)", async () => {
   await using h = await harness();
   h.fake.routes.set("abc123", route("b1", h.backend.address));
   const res = await request(h.port, "/abc123/");
@@ -178,7 +229,7 @@ Deno.test("proxy: a routed request reaches the backend at / with GET (proxy_back
   assert.equal(h.backend.seen[0]?.headers.host, "plane.test", "the original Host is kept");
 });
 
-Deno.test("proxy: a static token's path reaches the backend unmodified (proxy_static_token)", async () => {
+routing.test("proxy: a static token's path reaches the backend unmodified (proxy_static_token)", async () => {
   await using h = await harness();
   h.fake.routes.set("s.abc123", route("b1", h.backend.address, { "secret_token": "" }));
   const res = await request(h.port, "/s.abc123/foobar");
@@ -189,7 +240,7 @@ Deno.test("proxy: a static token's path reaches the backend unmodified (proxy_st
   assert.equal(h.backend.seen[0]?.headers["x-verified-secret"], "");
 });
 
-Deno.test("proxy: a route with a subdomain refuses a host without it (proxy_expected_subdomain_not_present)", async () => {
+routing.test("proxy: a route with a subdomain refuses a host without it (proxy_expected_subdomain_not_present)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", route("b1", h.backend.address, { subdomain: "mysubdomain" }));
   const res = await request(h.port, "/tok/");
@@ -197,7 +248,7 @@ Deno.test("proxy: a route with a subdomain refuses a host without it (proxy_expe
   assert.equal(h.backend.seen.length, 0);
 });
 
-Deno.test("proxy: a route with a subdomain accepts that subdomain (proxy_expected_subdomain_is_present)", async () => {
+routing.test("proxy: a route with a subdomain accepts that subdomain (proxy_expected_subdomain_is_present)", async () => {
   await using h = await harness();
   const cluster = `plane.test:${h.port}`;
   h.fake.routes.set("tok", route("b1", h.backend.address, { subdomain: "mysubdomain", cluster }));
@@ -205,7 +256,7 @@ Deno.test("proxy: a route with a subdomain accepts that subdomain (proxy_expecte
   assert.equal(res.status, 200);
 });
 
-Deno.test("proxy: the backend sees x-forwarded-for and -proto, client values replaced (proxy_backend_passes_forwarded_headers)", async () => {
+routing.test("proxy: the backend sees x-forwarded-for and -proto, client values replaced (proxy_backend_passes_forwarded_headers)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", route("b1", h.backend.address));
   await request(h.port, "/tok/", [
@@ -217,7 +268,7 @@ Deno.test("proxy: the backend sees x-forwarded-for and -proto, client values rep
   assert.equal(h.backend.seen[0]?.headers["x-forwarded-proto"], "http");
 });
 
-Deno.test("proxy: proxied responses carry x-plane-backend-id and Plane's Server (proxy_returns_backend_id_in_header)", async () => {
+routing.test("proxy: proxied responses carry x-plane-backend-id and Plane's Server (proxy_returns_backend_id_in_header)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", route("backend123", h.backend.address));
   const res = await request(h.port, "/tok/");
@@ -226,7 +277,7 @@ Deno.test("proxy: proxied responses carry x-plane-backend-id and Plane's Server 
   assert.equal(res.headers.get("server"), SERVER_HEADER, "the backend's Server is replaced");
 });
 
-Deno.test("proxy: forged x-verified-* headers are stripped, others kept (proxy_fake_verified_headers_are_stripped)", async () => {
+routing.test("proxy: forged x-verified-* headers are stripped, others kept (proxy_fake_verified_headers_are_stripped)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", route("b1", h.backend.address));
   await request(h.port, "/tok/", [
@@ -241,7 +292,7 @@ Deno.test("proxy: forged x-verified-* headers are stripped, others kept (proxy_f
   assert.equal(seen["x-other"], "kept");
 });
 
-Deno.test("proxy: the backend sees Plane's headers exactly (proxy_plane_headers_are_set)", async () => {
+routing.test("proxy: the backend sees Plane's headers exactly (proxy_plane_headers_are_set)", async () => {
   await using h = await harness();
   h.fake.routes.set(
     "abc123",
@@ -265,7 +316,7 @@ Deno.test("proxy: the backend sees Plane's headers exactly (proxy_plane_headers_
   assert.equal(seen.headers["x-verified-backend"], "backend123");
 });
 
-Deno.test("proxy: a proxied 200 without CORS gets `*, Authorization` (proxy_valid_request_has_cors_headers)", async () => {
+routing.test("proxy: a proxied 200 without CORS gets `*, Authorization` (proxy_valid_request_has_cors_headers)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", route("b1", h.backend.address));
   const res = await request(h.port, "/tok/");
@@ -274,7 +325,7 @@ Deno.test("proxy: a proxied 200 without CORS gets `*, Authorization` (proxy_vali
   assert.equal(res.headers.get("access-control-allow-headers"), "*, Authorization");
 });
 
-Deno.test("proxy: a backend's own CORS headers are left alone (§7.2 step 10)", async () => {
+routing.test("proxy: a backend's own CORS headers are left alone (§7.2 step 10)", async () => {
   await using h = await harness({
     backendHeaders: { "access-control-allow-origin": "https://app.example" },
   });
@@ -334,7 +385,7 @@ Deno.test("proxy: a WebSocket echoes through the proxy and counts while open (pr
   assert.equal(h.proxy.monitor.entry("b1")?.hadRecentConnection, true);
 });
 
-Deno.test("proxy: a route pending past the wait limit answers 504 (decisions.md)", async () => {
+routing.test("proxy: a route pending past the wait limit answers 504 (decisions.md)", async () => {
   await using h = await harness({ routeWaitMs: 100 });
   h.fake.routes.set("tok", "pending");
   const res = await request(h.port, "/tok/");
@@ -342,7 +393,7 @@ Deno.test("proxy: a route pending past the wait limit answers 504 (decisions.md)
   assert.equal(res.headers.get("server"), SERVER_HEADER);
 });
 
-Deno.test("proxy: a pending route is served once the controller sends it (§7.3)", async () => {
+routing.test("proxy: a pending route is served once the controller sends it (§7.3)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", "pending");
   const answer = request(h.port, "/tok/x");
@@ -355,7 +406,7 @@ Deno.test("proxy: a pending route is served once the controller sends it (§7.3)
   assert.equal(h.backend.seen[0]?.path, "/x");
 });
 
-Deno.test("proxy: a reconnect re-asks pending tokens and serves the answer (decisions.md)", async () => {
+routing.test("proxy: a reconnect re-asks pending tokens and serves the answer (decisions.md)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", "pending");
   const answer = request(h.port, "/tok/");
@@ -456,7 +507,7 @@ Deno.test("proxy: BackendRemoved refuses new requests but leaves open WebSockets
   }
 });
 
-Deno.test("proxy without path routing: /_plane_backend=<id>/ answers 410 and asks the controller nothing (issue 10)", async () => {
+routing.test("proxy without path routing: /_plane_backend=<id>/ answers 410 and asks the controller nothing (issue 10)", async () => {
   await using h = await harness();
   h.fake.routes.set("_plane_backend=b1", route("b1", h.backend.address, { "secret_token": "" }));
   for (const target of ["/_plane_backend=b1/", "/%5Fplane_backend%3Db1/x", "/_plane_backend=b1"]) {
@@ -468,7 +519,7 @@ Deno.test("proxy without path routing: /_plane_backend=<id>/ answers 410 and ask
   assert.equal(h.backend.seen.length, 0);
 });
 
-Deno.test("proxy: two tokens on one keep-alive connection reach two backends", async () => {
+routing.test("proxy: two tokens on one keep-alive connection reach two backends", async () => {
   await using h = await harness();
   const other = startBackend();
   try {
@@ -491,7 +542,7 @@ Deno.test("proxy: two tokens on one keep-alive connection reach two backends", a
   }
 });
 
-Deno.test("proxy path routing: /_plane_backend=<id>/ rewrites the path, keeps the query, ignores Host", async () => {
+routing.test("proxy path routing: /_plane_backend=<id>/ rewrites the path, keeps the query, ignores Host", async () => {
   await using h = await harness({ pathRouting: true });
   h.fake.routes.set("_plane_backend=b1", route("b1", h.backend.address, { "secret_token": "" }));
   const cases: [string, string][] = [
@@ -509,7 +560,7 @@ Deno.test("proxy path routing: /_plane_backend=<id>/ rewrites the path, keeps th
   assert.deepEqual([...new Set(routeRequests(h.fake.received))], ["_plane_backend=b1"]);
 });
 
-Deno.test("proxy path routing: a path without the prefix is 400 and an unknown backend 404, both with CORS", async () => {
+routing.test("proxy path routing: a path without the prefix is 400 and an unknown backend 404, both with CORS", async () => {
   await using h = await harness({ pathRouting: true });
   for (const target of ["/abc123/", "/s.token/x", "/_plane_backend=/x", "/_plane_backend=UPPER/"]) {
     const res = await request(h.port, target);
@@ -526,7 +577,7 @@ Deno.test("proxy path routing: a path without the prefix is 400 and an unknown b
 /** Chromium's Accept for a page navigation. */
 const NAVIGATION = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
 
-Deno.test("proxy: a browser gets the HTML page for the proxy's 410 and the engine's 502, others JSON (issue 12)", async () => {
+routing.test("proxy: a browser gets the HTML page for the proxy's 410 and the engine's 502, others JSON (issue 12)", async () => {
   await using h = await harness();
   const browser: [string, string][] = [["Host", "plane.test"], ["Accept", NAVIGATION]];
   const gone = await request(h.port, "/abc123/", browser);
@@ -554,7 +605,7 @@ Deno.test("proxy: a browser gets the HTML page for the proxy's 410 and the engin
   assert.equal(JSON.parse(api.body).kind, "BadGateway");
 });
 
-Deno.test("proxy: /favicon.ico is a quiet 404 that asks the controller nothing (issue 12)", async () => {
+routing.test("proxy: /favicon.ico is a quiet 404 that asks the controller nothing (issue 12)", async () => {
   await using h = await harness();
   const image: [string, string][] = [["Host", "plane.test"], ["Accept", "image/*"]];
   const icon = await request(h.port, "/favicon.ico", image);

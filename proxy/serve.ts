@@ -9,6 +9,8 @@ import net from "node:net";
 import tls from "node:tls";
 import { createEngine } from "./engine/engine.ts";
 import type { EngineLimits } from "./engine/types.ts";
+import type { EngineStats } from "./engine/engine.ts";
+import { acceptLoop, descriptorAlarm } from "./accept_loop.ts";
 import type { Proxy } from "./mod.ts";
 import { engineErrorResponse } from "./request.ts";
 import { isReservedHeader } from "./reserved_header.ts";
@@ -22,6 +24,11 @@ export interface ServeOptions {
   httpPort: number;
   https?: { port: number; certPath: string; pollMs?: number } | undefined;
   limits?: Partial<EngineLimits>;
+  /**
+   * Share the port with other listeners (`SO_REUSEPORT`, Linux): each proxy worker binds its
+   * own listener and the kernel spreads connections across them (`worker_pool.ts`).
+   */
+  reusePort?: boolean | undefined;
   log: Logger;
   /** Aborts the wait for an initial certificate. */
   signal?: AbortSignal;
@@ -31,14 +38,21 @@ export interface ProxyServer {
   /** Bound ports (useful with port 0). */
   readonly httpPort: number;
   readonly httpsPort: number | undefined;
+  /** The proxy engine's live counters (requests served, open connections, …). */
+  readonly stats: Readonly<EngineStats>;
   /** Stops accepting, waits for open connections up to `graceMs`, then closes them. */
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
-function listen(server: net.Server, port: number, hostname: string): Promise<number> {
+function listen(
+  server: net.Server,
+  port: number,
+  hostname: string,
+  reusePort = false,
+): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", reject);
-    server.listen(port, hostname, () => {
+    server.listen({ port, host: hostname, ...(reusePort && { reusePort: true }) }, () => {
       server.off("error", reject);
       resolve((server.address() as net.AddressInfo).port);
     });
@@ -96,11 +110,14 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
     socket.once("close", () => sockets.delete(socket));
   }
 
+  const connectAlarm = descriptorAlarm(log);
   const engine = createEngine({
     decide: proxy.decide,
     errorResponse: proxy.errorResponse,
     // Issue 10, finding 2c: identity fields must not reach a backend as trailers either.
     dropRequestTrailer: isReservedHeader,
+    // Issue 13: a 502 for want of a descriptor is logged (once per interval), not silent.
+    onConnectError: (err) => connectAlarm("connect", err),
     ...(options.limits && { limits: options.limits }),
   });
   const engines = [engine];
@@ -138,7 +155,7 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
     }, { intervalMs: pollMs, initialMtime: initial.mtime });
     closers.push(() => watcher.close());
     servers.push(server);
-    httpsPort = await listen(server, https.port, options.hostname);
+    httpsPort = await listen(server, https.port, options.hostname, options.reusePort);
     // §7.1: in HTTPS mode the plain port answers everything with a redirect.
     plain = createEngine({ decide: redirectDecision, errorResponse: engineErrorResponse });
     engines.push(plain);
@@ -148,7 +165,11 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
   // `node:net`'s stream layer (proxy/engine/engine.ts, `handleConn`).
   let listener: Deno.TcpListener;
   try {
-    listener = Deno.listen({ hostname: options.hostname, port: options.httpPort });
+    listener = Deno.listen({
+      hostname: options.hostname,
+      port: options.httpPort,
+      ...(options.reusePort && { reusePort: true }),
+    });
   } catch (err) {
     for (const server of servers) server.close();
     for (const close of closers) close();
@@ -156,21 +177,18 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
     throw err;
   }
   const conns = new Set<Deno.Conn>();
-  const accepting = (async () => {
-    for await (const conn of listener) {
-      conns.add(conn);
-      const addr = conn.remoteAddr as Deno.NetAddr;
-      plain.handleConn(trackConn(conn, conns), { remoteAddress: addr.hostname, tls: false });
-    }
-  })().catch(() => {
-    // The listener was closed.
-  });
+  const accepting = acceptLoop(listener, (conn) => {
+    conns.add(conn);
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    plain.handleConn(trackConn(conn, conns), { remoteAddress: addr.hostname, tls: false });
+  }, { log });
   const httpPort = (listener.addr as Deno.NetAddr).port;
 
   let closing: Promise<void> | null = null;
   return {
     httpPort,
     httpsPort,
+    stats: engine.stats,
     close({ graceMs = 10_000 } = {}) {
       closing ??= (async () => {
         const stopped = servers.map((server) =>

@@ -80,7 +80,7 @@ Deno.test("Jamsocket v2 end to end: connect a service → stream to ready → ba
     { log: createLogger("proxy", { level: "error" }), shutdownMs: 1_000 },
   );
   try {
-    await waitFor(() => proxy.proxy.ready(), { message: "proxy connected" });
+    await waitFor(() => proxy.ready(), { message: "proxy connected" });
     const url = connected.url as string;
     assert.match(url, new RegExp(`^http://${CLUSTER}/[A-Za-z0-9_-]{43}/$`));
     const answer = await (await fetch(`${url}hello`)).json();

@@ -27,7 +27,7 @@ Deno.test("path routing: /_plane_backend=<id>/path?q reaches the backend as /pat
     { log: createLogger("proxy", { level: "error" }), shutdownMs: 1_000 },
   );
   try {
-    await waitFor(() => proxy.proxy.ready(), { message: "proxy connected" });
+    await waitFor(() => proxy.ready(), { message: "proxy connected" });
     const response = await t.request("/ctrl/connect", {
       method: "POST",
       headers: { "content-type": "application/json" },

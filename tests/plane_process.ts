@@ -12,11 +12,16 @@ import { parsePidFile } from "../drone/executor/process_identity.ts";
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 const DENO_JSON = new URL("../deno.json", import.meta.url);
 
-/** The `--allow-*` flags of deno.json's `plane` task: what a user's `deno task plane` gets. */
+/**
+ * The `--allow-*` flags of deno.json's `plane` task, and its `--unstable-*` ones (`--unstable-net`
+ * lets proxy workers share a port): what a user's `deno task plane` gets.
+ */
 export function planePermissions(): string[] {
   const config = JSON.parse(Deno.readTextFileSync(DENO_JSON));
   const task: string = config.tasks.plane;
-  const flags = task.split(/\s+/).filter((word) => word.startsWith("--allow-"));
+  const flags = task.split(/\s+/).filter((word) =>
+    word.startsWith("--allow-") || word.startsWith("--unstable-")
+  );
   if (flags.length === 0 || flags.includes("--allow-all") || flags.includes("-A")) {
     throw new Error(`deno.json's plane task should list narrow permissions, got: ${task}`);
   }

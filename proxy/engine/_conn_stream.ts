@@ -222,7 +222,12 @@ export class ConnStream implements ByteStream {
  * the connection); a failed or timed-out connect closes it, which the owner sees as a close
  * without a response.
  */
-export function connectStream(hostname: string, port: number, timeoutMs: number): ConnStream {
+export function connectStream(
+  hostname: string,
+  port: number,
+  timeoutMs: number,
+  onError?: (err: unknown) => void,
+): ConnStream {
   const stream = new ConnStream();
   const timer = setTimeout(() => stream.destroy(), timeoutMs);
   Deno.connect({ hostname, port }).then(
@@ -231,9 +236,10 @@ export function connectStream(hostname: string, port: number, timeoutMs: number)
       conn.setNoDelay(true);
       stream.attach(conn);
     },
-    () => {
+    (err) => {
       clearTimeout(timer);
       stream.destroy();
+      onError?.(err);
     },
   );
   return stream;

@@ -54,7 +54,13 @@ const MAX_IDLE_PER_BACKEND = 256;
 const UPSTREAM_IDLE_MS = 4_000;
 
 export function createEngine(options: EngineOptions): Engine {
-  return createEngineWith(options, connectStream);
+  const onError = options.onConnectError;
+  return createEngineWith(
+    options,
+    onError === undefined
+      ? connectStream
+      : (hostname, port, timeoutMs) => connectStream(hostname, port, timeoutMs, onError),
+  );
 }
 
 /**

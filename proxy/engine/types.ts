@@ -91,4 +91,9 @@ export interface EngineOptions {
    * are not forwarded: the proxy's identity fields must not arrive as trailers either.
    */
   dropRequestTrailer?(name: string): boolean;
+  /**
+   * A backend connection could not be opened (the request is answered 502): lets the caller
+   * log what the 502 cannot say, such as running out of file descriptors (issue 13).
+   */
+  onConnectError?(err: unknown): void;
 }

@@ -1,0 +1,303 @@
+/**
+ * `plane proxy --workers N` (issue 13): N Deno `Worker`s, each with its own engine and listener
+ * on one port (`SO_REUSEPORT`: the kernel spreads connections across them), and one controller
+ * socket in this thread. Controller messages (route answers, `BackendRemoved`, `TokenRevoked`)
+ * reach every worker; route requests for a token already asked are not asked again; a backend's
+ * keepalives reach the controller once per interval however many workers see its traffic
+ * (§7.5). A worker that dies is logged and replaced; `close` drains every worker.
+ */
+import { startControllerLink } from "./controller_link.ts";
+import type { EngineStats } from "./engine/engine.ts";
+import type { FromWorker, ToWorker, WorkerSetup } from "./worker_protocol.ts";
+import type { Logger } from "../shared/log.ts";
+import type { MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
+
+export interface ProxyWorkersOptions
+  extends Omit<WorkerSetup, "index" | "connected" | "keepAliveIntervalMs"> {
+  /** Worker count (≥ 1). */
+  workers: number;
+  controllerUrl: string;
+  secret?: string | undefined;
+  /** Keepalive revisit interval (§7.5: 7 s). */
+  keepAliveIntervalMs?: number | undefined;
+  backoffInitialMs?: number | undefined;
+  backoffMaxMs?: number | undefined;
+  log: Logger;
+}
+
+export interface ProxyWorkers {
+  readonly name: string;
+  readonly httpPort: number;
+  readonly httpsPort: number | undefined;
+  readonly workers: number;
+  /** Workers replaced after dying. */
+  readonly restarts: number;
+  /** True while the controller connection is up (every worker's `/ready` says the same). */
+  ready(): boolean;
+  /** Each worker's engine counters, in worker order (null for a worker that did not answer). */
+  stats(): Promise<(EngineStats | null)[]>;
+  /** Tests: makes worker `index` die of an uncaught error. */
+  crash(index: number): void;
+  /** Stops every worker's listener, drains them (up to `graceMs`), closes the controller link. */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+/** Deno refuses `reusePort` without `--unstable-net` (or `"unstable": ["net"]` in deno.json). */
+export class ReusePortUnavailableError extends Error {
+  constructor(workers: number) {
+    super(
+      `Cannot start ${workers} proxy workers on one port: Deno needs --unstable-net for ` +
+        `reusePort (deno task plane passes it); or run one with --workers 1`,
+    );
+    this.name = "ReusePortUnavailableError";
+  }
+}
+
+/**
+ * Whether Deno lets a listener share its port. Asking `Deno.listen({ reusePort: true })` without
+ * the flag does not throw: Deno ends the whole process (exit code 70). The unstable `net` APIs
+ * exist on the namespace only when the flag is on, so their presence tells.
+ */
+export function reusePortAvailable(): boolean {
+  return typeof (Deno as { listenDatagram?: unknown }).listenDatagram === "function";
+}
+
+const WORKER_URL = new URL("./proxy_worker.ts", import.meta.url);
+/** How long a route answer is handed to workers that ask again instead of asking the controller. */
+const RECENT_ANSWER_MS = 1_000;
+/** Longest a worker may take to answer a stats request. */
+const STATS_TIMEOUT_MS = 2_000;
+
+interface Slot {
+  index: number;
+  worker: Worker;
+  listening: boolean;
+  /** Resolves when the worker has drained (or died) after `stop`. */
+  stopped: PromiseWithResolvers<void> | null;
+}
+
+/** Starts the link and `options.workers` workers; resolves once every one is listening. */
+export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<ProxyWorkers> {
+  if (!reusePortAvailable()) throw new ReusePortUnavailableError(options.workers);
+  const { log } = options;
+  const intervalMs = options.keepAliveIntervalMs ?? 7_000;
+  const slots: Slot[] = [];
+  /** Tokens asked and not yet answered on this connection: asked once for every worker. */
+  const asked = new Set<string>();
+  /**
+   * Answers of the last second, oldest first: a worker may ask just before the broadcast answer
+   * reaches it; it gets this one back instead of the controller being asked again.
+   */
+  const recent = new Map<string, { message: MessageToProxy; at: number }>();
+  /** Backend → when its last keepalive went to the controller. */
+  const keptAlive = new Map<string, number>();
+  const statsWaiters = new Map<number, (stats: EngineStats) => void>();
+  let statsId = 0;
+  let restarts = 0;
+  let closing = false;
+  let ports: { httpPort: number; httpsPort: number | undefined } | null = null;
+
+  function broadcast(message: ToWorker) {
+    for (const slot of slots) slot.worker.postMessage(message);
+  }
+
+  const link = startControllerLink(
+    {
+      controllerUrl: options.controllerUrl,
+      cluster: options.cluster,
+      name: options.name,
+      secret: options.secret,
+      pathRouting: options.pathRouting,
+      backoffInitialMs: options.backoffInitialMs,
+      backoffMaxMs: options.backoffMaxMs,
+    },
+    {
+      onConnected() {
+        // Answers owed by the previous connection are lost with it; workers re-ask.
+        asked.clear();
+        recent.clear();
+        broadcast({ kind: "link", connected: true });
+      },
+      onDisconnected() {
+        broadcast({ kind: "link", connected: false });
+      },
+      onMessage(message: MessageToProxy) {
+        if ("RouteInfoResponse" in message) {
+          const { token } = message.RouteInfoResponse;
+          asked.delete(token);
+          const now = Date.now();
+          recent.delete(token);
+          recent.set(token, { message, at: now });
+          for (const [old, entry] of recent) {
+            if (now - entry.at < RECENT_ANSWER_MS) break;
+            recent.delete(old);
+          }
+        } else if ("BackendRemoved" in message) {
+          const { backend } = message.BackendRemoved;
+          keptAlive.delete(backend);
+          for (const [token, { message: answer }] of recent) {
+            if (
+              "RouteInfoResponse" in answer &&
+              answer.RouteInfoResponse.route_info?.backend_id === backend
+            ) recent.delete(token);
+          }
+        } else if ("TokenRevoked" in message) {
+          recent.delete(message.TokenRevoked.token);
+        }
+        broadcast({ kind: "message", message });
+      },
+    },
+    { log: log.child("link") },
+  );
+
+  function forward(message: MessageFromProxy, from: Slot) {
+    if ("RouteInfoRequest" in message) {
+      const { token } = message.RouteInfoRequest;
+      if (asked.has(token)) return;
+      const answered = recent.get(token);
+      if (answered !== undefined && Date.now() - answered.at < RECENT_ANSWER_MS) {
+        from.worker.postMessage({ kind: "message", message: answered.message } satisfies ToWorker);
+        return;
+      }
+      if (link.send(message)) asked.add(token);
+    } else if ("KeepAlive" in message) {
+      // Each worker's monitor sends on first sight and every interval; one per interval is
+      // enough for the controller's idle sweep (§6.7). The slack absorbs timer jitter.
+      const now = Date.now();
+      const last = keptAlive.get(message.KeepAlive);
+      if (last !== undefined && now - last < intervalMs * 0.9) return;
+      if (!link.send(message)) return;
+      keptAlive.set(message.KeepAlive, now);
+      if (keptAlive.size > 10_000) {
+        for (const [backend, at] of keptAlive) {
+          if (now - at > 2 * intervalMs) keptAlive.delete(backend);
+        }
+      }
+    } else {
+      link.send(message);
+    }
+  }
+
+  function spawn(index: number, httpPort: number, httpsPort: number | undefined) {
+    const worker = new Worker(WORKER_URL, { type: "module", name: `proxy-worker-${index}` });
+    const slot: Slot = { index, worker, listening: false, stopped: null };
+    slots[index] = slot;
+    const listening = Promise.withResolvers<{ httpPort: number; httpsPort: number | undefined }>();
+    worker.onmessage = (event: MessageEvent<FromWorker>) => {
+      const message = event.data;
+      switch (message.kind) {
+        case "listening":
+          slot.listening = true;
+          listening.resolve(message);
+          break;
+        case "failed":
+          listening.reject(new Error(message.message));
+          break;
+        case "send":
+          forward(message.message, slot);
+          break;
+        case "stats":
+          statsWaiters.get(message.id)?.(message.stats);
+          break;
+        case "stopped":
+          slot.stopped?.resolve();
+          break;
+      }
+    };
+    worker.onerror = (event) => {
+      // Without preventDefault an uncaught error in a worker also ends this thread.
+      event.preventDefault();
+      worker.terminate();
+      listening.reject(new Error(`Proxy worker ${index} died: ${event.message}`));
+      if (slot.stopped !== null) {
+        slot.stopped.resolve();
+        return;
+      }
+      if (closing || slots[index] !== slot) return;
+      restarts++;
+      log.error("Proxy worker died; starting a new one", { worker: index, err: event.message });
+      const replacement = spawn(index, ports?.httpPort ?? httpPort, ports?.httpsPort ?? httpsPort);
+      replacement.catch((err) => {
+        log.error("Cannot restart a proxy worker", { worker: index, err });
+      });
+    };
+    const setup: WorkerSetup = {
+      index,
+      name: options.name,
+      cluster: options.cluster,
+      rootRedirectUrl: options.rootRedirectUrl,
+      pathRouting: options.pathRouting,
+      routeWaitMs: options.routeWaitMs,
+      keepAliveIntervalMs: intervalMs,
+      hostname: options.hostname,
+      httpPort,
+      https: options.https && httpsPort !== undefined
+        ? { ...options.https, port: httpsPort }
+        : options.https,
+      limits: options.limits,
+      logLevel: options.logLevel,
+      connected: link.connected,
+    };
+    worker.postMessage({ kind: "setup", setup } satisfies ToWorker);
+    return listening.promise;
+  }
+
+  async function stopAll(graceMs: number) {
+    closing = true;
+    await Promise.all(slots.map((slot) => {
+      slot.stopped = Promise.withResolvers();
+      slot.worker.postMessage({ kind: "stop", graceMs } satisfies ToWorker);
+      return slot.stopped.promise;
+    }));
+    for (const slot of slots) slot.worker.terminate();
+    await link.close();
+  }
+
+  try {
+    // The first worker binds the port (0 picks one); the others join it.
+    ports = await spawn(0, options.httpPort, options.https?.port);
+    const { httpPort, httpsPort } = ports;
+    await Promise.all(
+      Array.from({ length: options.workers - 1 }, (_, i) => spawn(i + 1, httpPort, httpsPort)),
+    );
+  } catch (err) {
+    await stopAll(0);
+    throw err;
+  }
+
+  let closed: Promise<void> | null = null;
+  return {
+    name: options.name,
+    httpPort: ports.httpPort,
+    httpsPort: ports.httpsPort,
+    workers: options.workers,
+    get restarts() {
+      return restarts;
+    },
+    ready: () => link.connected,
+    stats() {
+      return Promise.all(slots.map((slot) => {
+        const id = ++statsId;
+        return new Promise<EngineStats | null>((resolve) => {
+          const timer = setTimeout(() => {
+            statsWaiters.delete(id);
+            resolve(null);
+          }, STATS_TIMEOUT_MS);
+          statsWaiters.set(id, (stats) => {
+            clearTimeout(timer);
+            statsWaiters.delete(id);
+            resolve(stats);
+          });
+          slot.worker.postMessage({ kind: "stats", id } satisfies ToWorker);
+        });
+      }));
+    },
+    crash(index) {
+      slots[index]?.worker.postMessage({ kind: "crash" } satisfies ToWorker);
+    },
+    close({ graceMs = 10_000 } = {}) {
+      closed ??= stopAll(graceMs);
+      return closed;
+    },
+  };
+}

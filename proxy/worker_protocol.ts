@@ -1,0 +1,45 @@
+/**
+ * Messages between a multi-worker proxy's main thread (`worker_pool.ts`) and its workers
+ * (`proxy_worker.ts`). Both sides are our own code in one process, so they are typed, not parsed.
+ */
+import type { LogLevel } from "../shared/log.ts";
+import type { MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
+import type { EngineStats } from "./engine/engine.ts";
+import type { EngineLimits } from "./engine/types.ts";
+
+/** What a worker needs to build its proxy and bind its listener: plain data only. */
+export interface WorkerSetup {
+  index: number;
+  name: string;
+  cluster: string;
+  rootRedirectUrl?: string | undefined;
+  pathRouting?: boolean | undefined;
+  routeWaitMs?: number | undefined;
+  keepAliveIntervalMs?: number | undefined;
+  hostname: string;
+  httpPort: number;
+  https?: { port: number; certPath: string } | undefined;
+  limits?: Partial<EngineLimits> | undefined;
+  logLevel: LogLevel;
+  /** The controller connection is up right now. */
+  connected: boolean;
+}
+
+export type ToWorker =
+  | { kind: "setup"; setup: WorkerSetup }
+  /** The controller connection came up (`connected: true`) or went down. */
+  | { kind: "link"; connected: boolean }
+  /** A controller message, broadcast to every worker. */
+  | { kind: "message"; message: MessageToProxy }
+  | { kind: "stats"; id: number }
+  | { kind: "stop"; graceMs: number }
+  /** Tests: throw an uncaught error, as a bug would, to exercise the restart. */
+  | { kind: "crash" };
+
+export type FromWorker =
+  | { kind: "listening"; httpPort: number; httpsPort: number | undefined }
+  | { kind: "failed"; message: string }
+  /** A message for the controller (route requests, keepalives). */
+  | { kind: "send"; message: MessageFromProxy }
+  | { kind: "stats"; id: number; stats: EngineStats }
+  | { kind: "stopped" };
