@@ -17,6 +17,7 @@ import {
   toNumber,
 } from "../controller/config_from_env.ts";
 import { type Controller, createController } from "../controller/mod.ts";
+import { controllerStartingResponse } from "../controller/starting_response.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { type ConfigFlag, parseFlagsOf } from "./config_flags.ts";
 import { openDatabase } from "./open_database.ts";
@@ -55,6 +56,9 @@ Flags (environment variable in brackets; flags win):
                             repeatable; never SESSION_BACKEND_* or PLANE_*
                             [PLANE_ALLOW_BACKEND_ENV, comma-separated]
   -h, --help                show this help
+
+The port is bound first; until the controller is ready (migrations run, state loaded) every
+request is answered 503 {"kind": "Other"} with Retry-After: 1.
 
 With no API key, cluster secret or forward auth the controller accepts unauthenticated
 requests and therefore binds loopback only. With API keys but no cluster secret, drone and
@@ -304,7 +308,10 @@ export async function startController(
   try {
     server = Deno.serve(
       { hostname: config.host, port: config.port, onListen() {} },
-      (req, info) => controller!.fetch(req, info),
+      // Bound before the controller exists (a taken port fails fast): until it does, requests
+      // get the documented 503 rather than a crash (issue 11, finding 6).
+      (req, info) =>
+        controller === null ? controllerStartingResponse() : controller.fetch(req, info),
     );
   } catch (err) {
     await db.close().catch(() => {});
