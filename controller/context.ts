@@ -6,6 +6,7 @@ import type { ControllerName } from "../shared/names.ts";
 import type { EventBus } from "./event_bus.ts";
 import type { Sessions } from "./sessions.ts";
 import type { LogsHub } from "./logs_hub.ts";
+import type { InFlightPlacements } from "./in_flight_placements.ts";
 
 export interface ControllerContext {
   readonly db: Database;
@@ -19,6 +20,8 @@ export interface ControllerContext {
   readonly sessions: Sessions;
   /** Relays backend logs between drones and viewers on any controller. */
   readonly logs: LogsHub;
+  /** Spawns placed but not committed yet, counted by the scheduler (issue 11, finding 7). */
+  readonly placements: InFlightPlacements;
   /** Aborted when the controller closes; every loop and stream stops on it. */
   readonly signal: AbortSignal;
 }

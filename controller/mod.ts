@@ -20,6 +20,7 @@ import { createApp, type RequestInfo } from "./app.ts";
 import { every } from "./loop.ts";
 import { cleanupOnce } from "./cleanup.ts";
 import { sweepLostBackends } from "./sweeper.ts";
+import { InFlightPlacements } from "./in_flight_placements.ts";
 import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
 
 export interface ControllerDeps {
@@ -77,6 +78,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     ),
     sessions,
     logs,
+    placements: new InFlightPlacements(),
     signal: abort.signal,
   };
   const loopOptions = { signal: abort.signal, log };
