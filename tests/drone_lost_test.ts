@@ -55,7 +55,7 @@ Deno.test("plane controller marks the backends of SIGKILLed drones lost within l
   const elapsed = Date.now() - killedAt;
   // Measured from the kill, which follows the last contact: within the documented deadline
   // (plus a little for the poll and a loaded machine).
-  assert.ok(elapsed <= deadlineMs + 2_000, `marked lost after ${elapsed} ms > ${deadlineMs} ms`);
+  assert.ok(elapsed <= deadlineMs + 3_000, `marked lost after ${elapsed} ms > ${deadlineMs} ms`);
   // Not before the key could have expired: the drone would still run them behind a partition.
   assert.ok(elapsed >= config.keyHardTerminateAfterMs - 7_500, `marked lost after ${elapsed} ms`);
 
