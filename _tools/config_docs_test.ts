@@ -44,7 +44,6 @@ const INTERNAL_FIELDS: {
     "cleanupIntervalMs",
     "unhealthyMs",
     "nodeNameHoldMs",
-    "keyLeaseMs",
     "keyRenewAfterMs",
     "keySoftTerminateAfterMs",
     "keyHardTerminateAfterMs",
@@ -144,6 +143,7 @@ const CASES: Record<Role, RoleCase> = {
         expected: SERVICES,
       },
       "--max-backends": { value: "5", expected: 5 },
+      "--key-lease-ms": { value: "20000", expected: 20000 },
     },
   },
   drone: {

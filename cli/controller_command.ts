@@ -17,6 +17,8 @@ import {
   toNumber,
 } from "../controller/config_from_env.ts";
 import { type Controller, createController } from "../controller/mod.ts";
+import { controllerStartingResponse } from "../controller/starting_response.ts";
+import { keyTimingsForLease, MIN_KEY_LEASE_MS } from "../controller/key_timings.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { type ConfigFlag, parseFlagsOf } from "./config_flags.ts";
 import { openDatabase } from "./open_database.ts";
@@ -54,7 +56,14 @@ Flags (environment variable in brackets; flags win):
   --allow-backend-env NAME  let connects set this refused env name (e.g. PYTHONPATH),
                             repeatable; never SESSION_BACKEND_* or PLANE_*
                             [PLANE_ALLOW_BACKEND_ENV, comma-separated]
+  --key-lease-ms N          key lease (default 60000): drones renew at 1/2, soft- and
+                            hard-terminate unrenewed backends at 2/3 and 5/6 of it; a gone
+                            drone's backends are marked lost after lease + 5 s; >= 15000
+                            [PLANE_KEY_LEASE_MS]
   -h, --help                show this help
+
+The port is bound first; until the controller is ready (migrations run, state loaded) every
+request is answered 503 {"kind": "Other"} with Retry-After: 1.
 
 With no API key, cluster secret or forward auth the controller accepts unauthenticated
 requests and therefore binds loopback only. With API keys but no cluster secret, drone and
@@ -191,6 +200,15 @@ export const CONTROLLER_FLAGS = [
     meaning: "let connects set this refused `executable.env` name (e.g. `PYTHONPATH`); " +
       "never `SESSION_BACKEND_*` or `PLANE_*`",
   },
+  {
+    flag: "--key-lease-ms",
+    value: "N",
+    field: "keyLeaseMs",
+    env: CONTROLLER_ENV.keyLeaseMs,
+    meaning: "key lease in ms, at least 15000: drones renew keys at 1/2 of it and soft- and " +
+      "hard-terminate unrenewed backends at 2/3 and 5/6; a gone drone's backends are marked " +
+      "`lost` at most lease + 5 s after its last contact",
+  },
 ] as const satisfies readonly ConfigFlag<keyof ControllerConfigInput>[];
 
 /** Config field → flag, for error messages. */
@@ -233,6 +251,14 @@ export function parseControllerFlags(
   };
   for (const [key, value] of Object.entries(numbers)) {
     if (value !== undefined) input[key] = toNumber(value);
+  }
+  const lease = values["key-lease-ms"];
+  if (lease !== undefined) Object.assign(input, keyTimingsForLease(toNumber(lease)));
+  if (typeof input.keyLeaseMs === "number" && input.keyLeaseMs < MIN_KEY_LEASE_MS) {
+    throw new UsageError(
+      `Invalid --key-lease-ms (${CONTROLLER_ENV.keyLeaseMs}): must be at least ` +
+        `${MIN_KEY_LEASE_MS}, or backends are killed as keyexpired as they start`,
+    );
   }
   if (values["api-key"] !== undefined) input.apiKeys = values["api-key"];
   if (values["allow-backend-env"] !== undefined) {
@@ -304,7 +330,10 @@ export async function startController(
   try {
     server = Deno.serve(
       { hostname: config.host, port: config.port, onListen() {} },
-      (req, info) => controller!.fetch(req, info),
+      // Bound before the controller exists (a taken port fails fast): until it does, requests
+      // get the documented 503 rather than a crash (issue 11, finding 6).
+      (req, info) =>
+        controller === null ? controllerStartingResponse() : controller.fetch(req, info),
     );
   } catch (err) {
     await db.close().catch(() => {});

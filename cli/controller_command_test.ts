@@ -212,3 +212,27 @@ Deno.test("parseControllerFlags() opts injection env names in with --allow-backe
     /"USER_VAR" is not a refused name/,
   );
 });
+
+Deno.test("parseControllerFlags() derives every key timing from --key-lease-ms or PLANE_KEY_LEASE_MS and refuses leases under 15 s", () => {
+  const base = ["--db", "postgres://db/plane"];
+  const fromFlag = parseControllerFlags([...base, "--key-lease-ms", "30000"], env({}));
+  assert.equal(fromFlag.kind, "run");
+  if (fromFlag.kind !== "run") return;
+  assert.equal(fromFlag.config.keyLeaseMs, 30_000);
+  assert.equal(fromFlag.config.keyRenewAfterMs, 15_000);
+  assert.equal(fromFlag.config.keySoftTerminateAfterMs, 20_000);
+  assert.equal(fromFlag.config.keyHardTerminateAfterMs, 25_000);
+  const fromEnv = parseControllerFlags(base, env({ PLANE_KEY_LEASE_MS: "120000" }));
+  assert.ok(fromEnv.kind === "run" && fromEnv.config.keyHardTerminateAfterMs === 100_000);
+  // The flag wins over the variable, and its derived offsets with it.
+  const both = parseControllerFlags(
+    [...base, "--key-lease-ms", "30000"],
+    env({ PLANE_KEY_LEASE_MS: "120000" }),
+  );
+  assert.ok(both.kind === "run" && both.config.keyRenewAfterMs === 15_000);
+  assert.match(
+    usageMessage([...base, "--key-lease-ms", "14999"]),
+    /^Invalid --key-lease-ms \(PLANE_KEY_LEASE_MS\): must be at least 15000/,
+  );
+  assert.match(usageMessage([...base, "--key-lease-ms", "soon"]), /^Invalid --key-lease-ms/);
+});

@@ -6,6 +6,7 @@
  */
 import type { z } from "zod";
 import type { ControllerConfigInput } from "./config.ts";
+import { keyTimingsForLease } from "./key_timings.ts";
 
 /** Config field → environment variable. */
 export const CONTROLLER_ENV = {
@@ -25,6 +26,7 @@ export const CONTROLLER_ENV = {
   services: "PLANE_SERVICES",
   maxBackends: "PLANE_MAX_BACKENDS",
   allowBackendEnv: "PLANE_ALLOW_BACKEND_ENV",
+  keyLeaseMs: "PLANE_KEY_LEASE_MS",
 } as const satisfies Partial<Record<keyof ControllerConfigInput, string>>;
 
 export type EnvReader = (name: string) => string | undefined;
@@ -71,6 +73,9 @@ export function configFromEnv(get: EnvReader): Partial<ControllerConfigInput> {
     const value = read(key);
     if (value !== undefined) out[key] = toNumber(value);
   }
+  const lease = read("keyLeaseMs");
+  // The other key offsets follow the lease (renew < soft < hard < lease, §5.2).
+  if (lease !== undefined) Object.assign(out, keyTimingsForLease(toNumber(lease)));
   const apiKeys = read("apiKeys");
   if (apiKeys !== undefined) out.apiKeys = toList(apiKeys);
   const allowEnv = read("allowBackendEnv");

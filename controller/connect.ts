@@ -17,6 +17,7 @@ import { randomStaticToken, randomToken } from "../shared/tokens.ts";
 import type { ConnectStore, KeyHolder, NewToken } from "./db/connect.ts";
 import type { ControllerConfig } from "./config.ts";
 import { pickDrone } from "./scheduler.ts";
+import type { InFlightPlacements } from "./in_flight_placements.ts";
 import { Unreachable } from "../shared/unreachable.ts";
 
 export interface ConnectError {
@@ -111,6 +112,11 @@ export interface ConnectOptions {
    * Jamsocket API's concurrent-backend limit). Not atomic with the spawn itself.
    */
   beforeSpawn?: () => Promise<ConnectError | null>;
+  /**
+   * This controller's spawns placed but not yet committed, counted into each drone's load so
+   * concurrent connects balance like sequential ones (issue 11, finding 7).
+   */
+  placements?: InFlightPlacements;
 }
 
 /** Runs the connect algorithm, retrying lost key races up to `MAX_CONNECT_ATTEMPTS` times. */
@@ -175,7 +181,8 @@ async function connectOnce(
     pool: spawn.pool,
     unhealthyMs: config.unhealthyMs,
   });
-  const picked = pickDrone(candidates, {
+  const placements = options.placements;
+  const picked = pickDrone(placements ? placements.withInFlight(candidates) : candidates, {
     bestOf: config.bestOf,
     ...(options.random ? { random: options.random } : {}),
   });
@@ -184,6 +191,8 @@ async function connectOnce(
   // Steps 5–7. The token is written with the backend, so a lost race leaves nothing behind.
   const staticToken = spawn.use_static_token ? randomStaticToken() : null;
   const backendId = spawn.id ?? randomBackendName();
+  // Counted from the pick until the row is committed; then the candidates query counts it.
+  const release = placements?.begin(picked.drone.id);
   const spawned = await store.spawnBackend({
     backendId,
     actionId: randomActionName(),
@@ -198,7 +207,7 @@ async function connectOnce(
     subdomain: spawn.subdomain ?? null,
     token: staticToken === null ? token : null,
     timings: config,
-  });
+  }).finally(release);
   if (!spawned.ok) {
     return spawned.reason === "id_taken"
       ? { ok: false, error: CONNECT_ERRORS.backendIdTaken }

@@ -21,6 +21,7 @@ import { createApp, type RequestInfo } from "./app.ts";
 import { every } from "./loop.ts";
 import { cleanupOnce } from "./cleanup.ts";
 import { sweepLostBackends } from "./sweeper.ts";
+import { InFlightPlacements } from "./in_flight_placements.ts";
 import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
 
 export interface ControllerDeps {
@@ -79,6 +80,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     sessions,
     logs,
     metrics: new MetricsHub(db, log.child("jamsocket.metrics")),
+    placements: new InFlightPlacements(),
     signal: abort.signal,
   };
   const loopOptions = { signal: abort.signal, log };

@@ -1,13 +1,13 @@
 /**
  * The sweepers (behaviour doc §6.7 and decisions.md fixed quirks). Per connected drone, on the
  * controller holding its socket: soft-terminate backends past their idle or lifetime limit.
- * Cluster-wide, on every controller: release `scheduled` backends whose drone is gone.
+ * Cluster-wide, on every controller: release live backends whose drone is gone (`lost`).
  */
 import type { ControllerContext } from "./context.ts";
 import { cancelPendingActions, queueTerminate } from "./db/actions.ts";
-import { expiredBackends, lockIfScheduled, lostBackends } from "./db/sweeps.ts";
+import { expiredBackends, lockIfLive, lostBackends } from "./db/sweeps.ts";
 import { applyBackendState } from "./db/backend_state.ts";
-import type { BackendState } from "../shared/backend_state.ts";
+import { lostState } from "./lost_backend.ts";
 
 type SweepContext = Pick<ControllerContext, "db" | "config" | "log">;
 
@@ -27,40 +27,45 @@ export async function sweepDrone(ctx: SweepContext, droneId: number): Promise<st
   return queued;
 }
 
-const LOST: Omit<Extract<BackendState, { status: "terminated" }>, "last_status"> = {
-  status: "terminated",
-  termination: null,
-  reason: "lost",
-  "exit_code": null,
-  error: "its drone went offline before starting it and did not come back within the key lease",
-};
+/** Most candidates one pass reads at a time; a pass keeps reading until none are left. */
+const LOST_BATCH = 100;
 
 /**
- * Marks `scheduled` backends whose drone has been offline past the key lease as `terminated`
- * with reason `lost` (decisions.md; Plane leaves them forever, §14.9 item 9). Their undelivered
- * actions are cancelled in the same transaction. Every controller runs this; the monotonic
- * state update (§4.2) makes concurrent runs harmless. Returns the backends it marked.
+ * Marks backends whose drone has been out of contact past the key lease, with the key expired,
+ * as `terminated` with reason `lost` (issue 11, finding 3; `lost_backend.ts` explains why that
+ * is safe; Plane leaves them forever, §14.9 item 9). Their undelivered actions are cancelled in
+ * the same transaction and the key is released. Every controller runs this; the row lock and
+ * the monotonic state update (§4.2) make concurrent runs harmless. Returns the backends marked.
  */
 export async function sweepLostBackends(ctx: SweepContext): Promise<string[]> {
-  const candidates = await lostBackends(ctx.db, {
-    leaseMs: ctx.config.keyLeaseMs,
-    unhealthyMs: ctx.config.unhealthyMs,
-  });
   const marked: string[] = [];
-  for (const backendId of candidates) {
-    const applied = await ctx.db.transaction(async (tx) => {
-      // The drone may have come back and moved it on since the candidates were read.
-      if (!await lockIfScheduled(tx, backendId)) return false;
-      if (!await applyBackendState(tx, backendId, { ...LOST, "last_status": "scheduled" })) {
-        return false;
-      }
-      await cancelPendingActions(tx, backendId);
-      return true;
+  // Batches until the candidates run out, so a drone with many backends is released within
+  // one pass (the documented deadline is one lease plus one sweep interval).
+  for (let batch = 0; batch < 1_000; batch++) {
+    const candidates = await lostBackends(ctx.db, {
+      leaseMs: ctx.config.keyLeaseMs,
+      unhealthyMs: ctx.config.unhealthyMs,
+      limit: LOST_BATCH,
     });
-    if (applied) {
-      ctx.log.warn("Marked a scheduled backend lost: its drone is gone", { backendId });
-      marked.push(backendId);
+    let markedNow = 0;
+    for (const backendId of candidates) {
+      const applied = await ctx.db.transaction(async (tx) => {
+        // The drone may have come back and moved it on since the candidates were read.
+        const current = await lockIfLive(tx, backendId);
+        if (current === null) return false;
+        if (!await applyBackendState(tx, backendId, lostState(current))) return false;
+        await cancelPendingActions(tx, backendId);
+        return true;
+      });
+      if (applied) {
+        ctx.log.warn("Marked a backend lost: its drone is gone past the key lease", {
+          backendId,
+        });
+        marked.push(backendId);
+        markedNow++;
+      }
     }
+    if (candidates.length < LOST_BATCH || markedNow === 0) break;
   }
   return marked;
 }

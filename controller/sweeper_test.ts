@@ -159,7 +159,7 @@ Deno.test("sweeper: a connected drone's sweep loop does not re-queue while its t
   assert.equal((await terminateActions(t, backend)).length, 1);
 });
 
-Deno.test("lost sweep: a scheduled backend on a drone gone past the lease ends terminated (lost)", async () => {
+Deno.test("lost sweep: live backends on a drone gone past the lease end terminated (lost)", async () => {
   // Short lease, keeping renew < soft < hard < lease (§5.2).
   const timings = {
     keyRenewAfterMs: 100,
@@ -191,10 +191,13 @@ Deno.test("lost sweep: a scheduled backend on a drone gone past the lease ends t
   const keyHeld = await seedBackend(t.db, { droneId: gone.id, cluster: TEST_CLUSTER });
   const loading = await expiredKey(gone.id);
   await updateBackendState(t.db, loading, { status: "loading" });
+  // Issue 11, finding 3: not only `scheduled` ones; a `ready` row must not stay ready forever.
+  const ready = await expiredKey(gone.id);
+  await updateBackendState(t.db, ready, READY);
   const onOnline = await expiredKey(online.id);
 
   // The controller's own loop marks them.
-  for (const id of [lost, lostToo]) {
+  for (const id of [lost, lostToo, loading, ready]) {
     await waitFor(async () => (await status(t, id)) === "terminated", {
       message: `${id} to be marked lost`,
     });
@@ -219,6 +222,16 @@ Deno.test("lost sweep: a scheduled backend on a drone gone past the lease ends t
   // A direct pass sees nothing else to mark.
   assert.deepEqual(await sweepLostBackends(sweepContext(t, timings)), []);
   assert.equal(await status(t, keyHeld), "scheduled");
-  assert.equal(await status(t, loading), "loading");
   assert.equal(await status(t, onOnline), "scheduled");
+  const readyState = await t.db.query("select state from backend where id = $1", [ready]);
+  assert.deepEqual(readyState.rows[0], {
+    state: {
+      status: "terminated",
+      "last_status": "ready",
+      termination: null,
+      reason: "lost",
+      "exit_code": null,
+      error: "its drone went offline and did not come back within the key lease",
+    },
+  });
 });

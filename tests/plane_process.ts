@@ -241,6 +241,13 @@ export interface PlaneCluster extends AsyncDisposable {
   restartDrone(): Promise<PlaneProcess>;
   /** The drone's name (`dr-...`), when one runs. */
   droneName: string | null;
+  /**
+   * Starts one more `plane drone` on this controller (same images, own name and state file,
+   * stopped with the cluster) and waits until it is schedulable. `pool` sets `--pool`.
+   */
+  startDrone(
+    options?: { pool?: string; args?: string[] },
+  ): Promise<PlaneProcess & { name: string }>;
   /** A temporary directory for this cluster's files. */
   dir: string;
   /** `fetch` of the controller API with the first API key as bearer (if any). */
@@ -310,7 +317,9 @@ export async function startPlaneCluster(options: ClusterOptions = {}): Promise<P
     let drone: PlaneProcess | null = null;
     let droneName: string | null = null;
     const imagesPath = `${dir}/images.json`;
-    const launchDrone = async (name: string) => {
+    await Deno.writeTextFile(imagesPath, JSON.stringify(options.images ?? defaultImages()));
+    const stateDirs = [dir];
+    const launchDrone = async (name: string, stateDir = dir, extraArgs: string[] = []) => {
       const process = await startPlane("drone", [
         "--controller-url",
         controllerUrl,
@@ -319,7 +328,7 @@ export async function startPlaneCluster(options: ClusterOptions = {}): Promise<P
         "--name",
         name,
         "--db",
-        `${dir}/drone-state.db`,
+        `${stateDir}/drone-state.db`,
         "--runtime",
         "local",
         "--images",
@@ -327,6 +336,7 @@ export async function startPlaneCluster(options: ClusterOptions = {}): Promise<P
         "--log-level",
         logLevel,
         ...(options.droneArgs ?? []),
+        ...extraArgs,
       ], { env: secretEnv, ready: (l) => l.message === "Drone starting" });
       started.push(process);
       await waitFor(async () => {
@@ -341,7 +351,6 @@ export async function startPlaneCluster(options: ClusterOptions = {}): Promise<P
       return process;
     };
     if (options.drone !== false) {
-      await Deno.writeTextFile(imagesPath, JSON.stringify(options.images ?? defaultImages()));
       droneName = `dr-test${crypto.randomUUID().slice(0, 8)}`;
       drone = await launchDrone(droneName);
     }
@@ -398,13 +407,24 @@ export async function startPlaneCluster(options: ClusterOptions = {}): Promise<P
         return planeCluster.drone;
       },
       droneName,
+      async startDrone(extra = {}) {
+        const name = `dr-test${crypto.randomUUID().slice(0, 8)}`;
+        const stateDir = `${dir}/drones/${name}`;
+        await Deno.mkdir(stateDir, { recursive: true });
+        stateDirs.push(stateDir);
+        const args = [
+          ...extra.pool === undefined ? [] : ["--pool", extra.pool],
+          ...extra.args ?? [],
+        ];
+        return Object.assign(await launchDrone(name, stateDir, args), { name });
+      },
       dir,
       api,
       connect,
       connectReady,
       async [Symbol.asyncDispose]() {
         await stopAll(started);
-        await killLeftBackends(`${dir}/pids`);
+        for (const stateDir of stateDirs) await killLeftBackends(`${stateDir}/pids`);
         await database[Symbol.asyncDispose]();
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       },

@@ -1,8 +1,9 @@
 /**
  * What the sweepers look for (behaviour doc §6.7 and decisions.md fixed quirks): backends
- * past their idle or lifetime limit, and `scheduled` backends whose drone is gone.
+ * past their idle or lifetime limit, and live backends whose drone is gone past the key lease.
  */
 import type { Queryable } from "./database.ts";
+import type { BackendState } from "../../shared/backend_state.ts";
 
 /**
  * Backends on `droneId` idle longer than `allowed_idle_seconds` or past `expiration_time`
@@ -23,11 +24,12 @@ export async function expiredBackends(db: Queryable, droneId: number): Promise<s
 }
 
 /**
- * `scheduled` backends whose drone has been out of contact longer than the key lease and whose
- * key has expired (decisions.md: Plane never releases them). Out of contact: no controller holds
- * the drone's socket (or the one recorded is itself dead), and the later of its last heartbeat and
- * its last connection start is older than `leaseMs`. The expired key is the safety
- * condition: by then a drone that is merely cut off has killed the backend itself (§5.6).
+ * Backends not yet `terminated` whose drone has been out of contact longer than the key lease
+ * and whose key has expired (issue 11, finding 3; decisions.md: Plane never releases them).
+ * Out of contact: no controller holds the drone's socket (or the one recorded is itself dead),
+ * and the later of its last heartbeat and its last connection start is older than `leaseMs`.
+ * The expired key is the safety condition: by then a drone that is merely cut off has
+ * hard-terminated the backend itself (§5.6, `lost_backend.ts`).
  */
 export async function lostBackends(
   db: Queryable,
@@ -38,8 +40,7 @@ export async function lostBackends(
      join node n on n.id = d.id
      left join controller c on c.id = n.controller
      join backend b on b.drone_id = d.id and b.last_status != 'terminated'
-     where b.last_status = 'scheduled'
-       and (c.id is null or not c.is_online
+     where (c.id is null or not c.is_online
             or c.last_heartbeat < now() - make_interval(secs => $2 / 1000.0))
        and coalesce(greatest(d.last_heartbeat, n.last_connection_start_time), b.last_status_time)
            < now() - make_interval(secs => $1 / 1000.0)
@@ -51,11 +52,11 @@ export async function lostBackends(
   return rows.map((r) => r.id);
 }
 
-/** Locks the backend row inside `tx`; true if it is still `scheduled`. */
-export async function lockIfScheduled(tx: Queryable, backendId: string): Promise<boolean> {
-  const { rows } = await tx.query(
-    "select 1 from backend where id = $1 and last_status = 'scheduled' for update",
+/** Locks the backend row inside `tx`; its state if it is not `terminated` yet, else null. */
+export async function lockIfLive(tx: Queryable, backendId: string): Promise<BackendState | null> {
+  const { rows } = await tx.query<{ state: BackendState }>(
+    "select state from backend where id = $1 and last_status != 'terminated' for update",
     [backendId],
   );
-  return rows.length > 0;
+  return rows[0]?.state ?? null;
 }

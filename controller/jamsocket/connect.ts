@@ -183,6 +183,7 @@ export async function jamsocketConnect(
     store: createConnectStore(ctx.db),
     config: ctx.config,
     controllerUrl: ctx.controllerUrl,
+    placements: ctx.placements,
     generatedKey: {
       namespace: service.namespace,
       tag: imageForTag(service.config, input.spawn === false ? null : input.spawn.tag),

@@ -28,6 +28,7 @@ export async function handleConnect(
     store: createConnectStore(ctx.db),
     config: ctx.config,
     controllerUrl: ctx.controllerUrl,
+    placements: ctx.placements,
   });
   if (!result.ok) {
     const { status, kind, message } = result.error;

@@ -1,0 +1,209 @@
+/**
+ * `deno task bench` (third part): the soak of issue 11. N cycles (default 10,000) of connect →
+ * ready → one request through the proxy → terminate (→ `terminated`), against `plane
+ * controller`, `plane drone` (local runtime, echo backend) and `plane proxy` as users run them
+ * (`startPlaneCluster`). The RSS (`VmRSS` of `/proc/<pid>/status`) of each process is sampled
+ * every `--sample-every` cycles. After the warm-up, the least-squares slope of RSS against
+ * cycles is printed per 1,000 cycles, PASS when within ±1 MiB for every process; the slope of the
+ * floor (the lowest sample of each of 10 equal windows, what survives garbage collection) is
+ * printed beside it.
+ *
+ * The warm-up (`--warmup N` cycles, default 2,500 or half the run if shorter) is not a fraction
+ * because it is a fixed cost: measured here, the V8 heaps of all three processes grow in a
+ * sawtooth of tens of MiB to their working size over the first ~2,500 cycles whatever the run's
+ * length, and are flat afterwards. Runs under 5,000 cycles are therefore reported as too short.
+ *
+ * Usage: deno run -A tests/soak_bench.ts [--cycles N] [--concurrency C] [--sample-every K]
+ *        [--warmup N] [--samples-out FILE.json]
+ * Exits 1 on FAIL or when a cycle fails.
+ */
+import { parseArgs } from "node:util";
+import { startPlaneCluster } from "./plane_process.ts";
+import { collectStatuses } from "./env.ts";
+
+/** Allowed growth per 1,000 cycles, in MiB (issue 11, "How it must be shown"). */
+export const SLOPE_LIMIT_MIB = 1;
+/** Cycles the processes' heaps take to reach their working size (measured, see above). */
+export const WARMUP_CYCLES = 2_500;
+
+function print(line = ""): void {
+  // deno-lint-ignore no-console
+  console.log(line);
+}
+
+/** Least-squares slope of `y` over `x`; 0 with fewer than two distinct x. */
+export function slope(points: readonly { x: number; y: number }[]): number {
+  const n = points.length;
+  if (n < 2) return 0;
+  const mx = points.reduce((a, p) => a + p.x, 0) / n;
+  const my = points.reduce((a, p) => a + p.y, 0) / n;
+  let num = 0;
+  let den = 0;
+  for (const p of points) {
+    num += (p.x - mx) * (p.y - my);
+    den += (p.x - mx) ** 2;
+  }
+  return den === 0 ? 0 : num / den;
+}
+
+/** The lowest point of each of `windows` equal ranges of x: the floor under a sawtooth. */
+export function floor(
+  points: readonly { x: number; y: number }[],
+  windows: number,
+): { x: number; y: number }[] {
+  if (points.length === 0) return [];
+  const lo = points[0]!.x;
+  const span = points.at(-1)!.x - lo;
+  const lowest = new Map<number, { x: number; y: number }>();
+  for (const p of points) {
+    const w = span === 0 ? 0 : Math.min(windows - 1, Math.floor(((p.x - lo) / span) * windows));
+    const seen = lowest.get(w);
+    if (seen === undefined || p.y < seen.y) lowest.set(w, p);
+  }
+  return [...lowest.keys()].sort((a, b) => a - b).map((w) => lowest.get(w)!);
+}
+
+/** `VmRSS` of a process in MiB, or null once it is gone. */
+export function rssMib(pid: number): number | null {
+  try {
+    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
+    const match = status.match(/^VmRSS:\s+(\d+)\s+kB/m);
+    return match ? Number(match[1]) / 1024 : null;
+  } catch {
+    return null;
+  }
+}
+
+function positive(name: string, raw: string | undefined, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new Error(`Invalid --${name}: expected a positive whole number, got "${raw}"`);
+  }
+  return value;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      cycles: { type: "string" },
+      concurrency: { type: "string" },
+      "sample-every": { type: "string" },
+      warmup: { type: "string" },
+      "samples-out": { type: "string" },
+    },
+  });
+  const cycles = positive("cycles", values.cycles, 10_000);
+  const concurrency = positive("concurrency", values.concurrency, 4);
+  const sampleEvery = positive(
+    "sample-every",
+    values["sample-every"],
+    Math.max(5, Math.round(cycles / 200)),
+  );
+  const warmup = values.warmup === undefined
+    ? Math.min(WARMUP_CYCLES, Math.floor(cycles / 2))
+    : Number(values.warmup);
+  if (!(Number.isInteger(warmup) && warmup >= 0 && warmup < cycles)) {
+    throw new Error("Invalid --warmup: expected a whole number of cycles below --cycles");
+  }
+
+  await using cluster = await startPlaneCluster();
+  const processes = {
+    controller: cluster.controller,
+    drone: cluster.drone!,
+    proxy: cluster.proxy!,
+  };
+  const samples: Record<string, { x: number; y: number }[]> = {
+    controller: [],
+    drone: [],
+    proxy: [],
+  };
+  const sample = (cycle: number) => {
+    for (const [role, process] of Object.entries(processes)) {
+      const rss = rssMib(process.child.pid);
+      if (rss !== null) samples[role]!.push({ x: cycle, y: rss });
+      // The fixture keeps every log line for assertions; the soak has none, so drop them.
+      process.logs.length = 0;
+    }
+  };
+
+  let started = 0;
+  let done = 0;
+  let failures = 0;
+  let nextSample = 0;
+  const cycle = async () => {
+    const connect = await cluster.connect({ "spawn_config": { executable: { image: "echo" } } });
+    if (connect.status !== 200) throw new Error(`connect ${connect.status}`);
+    const id = String(connect.body.backend_id);
+    const ready = await (await cluster.api(`/pub/b/${id}/status?wait=ready`)).json();
+    if (ready.status !== "ready") throw new Error(`backend ${id} ${ready.status}`);
+    const answer = await fetch(String(connect.body.url));
+    await answer.body?.cancel();
+    if (answer.status !== 200) throw new Error(`proxy answered ${answer.status}`);
+    const stop = await cluster.api(`/ctrl/b/${id}/soft-terminate`, { method: "POST" });
+    await stop.body?.cancel();
+    // The status stream replays the history and ends after `terminated`.
+    const statuses = await collectStatuses(cluster.controllerUrl, id, "terminated");
+    if (statuses.at(-1)?.status !== "terminated") throw new Error(`backend ${id} not terminated`);
+  };
+  const t0 = performance.now();
+  sample(0);
+  const worker = async () => {
+    while (started < cycles) {
+      started++;
+      try {
+        await cycle();
+      } catch (err) {
+        failures++;
+        print(`cycle failed: ${(err as Error).message}`);
+      }
+      done++;
+      if (done >= nextSample + sampleEvery) {
+        nextSample = done;
+        sample(done);
+      }
+      if (done % 1_000 === 0) {
+        print(`${done} cycles, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  sample(done);
+  const seconds = (performance.now() - t0) / 1000;
+
+  print(
+    `Soak: ${done} cycles (connect → ready → proxied request → terminate), concurrency ` +
+      `${concurrency}, ${seconds.toFixed(0)} s, ${failures} failed; slopes after ${warmup} ` +
+      `warm-up cycles`,
+  );
+  if (done < 2 * WARMUP_CYCLES) {
+    print(
+      `  (shorter than ${2 * WARMUP_CYCLES} cycles: heaps are still reaching their working ` +
+        `size, so the slopes overstate growth)`,
+    );
+  }
+  if (values["samples-out"] !== undefined) {
+    await Deno.writeTextFile(values["samples-out"], JSON.stringify(samples));
+  }
+  const signed = (n: number) => `${n >= 0 ? "+" : ""}${n.toFixed(2)}`;
+  let pass = failures === 0;
+  for (const [role, points] of Object.entries(samples)) {
+    const steady = points.filter((p) => p.x >= warmup);
+    const all = slope(steady) * 1_000;
+    const floorSlope = slope(floor(steady, 10)) * 1_000;
+    const ok = Math.abs(all) <= SLOPE_LIMIT_MIB;
+    pass &&= ok;
+    const first = points[0]?.y ?? 0;
+    const last = points.at(-1)?.y ?? 0;
+    print(
+      `  ${role.padEnd(10)} RSS ${first.toFixed(1)} → ${last.toFixed(1)} MiB; slope ` +
+        `${signed(all)} MiB per 1,000 cycles (target ±${SLOPE_LIMIT_MIB}; floor ` +
+        `${signed(floorSlope)}): ${ok ? "PASS" : "FAIL"}`,
+    );
+  }
+  print(pass ? "PASS" : "FAIL");
+  return pass ? 0 : 1;
+}
+
+if (import.meta.main) Deno.exit(await main());
