@@ -76,9 +76,39 @@ interface Slot {
   stopped: PromiseWithResolvers<void> | null;
 }
 
+/**
+ * Claims `port` (0: any free one) with an ordinary bind and releases it, returning the port.
+ * `SO_REUSEPORT` joins any listener of the same user that also set it, so a second proxy (or a
+ * test's) on the port, or a kernel-chosen port 0 that already has such a listener, would silently
+ * share traffic with it; an ordinary bind fails on any existing listener instead, with a message.
+ */
+export function claimPort(hostname: string, port: number): number {
+  let listener: Deno.Listener;
+  try {
+    listener = Deno.listen({ hostname, port });
+  } catch (err) {
+    if (err instanceof Deno.errors.AddrInUse) {
+      throw new Error(
+        `Cannot listen on ${hostname}:${port}: the port is in use (is another proxy still ` +
+          `running?); stop it or choose another port`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
+  const claimed = (listener.addr as Deno.NetAddr).port;
+  listener.close();
+  return claimed;
+}
+
 /** Starts the link and `options.workers` workers; resolves once every one is listening. */
 export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<ProxyWorkers> {
   if (!reusePortAvailable()) throw new ReusePortUnavailableError(options.workers);
+  const { hostname } = options;
+  const claimedHttp = claimPort(hostname, options.httpPort);
+  const claimedHttps = options.https?.port === undefined
+    ? undefined
+    : claimPort(hostname, options.https.port);
   const { log } = options;
   const intervalMs = options.keepAliveIntervalMs ?? 7_000;
   const slots: Slot[] = [];
@@ -254,8 +284,8 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
   }
 
   try {
-    // The first worker binds the port (0 picks one); the others join it.
-    ports = await spawn(0, options.httpPort, options.https?.port);
+    // Every worker joins the claimed port (port 0 was resolved by the claim).
+    ports = await spawn(0, claimedHttp, claimedHttps);
     const { httpPort, httpsPort } = ports;
     await Promise.all(
       Array.from({ length: options.workers - 1 }, (_, i) => spawn(i + 1, httpPort, httpsPort)),

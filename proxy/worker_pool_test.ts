@@ -3,7 +3,7 @@
  * controller socket (a fake controller), real backends on loopback.
  */
 import assert from "node:assert/strict";
-import { startProxyWorkers } from "./worker_pool.ts";
+import { claimPort, startProxyWorkers } from "./worker_pool.ts";
 import { keepAlives, routeRequests, startFakeController } from "./testing/fake_controller.ts";
 import { request } from "./testing/http_client.ts";
 import { probeBackend, rawExchange } from "./engine/_test_util.ts";
@@ -293,4 +293,28 @@ Deno.test("startProxyWorkers(): with HTTPS both workers serve TLS on one port, a
     await backend.close();
     await fake.close();
   }
+});
+
+Deno.test("startProxyWorkers() refuses a port another pool already shares, instead of joining it", async () => {
+  await using h = await setup();
+  // SO_REUSEPORT alone would let a second pool join the first one's port and take half its
+  // traffic; the ordinary bind of claimPort() fails first, with a message naming the cause.
+  assert.throws(() => claimPort("127.0.0.1", h.port), /port is in use/);
+  const log = createLogger("proxy", { level: "error", write: () => {} });
+  await assert.rejects(
+    startProxyWorkers({
+      workers: 2,
+      name: "px-second",
+      cluster: "plane.test",
+      controllerUrl: h.fake.url,
+      hostname: "127.0.0.1",
+      httpPort: h.port,
+      logLevel: "error",
+      log,
+    }),
+    /port is in use/,
+  );
+  // Port 0 resolves to a port nobody listens on.
+  const free = claimPort("127.0.0.1", 0);
+  assert.notEqual(free, h.port);
 });
