@@ -178,9 +178,19 @@ Deno.test("startProxyWorkers(): close() lets requests in flight on every worker 
   h.backend.state.hold = release.promise;
   const inFlight: Promise<{ status: number }>[] = [];
   await waitFor(async () => {
-    for (let i = 0; i < 4; i++) inFlight.push(request(h.port, "/tok-a/", HOST));
     const stats = await h.pool.stats();
-    return stats.every((s) => s !== null && s.connections > 0);
+    // Every request sent must have been accepted by a worker before close(): a connection
+    // still in a listener's accept queue when that listener closes is reset by the kernel.
+    const open = stats.reduce((n, s) => n + (s?.connections ?? 0), 0);
+    if (open < inFlight.length) return false;
+    if (inFlight.length > 0 && stats.every((s) => s !== null && s.connections > 0)) return true;
+    for (let i = 0; i < 4; i++) {
+      const answer = request(h.port, "/tok-a/", HOST);
+      // Awaited below; marked handled now so a failure is reported there, not as unhandled.
+      answer.catch(() => {});
+      inFlight.push(answer);
+    }
+    return false;
   }, { message: "requests in flight on both workers", timeoutMs: 5_000 });
   let closed = false;
   const closing = h.pool.close({ graceMs: 10_000 }).then(() => (closed = true));
