@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { type PlaneCluster, startPlaneCluster } from "./plane_process.ts";
 import { waitFor } from "../shared/wait_for.ts";
 import { connectDocker } from "../drone/executor/docker_connect.ts";
-import { buildEchoImage } from "../drone/executor/testdata/docker_image.ts";
+import { buildEchoImage, dockerTestsRun } from "../drone/executor/testdata/docker_image.ts";
 import { backendProcesses } from "./env.ts";
 
 const BACKENDS = 5;
@@ -70,7 +70,7 @@ async function restartKillsLeftovers(cluster: PlaneCluster, ids: string[]) {
   );
 }
 
-const dockerAvailable = await connectDocker().ping().then(() => true, () => false);
+const dockerAvailable = await dockerTestsRun("Docker drone restart test");
 
 Deno.test({
   name:

@@ -7,30 +7,12 @@ import { connectDocker } from "./docker_connect.ts";
 import assert from "node:assert/strict";
 import { runExecutorConformance } from "./conformance.ts";
 import { DockerExecutor } from "./docker.ts";
-import { buildBrokenImage, buildEchoImage } from "./testdata/docker_image.ts";
+import { buildBrokenImage, buildEchoImage, dockerTestsRun } from "./testdata/docker_image.ts";
 import { createLogger } from "../../shared/log.ts";
 import { randomBackendName } from "../../shared/names.ts";
 import { waitFor } from "../../shared/wait_for.ts";
 
-async function dockerAvailable(): Promise<boolean> {
-  try {
-    await connectDocker().ping();
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-const available = await dockerAvailable();
-if (!available) {
-  if (Deno.env.get("PLANE_REQUIRE_DOCKER") === "1") {
-    throw new Error(
-      "Docker tests must run here (PLANE_REQUIRE_DOCKER=1) but Docker does not answer",
-    );
-  }
-  // deno-lint-ignore no-console
-  console.error("NOT RUN: Docker runtime tests (no Docker engine answers on this machine)");
-}
+const available = await dockerTestsRun("Docker runtime tests");
 const image = available ? await buildEchoImage() : "";
 const log = createLogger("docker", { level: "error" });
 const MISSING = "127.0.0.1:9/plane-missing:latest";

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { runExecutorConformance } from "./conformance.ts";
 import { LocalProcessExecutor } from "./local_process.ts";
 import { randomBackendName } from "../../shared/names.ts";
+import { waitFor } from "../../shared/wait_for.ts";
 
 const echoBackend = new URL("./testdata/echo_backend.ts", import.meta.url).pathname;
 
@@ -151,14 +152,6 @@ function isRunning(pid: number): boolean {
   }
 }
 
-async function waitUntil(check: () => boolean, message: string) {
-  const deadline = Date.now() + 5_000;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${message}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 Deno.test("LocalProcessExecutor.sweep() kills the process group a previous run recorded in its pid file (issue 11, finding 2)", async () => {
   const stateDir = await Deno.makeTempDir();
   const images = { sleeper: { command: ["bash", "-c", "sleep 300 & echo child $!; wait"] } };
@@ -175,17 +168,20 @@ Deno.test("LocalProcessExecutor.sweep() kills the process group a previous run r
     assert.equal(pidFile.pgid, pidFile.pid);
     assert.ok(pidFile.startTime > 0, "the start time is recorded");
     let child = 0;
-    await waitUntil(() => {
+    await waitFor(() => {
       const line = previous.logs(backendId).find((l) => l.text.startsWith("child "));
       child = line ? Number(line.text.slice(6)) : 0;
       return child > 0;
-    }, "the grandchild's pid");
+    }, { message: "the grandchild's pid", timeoutMs: 5_000 });
 
     // A new run on the same state directory (the old one "crashed": it is not closed).
     const next = new LocalProcessExecutor({ images, stateDir });
     const result = await next.sweep();
     assert.deepEqual(result, { killed: [backendId], gone: [], failed: [] });
-    await waitUntil(() => !isRunning(pidFile.pid) && !isRunning(child), "the group to die");
+    await waitFor(() => !isRunning(pidFile.pid) && !isRunning(child), {
+      message: "the group to die",
+      timeoutMs: 5_000,
+    });
     assert.equal(await Deno.stat(`${stateDir}/${backendId}.pid`).catch(() => null), null);
     assert.deepEqual(await next.sweep(), { killed: [], gone: [], failed: [] });
   } finally {
@@ -248,7 +244,10 @@ Deno.test("LocalProcessExecutor releases an ended backend's tail after the reten
         key: KEY,
         staticToken: null,
       });
-      await waitUntil(() => exits.has(backendId), `${backendId} to exit`);
+      await waitFor(() => exits.has(backendId), {
+        message: `${backendId} to exit`,
+        timeoutMs: 5_000,
+      });
       assert.deepEqual(executor.logs(backendId).map((l) => l.text), ["bye"], "readable after exit");
     }
     assert.deepEqual(executor.logs(first), [], "the older ended tail was released");

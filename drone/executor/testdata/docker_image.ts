@@ -1,5 +1,23 @@
 /** The echo backend of the runtime tests as a local Docker image (see `../deno_image.ts`). */
 import { buildDenoImage, imageExists } from "../deno_image.ts";
+import { connectDocker } from "../docker_connect.ts";
+
+/**
+ * Whether Docker tests can run here. With `PLANE_REQUIRE_DOCKER=1` (CI) a missing engine fails
+ * the file loudly; otherwise the tests of `what` are reported as not run, never skipped silently.
+ */
+export async function dockerTestsRun(what: string): Promise<boolean> {
+  const available = await connectDocker().ping().then(() => true, () => false);
+  if (available) return true;
+  if (Deno.env.get("PLANE_REQUIRE_DOCKER") === "1") {
+    throw new Error(
+      `${what} must run here (PLANE_REQUIRE_DOCKER=1) but Docker does not answer`,
+    );
+  }
+  // deno-lint-ignore no-console
+  console.error(`NOT RUN: ${what} (no Docker engine answers on this machine)`);
+  return false;
+}
 
 export function buildEchoImage(): Promise<string> {
   return buildDenoImage("plane-test-echo", new URL("./echo_backend.ts", import.meta.url));
