@@ -121,9 +121,10 @@ Deno.test("drone socket: an action is delivered, re-sent every interval and on r
   await using t = await startTestController();
   const first = await connectFakeDrone(t);
   const backend = await seedBackend(t.db, { droneId: first.id, cluster: TEST_CLUSTER });
+  const queued = first.received.length;
   const actionId = await queueAction(t, first.id, backend);
 
-  const delivered = await first.next<Action>(isAction(actionId));
+  const delivered = await first.next<Action>(isAction(actionId), { since: queued });
   assert.deepEqual(delivered.Action, {
     "action_id": actionId,
     "backend_id": backend,
@@ -144,7 +145,8 @@ Deno.test("drone socket: an action is delivered, re-sent every interval and on r
 
   // A new connection receives it at once (before any resend interval could matter).
   await using second = await connectFakeDrone(t, { name: first.name });
-  await second.next(isAction(actionId));
+  // Sent while connectFakeDrone still polls for the drone row: look from the first message.
+  await second.next(isAction(actionId), { since: 0 });
   second.send({ AckAction: { "action_id": actionId } });
   await waitFor(async () => {
     const { rows } = await t.db.query(
@@ -156,8 +158,9 @@ Deno.test("drone socket: an action is delivered, re-sent every interval and on r
 
   // A later action delivered twice proves a resend round ran after the ack (the event bus
   // delivers each action once); the acked action must not be among what followed.
+  const beforeLater = second.received.length;
   const later = await queueAction(t, second.id, backend);
-  const laterFirst = await second.next(isAction(later));
+  const laterFirst = await second.next(isAction(later), { since: beforeLater });
   const after = second.received.indexOf(laterFirst) + 1;
   await second.next(isAction(later), { since: after });
   assert.equal(second.received.slice(after).filter(isAction(actionId)).length, 0);
@@ -168,8 +171,9 @@ Deno.test("drone socket: an ack names its drone; another drone cannot ack the ac
   await using owner = await connectFakeDrone(t);
   await using other = await connectFakeDrone(t);
   const backend = await seedBackend(t.db, { droneId: owner.id, cluster: TEST_CLUSTER });
+  const since = owner.received.length;
   const actionId = await queueAction(t, owner.id, backend);
-  await owner.next(isAction(actionId));
+  await owner.next(isAction(actionId), { since });
   other.send({ AckAction: { "action_id": actionId as ActionName } });
   // Processed in order: the heartbeat being recorded means the ack before it was handled.
   other.send({ Heartbeat: { "local_time": 1 } });
@@ -316,8 +320,10 @@ Deno.test("drone socket: an action for a backend moved to ready is delivered liv
   await using drone = await connectFakeDrone(t);
   const backend = await seedBackend(t.db, { droneId: drone.id, cluster: TEST_CLUSTER });
   await updateBackendState(t.db, backend, { status: "ready", address: "127.0.0.1:4000" });
+  // Counted before queueing: the action can arrive before queueAction's commit returns.
+  const since = drone.received.length;
   const actionId = await queueAction(t, drone.id, backend);
-  await drone.next(isAction(actionId));
+  await drone.next(isAction(actionId), { since });
 });
 
 /** Whether a drone socket named `name` gets the controller's handshake (else: why it closed). */
@@ -350,7 +356,8 @@ Deno.test("drone socket: a second socket for a live drone's name is refused and 
   assert.deepEqual(after.rows, before.rows);
   // The holder still works: its actions still reach it.
   const backend = await seedBackend(t.db, { droneId: holder.id, cluster: TEST_CLUSTER });
-  await holder.next(isAction(await queueAction(t, holder.id, backend)));
+  const since = holder.received.length;
+  await holder.next(isAction(await queueAction(t, holder.id, backend)), { since });
 });
 
 Deno.test("drone socket: a drone whose old connection stopped heartbeating gets its name back, and the old one is closed", async () => {

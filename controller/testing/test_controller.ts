@@ -7,6 +7,7 @@ import { type Controller, createController } from "../mod.ts";
 import type { ControllerConfigInput } from "../config.ts";
 import { createLogger, type LogLevel } from "../../shared/log.ts";
 import type { Database } from "../db/database.ts";
+import { controllerStartingResponse } from "../starting_response.ts";
 
 export interface TestController extends AsyncDisposable {
   controller: Controller;
@@ -47,7 +48,9 @@ export async function startTestController(
   let controller: Controller | null = null;
   const server = Deno.serve(
     { hostname: "127.0.0.1", port: options.port ?? 0, onListen() {} },
-    (req, info) => controller!.fetch(req, info),
+    // A restart on its predecessor's port is dialled by drones and proxies before
+    // createController returns: answer as the real entry point does while starting.
+    (req, info) => controller?.fetch(req, info) ?? controllerStartingResponse(),
   );
   const url = `http://127.0.0.1:${server.addr.port}`;
   controller = await createController({
