@@ -105,6 +105,8 @@ export async function readProcStat(pid: number): Promise<ProcStat | null> {
     return stat;
   }
   const message = new TextDecoder().decode(output.stderr).trim();
-  if (/No such file or directory/.test(message)) return null;
+  // ENOENT: no such pid. ESRCH: the pid's /proc entry is still listed while the process is
+  // being torn down (read between SIGKILL and reaping); either way it no longer runs.
+  if (/No such file or directory|No such process/.test(message)) return null;
   throw new Error(`Cannot read /proc/${pid}/stat: cat exited ${output.code}: ${message}`);
 }
