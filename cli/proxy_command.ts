@@ -6,6 +6,11 @@ import { ProxyConfig, type ProxyConfigInput } from "../proxy/config.ts";
 import { createProxy, type Proxy } from "../proxy/mod.ts";
 import { serveProxy } from "../proxy/serve.ts";
 import {
+  ConnectionCap,
+  defaultMaxConnections,
+  parseSoftDescriptorLimit,
+} from "../proxy/connection_cap.ts";
+import {
   type ProxyWorkers,
   ReusePortUnavailableError,
   startProxyWorkers,
@@ -40,6 +45,8 @@ Flags (environment variable in brackets; flags win):
   --force-path-routing       allow --path-routing on a non-loopback --hostname
   --workers N                engines serving the port, each on its own thread (default: one
                              per CPU core; 1: a single thread, no workers)
+  --max-connections N        open client connections allowed; more get a 503 (default: half
+                             the descriptor limit, less a reserve: two per connection)
   --log-level LEVEL          debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
   -h, --help                 show this help
 `;
@@ -139,6 +146,14 @@ export const PROXY_FLAGS = [
       "(`SO_REUSEPORT`); 1 runs a single thread with no workers",
   },
   {
+    flag: "--max-connections",
+    value: "N",
+    field: "maxConnections",
+    unset: "(soft descriptor limit − 64) / 2",
+    meaning: "open client connections allowed across all workers; past it a client gets a 503 " +
+      "and refusals are logged (each connection holds two descriptors, client and backend)",
+  },
+  {
     flag: "--log-level",
     value: "LEVEL",
     field: "logLevel",
@@ -193,6 +208,11 @@ export function parseProxyFlags(
   const workers = integer("workers", values.workers);
   if (workers === 0) throw new UsageError("Invalid --workers: expected at least 1, got 0");
   set("workers", workers);
+  const maxConnections = integer("max-connections", values["max-connections"]);
+  if (maxConnections === 0) {
+    throw new UsageError("Invalid --max-connections: expected at least 1, got 0");
+  }
+  set("maxConnections", maxConnections);
   const parsed = ProxyConfig.safeParse(input);
   if (!parsed.success) throw new UsageError(describeFlagError(parsed.error, PROXY_FLAGS, input));
   return { kind: "run", config: parsed.data };
@@ -213,6 +233,31 @@ export interface RunningProxy {
   stop(): Promise<void>;
 }
 
+/**
+ * The default connection cap from this process's soft descriptor limit, read through
+ * `sh -c 'ulimit -Sn'` (a child inherits the limit; Deno refuses `/proc/self/*` without
+ * `--allow-all`, and `--allow-run` is in deno.json's permissions); undefined (no cap) where it
+ * cannot be read or is unlimited, which is logged.
+ */
+async function descriptorCap(log: Logger): Promise<number | undefined> {
+  try {
+    const output = await new Deno.Command("sh", {
+      args: ["-c", "ulimit -Sn"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const soft = parseSoftDescriptorLimit(new TextDecoder().decode(output.stdout));
+    if (soft !== null) return defaultMaxConnections(soft);
+    log.warn("No descriptor limit to size the connection cap from; serving without one", {
+      ulimit: new TextDecoder().decode(output.stdout).trim(),
+    });
+  } catch (err) {
+    log.warn("Cannot read the descriptor limit; serving without a connection cap", { err });
+  }
+  return undefined;
+}
+
 /** Builds the proxy for `config` and binds its listeners (in workers when `config.workers` > 1). */
 export async function startProxy(
   config: ProxyConfig,
@@ -224,6 +269,7 @@ export async function startProxy(
     ? { port: config.httpsPort, certPath: config.certPath }
     : undefined;
   const limits = { bodyTimeoutMs: config.bodyTimeoutSeconds * 1000 };
+  const maxConnections = config.maxConnections ?? await descriptorCap(log);
   let proxy: Proxy | undefined;
   let workers: ProxyWorkers | undefined;
   let server: {
@@ -247,6 +293,7 @@ export async function startProxy(
         httpPort: config.httpPort,
         https,
         limits,
+        maxConnections,
         logLevel: config.logLevel,
         log,
       });
@@ -278,6 +325,7 @@ export async function startProxy(
         httpPort: config.httpPort,
         https,
         limits,
+        connectionCap: maxConnections === undefined ? undefined : new ConnectionCap(maxConnections),
         log,
       });
     } catch (err) {
@@ -300,6 +348,7 @@ export async function startProxy(
     http: server.httpPort,
     https: server.httpsPort,
     workers: workerCount,
+    maxConnections: maxConnections ?? null,
   });
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));

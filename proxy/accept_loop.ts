@@ -22,16 +22,17 @@ export function isOutOfDescriptors(err: unknown): boolean {
 }
 
 /**
- * Logs failures to get a descriptor (accepting a client, connecting to a backend) at most once
- * per interval, with how many there were: near the limit they come by the thousand.
+ * Logs failures to get a descriptor (accepting a client, connecting to a backend) and clients
+ * refused at the connection cap (`connection_cap.ts`; `err` is then the cap) at most once per
+ * interval, with how many there were: near the limit they come by the thousand.
  */
 export function descriptorAlarm(
   log: Logger,
   options: { intervalMs?: number | undefined } = {},
-): (what: "accept" | "connect", err: unknown) => void {
+): (what: "accept" | "connect" | "refuse", err: unknown) => void {
   const intervalMs = options.intervalMs ?? 10_000;
-  const failed = { accept: 0, connect: 0 };
-  const loggedAt = { accept: -Infinity, connect: -Infinity };
+  const failed = { accept: 0, connect: 0, refuse: 0 };
+  const loggedAt = { accept: -Infinity, connect: -Infinity, refuse: -Infinity };
   return (what, err) => {
     // Other connect failures (a backend gone, refused) are ordinary 502s, not an alarm.
     if (what === "connect" && !isOutOfDescriptors(err)) return;
@@ -41,9 +42,18 @@ export function descriptorAlarm(
     loggedAt[what] = now;
     const fields = what === "accept"
       ? { failedAccepts: failed.accept, err }
-      : { failedConnects: failed.connect, err };
+      : what === "connect"
+      ? { failedConnects: failed.connect, err }
+      : { refusedConnections: failed.refuse, limit: err };
     failed[what] = 0;
-    if (what === "accept") {
+    if (what === "refuse") {
+      log.error(
+        "Refusing connections with 503: at the connection limit, which keeps two descriptors " +
+          "per connection under the descriptor limit; raise the limit (ulimit -n) or " +
+          "--max-connections",
+        fields,
+      );
+    } else if (what === "accept") {
       log.error(
         isOutOfDescriptors(err)
           ? "Cannot accept connections: out of file descriptors; raise the limit (ulimit -n)"

@@ -48,6 +48,12 @@ export const ProxyConfig = z.object({
    * the documented default is not this machine's count); 1 is a single thread with no worker.
    */
   workers: z.number().int().min(1).max(1024).optional(),
+  /**
+   * Open client connections allowed across all workers; past it a client gets a 503 and the
+   * refusals are logged (issue 13). Unset: half of what the soft descriptor limit leaves after
+   * a reserve (`connection_cap.ts`), so backend connects never fail for want of a descriptor.
+   */
+  maxConnections: z.number().int().min(1).optional(),
 }).transform((c, ctx) => {
   const https = c.https || c.httpsPort !== undefined;
   if (https && c.certPath === undefined) {

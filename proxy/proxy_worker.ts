@@ -7,6 +7,7 @@
 /// <reference lib="deno.worker" />
 import { createProxy, type Proxy } from "./mod.ts";
 import { type ProxyServer, serveProxy } from "./serve.ts";
+import { ConnectionCap } from "./connection_cap.ts";
 import type { FromWorker, ToWorker, WorkerSetup } from "./worker_protocol.ts";
 import type { ControllerLinkHandlers } from "./controller_link.ts";
 import { createLogger } from "../shared/log.ts";
@@ -54,6 +55,11 @@ async function start(setup: WorkerSetup) {
       httpPort: setup.httpPort,
       https: setup.https,
       limits: setup.limits ?? {},
+      connectionCap: setup.connectionCap &&
+        new ConnectionCap(setup.connectionCap.limit, {
+          buffer: setup.connectionCap.buffer,
+          slot: setup.index,
+        }),
       reusePort: true,
       log,
     });

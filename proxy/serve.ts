@@ -11,6 +11,7 @@ import { createEngine } from "./engine/engine.ts";
 import type { EngineLimits } from "./engine/types.ts";
 import type { EngineStats } from "./engine/engine.ts";
 import { acceptLoop, descriptorAlarm } from "./accept_loop.ts";
+import { type ConnectionCap, refusedResponse } from "./connection_cap.ts";
 import type { Proxy } from "./mod.ts";
 import { engineErrorResponse } from "./request.ts";
 import { isReservedHeader } from "./reserved_header.ts";
@@ -29,6 +30,11 @@ export interface ServeOptions {
    * own listener and the kernel spreads connections across them (`worker_pool.ts`).
    */
   reusePort?: boolean | undefined;
+  /**
+   * Open client connections allowed (shared by the workers of one proxy); past it a client
+   * gets a 503 and is closed (issue 13). Omitted: no cap.
+   */
+  connectionCap?: ConnectionCap | undefined;
   log: Logger;
   /** Aborts the wait for an initial certificate. */
   signal?: AbortSignal;
@@ -90,14 +96,26 @@ async function waitForCert(
   }
 }
 
-/** Forgets a connection once the engine is done with it (its close is wrapped). */
-function trackConn(conn: Deno.Conn, conns: Set<Deno.Conn>): Deno.Conn {
+/**
+ * Forgets a connection once the engine is done with it (its close is wrapped), giving back its
+ * slot under the connection cap once.
+ */
+function trackConn(conn: Deno.Conn, conns: Set<Deno.Conn>, cap: ConnectionCap | null): Deno.Conn {
   const close = conn.close.bind(conn);
   conn.close = () => {
-    conns.delete(conn);
+    if (conns.delete(conn)) cap?.release();
     close();
   };
   return conn;
+}
+
+/** Answers a client refused at the cap with a 503 and closes it, without waiting on it. */
+function refuseConn(conn: Deno.Conn): void {
+  conn.write(refusedResponse()).catch(() => {}).finally(() => {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  });
 }
 
 export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<ProxyServer> {
@@ -111,6 +129,7 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
   }
 
   const connectAlarm = descriptorAlarm(log);
+  const cap = options.connectionCap ?? null;
   const engine = createEngine({
     decide: proxy.decide,
     errorResponse: proxy.errorResponse,
@@ -136,6 +155,12 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
       allowHalfOpen: true,
     });
     server.on("secureConnection", (socket: tls.TLSSocket) => {
+      if (cap !== null && !cap.tryAcquire()) {
+        connectAlarm("refuse", cap.limit);
+        socket.end(refusedResponse());
+        return;
+      }
+      socket.once("close", () => cap?.release());
       track(socket);
       engine.handle(socket, { remoteAddress: socket.remoteAddress ?? "", tls: true });
     });
@@ -178,9 +203,14 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
   }
   const conns = new Set<Deno.Conn>();
   const accepting = acceptLoop(listener, (conn) => {
+    if (cap !== null && !cap.tryAcquire()) {
+      connectAlarm("refuse", cap.limit);
+      refuseConn(conn);
+      return;
+    }
     conns.add(conn);
     const addr = conn.remoteAddr as Deno.NetAddr;
-    plain.handleConn(trackConn(conn, conns), { remoteAddress: addr.hostname, tls: false });
+    plain.handleConn(trackConn(conn, conns, cap), { remoteAddress: addr.hostname, tls: false });
   }, { log });
   const httpPort = (listener.addr as Deno.NetAddr).port;
 

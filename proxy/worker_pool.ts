@@ -10,12 +10,15 @@ import { startControllerLink } from "./controller_link.ts";
 import type { EngineStats } from "./engine/engine.ts";
 import type { FromWorker, ToWorker, WorkerSetup } from "./worker_protocol.ts";
 import type { Logger } from "../shared/log.ts";
+import { ConnectionCap } from "./connection_cap.ts";
 import type { MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
 
 export interface ProxyWorkersOptions
-  extends Omit<WorkerSetup, "index" | "connected" | "keepAliveIntervalMs"> {
+  extends Omit<WorkerSetup, "index" | "connected" | "keepAliveIntervalMs" | "connectionCap"> {
   /** Worker count (≥ 1). */
   workers: number;
+  /** Open client connections allowed across all workers (`connection_cap.ts`); absent: no cap. */
+  maxConnections?: number | undefined;
   controllerUrl: string;
   secret?: string | undefined;
   /** Keepalive revisit interval (§7.5: 7 s). */
@@ -208,6 +211,10 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
     }
   }
 
+  const cap = options.maxConnections === undefined
+    ? null
+    : new ConnectionCap(options.maxConnections, { slots: options.workers });
+
   function spawn(index: number, httpPort: number, httpsPort: number | undefined) {
     const worker = new Worker(WORKER_URL, { type: "module", name: `proxy-worker-${index}` });
     const slot: Slot = { index, worker, listening: false, stopped: null };
@@ -245,6 +252,8 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
       }
       if (closing || slots[index] !== slot) return;
       restarts++;
+      // Its connections closed with it.
+      cap?.resetSlot(index);
       log.error("Proxy worker died; starting a new one", { worker: index, err: event.message });
       const replacement = spawn(index, ports?.httpPort ?? httpPort, ports?.httpsPort ?? httpsPort);
       replacement.catch((err) => {
@@ -265,6 +274,7 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
         ? { ...options.https, port: httpsPort }
         : options.https,
       limits: options.limits,
+      connectionCap: cap === null ? undefined : { limit: cap.limit, buffer: cap.buffer },
       logLevel: options.logLevel,
       connected: link.connected,
     };

@@ -20,6 +20,11 @@ export interface WorkerSetup {
   httpPort: number;
   https?: { port: number; certPath: string } | undefined;
   limits?: Partial<EngineLimits> | undefined;
+  /**
+   * The proxy's connection cap, counted across workers in one shared buffer (one slot per
+   * worker, `connection_cap.ts`); absent: no cap.
+   */
+  connectionCap?: { limit: number; buffer: SharedArrayBuffer } | undefined;
   logLevel: LogLevel;
   /** The controller connection is up right now. */
   connected: boolean;
