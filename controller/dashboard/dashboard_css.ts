@@ -68,7 +68,8 @@ form#login { display: grid; gap: .5rem; max-width: 22rem; margin-top: 2rem; }
 .chart { margin: 0 0 .8rem; }
 .chart svg { width: 100%; max-width: 320px; height: 60px; background: var(--panel);
   border: 1px solid var(--line); display: block; }
-.chart .line { stroke: var(--accent); stroke-width: 1.5; vector-effect: non-scaling-stroke; }
+.chart .line { stroke: var(--accent); stroke-width: 1.5; }
+.chart .dot { fill: var(--accent); }
 .chart figcaption { font-size: .85rem; color: var(--muted); }
 .skip { position: absolute; left: -999px; }
 .skip:focus { left: .5rem; top: .5rem; background: var(--bg); padding: .3rem; z-index: 1; }

@@ -601,10 +601,15 @@ function lineChart(title, values, latest, floorMax) {
   const height = 60;
   const known = values.filter((v) => v !== null);
   const max = Math.max(floorMax, ...known, 1);
-  const step = values.length > 1 ? width / (values.length - 1) : width;
+  const step = values.length > 1 ? (width - 4) / (values.length - 1) : 0;
   const points = [];
+  const dots = [];
   values.forEach((v, i) => {
-    if (v !== null) points.push((i * step).toFixed(1) + "," + (height - (v / max) * height).toFixed(1));
+    if (v === null) return;
+    const x = (values.length > 1 ? 2 + i * step : width - 2).toFixed(1);
+    const y = (height - (v / max) * (height - 4) - 2).toFixed(1);
+    points.push(x + "," + y);
+    dots.push(h("svg:circle", { cx: x, cy: y, r: 2, class: "dot" }));
   });
   const label = title + ": latest " + latest + ", " + values.length + " samples";
   return h(
@@ -612,8 +617,9 @@ function lineChart(title, values, latest, floorMax) {
     { class: "chart" },
     h(
       "svg:svg",
-      { viewBox: "0 0 " + width + " " + height, role: "img", "aria-label": label, preserveAspectRatio: "none" },
+      { viewBox: "0 0 " + width + " " + height, role: "img", "aria-label": label },
       h("svg:polyline", { points: points.join(" "), fill: "none", class: "line" }),
+      dots,
     ),
     h("figcaption", {}, title + ": " + latest),
   );
