@@ -267,6 +267,8 @@ export function devBanner(dev: Pick<DevCluster, "runtime" | "image" | "cluster">
     `  controller  ${info.controllerUrl}   (database: ${info.database})`,
     `  drone       ${info.droneName}   (runtime: ${dev.runtime})`,
     `  proxy       http://${dev.cluster}   (cluster ${dev.cluster})`,
+    // No API key in dev: the dashboard opens without a login on loopback (extension 10).
+    `  dashboard   ${info.controllerUrl}/dashboard`,
     "",
     "Start a session backend and wait until it is ready:",
     // The admin commands default to :8080; on another port the command must say where.

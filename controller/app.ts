@@ -17,6 +17,13 @@ import { handleRevoke } from "./routes/revoke.ts";
 import { handleBackendStatus, handleStatusStream } from "./routes/backend_status.ts";
 import { handleBackendInfo, handleListBackends } from "./routes/backends.ts";
 import { handleBackendLogs } from "./routes/logs.ts";
+import {
+  handleBackendUsage,
+  handleClusters,
+  handleClusterStatusStream,
+  handleDroneList,
+} from "./routes/dashboard_data.ts";
+import { serveDashboard } from "./dashboard/serve_dashboard.ts";
 import { isJamsocketPath, JAMSOCKET_ROUTES, jamsocketFallback } from "./jamsocket/routes.ts";
 
 export interface RequestInfo {
@@ -49,6 +56,11 @@ const ROUTES = new Router<RouteEntry>([
   route("POST", "/ctrl/c/:cluster/d/:drone/drain", "api", handleDrain),
   route("POST", "/ctrl/c/:cluster/d/:drone/undrain", "api", handleUndrain),
   route("GET", "/ctrl/c/:cluster/backends", "api", handleListBackends),
+  // The dashboard's reads (decisions.md extension 10).
+  route("GET", "/ctrl/clusters", "api", handleClusters),
+  route("GET", "/ctrl/c/:cluster/drones", "api", handleDroneList),
+  route("GET", "/ctrl/c/:cluster/status-stream", "api", handleClusterStatusStream),
+  route("GET", "/ctrl/b/:backend/usage", "api", handleBackendUsage),
   route("POST", "/ctrl/b/revoke", "api", handleRevoke),
   // Plane's own client posts here (behaviour doc §2.4); both paths work.
   route("POST", "/ctrl/revoke", "api", handleRevoke),
@@ -67,6 +79,11 @@ const ROUTES = new Router<RouteEntry>([
     (c, r, p, i) => handleTerminate(c, r, p, i, "hard"),
   ),
   route("GET", "/pub/health", "public", handleHealth),
+  // The dashboard's files hold no data: public, like /pub (its API calls are authenticated).
+  route("GET", "/dashboard", "public", (_c, req) => serveDashboard("page", req)),
+  route("GET", "/dashboard/", "public", (_c, req) => serveDashboard("page", req)),
+  route("GET", "/dashboard/app.js", "public", (_c, req) => serveDashboard("script", req)),
+  route("GET", "/dashboard/app.css", "public", (_c, req) => serveDashboard("style", req)),
   route("GET", "/pub/b/:backend/status", "public", handleBackendStatus),
   route("GET", "/pub/b/:backend/status-stream", "public", handleStatusStream),
   // The Jamsocket-compatible API: each handler authenticates itself and answers Jamsocket's

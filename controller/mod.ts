@@ -16,6 +16,7 @@ import { createEventBus } from "./event_bus.ts";
 import { Sessions } from "./sessions.ts";
 import { LogsHub } from "./logs_hub.ts";
 import { MetricsHub } from "./jamsocket/metrics.ts";
+import { UsageHistory } from "./usage_history.ts";
 import type { ControllerContext } from "./context.ts";
 import { createApp, type RequestInfo } from "./app.ts";
 import { every } from "./loop.ts";
@@ -80,6 +81,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     sessions,
     logs,
     metrics: new MetricsHub(db, log.child("jamsocket.metrics")),
+    usage: new UsageHistory(),
     placements: new InFlightPlacements(),
     signal: abort.signal,
   };
@@ -121,6 +123,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     close() {
       closing ??= (async () => {
         abort.abort();
+        ctx.usage.close();
         await Promise.all(loops);
         await markControllerOffline(db, name).catch((err) =>
           log.warn("Could not mark the controller offline", { err })

@@ -129,3 +129,53 @@ export const BackendList = z.object({
 export type BackendList = z.infer<typeof BackendList>;
 
 export { BackendStatusStreamEntry };
+
+/**
+ * One resource sample of a backend as the dashboard shows it (decisions.md extension 10): the
+ * drone's `BackendMetrics` (behaviour doc §3.8) with CPU as a percentage (`cpu_used / sys_cpu`;
+ * null for a sample with no CPU interval behind it) and `time` the controller's receipt time.
+ */
+export const UsageSample = z.object({
+  time: z.number(),
+  cpu_percent: z.number().nullable(),
+  mem_used: z.number().int().nonnegative(),
+  mem_limit: z.number().int().nonnegative().nullable(),
+});
+export type UsageSample = z.infer<typeof UsageSample>;
+
+/** `GET /ctrl/b/{backend}/usage`: the recent samples, oldest first. */
+export const BackendUsage = z.object({
+  backend_id: BackendName,
+  samples: z.array(UsageSample),
+});
+export type BackendUsage = z.infer<typeof BackendUsage>;
+
+/**
+ * `GET /ctrl/c/{cluster}/drones`: the cluster's connected drones with what `…/state` leaves out
+ * (pool) and the summed latest usage of their backends (null until a sample arrived).
+ */
+export const DroneSummary = z.object({
+  name: DroneName,
+  pool: z.string(),
+  ready: z.boolean(),
+  draining: z.boolean(),
+  last_heartbeat_age: z.number().int().nullable(),
+  backend_count: z.number().int(),
+  cpu_percent: z.number().nullable(),
+  mem_used: z.number().int().nullable(),
+});
+export type DroneSummary = z.infer<typeof DroneSummary>;
+
+export const DroneList = z.object({ drones: z.array(DroneSummary) });
+export type DroneList = z.infer<typeof DroneList>;
+
+/** `GET /ctrl/clusters`: clusters with a connected node, and the controller's default. */
+export const ClusterList = z.object({
+  default_cluster: ClusterName.nullable(),
+  clusters: z.array(ClusterName),
+});
+export type ClusterList = z.infer<typeof ClusterList>;
+
+/** One event of `GET /ctrl/c/{cluster}/status-stream`: a status entry naming its backend. */
+export const ClusterStatusEvent = BackendStatusStreamEntry.extend({ backend_id: BackendName });
+export type ClusterStatusEvent = z.infer<typeof ClusterStatusEvent>;

@@ -11,47 +11,26 @@
  * (and says so), unless `PLANE_REQUIRE_BROWSER=1` (`.ci/run`), where it fails.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { startDev } from "../cli/dev_command.ts";
 import { waitFor } from "../controller/testing/test_controller.ts";
 import { startPlaneCluster } from "./plane_process.ts";
+import {
+  type BrowserContext,
+  CHROMIUM,
+  chromiumLeft,
+  chromiumMissing,
+  isPng,
+  launchChromium,
+  ourChromium,
+  type Process,
+  REQUIRE_BROWSER,
+  SCREENSHOT_DIR,
+} from "./chromium.ts";
 
-const CHROMIUM = "/usr/bin/chromium";
-const REQUIRE_BROWSER = Deno.env.get("PLANE_REQUIRE_BROWSER") === "1";
-const SCREENSHOT_DIR = new URL("../bench_out/", import.meta.url).pathname;
 const SCREENSHOT = `${SCREENSHOT_DIR}example_page.png`;
 const ENDED_SCREENSHOT = `${SCREENSHOT_DIR}session_ended_page.png`;
-const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
-/**
- * Flags needed as root in a container, and to keep Chromium off the network: no background
- * requests (updates, sync, field trials, safe browsing), no QUIC, and no DNS but `localhost`.
- */
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-  "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
-];
 
-const missing = await Deno.stat(CHROMIUM).then(() => false, () => true);
-if (missing) {
-  if (REQUIRE_BROWSER) {
-    throw new Error(
-      `The browser test must run here (PLANE_REQUIRE_BROWSER=1) but ${CHROMIUM} is missing ` +
-        "(apt-get install -y chromium)",
-    );
-  }
-  // deno-lint-ignore no-console
-  console.error(
-    `NOT RUN: browser test (${CHROMIUM} is missing; apt-get install -y chromium, or set ` +
-      "PLANE_REQUIRE_BROWSER=1 to fail)",
-  );
-}
+const missing = await chromiumMissing("browser test");
 
 function freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -67,54 +46,6 @@ interface DroneState {
   "last_heartbeat_age": number | null;
 }
 
-interface Process {
-  pid: number;
-  ppid: number;
-  args: string;
-}
-
-/** Live processes (zombies have exited; only their parent's bookkeeping is left). */
-async function processes(): Promise<Process[]> {
-  const ps = await new Deno.Command("ps", {
-    args: ["-eo", "pid=,ppid=,stat=,args="],
-    stdout: "piped",
-  }).output();
-  return new TextDecoder().decode(ps.stdout).split("\n").flatMap((line) => {
-    const match = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(line);
-    if (!match || match[3]!.startsWith("Z")) return [];
-    return [{ pid: Number(match[1]), ppid: Number(match[2]), args: match[4]! }];
-  });
-}
-
-/**
- * Chromium processes of this test: descendants of this process, and those naming `root` (the
- * browser's profile and home), such as the crash handlers Chromium detaches from itself.
- */
-async function ourChromium(root: string): Promise<Process[]> {
-  const all = await processes();
-  const ours = new Set([Deno.pid]);
-  for (let grew = true; grew;) {
-    grew = false;
-    for (const p of all) {
-      if (!ours.has(p.pid) && ours.has(p.ppid)) {
-        ours.add(p.pid);
-        grew = true;
-      }
-    }
-  }
-  return all.filter((p) =>
-    (ours.has(p.pid) && p.args.includes("chromium")) || p.args.includes(root)
-  );
-}
-
-async function isPng(path: string): Promise<{ size: number; signature: boolean }> {
-  const bytes = await Deno.readFile(path);
-  return {
-    size: bytes.length,
-    signature: PNG_SIGNATURE.every((byte, i) => bytes[i] === byte),
-  };
-}
-
 Deno.test({
   name: `example page in headless Chromium through the proxy: WebSocket round trip, screenshot${
     missing ? ` (not run: ${CHROMIUM} is missing)` : ""
@@ -124,8 +55,6 @@ Deno.test({
     const data = await Deno.makeTempDir({ prefix: "plane-browser-test-" });
     // A fresh profile, and a home of its own so Chromium writes nothing under ~/.config.
     const root = await Deno.makeTempDir({ prefix: "plane-browser-" });
-    const profile = `${root}/profile`;
-    const home = `${root}/home`;
     const dev = await startDev({
       port: freePort(),
       proxyPort: freePort(),
@@ -133,7 +62,7 @@ Deno.test({
       data,
       logLevel: "error",
     });
-    let context: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | null = null;
+    let context: BrowserContext | null = null;
     let seen: Process[] = [];
     let left: Process[] = [];
     try {
@@ -158,14 +87,7 @@ Deno.test({
       );
       assert.equal((await status.json()).status, "ready");
 
-      context = await chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: CHROMIUM_ARGS,
-        viewport: { width: 900, height: 500 },
-        timeout: 30_000,
-        env: { ...Deno.env.toObject(), HOME: home, "XDG_CONFIG_HOME": `${home}/.config` },
-      });
+      context = await launchChromium(root, { width: 900, height: 500 });
       const page = context.pages()[0] ?? await context.newPage();
       const response = await page.goto(url, { timeout: 30_000 });
       assert.equal(response?.status(), 200);
@@ -193,13 +115,7 @@ Deno.test({
       await context?.close();
       await dev.stop();
       await Deno.remove(data, { recursive: true });
-      // The last of Chromium's processes exit just after close() returns.
-      const pids = new Set(seen.map((p) => p.pid));
-      await waitFor(async () => {
-        left = [...await ourChromium(root), ...(await processes()).filter((p) => pids.has(p.pid))];
-        return left.length === 0;
-      }, { timeoutMs: 10_000, message: "every Chromium process to exit" }).catch(() => {});
-      if (left.length === 0) await Deno.remove(root, { recursive: true });
+      left = await chromiumLeft(root, seen);
     }
     assert.deepEqual(left.map((p) => `${p.pid} ${p.args.slice(0, 120)}`), [], "no Chromium left");
   },
@@ -213,7 +129,7 @@ Deno.test({
   async fn() {
     const root = await Deno.makeTempDir({ prefix: "plane-browser-" });
     await using cluster = await startPlaneCluster();
-    let context: Awaited<ReturnType<typeof chromium.launchPersistentContext>> | null = null;
+    let context: BrowserContext | null = null;
     let seen: Process[] = [];
     let left: Process[] = [];
     try {
@@ -232,18 +148,7 @@ Deno.test({
         return res.status === 410;
       }, { message: "the proxy to answer 410 for the terminated session" });
 
-      context = await chromium.launchPersistentContext(`${root}/profile`, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: CHROMIUM_ARGS,
-        viewport: { width: 900, height: 500 },
-        timeout: 30_000,
-        env: {
-          ...Deno.env.toObject(),
-          HOME: `${root}/home`,
-          "XDG_CONFIG_HOME": `${root}/home/.config`,
-        },
-      });
+      context = await launchChromium(root, { width: 900, height: 500 });
       const page = context.pages()[0] ?? await context.newPage();
       const response = await page.goto(url, { timeout: 30_000 });
       assert.equal(response?.status(), 410);
@@ -265,12 +170,7 @@ Deno.test({
       assert.ok(png.size > 4_096, `${ENDED_SCREENSHOT} is ${png.size} bytes, expected a page`);
     } finally {
       await context?.close();
-      const pids = new Set(seen.map((p) => p.pid));
-      await waitFor(async () => {
-        left = [...await ourChromium(root), ...(await processes()).filter((p) => pids.has(p.pid))];
-        return left.length === 0;
-      }, { timeoutMs: 10_000, message: "every Chromium process to exit" }).catch(() => {});
-      if (left.length === 0) await Deno.remove(root, { recursive: true });
+      left = await chromiumLeft(root, seen);
     }
     assert.deepEqual(left.map((p) => `${p.pid} ${p.args.slice(0, 120)}`), [], "no Chromium left");
   },

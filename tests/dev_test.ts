@@ -96,6 +96,12 @@ Deno.test("deno task dev on a fresh clone: connect --wait, page and WebSocket th
       message: `dev to start; output so far:\n${output}`,
     });
     assert.match(output, new RegExp(`proxy\\s+http://localhost:${proxyPort}`));
+    // The dashboard's URL is printed and answers (issue 15).
+    const dashboardUrl = /dashboard\s+(http\S+)/.exec(output)?.[1];
+    assert.equal(dashboardUrl, `http://127.0.0.1:${port}/dashboard`);
+    const dashboard = await fetch(dashboardUrl);
+    assert.equal(dashboard.status, 200);
+    assert.match(await dashboard.text(), /<title>Plane dashboard<\/title>/);
     const printed = /(deno task plane connect .*)/.exec(output)?.[1];
     assert.ok(printed, `a connect command is printed:\n${output}`);
     // What dev prints is README's command, naming the controller since it is not on :8080.

@@ -51,6 +51,8 @@ export class MetricsHub {
   #db: Database;
   #log: Logger;
   #listeners = new Map<string, Set<Listener>>();
+  /** Listeners of every backend's samples (the dashboard's usage tracker). */
+  #all = new Set<Listener>();
   #listening: Promise<(() => Promise<void>) | null> | null = null;
 
   constructor(db: Database, log: Logger) {
@@ -63,6 +65,25 @@ export class MetricsHub {
     let set = this.#listeners.get(backend);
     if (!set) this.#listeners.set(backend, set = new Set());
     set.add(listener);
+    await this.#listen();
+    return () => {
+      set.delete(listener);
+      if (set.size === 0 && this.#listeners.get(backend) === set) this.#listeners.delete(backend);
+      this.#stopIfIdle();
+    };
+  }
+
+  /** Like `subscribe`, for the samples of every backend. */
+  async subscribeAll(listener: Listener): Promise<() => void> {
+    this.#all.add(listener);
+    await this.#listen();
+    return () => {
+      this.#all.delete(listener);
+      this.#stopIfIdle();
+    };
+  }
+
+  async #listen() {
     this.#listening ??= this.#db.listen(METRICS_CHANNEL, {
       onNotify: (payload) => this.#dispatch(payload),
       onConnect() {},
@@ -71,15 +92,14 @@ export class MetricsHub {
       return null;
     });
     await this.#listening;
-    return () => {
-      set.delete(listener);
-      if (set.size === 0 && this.#listeners.get(backend) === set) this.#listeners.delete(backend);
-      if (this.#listeners.size === 0 && this.#listening) {
-        const listening = this.#listening;
-        this.#listening = null;
-        void listening.then((stop) => stop?.()).catch(() => {});
-      }
-    };
+  }
+
+  #stopIfIdle() {
+    if (this.#listeners.size === 0 && this.#all.size === 0 && this.#listening) {
+      const listening = this.#listening;
+      this.#listening = null;
+      void listening.then((stop) => stop?.()).catch(() => {});
+    }
   }
 
   #dispatch(payload: string) {
@@ -92,6 +112,7 @@ export class MetricsHub {
       return;
     }
     for (const listener of this.#listeners.get(sample.backend_id) ?? []) listener(sample);
+    for (const listener of this.#all) listener(sample);
   }
 }
 
