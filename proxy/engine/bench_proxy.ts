@@ -8,7 +8,9 @@
  * (`nbthread 1`) route the same URL and set the same six headers (`bench_proxy_nginx.ts`,
  * `bench_proxy_haproxy.ts`). Beneath them: the engine alone with a `decide` that forwards and
  * adds one header (`bench_proxy_roles.ts`), and the floor. Load from wrk (-t1 -c50) and a
- * WebSocket load generator (1,000 sockets).
+ * WebSocket load generator (10,000 sockets, or as many as the descriptor limit allows, through
+ * fresh nginx, `plane proxy` and engine processes: messages/s, RSS per socket, p50/p99 round
+ * trip).
  *
  * Throughput on these machines swings 2× within minutes, so one long run per path compares
  * whatever the neighbours were doing at the time. Instead every path runs in several short
@@ -23,7 +25,7 @@
  * targets (issue 13) are printed beneath the table: `plane proxy` CPU/req ≤ 1.15× the floor's,
  * req/s ≥ 0.9× the floor's, added p99 ≤ 1.5× nginx's.
  *
- * Options: `--rounds=5 --seconds=3 --backends=deno,net --conns=1000 --ws-seconds=5`
+ * Options: `--rounds=5 --seconds=3 --backends=deno,net --conns=10000 --ws-seconds=5`
  * (`--conns=0` skips WebSockets), `--plane-args="--flag value"` (appended to `plane proxy`'s
  * command line), `--plane-ref=DIR` (adds a row for `plane proxy` from another checkout, e.g.
  * `git archive main | tar -x -C DIR`: before and after a change, in the same run).
@@ -278,12 +280,21 @@ function report(paths: Path[], samples: Sample[][]): void {
 }
 
 interface WsResult {
+  opened: number;
+  failed: number;
   rate: number;
   kibPerConn: number;
+  p50: number;
+  p99: number;
 }
 
+/**
+ * `conns` concurrent WebSockets through the proxy on `port` (one message in flight each, for
+ * `seconds`): messages/s, the proxy's RSS growth per open socket (read before the first opens
+ * and with all open), p50/p99 message round trip, and how many could not be opened.
+ */
 async function runWs(
-  port: number,
+  target: { port: number; path: string; host: string },
   pid: () => number,
   conns: number,
   seconds: number,
@@ -292,24 +303,54 @@ async function runWs(
   const client = await spawnRole(
     [
       "--role=ws-client",
-      `--url=ws://127.0.0.1:${port}/ws`,
+      `--port=${target.port}`,
+      `--path=${target.path}`,
+      `--host=${target.host}`,
       `--conns=${conns}`,
       `--seconds=${seconds}`,
     ],
     "piped",
   );
-  // spawnRole consumed the first line (OPEN n) as the "port".
-  if (client.port !== conns) {
-    throw new Error(`Cannot open ${conns} WebSockets: opened ${client.port}`);
-  }
+  // spawnRole consumed the first line (OPEN opened failed) as the "port".
+  const opened = client.port;
   const open = rssKiB(pid());
   const writer = client.process.stdin.getWriter();
   await writer.write(encoder.encode("GO\n"));
   const line = await client.lines.next();
   await writer.close().catch(() => {});
   await client.process.status;
-  const [, messages, ms] = (line.value ?? "RESULT 0 1").split(" ").map(Number);
-  return { rate: messages! / (ms! / 1000), kibPerConn: (open - before) / conns };
+  const [, messages, ms, p50, p99] = (line.value ?? "RESULT 0 1 NaN NaN").split(" ").map(Number);
+  return {
+    opened,
+    failed: conns - opened,
+    rate: messages! / (ms! / 1000),
+    kibPerConn: (open - before) / Math.max(1, opened),
+    p50: p50!,
+    p99: p99!,
+  };
+}
+
+/** The soft and hard `RLIMIT_NOFILE` of this process (`/proc/self/limits`). */
+function fileLimits(): { soft: number; hard: number } {
+  const m = /Max open files\s+(\d+)\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/limits"));
+  return { soft: Number(m?.[1] ?? 1024), hard: Number(m?.[2] ?? 1024) };
+}
+
+/**
+ * Raises this process's soft descriptor limit to the hard one (children inherit it): 10,000
+ * proxied WebSockets take two descriptors each in the proxy. Raising the hard limit needs
+ * CAP_SYS_RESOURCE, which these machines do not give (hard limit 20,000 here).
+ */
+async function raiseFileLimit(): Promise<{ soft: number; hard: number }> {
+  const { soft, hard } = fileLimits();
+  if (soft < hard) {
+    await new Deno.Command("prlimit", {
+      args: ["--pid", String(Deno.pid), `--nofile=${hard}:${hard}`],
+      stdout: "null",
+      stderr: "null",
+    }).output().catch(() => null);
+  }
+  return fileLimits();
 }
 
 function fmt(n: number, digits = 0): string {
@@ -322,7 +363,7 @@ async function main(): Promise<void> {
     options: {
       rounds: { type: "string", default: "5" },
       seconds: { type: "string", default: "3" },
-      conns: { type: "string", default: "1000" },
+      conns: { type: "string", default: "10000" },
       "ws-seconds": { type: "string", default: "5" },
       backends: { type: "string", default: "deno,net" },
       "plane-args": { type: "string", default: "" },
@@ -335,6 +376,9 @@ async function main(): Promise<void> {
   const wsSeconds = Number(values["ws-seconds"]);
   const conns = Number(values.conns);
   const tools = await ensureTools();
+  const limits = await raiseFileLimit();
+  // Two descriptors per proxied socket, plus the listener, the controller link and slack.
+  const wsCapacity = Math.floor((limits.soft - 100) / 2);
   out(
     `proxy bench: wrk -t1 -c50, ${rounds} interleaved rounds of ${seconds}s per path, on ` +
       `loopback; ${Deno.version.deno}; ${navigator.hardwareConcurrency} cores; ` +
@@ -408,23 +452,62 @@ async function main(): Promise<void> {
       for (const p of paths.slice(1)) await runWrk(p.port, 1, p);
       report(paths, await interleaved(paths, rounds, seconds));
       if (backendKind === "deno" && conns > 0) {
+        // Fresh proxies, so their RSS growth is the sockets' and not the HTTP rounds' heap.
+        const wsPlane = await startPlaneProxy(backend.port, planeArgs);
+        children.push(wsPlane);
+        const wsEngine = await spawnRole(["--role=engine", `--port=${backend.port}`]);
+        children.push(wsEngine);
+        const wsConns = Math.min(conns, wsCapacity);
         out(
-          `\nWebSockets: ${conns} concurrent echo sockets, ${wsSeconds}s, one message in flight each`,
+          `\nWebSockets: ${wsConns} concurrent echo sockets through each proxy` +
+            (wsConns < conns
+              ? ` (${conns} asked; a proxy holds two descriptors per socket and the hard ` +
+                `descriptor limit here is ${limits.hard})`
+              : "") +
+            `, ${wsSeconds}s, one 32-byte message in flight per socket; fresh proxy processes`,
         );
-        out("| proxy | messages/s | RSS KiB per connection | msgs/s vs nginx |");
-        out("|---|---|---|---|");
+        out(
+          "| proxy | opened | refused | messages/s | vs nginx | RSS KiB per socket | p50 ms | " +
+            "p99 ms |",
+        );
+        out("|---|---|---|---|---|---|---|---|");
+        const direct = { path: "/ws", host: "127.0.0.1" };
         const wsNginx = nginx !== null
-          ? await runWs(nginx.port, () => nginx.workerPid(), conns, wsSeconds)
+          ? await runWs(
+            { port: nginx.port, ...direct },
+            () => nginx.workerPid(),
+            wsConns,
+            wsSeconds,
+          )
           : null;
-        const wsEngine = await runWs(engine.port, () => engine.pid, conns, wsSeconds);
-        for (const [name, r] of [["nginx", wsNginx], ["engine", wsEngine]] as const) {
+        const rows: [string, WsResult | null][] = [
+          ["nginx", wsNginx],
+          [
+            PLANE_ROW,
+            await runWs(
+              { port: wsPlane.port, path: `/${wsPlane.token}/ws`, host: wsPlane.cluster },
+              () => wsPlane.pid,
+              wsConns,
+              wsSeconds,
+            ),
+          ],
+          [
+            "engine only",
+            await runWs({ port: wsEngine.port, ...direct }, () => wsEngine.pid, wsConns, wsSeconds),
+          ],
+        ];
+        for (const [name, r] of rows) {
           if (r === null) continue;
           out(
-            `| ${name} | ${fmt(r.rate)} | ${fmt(r.kibPerConn, 1)} | ${
+            `| ${name} | ${r.opened} | ${r.failed} | ${fmt(r.rate)} | ${
               wsNginx !== null ? fmt(r.rate / wsNginx.rate, 2) : "n/a"
-            }× |`,
+            }× | ${fmt(r.kibPerConn, 1)} | ${fmt(r.p50, 2)} | ${fmt(r.p99, 2)} |`,
           );
         }
+        out(
+          "targets (issue 13): ≤ 10 KiB RSS per socket, relay rate ≥ 0.9× nginx's, every socket " +
+            "opened",
+        );
       }
       for (const c of children.splice(0)) await c.stop();
     }

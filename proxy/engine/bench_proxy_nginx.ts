@@ -118,13 +118,19 @@ export async function startNginx(
 ): Promise<Nginx> {
   const dir = await Deno.makeTempDir({ prefix: "bench_nginx_" });
   const port = freePort();
+  // As many connections as the descriptor limit allows (10,000 proxied WebSockets take two
+  // each); nginx's default of 512, or the 8,192 used before, refuses sockets plane proxy takes.
+  const nofile = Number(
+    /Max open files\s+(\d+)/.exec(await Deno.readTextFile("/proc/self/limits"))?.[1] ?? 8192,
+  );
   const conf = `
 worker_processes 1;
+worker_rlimit_nofile ${nofile};
 daemon off;
 user root;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
-events { worker_connections 8192; }
+events { worker_connections ${nofile}; }
 http {
   access_log off;
   client_body_temp_path ${dir}/body;

@@ -1,8 +1,8 @@
 /**
  * The child processes of `bench_proxy.ts`, one role per process: `--role=backend-deno`,
  * `--role=backend-net`, `--role=engine` (`--port`, `--listener=deno|node`), `--role=relay`
- * (`--port`), `--role=ws-client`
- * (`--url`, `--conns`, `--seconds`). Each prints `READY <port>` (or `OPEN <n>`) first.
+ * (`--port`), `--role=ws-client` (`--port`, `--path`, `--host`, `--conns`, `--seconds`). Each
+ * prints `READY <port>` (or `OPEN <opened> <failed>`) first.
  *
  * @module
  */
@@ -116,51 +116,107 @@ async function relayRole(backendPort: number): Promise<void> {
   }
 }
 
+/** A masked client text frame (RFC 6455 §5.2) with a 32-byte payload; the mask is fixed. */
+const WS_PAYLOAD = 32;
+const WS_FRAME = (() => {
+  const frame = new Uint8Array(2 + 4 + WS_PAYLOAD);
+  frame[0] = 0x81; // FIN + text
+  frame[1] = 0x80 | WS_PAYLOAD; // masked, 7-bit length
+  frame.set([1, 2, 3, 4], 2);
+  for (let i = 0; i < WS_PAYLOAD; i++) frame[6 + i] = 0x78 ^ [1, 2, 3, 4][i % 4]!;
+  return frame;
+})();
+/** The server's echo: unmasked, so a 2-byte header and the payload. */
+const WS_ECHO = 2 + WS_PAYLOAD;
+
 /**
- * Opens `conns` WebSockets, prints OPEN, waits for "GO" on stdin, then each socket sends a
- * message and waits for its echo, for `seconds`; prints RESULT <messages> <ms>.
+ * Opens one WebSocket on a raw TCP connection: the browser API cannot set `Host`, and
+ * `plane proxy` routes by it. Resolves with the connection once the 101 head has been read.
  */
-async function wsClient(url: string, conns: number, seconds: number): Promise<void> {
-  const sockets: WebSocket[] = [];
-  let opened = 0;
-  const batch = 100;
+async function openRawWebSocket(port: number, path: string, host: string): Promise<Deno.TcpConn> {
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+  conn.setNoDelay(true);
+  const head = `GET ${path} HTTP/1.1\r\nHost: ${host}\r\nUpgrade: websocket\r\n` +
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
+    "Sec-WebSocket-Version: 13\r\n\r\n";
+  await conn.write(encoder.encode(head));
+  const buf = new Uint8Array(1024);
+  let text = "";
+  while (!text.includes("\r\n\r\n")) {
+    const n = await conn.read(buf);
+    if (n === null) throw new Error("Cannot open WebSocket: closed before the 101");
+    text += new TextDecoder().decode(buf.subarray(0, n));
+  }
+  if (!text.startsWith("HTTP/1.1 101")) {
+    conn.close();
+    throw new Error(`Cannot open WebSocket: ${text.split("\r\n")[0]}`);
+  }
+  return conn;
+}
+
+/**
+ * Opens `conns` WebSockets (raw TCP, `--port`, `--path`, `--host`), prints `OPEN <opened>
+ * <failed>`, waits for "GO" on stdin, then every socket sends a 32-byte message and waits for
+ * its echo, for `seconds`, timing each round trip; prints `RESULT <messages> <ms> <p50 ms>
+ * <p99 ms>`. Sockets that cannot open are counted, not fatal: near the descriptor limit a
+ * proxy must refuse some, and the bench reports how many.
+ */
+async function wsClient(
+  port: number,
+  path: string,
+  host: string,
+  conns: number,
+  seconds: number,
+): Promise<void> {
+  const sockets: Deno.TcpConn[] = [];
+  let failed = 0;
+  const batch = 200;
   for (let i = 0; i < conns; i += batch) {
     const group = [];
     for (let j = i; j < Math.min(conns, i + batch); j++) {
-      const ws = new WebSocket(url);
-      sockets.push(ws);
-      group.push(
-        new Promise<void>((resolve, reject) => {
-          ws.onopen = () => {
-            opened++;
-            resolve();
-          };
-          ws.onerror = () => reject(new Error("Cannot open WebSocket"));
-        }),
-      );
+      group.push(openRawWebSocket(port, path, host).then((c) => sockets.push(c), () => failed++));
     }
     await Promise.all(group);
   }
-  out(`OPEN ${opened}`);
+  out(`OPEN ${sockets.length} ${failed}`);
   const reader = Deno.stdin.readable.getReader();
   await reader.read();
   reader.releaseLock();
-  let messages = 0;
+  const rtts: number[] = [];
   let running = true;
-  const payload = "x".repeat(32);
   const start = performance.now();
-  for (const ws of sockets) {
-    ws.onmessage = () => {
-      messages++;
-      if (running) ws.send(payload);
-    };
-    ws.send(payload);
-  }
+  const loops = sockets.map(async (conn) => {
+    const buf = new Uint8Array(256);
+    try {
+      while (running) {
+        const sent = performance.now();
+        await conn.write(WS_FRAME);
+        let got = 0;
+        while (got < WS_ECHO) {
+          const n = await conn.read(buf);
+          if (n === null) return;
+          got += n;
+        }
+        rtts.push(performance.now() - sent);
+      }
+    } catch {
+      // Closed at the end of the run.
+    }
+  });
   await new Promise((r) => setTimeout(r, seconds * 1000));
   running = false;
   const ms = performance.now() - start;
-  out(`RESULT ${messages} ${ms.toFixed(0)}`);
-  for (const ws of sockets) ws.close();
+  const messages = rtts.length;
+  const sorted = Float64Array.from(rtts).sort();
+  const pct = (q: number) =>
+    sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? NaN;
+  out(`RESULT ${messages} ${ms.toFixed(0)} ${pct(0.5).toFixed(2)} ${pct(0.99).toFixed(2)}`);
+  for (const conn of sockets) {
+    try {
+      conn.close();
+    } catch { /* closed */ }
+  }
+  await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 1000))]);
   Deno.exit(0);
 }
 
@@ -170,7 +226,8 @@ function main(): Promise<void> | void {
     options: {
       role: { type: "string" },
       port: { type: "string" },
-      url: { type: "string" },
+      path: { type: "string", default: "/ws" },
+      host: { type: "string", default: "127.0.0.1" },
       conns: { type: "string", default: "1000" },
       seconds: { type: "string", default: "5" },
       listener: { type: "string", default: "deno" },
@@ -186,7 +243,13 @@ function main(): Promise<void> | void {
     case "relay":
       return relayRole(Number(values.port));
     case "ws-client":
-      return wsClient(values.url!, Number(values.conns), Number(values.seconds));
+      return wsClient(
+        Number(values.port),
+        values.path,
+        values.host,
+        Number(values.conns),
+        Number(values.seconds),
+      );
     default:
       throw new Error(`Cannot run role "${values.role}": unknown`);
   }
