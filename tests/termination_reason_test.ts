@@ -27,7 +27,18 @@ async function terminatedViews(cluster: PlaneCluster, id: string) {
   const entries = [...stream.matchAll(/^data: ?(.*)$/gm)].map((m) => JSON.parse(m[1]!));
   const cli = await plane(cluster, "status", id);
   assert.equal(cli.code, 0, cli.stderr);
-  return { status, state: info.state, last: entries.at(-1), cli: cli.stdout };
+  const backendStatus = await plane(cluster, "backend-status", id);
+  assert.equal(backendStatus.code, 0, backendStatus.stderr);
+  // The Jamsocket status an app written for Jamsocket reads (`@jamsocket/server`).
+  const jamsocket = await (await cluster.api(`/v2/backend/${id}/status`)).json();
+  return {
+    status,
+    state: info.state,
+    last: entries.at(-1),
+    cli: cli.stdout,
+    backendStatus: backendStatus.stdout,
+    jamsocket,
+  };
 }
 
 async function spawnEcho(cluster: PlaneCluster): Promise<{ id: string; url: string }> {
@@ -56,6 +67,13 @@ Deno.test("A terminated backend carries its termination reason and error text on
     assert.equal(views.state.error, error);
     assert.match(views.cli, /^Reason: +internalerror$/m);
     assert.match(views.cli, /^Error: +Cannot run image "nope": it is not mapped/m);
+    assert.match(
+      views.backendStatus,
+      /terminated +reason=internalerror error="Cannot run image \\"nope\\": it is not mapped/,
+    );
+    assert.equal(views.jamsocket.status, "terminated");
+    assert.equal(views.jamsocket.termination_reason, "internalerror");
+    assert.equal(views.jamsocket.error, error);
   })();
 
   await (async function crash() {
