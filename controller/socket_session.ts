@@ -62,12 +62,21 @@ export interface SocketRole<In, Out> {
   open(connection: SocketConnection<Out>): Promise<ConnectionHandler<In>>;
 }
 
+/** The session's bounds; tests pass small ones, the routes take the defaults above. */
+export interface SocketLimits {
+  handshakeTimeoutMs?: number;
+  stallCheckMs?: number;
+  /** The inbound queue's bounds (`inbound_queue.ts`). */
+  queue?: { maxBytes?: number; stallMs?: number };
+}
+
 export function acceptSocket<In, Out>(
   ctx: ControllerContext,
   req: Request,
   cluster: string,
   remoteIp: string,
   role: SocketRole<In, Out>,
+  limits: SocketLimits = {},
 ): Response {
   if ((req.headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
     throw new HttpError(400, "InvalidRequest", "Expected a WebSocket upgrade request");
@@ -79,13 +88,13 @@ export function acceptSocket<In, Out>(
   let chain: Promise<void> = Promise.resolve();
   // Issue 11, finding 1: a busy peer's messages queue here and are drained at our pace; only a
   // flooding or stuck connection is closed, with the reason logged.
-  const queue = new InboundQueue(Date.now());
+  const queue = new InboundQueue(Date.now(), limits.queue);
   let handshakeDone = false;
   let peerName: string | null = null;
 
   const handshakeTimer = setTimeout(() => {
     if (!handshakeDone) socket.close(1008, "Handshake timeout");
-  }, HANDSHAKE_TIMEOUT_MS);
+  }, limits.handshakeTimeoutMs ?? HANDSHAKE_TIMEOUT_MS);
   const stallTimer = setInterval(() => {
     const reason = queue.stalled(Date.now());
     if (reason === null || socket.readyState !== WebSocket.OPEN) return;
@@ -95,7 +104,7 @@ export function acceptSocket<In, Out>(
       reason,
     });
     socket.close(1011, "No progress processing messages");
-  }, STALL_CHECK_MS);
+  }, limits.stallCheckMs ?? STALL_CHECK_MS);
 
   function enqueue(task: () => Promise<void>, bytes: number, force = false) {
     if (force) queue.force(bytes, Date.now());

@@ -19,6 +19,8 @@ export interface FakePeer<Out> extends AsyncDisposable {
   ): Promise<T>;
   close(): Promise<void>;
   readonly closed: Promise<void>;
+  /** How the socket closed (code and reason, as the controller sent them), once it has. */
+  readonly closeEvent: { code: number; reason: string } | null;
 }
 
 export interface FakePeerOptions {
@@ -44,8 +46,10 @@ export async function connectFakePeer<Out>(options: FakePeerOptions): Promise<Fa
     resolveHandshake = res;
     rejectHandshake = rej;
   });
+  let closeEvent: FakePeer<Out>["closeEvent"] = null;
   const closed = new Promise<void>((resolve) => {
-    ws.onclose = () => {
+    ws.onclose = (event) => {
+      closeEvent = { code: event.code, reason: event.reason };
       rejectHandshake(new Error("Socket closed before the handshake"));
       for (const w of waiters) w();
       resolve();
@@ -108,6 +112,9 @@ export async function connectFakePeer<Out>(options: FakePeerOptions): Promise<Fa
       await closed;
     },
     closed,
+    get closeEvent() {
+      return closeEvent;
+    },
     [Symbol.asyncDispose]: () => peer.close(),
   };
   return peer;
