@@ -4,7 +4,11 @@
  */
 import { ProxyConfig, type ProxyConfigInput } from "../proxy/config.ts";
 import { createProxy, type Proxy } from "../proxy/mod.ts";
-import { serveProxy } from "../proxy/serve.ts";
+import { type ProxyServer, serveProxy } from "../proxy/serve.ts";
+import { proxyFamilies, takeSnapshot } from "../proxy/metrics.ts";
+import { renderMetrics } from "../shared/metrics.ts";
+import { startProcessSampler } from "../shared/process_metrics.ts";
+import { type MetricsServer, PROCESS_READERS, serveMetrics } from "./metrics_server.ts";
 import {
   type ProxyWorkers,
   ReusePortUnavailableError,
@@ -40,6 +44,8 @@ Flags (environment variable in brackets; flags win):
   --force-path-routing       allow --path-routing on a non-loopback --hostname
   --workers N                engines serving the port, each on its own thread (default: one
                              per CPU core; 1: a single thread, no workers)
+  --metrics-port N           serve GET /metrics (Prometheus) on port N (default: off)
+  --metrics-hostname HOST    metrics listen address (default 127.0.0.1)
   --log-level LEVEL          debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
   -h, --help                 show this help
 `;
@@ -139,6 +145,20 @@ export const PROXY_FLAGS = [
       "(`SO_REUSEPORT`); 1 runs a single thread with no workers",
   },
   {
+    flag: "--metrics-port",
+    value: "N",
+    field: "metricsPort",
+    unset: "off",
+    meaning: "serve `GET /metrics` (Prometheus text, all workers added up) on port N; " +
+      "never the public port",
+  },
+  {
+    flag: "--metrics-hostname",
+    value: "HOST",
+    field: "metricsHostname",
+    meaning: "address of the metrics listener",
+  },
+  {
     flag: "--log-level",
     value: "LEVEL",
     field: "logLevel",
@@ -193,6 +213,8 @@ export function parseProxyFlags(
   const workers = integer("workers", values.workers);
   if (workers === 0) throw new UsageError("Invalid --workers: expected at least 1, got 0");
   set("workers", workers);
+  set("metricsPort", integer("metrics-port", values["metrics-port"]));
+  set("metricsHostname", values["metrics-hostname"]);
   const parsed = ProxyConfig.safeParse(input);
   if (!parsed.success) throw new UsageError(describeFlagError(parsed.error, PROXY_FLAGS, input));
   return { kind: "run", config: parsed.data };
@@ -207,6 +229,10 @@ export interface RunningProxy {
   server: { httpPort: number; httpsPort: number | undefined };
   /** True while connected to a controller. */
   ready(): boolean;
+  /** The Prometheus text of this proxy (every worker added up). */
+  metrics(): Promise<string>;
+  /** The `--metrics-port` listener, when configured. */
+  metricsServer: MetricsServer | undefined;
   /** Resolves once stopped. */
   done: Promise<void>;
   /** Stops accepting, lets in-flight requests finish for up to 10 s (§7.1), then closes. */
@@ -231,6 +257,7 @@ export async function startProxy(
     httpsPort: number | undefined;
     close(o: { graceMs: number }): Promise<void>;
   };
+  let singleServer: ProxyServer | undefined;
   let workerCount = config.workers ?? Math.max(1, navigator.hardwareConcurrency);
   if (workerCount > 1) {
     try {
@@ -285,6 +312,7 @@ export async function startProxy(
       throw err;
     }
     proxy = single;
+    singleServer = server as ProxyServer;
   }
   if (config.pathRouting) {
     log.warn(
@@ -301,6 +329,32 @@ export async function startProxy(
     https: server.httpsPort,
     workers: workerCount,
   });
+  const ready = () => proxy?.ready() ?? workers?.ready() ?? false;
+  const sampler = startProcessSampler(PROCESS_READERS);
+  async function metrics(): Promise<string> {
+    const snapshots = workers !== undefined
+      ? await workers.snapshots()
+      : [takeSnapshot(singleServer!.stats, proxy!.routes.counters)];
+    return renderMetrics([
+      ...proxyFamilies(snapshots, { connected: ready() }),
+      ...sampler.families(),
+    ]);
+  }
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsPort !== undefined) {
+    try {
+      metricsServer = serveMetrics(
+        { hostname: config.metricsHostname, port: config.metricsPort },
+        metrics,
+        log,
+      );
+    } catch (err) {
+      sampler.stop();
+      await server.close({ graceMs: 0 });
+      await proxy?.close();
+      throw err;
+    }
+  }
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   let stopping: Promise<void> | null = null;
@@ -308,11 +362,15 @@ export async function startProxy(
     proxy,
     workers,
     server: { httpPort: server.httpPort, httpsPort: server.httpsPort },
-    ready: () => proxy?.ready() ?? workers?.ready() ?? false,
+    ready,
+    metrics,
+    metricsServer,
     done,
     stop() {
       stopping ??= (async () => {
         log.info("Proxy shutting down");
+        sampler.stop();
+        await metricsServer?.close();
         await server.close({ graceMs: shutdownMs });
         await proxy?.close();
         resolveDone();

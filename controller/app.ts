@@ -17,6 +17,7 @@ import { handleRevoke } from "./routes/revoke.ts";
 import { handleBackendStatus, handleStatusStream } from "./routes/backend_status.ts";
 import { handleBackendInfo, handleListBackends } from "./routes/backends.ts";
 import { handleBackendLogs } from "./routes/logs.ts";
+import { handleMetrics } from "./routes/metrics.ts";
 import { isJamsocketPath, JAMSOCKET_ROUTES, jamsocketFallback } from "./jamsocket/routes.ts";
 
 export interface RequestInfo {
@@ -32,7 +33,8 @@ export type Handler = (
 ) => Promise<Response> | Response;
 
 interface RouteEntry {
-  auth: AuthScope | "public";
+  /** "metrics": the API key unless the controller runs with `--metrics-public`. */
+  auth: AuthScope | "public" | "metrics";
   run: Handler;
 }
 
@@ -66,6 +68,7 @@ const ROUTES = new Router<RouteEntry>([
     "api",
     (c, r, p, i) => handleTerminate(c, r, p, i, "hard"),
   ),
+  route("GET", "/metrics", "metrics", handleMetrics),
   route("GET", "/pub/health", "public", handleHealth),
   route("GET", "/pub/b/:backend/status", "public", handleBackendStatus),
   route("GET", "/pub/b/:backend/status-stream", "public", handleStatusStream),
@@ -105,7 +108,10 @@ export function createApp(ctx: ControllerContext) {
           `Method ${req.method} is not allowed on ${url.pathname}: use ${match.allowed.join(", ")}`,
         );
       }
-      const { auth, run } = match.handler;
+      const { run } = match.handler;
+      const auth = match.handler.auth === "metrics"
+        ? (ctx.config.metricsPublic ? "public" : "api")
+        : match.handler.auth;
       if (auth !== "public") {
         checkBearer(ctx.config, req, auth);
         if (ctx.config.forwardAuth) await checkForwardAuth(ctx.config.forwardAuth, req, ctx.signal);

@@ -8,6 +8,7 @@ import type { Sessions } from "./sessions.ts";
 import type { MetricsHub } from "./jamsocket/metrics.ts";
 import type { LogsHub } from "./logs_hub.ts";
 import type { InFlightPlacements } from "./in_flight_placements.ts";
+import type { ControllerMetrics } from "./metrics.ts";
 
 export interface ControllerContext {
   readonly db: Database;
@@ -23,6 +24,8 @@ export interface ControllerContext {
   readonly logs: LogsHub;
   /** Fans drone metrics samples out to `/v2/backend/{id}/metrics/stream` viewers. */
   readonly metrics: MetricsHub;
+  /** This instance's Prometheus counters (`GET /metrics`, issue 15). */
+  readonly prometheus: ControllerMetrics;
   /** Spawns placed but not committed yet, counted by the scheduler (issue 11, finding 7). */
   readonly placements: InFlightPlacements;
   /** Aborted when the controller closes; every loop and stream stops on it. */

@@ -22,6 +22,7 @@ import { every } from "./loop.ts";
 import { cleanupOnce } from "./cleanup.ts";
 import { sweepLostBackends } from "./sweeper.ts";
 import { InFlightPlacements } from "./in_flight_placements.ts";
+import { ControllerMetrics } from "./metrics.ts";
 import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
 
 export interface ControllerDeps {
@@ -81,6 +82,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     logs,
     metrics: new MetricsHub(db, log.child("jamsocket.metrics")),
     placements: new InFlightPlacements(),
+    prometheus: new ControllerMetrics(),
     signal: abort.signal,
   };
   const loopOptions = { signal: abort.signal, log };
@@ -121,6 +123,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     close() {
       closing ??= (async () => {
         abort.abort();
+        ctx.prometheus.close();
         await Promise.all(loops);
         await markControllerOffline(db, name).catch((err) =>
           log.warn("Could not mark the controller offline", { err })
