@@ -3,6 +3,9 @@
  * drone, proxy) from the role's flag table (`cli/*_command.ts`: flag, field, environment
  * variable, meaning) and its zod config schema (defaults, required fields, allowed values).
  *
+ * Also the metrics reference (issue 15): one row per Prometheus series the code declares
+ * (`metrics_catalogue.ts`), between `<!-- metrics:start -->` and `<!-- metrics:end -->`.
+ *
  * Usage: `deno task docs:config` rewrites `README.md` between `<!-- config:ROLE:start -->` and
  * `<!-- config:ROLE:end -->` and leaves the rest alone. `config_docs_test.ts` fails when the
  * README is stale.
@@ -16,6 +19,8 @@ import { CONTROLLER_FLAGS } from "../cli/controller_command.ts";
 import { DRONE_FLAGS } from "../cli/drone_command.ts";
 import { PROXY_FLAGS } from "../cli/proxy_command.ts";
 import { print, printError } from "../cli/output.ts";
+import { ALL_METRICS } from "./metrics_catalogue.ts";
+import type { MetricDef } from "../shared/metrics.ts";
 
 export type Role = "controller" | "drone" | "proxy";
 
@@ -173,6 +178,41 @@ export function sectionBody(docs: RoleDocs): string {
   return `\n\n${renderTable(docs)}\n\n`;
 }
 
+const SOURCE_CELL: Record<MetricDef["source"], string> = {
+  controller: "controller",
+  drone: "drone",
+  proxy: "proxy",
+  all: "all three",
+};
+
+/** The metrics reference: every series, its type, labels, endpoint and meaning. */
+export function renderMetricsTable(metrics: readonly MetricDef[] = ALL_METRICS): string {
+  return markdownTable(
+    ["Metric", "Type", "Labels", "Endpoint", "Meaning"],
+    metrics.map((m) => [
+      code(m.name),
+      m.type,
+      m.labels.length === 0 ? "—" : m.labels.map(code).join(", "),
+      SOURCE_CELL[m.source],
+      m.help.replaceAll("|", "\\|"),
+    ]),
+  );
+}
+
+export const METRICS_MARKERS = { start: "<!-- metrics:start -->", end: "<!-- metrics:end -->" };
+
+/** `readme` with the metrics table regenerated; an error when its markers are missing. */
+export function updateMetricsSection(readme: string): string {
+  const { start, end } = METRICS_MARKERS;
+  const from = readme.indexOf(start);
+  const to = readme.indexOf(end);
+  if (from === -1 || to === -1 || to < from) {
+    throw new Error(`README.md needs "${start}" followed by "${end}"`);
+  }
+  return readme.slice(0, from + start.length) + `\n\n${renderMetricsTable()}\n\n` +
+    readme.slice(to);
+}
+
 /** `readme` with every role's table regenerated; the rest unchanged. */
 export function updateReadme(readme: string, roles: readonly RoleDocs[] = ROLES): string {
   let out = readme;
@@ -190,7 +230,7 @@ if (import.meta.main) {
   const readme = await Deno.readTextFile(path);
   let updated: string;
   try {
-    updated = updateReadme(readme);
+    updated = updateMetricsSection(updateReadme(readme));
   } catch (err) {
     printError(`config_docs: ${(err as Error).message}`);
     Deno.exit(1);
@@ -209,6 +249,6 @@ if (import.meta.main) {
       printError(`config_docs: deno fmt failed: ${new TextDecoder().decode(fmt.stderr)}`);
       Deno.exit(1);
     }
-    print("config_docs: README.md configuration tables updated");
+    print("config_docs: README.md configuration and metrics tables updated");
   }
 }

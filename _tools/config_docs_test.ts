@@ -4,15 +4,19 @@ import {
   isRequired,
   markdownTable,
   markers,
+  METRICS_MARKERS,
   parseMinimal,
+  renderMetricsTable,
   renderTable,
   type Role,
   ROLES,
   schemaFields,
   section,
   sectionBody,
+  updateMetricsSection,
   updateReadme,
 } from "./config_docs.ts";
+import { ALL_METRICS } from "./metrics_catalogue.ts";
 import type { ControllerConfigInput } from "../controller/config.ts";
 import type { DroneConfigInput } from "../drone/config.ts";
 import type { ProxyConfigInput } from "../proxy/config.ts";
@@ -136,6 +140,7 @@ const CASES: Record<Role, RoleCase> = {
       },
       "--allow-insecure": { env: "true", expected: true },
       "--allow-path-routing": { env: "true", expected: true },
+      "--metrics-public": { env: "true", expected: true },
       "--log-level": { value: "debug", expected: "debug" },
       "--services": {
         value: "services.json",
@@ -169,6 +174,8 @@ const CASES: Record<Role, RoleCase> = {
       "--allow-network-modes": { value: "host,none", expected: ["host", "none"] },
       "--auto-prune-containers-older-than-seconds": { value: "60", expected: 60 },
       "--startup-timeout-seconds": { value: "20", expected: 20 },
+      "--metrics-port": { value: "9100", expected: 9100 },
+      "--metrics-hostname": { value: "0.0.0.0", expected: "0.0.0.0" },
       "--log-level": { value: "debug", expected: "debug" },
     },
   },
@@ -194,6 +201,9 @@ const CASES: Record<Role, RoleCase> = {
       "--force-path-routing": { expected: true },
       "--log-level": { value: "debug", expected: "debug" },
       "--workers": { value: "3", expected: 3 },
+      "--max-connections": { value: "500", expected: 500 },
+      "--metrics-port": { value: "9101", expected: 9101 },
+      "--metrics-hostname": { value: "0.0.0.0", expected: "0.0.0.0" },
     },
   },
 };
@@ -315,3 +325,21 @@ for (const docs of ROLES) {
     );
   });
 }
+
+Deno.test("README: the metrics table is the one rendered from the code's metric definitions", () => {
+  const { start, end } = METRICS_MARKERS;
+  assert.ok(README.includes(start) && README.includes(end), `${STALE} (${start} missing)`);
+  assert.equal(updateMetricsSection(README), README, STALE);
+  for (const metric of ALL_METRICS) assert.ok(renderMetricsTable().includes(`\`${metric.name}\``));
+});
+
+Deno.test("every metric follows Prometheus naming: one name each, _total counters, base units", () => {
+  const names = ALL_METRICS.map((m) => m.name);
+  assert.deepEqual(names, [...new Set(names)], "no name twice");
+  for (const m of ALL_METRICS) {
+    assert.match(m.name, /^(plane|process)_[a-z0-9_]+$/, m.name);
+    if (m.type === "counter") assert.match(m.name, /_total$/, m.name);
+    else assert.doesNotMatch(m.name, /_total$/, m.name);
+    assert.doesNotMatch(m.name, /_(ms|milliseconds|kb|mb|percent)(_|$)/, `${m.name}: base units`);
+  }
+});

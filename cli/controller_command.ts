@@ -47,6 +47,8 @@ Flags (environment variable in brackets; flags win):
   --allow-path-routing      accept proxies started with --path-routing, which reach a
                             backend by its id alone (local development only)
                             [PLANE_ALLOW_PATH_ROUTING]
+  --metrics-public          serve GET /metrics (Prometheus) without the API key
+                            [PLANE_METRICS_PUBLIC]
   --log-level LEVEL         debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
   --services FILE           Jamsocket service map: JSON object of
                             "account/service[/environment]" -> {"image": ...}
@@ -168,6 +170,13 @@ export const CONTROLLER_FLAGS = [
     meaning: "accept proxies started with `--path-routing` (local development only)",
   },
   {
+    flag: "--metrics-public",
+    field: "metricsPublic",
+    env: CONTROLLER_ENV.metricsPublic,
+    meaning: "serve `GET /metrics` (Prometheus text) without the API key; it is behind the " +
+      "key otherwise, like `/ctrl/*`",
+  },
+  {
     flag: "--log-level",
     value: "LEVEL",
     field: "logLevel",
@@ -266,6 +275,7 @@ export function parseControllerFlags(
   }
   if (values["allow-insecure"]) input.allowInsecure = true;
   if (values["allow-path-routing"]) input.allowPathRouting = true;
+  if (values["metrics-public"]) input.metricsPublic = true;
   if (values.services !== undefined) input.services = readServices(values.services, readFile);
 
   const parsed = ControllerConfig.safeParse(input);

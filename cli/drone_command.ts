@@ -15,6 +15,10 @@ import { createLogger, type Logger } from "../shared/log.ts";
 import { randomDroneName } from "../shared/names.ts";
 import { type ConfigFlag, describeFlagError, parseFlagsOf } from "./config_flags.ts";
 import { UsageError } from "./usage_error.ts";
+import { droneFamilies } from "../drone/metrics.ts";
+import { renderMetrics } from "../shared/metrics.ts";
+import { startProcessSampler } from "../shared/process_metrics.ts";
+import { type MetricsServer, PROCESS_READERS, serveMetrics } from "./metrics_server.ts";
 
 export const DRONE_HELP = `Usage: plane drone --controller-url URL --cluster NAME [flags]
 
@@ -47,6 +51,8 @@ Flags (environment variable in brackets; flags win):
   --startup-timeout-seconds N
                             hard-terminate a backend not answering HTTP after N s
                             (reason startuptimeout; default 300)
+  --metrics-port N          serve GET /metrics (Prometheus) on port N (default: off)
+  --metrics-hostname HOST   metrics listen address (default 127.0.0.1)
   --log-level LEVEL         debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
   -h, --help                show this help
 `;
@@ -148,6 +154,20 @@ export const DRONE_FLAGS = [
       "(reason `startuptimeout`)",
   },
   {
+    flag: "--metrics-port",
+    value: "N",
+    field: "metricsPort",
+    unset: "off",
+    meaning: "serve `GET /metrics` (Prometheus text, per-backend CPU and memory included) " +
+      "on port N",
+  },
+  {
+    flag: "--metrics-hostname",
+    value: "HOST",
+    field: "metricsHostname",
+    meaning: "address of the metrics listener",
+  },
+  {
     flag: "--log-level",
     value: "LEVEL",
     field: "logLevel",
@@ -193,6 +213,14 @@ export function parseDroneFlags(
   }
   const prune = values["auto-prune-containers-older-than-seconds"];
   if (prune !== undefined) input.pruneMinAgeSeconds = Number(prune);
+  const metricsPort = values["metrics-port"];
+  if (metricsPort !== undefined) {
+    if (!/^\d+$/.test(metricsPort)) {
+      throw new UsageError(`Invalid --metrics-port: expected a whole number, got "${metricsPort}"`);
+    }
+    input.metricsPort = Number(metricsPort);
+  }
+  set("metricsHostname", values["metrics-hostname"]);
   const startup = values["startup-timeout-seconds"];
   if (startup !== undefined) input.startupTimeoutSeconds = Number(startup);
   for (const [flag, key] of [["log-config", "logConfig"], ["images", "images"]] as const) {
@@ -229,6 +257,8 @@ export function parseDroneFlags(
 export interface RunningDrone {
   drone: Drone;
   executor: Executor;
+  /** The Prometheus text of this drone. */
+  metrics(): string;
   /** Resolves when the drone has stopped (after `stop()` or a fatal error). */
   done: Promise<void>;
   stop(): Promise<void>;
@@ -285,6 +315,27 @@ export async function startDrone(
       heartbeatMs: config.heartbeatMs,
     },
   });
+  let metricsServer: MetricsServer | undefined;
+  const sampler = startProcessSampler(PROCESS_READERS);
+  const metrics = () =>
+    renderMetrics([
+      ...droneFamilies(drone.core.metricsSnapshot(), drone.status.connected),
+      ...sampler.families(),
+    ]);
+  if (config.metricsPort !== undefined) {
+    try {
+      metricsServer = serveMetrics(
+        { hostname: config.metricsHostname, port: config.metricsPort },
+        metrics,
+        log,
+      );
+    } catch (err) {
+      sampler.stop();
+      if (executor instanceof DockerExecutor) await executor.close();
+      store.close();
+      throw err;
+    }
+  }
   const abort = new AbortController();
   log.info("Drone starting", {
     name: drone.name,
@@ -292,6 +343,8 @@ export async function startDrone(
     runtime: config.runtime,
   });
   const done = drone.run(abort.signal).finally(async () => {
+    sampler.stop();
+    await metricsServer?.close();
     // Backends keep running (as in Plane); the next start's sweep kills them.
     if (executor instanceof DockerExecutor) await executor.close();
     store.close();
@@ -299,6 +352,7 @@ export async function startDrone(
   return {
     drone,
     executor,
+    metrics,
     done,
     async stop() {
       abort.abort();

@@ -4,7 +4,11 @@
  */
 import { ProxyConfig, type ProxyConfigInput } from "../proxy/config.ts";
 import { createProxy, type Proxy } from "../proxy/mod.ts";
-import { serveProxy } from "../proxy/serve.ts";
+import { type ProxyServer, serveProxy } from "../proxy/serve.ts";
+import { proxyFamilies, takeSnapshot } from "../proxy/metrics.ts";
+import { renderMetrics } from "../shared/metrics.ts";
+import { startProcessSampler } from "../shared/process_metrics.ts";
+import { type MetricsServer, PROCESS_READERS, serveMetrics } from "./metrics_server.ts";
 import {
   ConnectionCap,
   defaultMaxConnections,
@@ -47,6 +51,8 @@ Flags (environment variable in brackets; flags win):
                              per CPU core; 1: a single thread, no workers)
   --max-connections N        open client connections allowed; more get a 503 (default: half
                              the descriptor limit, less a reserve: two per connection)
+  --metrics-port N           serve GET /metrics (Prometheus) on port N (default: off)
+  --metrics-hostname HOST    metrics listen address (default 127.0.0.1)
   --log-level LEVEL          debug, info, warn or error (default info) [PLANE_LOG_LEVEL]
   -h, --help                 show this help
 `;
@@ -154,6 +160,20 @@ export const PROXY_FLAGS = [
       "and refusals are logged (each connection holds two descriptors, client and backend)",
   },
   {
+    flag: "--metrics-port",
+    value: "N",
+    field: "metricsPort",
+    unset: "off",
+    meaning: "serve `GET /metrics` (Prometheus text, all workers added up) on port N; " +
+      "never the public port",
+  },
+  {
+    flag: "--metrics-hostname",
+    value: "HOST",
+    field: "metricsHostname",
+    meaning: "address of the metrics listener",
+  },
+  {
     flag: "--log-level",
     value: "LEVEL",
     field: "logLevel",
@@ -213,6 +233,8 @@ export function parseProxyFlags(
     throw new UsageError("Invalid --max-connections: expected at least 1, got 0");
   }
   set("maxConnections", maxConnections);
+  set("metricsPort", integer("metrics-port", values["metrics-port"]));
+  set("metricsHostname", values["metrics-hostname"]);
   const parsed = ProxyConfig.safeParse(input);
   if (!parsed.success) throw new UsageError(describeFlagError(parsed.error, PROXY_FLAGS, input));
   return { kind: "run", config: parsed.data };
@@ -227,6 +249,10 @@ export interface RunningProxy {
   server: { httpPort: number; httpsPort: number | undefined };
   /** True while connected to a controller. */
   ready(): boolean;
+  /** The Prometheus text of this proxy (every worker added up). */
+  metrics(): Promise<string>;
+  /** The `--metrics-port` listener, when configured. */
+  metricsServer: MetricsServer | undefined;
   /** Resolves once stopped. */
   done: Promise<void>;
   /** Stops accepting, lets in-flight requests finish for up to 10 s (§7.1), then closes. */
@@ -277,6 +303,7 @@ export async function startProxy(
     httpsPort: number | undefined;
     close(o: { graceMs: number }): Promise<void>;
   };
+  let singleServer: ProxyServer | undefined;
   let workerCount = config.workers ?? Math.max(1, navigator.hardwareConcurrency);
   if (workerCount > 1) {
     try {
@@ -333,6 +360,7 @@ export async function startProxy(
       throw err;
     }
     proxy = single;
+    singleServer = server as ProxyServer;
   }
   if (config.pathRouting) {
     log.warn(
@@ -350,6 +378,32 @@ export async function startProxy(
     workers: workerCount,
     maxConnections: maxConnections ?? null,
   });
+  const ready = () => proxy?.ready() ?? workers?.ready() ?? false;
+  const sampler = startProcessSampler(PROCESS_READERS);
+  async function metrics(): Promise<string> {
+    const snapshots = workers !== undefined
+      ? await workers.snapshots()
+      : [takeSnapshot(singleServer!.stats, proxy!.routes.counters)];
+    return renderMetrics([
+      ...proxyFamilies(snapshots, { connected: ready() }),
+      ...sampler.families(),
+    ]);
+  }
+  let metricsServer: MetricsServer | undefined;
+  if (config.metricsPort !== undefined) {
+    try {
+      metricsServer = serveMetrics(
+        { hostname: config.metricsHostname, port: config.metricsPort },
+        metrics,
+        log,
+      );
+    } catch (err) {
+      sampler.stop();
+      await server.close({ graceMs: 0 });
+      await proxy?.close();
+      throw err;
+    }
+  }
   let resolveDone!: () => void;
   const done = new Promise<void>((resolve) => (resolveDone = resolve));
   let stopping: Promise<void> | null = null;
@@ -357,11 +411,15 @@ export async function startProxy(
     proxy,
     workers,
     server: { httpPort: server.httpPort, httpsPort: server.httpsPort },
-    ready: () => proxy?.ready() ?? workers?.ready() ?? false,
+    ready,
+    metrics,
+    metricsServer,
     done,
     stop() {
       stopping ??= (async () => {
         log.info("Proxy shutting down");
+        sampler.stop();
+        await metricsServer?.close();
         await server.close({ graceMs: shutdownMs });
         await proxy?.close();
         resolveDone();

@@ -24,6 +24,7 @@ import {
   handleDroneList,
 } from "./routes/dashboard_data.ts";
 import { serveDashboard } from "./dashboard/serve_dashboard.ts";
+import { handleMetrics } from "./routes/metrics.ts";
 import { isJamsocketPath, JAMSOCKET_ROUTES, jamsocketFallback } from "./jamsocket/routes.ts";
 
 export interface RequestInfo {
@@ -39,7 +40,8 @@ export type Handler = (
 ) => Promise<Response> | Response;
 
 interface RouteEntry {
-  auth: AuthScope | "public";
+  /** "metrics": the API key unless the controller runs with `--metrics-public`. */
+  auth: AuthScope | "public" | "metrics";
   run: Handler;
 }
 
@@ -78,6 +80,7 @@ const ROUTES = new Router<RouteEntry>([
     "api",
     (c, r, p, i) => handleTerminate(c, r, p, i, "hard"),
   ),
+  route("GET", "/metrics", "metrics", handleMetrics),
   route("GET", "/pub/health", "public", handleHealth),
   // The dashboard's files hold no data: public, like /pub (its API calls are authenticated).
   route("GET", "/dashboard", "public", (_c, req) => serveDashboard("page", req)),
@@ -122,7 +125,10 @@ export function createApp(ctx: ControllerContext) {
           `Method ${req.method} is not allowed on ${url.pathname}: use ${match.allowed.join(", ")}`,
         );
       }
-      const { auth, run } = match.handler;
+      const { run } = match.handler;
+      const auth = match.handler.auth === "metrics"
+        ? (ctx.config.metricsPublic ? "public" : "api")
+        : match.handler.auth;
       if (auth !== "public") {
         checkBearer(ctx.config, req, auth);
         if (ctx.config.forwardAuth) await checkForwardAuth(ctx.config.forwardAuth, req, ctx.signal);

@@ -36,6 +36,11 @@ export const ControllerConfig = z.object({
    * §10.2): they reach a backend by its id alone, so this is for local development (issue 10).
    */
   allowPathRouting: z.boolean().default(false),
+  /**
+   * Serve `GET /metrics` without the API key (issue 15), for a Prometheus that cannot send a
+   * bearer token; the series name drones and backend counts, never tokens or keys.
+   */
+  metricsPublic: z.boolean().default(false),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
   maxBodyBytes: z.number().int().positive().default(1024 * 1024),
   // Timings (behaviour doc §5.2); tests shorten them.

@@ -22,6 +22,7 @@ export const CONTROLLER_ENV = {
   clusterSecret: "PLANE_CLUSTER_SECRET",
   allowInsecure: "PLANE_ALLOW_INSECURE",
   allowPathRouting: "PLANE_ALLOW_PATH_ROUTING",
+  metricsPublic: "PLANE_METRICS_PUBLIC",
   logLevel: "PLANE_LOG_LEVEL",
   services: "PLANE_SERVICES",
   maxBackends: "PLANE_MAX_BACKENDS",
@@ -86,6 +87,8 @@ export function configFromEnv(get: EnvReader): Partial<ControllerConfigInput> {
   if (insecure !== undefined) out.allowInsecure = toBoolean(insecure);
   const pathRouting = read("allowPathRouting");
   if (pathRouting !== undefined) out.allowPathRouting = toBoolean(pathRouting);
+  const metricsPublic = read("metricsPublic");
+  if (metricsPublic !== undefined) out.metricsPublic = toBoolean(metricsPublic);
   const services = read("services");
   if (services !== undefined) out.services = toJson(services);
   const level = read("logLevel");

@@ -9,6 +9,7 @@ import type { MetricsHub } from "./jamsocket/metrics.ts";
 import type { LogsHub } from "./logs_hub.ts";
 import type { InFlightPlacements } from "./in_flight_placements.ts";
 import type { UsageHistory } from "./usage_history.ts";
+import type { ControllerMetrics } from "./metrics.ts";
 
 export interface ControllerContext {
   readonly db: Database;
@@ -26,6 +27,8 @@ export interface ControllerContext {
   readonly metrics: MetricsHub;
   /** Recent backend samples for the dashboard, heard once it first asks (extension 10). */
   readonly usage: UsageHistory;
+  /** This instance's Prometheus counters (`GET /metrics`, issue 15). */
+  readonly prometheus: ControllerMetrics;
   /** Spawns placed but not committed yet, counted by the scheduler (issue 11, finding 7). */
   readonly placements: InFlightPlacements;
   /** Aborted when the controller closes; every loop and stream stops on it. */

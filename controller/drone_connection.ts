@@ -27,6 +27,7 @@ import { AckBatcher } from "./ack_batcher.ts";
 import { KeyedLanes } from "./keyed_lanes.ts";
 import { ActionWindow } from "./action_window.ts";
 import { recordHeartbeat, registerDrone } from "./db/drones.ts";
+import { backendAgeSeconds } from "./db/cluster_metrics.ts";
 import { isBackendOfDrone, updateBackendState } from "./db/backend_state.ts";
 import { holdsNode } from "./db/nodes.ts";
 import { renewKey } from "./db/keys.ts";
@@ -301,6 +302,11 @@ async function handleBackendEvent(
   } catch (err) {
     log.error("Could not record a backend event", { err, backendId: event.backend_id });
     return false;
+  }
+  if (applied && event.state.status === "ready") {
+    // Spawn-to-ready (issue 15): measured in database time from the connect that made the row.
+    const age = await backendAgeSeconds(ctx.db, event.backend_id).catch(() => null);
+    if (age !== null) ctx.prometheus.spawnToReady(age);
   }
   if (!applied) {
     if (await isBackendOfDrone(ctx.db, event.backend_id, droneId)) {

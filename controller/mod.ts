@@ -23,6 +23,7 @@ import { every } from "./loop.ts";
 import { cleanupOnce } from "./cleanup.ts";
 import { sweepLostBackends } from "./sweeper.ts";
 import { InFlightPlacements } from "./in_flight_placements.ts";
+import { ControllerMetrics } from "./metrics.ts";
 import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
 
 export interface ControllerDeps {
@@ -83,6 +84,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     metrics: new MetricsHub(db, log.child("jamsocket.metrics")),
     usage: new UsageHistory(),
     placements: new InFlightPlacements(),
+    prometheus: new ControllerMetrics(),
     signal: abort.signal,
   };
   const loopOptions = { signal: abort.signal, log };
@@ -124,6 +126,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
       closing ??= (async () => {
         abort.abort();
         ctx.usage.close();
+        ctx.prometheus.close();
         await Promise.all(loops);
         await markControllerOffline(db, name).catch((err) =>
           log.warn("Could not mark the controller offline", { err })

@@ -16,6 +16,7 @@ import { ADMIN_ENV } from "../cli/admin_command.ts";
 import { CONTROLLER_ENV } from "../controller/config_from_env.ts";
 import { startTestController } from "../controller/testing/test_controller.ts";
 import { seedBackend, seedDrone } from "../controller/testing/seed.ts";
+import { ALL_METRICS, seriesNames } from "../_tools/metrics_catalogue.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const COMPOSE_FILE = `${ROOT}docker-compose.yml`;
@@ -372,5 +373,53 @@ Deno.test("deploy/deno-deploy.md: what a CDN must not cache is answered with cac
     const response = await t.request(path);
     await response.body?.cancel();
     assert.equal(response.headers.get("cache-control"), "no-store", `${path} (${response.status})`);
+  }
+});
+
+/** Every string under `key` anywhere in a JSON value (a dashboard's `expr`s). */
+function stringsAt(value: unknown, key: string, out: string[] = []): string[] {
+  if (Array.isArray(value)) { for (const item of value) stringsAt(item, key, out); }
+  else if (typeof value === "object" && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      if (k === key && typeof v === "string") out.push(v);
+      else stringsAt(v, key, out);
+    }
+  }
+  return out;
+}
+
+Deno.test("deploy/grafana-dashboard.json parses and queries only series the code exposes", async () => {
+  const dashboard = JSON.parse(await Deno.readTextFile(`${ROOT}deploy/grafana-dashboard.json`));
+  assert.equal(typeof dashboard.title, "string");
+  assert.ok(Array.isArray(dashboard.panels) && dashboard.panels.length > 0);
+  const exprs = stringsAt(dashboard.panels, "expr");
+  assert.ok(exprs.length > 0, "the panels have queries");
+  const known = new Set(ALL_METRICS.flatMap(seriesNames));
+  const used = new Set<string>();
+  for (const expr of exprs) {
+    for (const [name] of expr.matchAll(/\b(?:plane|process)_[a-z0-9_]+\b/g)) {
+      assert.ok(known.has(name), `${name} in "${expr}" is a series the code exposes`);
+      used.add(name);
+    }
+  }
+  // The issue's headline series each have a panel.
+  for (
+    const name of [
+      "plane_backends",
+      "plane_connect_duration_seconds_bucket",
+      "plane_backend_spawn_to_ready_seconds_bucket",
+      "plane_action_queue_depth",
+      "plane_drone_heartbeat_age_seconds",
+      "plane_proxy_requests_total",
+      "plane_proxy_request_duration_seconds_bucket",
+      "plane_proxy_active_websockets",
+      "plane_backend_cpu_usage_ratio",
+      "plane_backend_memory_bytes",
+      "plane_event_loop_lag_seconds",
+    ]
+  ) assert.ok(used.has(name), `a panel shows ${name}`);
+  // Every panel's data source is the dashboard's variable, so an import asks for none by uid.
+  for (const target of dashboard.panels.flatMap((p: { targets?: unknown[] }) => p.targets ?? [])) {
+    assert.equal((target as { datasource: { uid: string } }).datasource.uid, "${datasource}");
   }
 });

@@ -44,6 +44,10 @@ export const DroneConfig = z.object({
   /** How long a backend may take to answer HTTP before it is hard-terminated (§3.6: 300 s). */
   startupTimeoutSeconds: z.number().int().positive().default(300),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
+  /** Port of `GET /metrics` (issue 15); unset: no metrics listener. */
+  metricsPort: z.number().int().min(0).max(65535).optional(),
+  /** Address of the metrics listener: loopback, so the series are not public by accident. */
+  metricsHostname: z.string().default("127.0.0.1"),
 });
 export type DroneConfig = z.infer<typeof DroneConfig>;
 export type DroneConfigInput = z.input<typeof DroneConfig>;

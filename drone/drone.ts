@@ -20,6 +20,7 @@ import type { Clock } from "./clock.ts";
 import { BackendManager } from "./backend_manager.ts";
 import { KeyManager } from "./key_manager.ts";
 import { lastStatusOf } from "./backend_lifecycle.ts";
+import { createHistogram, type Histogram, observe, STARTUP_BUCKETS } from "../shared/metrics.ts";
 
 /** Start-up kill attempts per leftover backend before giving up on it (§6.4 step 3). */
 const SWEEP_ATTEMPTS = 10;
@@ -45,6 +46,16 @@ const LOG_BATCH_LINES = 1000;
 
 export type ActionOutcome = "applied" | "ignored";
 
+/** What the drone's `/metrics` shows (issue 15), read at scrape time. */
+export interface DroneMetricsSnapshot {
+  /** Live backends (those this run manages) by status. */
+  statuses: Map<string, number>;
+  /** The last resource sample of each live backend (every 10 s, §3.8). */
+  samples: BackendMetricsMessage[];
+  /** Seconds from a Spawn applied to the backend `ready`. */
+  spawnToReady: Histogram;
+}
+
 export class DroneCore {
   readonly #deps: DroneCoreDeps;
   readonly #managers = new Map<BackendName, BackendManager>();
@@ -55,6 +66,10 @@ export class DroneCore {
   readonly #followed = new Map<BackendName, number>();
   #pendingLines = new Map<BackendName, LogLine[]>();
   #flushTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Metrics: each live backend's last resource sample, and when its Spawn was applied. */
+  readonly #samples = new Map<BackendName, BackendMetricsMessage>();
+  readonly #spawnedAt = new Map<BackendName, number>();
+  readonly #spawnToReady = createHistogram(STARTUP_BUCKETS);
 
   constructor(deps: DroneCoreDeps) {
     this.#deps = deps;
@@ -163,6 +178,7 @@ export class DroneCore {
         record: (id, state) => this.#record(id, state),
       });
       this.#managers.set(backendId, manager);
+      this.#spawnedAt.set(backendId, this.#deps.clock.now());
       // Issue 11, finding 1: the ack goes out before the runtime's work (a local spawn forks,
       // tens of ms under load). Started inline, a burst of Spawns kept the drone from sending
       // any ack for so long that the controller re-sent them. A Terminate that comes first wins.
@@ -216,7 +232,16 @@ export class DroneCore {
     // After close the store may be gone; a later run's start-up sweep settles these backends.
     if (this.#closed) return;
     this.#deps.store.registerEvent(backendId, state, this.#deps.clock.now());
+    if (state.status === "ready") {
+      const spawnedAt = this.#spawnedAt.get(backendId);
+      if (spawnedAt !== undefined) {
+        observe(this.#spawnToReady, (this.#deps.clock.now() - spawnedAt) / 1000);
+        this.#spawnedAt.delete(backendId);
+      }
+    }
     if (state.status === "terminated") {
+      this.#samples.delete(backendId);
+      this.#spawnedAt.delete(backendId);
       this.keys.unregister(backendId);
       this.#managers.delete(backendId);
       // Issue 11, finding 5: nothing of an ended backend stays in memory here.
@@ -296,11 +321,22 @@ export class DroneCore {
     for (const id of [...this.#managers.keys()]) {
       try {
         const sample = await this.#deps.executor.metrics(id);
+        if (sample && this.#managers.has(id)) this.#samples.set(id, sample);
         if (sample) link.metrics(sample);
       } catch (err) {
         this.#deps.log.debug("Metrics sample failed", { backend: id, err });
       }
     }
+  }
+
+  /** The numbers of the drone's `/metrics`, now. */
+  metricsSnapshot(): DroneMetricsSnapshot {
+    const statuses = new Map<string, number>();
+    for (const manager of this.#managers.values()) {
+      const status = manager.state.status;
+      statuses.set(status, (statuses.get(status) ?? 0) + 1);
+    }
+    return { statuses, samples: [...this.#samples.values()], spawnToReady: this.#spawnToReady };
   }
 
   /** Stops timers and steps; backends keep running (Plane leaves them; the next start kills them). */

@@ -54,6 +54,10 @@ export const ProxyConfig = z.object({
    * a reserve (`connection_cap.ts`), so backend connects never fail for want of a descriptor.
    */
   maxConnections: z.number().int().min(1).optional(),
+  /** Port of `GET /metrics` (issue 15); unset: no metrics listener. Never the public port. */
+  metricsPort: Port.optional(),
+  /** Address of the metrics listener: loopback, so the series are not public by accident. */
+  metricsHostname: z.string().default("127.0.0.1"),
 }).transform((c, ctx) => {
   const https = c.https || c.httpsPort !== undefined;
   if (https && c.certPath === undefined) {
@@ -75,12 +79,20 @@ export const ProxyConfig = z.object({
     });
     return z.NEVER;
   }
-  return {
-    ...c,
-    https,
-    httpPort: c.httpPort ?? (https ? 80 : 9090),
-    httpsPort: https ? c.httpsPort ?? 443 : undefined,
-  };
+  const httpPort = c.httpPort ?? (https ? 80 : 9090);
+  const httpsPort = https ? c.httpsPort ?? 443 : undefined;
+  if (c.metricsPort !== undefined && c.metricsPort !== 0) {
+    if (c.metricsPort === httpPort || c.metricsPort === httpsPort) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["metricsPort"],
+        message: `The metrics port must not be the public proxy port (${c.metricsPort}): ` +
+          `choose another --metrics-port`,
+      });
+      return z.NEVER;
+    }
+  }
+  return { ...c, https, httpPort, httpsPort };
 });
 export type ProxyConfig = z.infer<typeof ProxyConfig>;
 export type ProxyConfigInput = z.input<typeof ProxyConfig>;

@@ -10,6 +10,7 @@ import { type ProxyServer, serveProxy } from "./serve.ts";
 import { ConnectionCap } from "./connection_cap.ts";
 import type { FromWorker, ToWorker, WorkerSetup } from "./worker_protocol.ts";
 import type { ControllerLinkHandlers } from "./controller_link.ts";
+import { takeSnapshot } from "./metrics.ts";
 import { createLogger } from "../shared/log.ts";
 import { Unreachable } from "../shared/unreachable.ts";
 
@@ -94,7 +95,8 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       break;
     case "stats":
       if (running !== null) {
-        post({ kind: "stats", id: message.id, stats: { ...running.server.stats } });
+        const snapshot = takeSnapshot(running.server.stats, running.proxy.routes.counters);
+        post({ kind: "stats", id: message.id, snapshot });
       }
       break;
     case "stop":

@@ -52,7 +52,18 @@ const REMOVED_MEMORY_MS = 5 * 60_000;
 
 const GONE: RouteResult = Object.freeze({ kind: "gone" });
 
+/** Route cache activity since start (the proxy's metrics). */
+export interface RouteCacheCounters {
+  /** Lookups answered from the cache (negative answers included). */
+  hits: number;
+  /** Lookups that had to wait for (or could not ask) the controller. */
+  misses: number;
+  /** Tokens dropped to stay within capacity. */
+  evictions: number;
+}
+
 export class RouteCache {
+  readonly counters: RouteCacheCounters = { hits: 0, misses: 0, evictions: 0 };
   readonly #entries = new Map<string, Entry>();
   readonly #pending = new Map<string, Set<Waiter>>();
   readonly #revoked = new Set<string>();
@@ -84,6 +95,7 @@ export class RouteCache {
   lookup(token: string): RouteResult | Promise<RouteResult> {
     const entry = this.#entries.get(token);
     if (entry !== undefined) {
+      this.counters.hits++;
       // Re-insert: a Map iterates in insertion order, so the first key is the least recent.
       // Already the newest (a session's requests in a row): nothing to move.
       if (this.#newest !== token) {
@@ -97,6 +109,7 @@ export class RouteCache {
       }
       return entry.found;
     }
+    this.counters.misses++;
     if (!this.#everConnected || this.#closed) return GONE;
     let waiters = this.#pending.get(token);
     if (waiters === undefined) {
@@ -201,6 +214,7 @@ export class RouteCache {
     while (this.#entries.size > this.#capacity) {
       const oldest = this.#entries.keys().next().value as string;
       this.#entries.delete(oldest);
+      this.counters.evictions++;
     }
     return entry;
   }

@@ -156,6 +156,18 @@ Deno.test("RouteCache evicts the least recently used token past its capacity", (
   cache.close();
 });
 
+Deno.test("RouteCache counts hits, misses and evictions for the proxy's metrics", () => {
+  const { cache } = harness({ capacity: 1 });
+  cache.connected();
+  void cache.lookup("a");
+  cache.answer("a", route("b1"));
+  cache.lookup("a");
+  cache.lookup("a");
+  cache.answer("b", route("b2"));
+  assert.deepEqual(cache.counters, { hits: 2, misses: 1, evictions: 1 });
+  cache.close();
+});
+
 Deno.test("RouteCache re-asks a stale cached route in the background, serving the cache", () => {
   let now = 0;
   const { cache, sent } = harness({ revalidateMs: 1_000, now: () => now });

@@ -8,6 +8,7 @@
  */
 import { startControllerLink } from "./controller_link.ts";
 import type { EngineStats } from "./engine/engine.ts";
+import type { ProxyMetricsSnapshot } from "./metrics.ts";
 import type { FromWorker, ToWorker, WorkerSetup } from "./worker_protocol.ts";
 import type { Logger } from "../shared/log.ts";
 import { ConnectionCap } from "./connection_cap.ts";
@@ -39,6 +40,8 @@ export interface ProxyWorkers {
   ready(): boolean;
   /** Each worker's engine counters, in worker order (null for a worker that did not answer). */
   stats(): Promise<(EngineStats | null)[]>;
+  /** Each worker's metrics (engine and route cache), in worker order (null: no answer). */
+  snapshots(): Promise<(ProxyMetricsSnapshot | null)[]>;
   /** Tests: makes worker `index` die of an uncaught error. */
   crash(index: number): void;
   /** Stops every worker's listener, drains them (up to `graceMs`), closes the controller link. */
@@ -124,7 +127,7 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
   const recent = new Map<string, { message: MessageToProxy; at: number }>();
   /** Backend → when its last keepalive went to the controller. */
   const keptAlive = new Map<string, number>();
-  const statsWaiters = new Map<number, (stats: EngineStats) => void>();
+  const statsWaiters = new Map<number, (snapshot: ProxyMetricsSnapshot) => void>();
   let statsId = 0;
   let restarts = 0;
   let closing = false;
@@ -234,7 +237,7 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
           forward(message.message, slot);
           break;
         case "stats":
-          statsWaiters.get(message.id)?.(message.stats);
+          statsWaiters.get(message.id)?.(message.snapshot);
           break;
         case "stopped":
           slot.stopped?.resolve();
@@ -305,6 +308,25 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
     throw err;
   }
 
+  /** Asks every worker for its counters; a worker silent for 2 s counts as null. */
+  function snapshots(): Promise<(ProxyMetricsSnapshot | null)[]> {
+    return Promise.all(slots.map((slot) => {
+      const id = ++statsId;
+      return new Promise<ProxyMetricsSnapshot | null>((resolve) => {
+        const timer = setTimeout(() => {
+          statsWaiters.delete(id);
+          resolve(null);
+        }, STATS_TIMEOUT_MS);
+        statsWaiters.set(id, (snapshot) => {
+          clearTimeout(timer);
+          statsWaiters.delete(id);
+          resolve(snapshot);
+        });
+        slot.worker.postMessage({ kind: "stats", id } satisfies ToWorker);
+      });
+    }));
+  }
+
   let closed: Promise<void> | null = null;
   return {
     name: options.name,
@@ -315,23 +337,10 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
       return restarts;
     },
     ready: () => link.connected,
-    stats() {
-      return Promise.all(slots.map((slot) => {
-        const id = ++statsId;
-        return new Promise<EngineStats | null>((resolve) => {
-          const timer = setTimeout(() => {
-            statsWaiters.delete(id);
-            resolve(null);
-          }, STATS_TIMEOUT_MS);
-          statsWaiters.set(id, (stats) => {
-            clearTimeout(timer);
-            statsWaiters.delete(id);
-            resolve(stats);
-          });
-          slot.worker.postMessage({ kind: "stats", id } satisfies ToWorker);
-        });
-      }));
+    async stats() {
+      return (await snapshots()).map((s) => s?.engine ?? null);
     },
+    snapshots,
     crash(index) {
       slots[index]?.worker.postMessage({ kind: "crash" } satisfies ToWorker);
     },

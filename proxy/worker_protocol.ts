@@ -4,7 +4,7 @@
  */
 import type { LogLevel } from "../shared/log.ts";
 import type { MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
-import type { EngineStats } from "./engine/engine.ts";
+import type { ProxyMetricsSnapshot } from "./metrics.ts";
 import type { EngineLimits } from "./engine/types.ts";
 
 /** What a worker needs to build its proxy and bind its listener: plain data only. */
@@ -46,5 +46,6 @@ export type FromWorker =
   | { kind: "failed"; message: string }
   /** A message for the controller (route requests, keepalives). */
   | { kind: "send"; message: MessageFromProxy }
-  | { kind: "stats"; id: number; stats: EngineStats }
+  /** The worker's counters (engine and route cache) for `stats()` and the metrics endpoint. */
+  | { kind: "stats"; id: number; snapshot: ProxyMetricsSnapshot }
   | { kind: "stopped" };

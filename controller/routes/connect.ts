@@ -11,8 +11,30 @@ import { executableProblem } from "../executable_check.ts";
 export async function handleConnect(
   ctx: ControllerContext,
   req: Request,
+  params: Params,
+  info: RequestInfo,
+): Promise<Response> {
+  const startedAt = performance.now();
+  const counted: { outcome: string } = { outcome: "error" };
+  try {
+    return await answerConnect(ctx, req, params, info, counted);
+  } catch (err) {
+    // A refused body or spawn config (400, 413, …) before any connect was attempted.
+    if (counted.outcome === "error" && err instanceof HttpError && err.status < 500) {
+      counted.outcome = "invalid";
+    }
+    throw err;
+  } finally {
+    ctx.prometheus.connect(counted.outcome, (performance.now() - startedAt) / 1000);
+  }
+}
+
+async function answerConnect(
+  ctx: ControllerContext,
+  req: Request,
   _params: Params,
   _info: RequestInfo,
+  counted: { outcome: string },
 ): Promise<Response> {
   const request = await readJsonBody(req, ConnectRequest, ctx.config.maxBodyBytes);
   const executable = request.spawn_config?.executable;
@@ -32,7 +54,9 @@ export async function handleConnect(
   });
   if (!result.ok) {
     const { status, kind, message } = result.error;
+    counted.outcome = kind;
     throw new HttpError(status, kind, message);
   }
+  counted.outcome = result.response.spawned ? "spawned" : "existing";
   return jsonResponse(result.response);
 }

@@ -63,6 +63,7 @@ export class ClientConnection implements StreamHandler {
   }
 
   onData(chunk: Buffer): void {
+    this.#core.stats.bytesIn += chunk.length;
     if (this.#tunnel !== null) {
       this.#tunnel.write(chunk);
       return;
@@ -130,6 +131,7 @@ export class ClientConnection implements StreamHandler {
   /** An engine-made 4xx for a head that cannot be framed, then close (RFC 9112 §11.2). */
   #reject(status: number, reason: string): void {
     this.#core.stats.rejected++;
+    this.#core.stats.responses[status / 100 | 0]!++;
     this.buf = null;
     this.stream.write(errorBytes(this.#core, status, reason, true, "Connection: close\r\n"));
     this.#end();

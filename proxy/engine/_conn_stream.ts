@@ -14,7 +14,13 @@
  * Completion callbacks are created once per stream, not per op.
  */
 import { Buffer } from "node:buffer";
-import { type ByteStream, NOOP_HANDLER, type StreamHandler } from "./_stream.ts";
+import {
+  type ByteStream,
+  NOOP_HANDLER,
+  type StreamHandler,
+  type Traffic,
+  UNCOUNTED,
+} from "./_stream.ts";
 
 /**
  * Slabs start small, because a pending read pins its slab and an idle tunnel has two of
@@ -46,8 +52,11 @@ export class ConnStream implements ByteStream {
   #wake: (() => void) | null = null;
   #closed = false;
 
+  readonly #traffic: Traffic;
+
   /** With `conn`, starts reading now; otherwise call `attach` once connected. */
-  constructor(conn?: Deno.Conn) {
+  constructor(conn?: Deno.Conn, traffic: Traffic = UNCOUNTED) {
+    this.#traffic = traffic;
     if (conn !== undefined) this.attach(conn);
   }
 
@@ -76,6 +85,7 @@ export class ConnStream implements ByteStream {
   write(bytes: Uint8Array): boolean {
     if (this.#closed || this.#endRequested) return false;
     if (bytes.length === 0) return true;
+    this.#traffic.bytesOut += bytes.length;
     this.#queued += bytes.length;
     if (this.#inFlight === null && this.#conn !== null) this.#send(bytes);
     else this.#queue.push(bytes);

@@ -1,6 +1,7 @@
 /** State shared by every connection of one engine. */
 import type { UpstreamPool } from "./_upstream.ts";
 import type { EngineErrorResponse, EngineLimits, EngineOptions, RequestHead } from "./types.ts";
+import type { Histogram } from "../../shared/metrics.ts";
 
 export interface EngineStats {
   /** Client connections open now (upgraded ones included). */
@@ -17,6 +18,14 @@ export interface EngineStats {
   upstreamReuses: number;
   /** Header fields from `decide`/`responseHeaders` dropped because they were not valid HTTP. */
   droppedHeaders: number;
+  /** Bytes read from clients (tunnels included). */
+  bytesIn: number;
+  /** Bytes queued to clients (tunnels included). */
+  bytesOut: number;
+  /** Response heads sent to clients, by status class: index 1 is 1xx … index 5 is 5xx. */
+  responses: Float64Array;
+  /** Seconds from a request head parsed to its response sent (to the 101 for an upgrade). */
+  duration: Histogram;
 }
 
 export interface Core {

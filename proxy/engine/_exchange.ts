@@ -25,6 +25,7 @@ import {
   validRequestLine,
 } from "./_write_head.ts";
 import type { Decision, ForwardDecision, Header, RespondDecision } from "./types.ts";
+import { observe } from "../../shared/metrics.ts";
 
 const RETRY_COUNTERS = { droppedHeaders: 0 };
 
@@ -67,8 +68,11 @@ export class Exchange implements UpstreamOwner {
   #clientKeep = false;
   headSent = false;
   #finished = false;
+  /** When the head was parsed (`performance.now()`), for the duration histogram. */
+  readonly #startedAt: number;
 
   constructor(client: ClientConnection, core: Core, req: ParsedHead) {
+    this.#startedAt = performance.now();
     this.client = client;
     this.core = core;
     this.req = req;
@@ -115,6 +119,7 @@ export class Exchange implements UpstreamOwner {
     const bytes = noBody || length === 0 ? null : Buffer.from(body);
     this.#writeHead(head, bytes);
     this.headSent = true;
+    this.core.stats.responses[status / 100 | 0]!++;
     this.#res = Res.Done;
     this.#discard = true;
     this.pumpRequestBody();
@@ -288,6 +293,7 @@ export class Exchange implements UpstreamOwner {
     const line = r.version === "1.1" ? null : statusLine(r.status, r.reason);
     const tail = framing.fields + this.#connectionField() + "\r\n";
     this.headSent = true;
+    this.core.stats.responses[r.status / 100 | 0]!++;
     if (framing.dechunk) {
       // The head leaves first: decoded data goes to the client as it is validated.
       this.client.stream.write(spliceHead(r, line, headers, false, this.core.stats, tail, null));
@@ -430,6 +436,8 @@ export class Exchange implements UpstreamOwner {
     this.#res = Res.Done;
     this.headSent = true;
     this.#finished = true;
+    this.#observeDuration();
+    this.core.stats.responses[1]!++;
     this.up = null;
     const upgrade = findField(r.headers, "upgrade") ?? "";
     this.client.stream.write(headBytes(
@@ -448,6 +456,7 @@ export class Exchange implements UpstreamOwner {
   #finish(): void {
     if (this.#finished) return;
     this.#finished = true;
+    this.#observeDuration();
     const up = this.up;
     if (up !== null) {
       this.up = null;
@@ -479,6 +488,7 @@ export class Exchange implements UpstreamOwner {
     if (this.#finished) return;
     this.#res = Res.Done;
     this.headSent = true;
+    this.core.stats.responses[status / 100 | 0]!++;
     // An unread request body would be taken for the next request: close instead.
     this.#clientKeep = !close && this.reqDone && this.req.keepAlive && !this.core.closing;
     const withBody = this.req.head.method !== "HEAD";
@@ -486,8 +496,14 @@ export class Exchange implements UpstreamOwner {
       errorBytes(this.core, status, reason, withBody, this.#connectionField(), this.req.head),
     );
     this.#finished = true;
+    this.#observeDuration();
     this.up = null;
     this.client.exchangeDone(this.#clientKeep);
+  }
+
+  /** A response was sent in full (or switched protocols): how long it took. */
+  #observeDuration(): void {
+    observe(this.core.stats.duration, (performance.now() - this.#startedAt) / 1000);
   }
 
   /** Whether the engine is waiting for request-body bytes (the decision came, the body did not). */

@@ -40,7 +40,15 @@ export const NOOP_HANDLER: StreamHandler = {
 
 // ---- node:net ---------------------------------------------------------------------------
 
-export function nodeSocketStream(socket: net.Socket): ByteStream {
+/** Where a client stream counts the bytes it sends (the engine's stats). */
+export interface Traffic {
+  bytesOut: number;
+}
+
+/** For streams whose bytes nobody counts (upstream connections). */
+export const UNCOUNTED: Traffic = { bytesOut: 0 };
+
+export function nodeSocketStream(socket: net.Socket, traffic: Traffic = UNCOUNTED): ByteStream {
   let handler = NOOP_HANDLER;
   socket.setNoDelay(true);
   socket.on("data", (chunk: Buffer) => handler.onData(chunk));
@@ -53,7 +61,10 @@ export function nodeSocketStream(socket: net.Socket): ByteStream {
     setHandler(h) {
       handler = h;
     },
-    write: (bytes) => socket.write(bytes),
+    write(bytes) {
+      traffic.bytesOut += bytes.length;
+      return socket.write(bytes);
+    },
     end: () => socket.end(),
     destroy: () => socket.destroy(),
     pause: () => socket.pause(),

@@ -17,6 +17,7 @@ import { connectStream, ConnStream } from "./_conn_stream.ts";
 import { type ByteStream, nodeSocketStream } from "./_stream.ts";
 import { UpstreamPool } from "./_upstream.ts";
 import type { ConnectionInfo, EngineLimits, EngineOptions } from "./types.ts";
+import { createHistogram, LATENCY_BUCKETS } from "../../shared/metrics.ts";
 
 export type { EngineStats } from "./_core.ts";
 
@@ -86,6 +87,10 @@ export function createEngineWith(
     upstreamConnects: 0,
     upstreamReuses: 0,
     droppedHeaders: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    responses: new Float64Array(6),
+    duration: createHistogram(LATENCY_BUCKETS),
   };
   const clock = { now: Date.now() };
   const pool = new UpstreamPool({
@@ -163,7 +168,7 @@ export function createEngineWith(
         socket.destroy();
         return;
       }
-      serve(nodeSocketStream(socket), info);
+      serve(nodeSocketStream(socket, stats), info);
     },
     handleConn(conn, info) {
       if (core.closing) {
@@ -171,7 +176,7 @@ export function createEngineWith(
         return;
       }
       (conn as Partial<Deno.TcpConn>).setNoDelay?.(true);
-      serve(new ConnStream(conn), info);
+      serve(new ConnStream(conn, stats), info);
     },
     close({ signal } = {}) {
       core.closing = true;

@@ -1,0 +1,181 @@
+/**
+ * The proxy's Prometheus series (issue 15, decisions.md extension 7): plain counters the
+ * engine and route cache bump on the hot path, copied into a `ProxyMetricsSnapshot` at scrape
+ * time. A multi-worker proxy asks each worker for its snapshot over the existing stats message
+ * (`worker_protocol.ts`) and adds them up, so the hot path never talks across threads.
+ */
+import type { EngineStats } from "./engine/engine.ts";
+import type { RouteCacheCounters } from "./route_cache.ts";
+import {
+  addHistogram,
+  createHistogram,
+  type Family,
+  type Histogram,
+  LATENCY_BUCKETS,
+  type MetricDef,
+  single,
+} from "../shared/metrics.ts";
+
+export const PROXY_METRICS = {
+  requests: {
+    name: "plane_proxy_requests_total",
+    type: "counter",
+    help: "Responses the proxy sent, by status class (1xx for upgrades)",
+    labels: ["class"],
+    source: "proxy",
+  },
+  duration: {
+    name: "plane_proxy_request_duration_seconds",
+    type: "histogram",
+    help: "Time from a request head parsed to its response sent in full (the 101 for upgrades)",
+    labels: [],
+    source: "proxy",
+  },
+  connections: {
+    name: "plane_proxy_active_connections",
+    type: "gauge",
+    help: "Client connections open now, upgraded ones included",
+    labels: [],
+    source: "proxy",
+  },
+  websockets: {
+    name: "plane_proxy_active_websockets",
+    type: "gauge",
+    help: "Upgraded connections (WebSockets) open now",
+    labels: [],
+    source: "proxy",
+  },
+  bytesIn: {
+    name: "plane_proxy_received_bytes_total",
+    type: "counter",
+    help: "Bytes received from clients, tunnels included",
+    labels: [],
+    source: "proxy",
+  },
+  bytesOut: {
+    name: "plane_proxy_sent_bytes_total",
+    type: "counter",
+    help: "Bytes sent to clients, tunnels included",
+    labels: [],
+    source: "proxy",
+  },
+  badGateway: {
+    name: "plane_proxy_bad_gateway_total",
+    type: "counter",
+    help: "502s: the backend could not be reached or answered unframeably",
+    labels: [],
+    source: "proxy",
+  },
+  cacheHits: {
+    name: "plane_proxy_route_cache_hits_total",
+    type: "counter",
+    help: "Route lookups answered from the cache",
+    labels: [],
+    source: "proxy",
+  },
+  cacheMisses: {
+    name: "plane_proxy_route_cache_misses_total",
+    type: "counter",
+    help: "Route lookups that asked the controller",
+    labels: [],
+    source: "proxy",
+  },
+  cacheEvictions: {
+    name: "plane_proxy_route_cache_evictions_total",
+    type: "counter",
+    help: "Routes dropped from the cache to stay within its capacity",
+    labels: [],
+    source: "proxy",
+  },
+  controllerConnected: {
+    name: "plane_proxy_controller_connected",
+    type: "gauge",
+    help: "1 while the proxy's controller connection is up",
+    labels: [],
+    source: "proxy",
+  },
+  workers: {
+    name: "plane_proxy_workers",
+    type: "gauge",
+    help: "Engines serving the port (--workers) that answered this scrape",
+    labels: [],
+    source: "proxy",
+  },
+} as const satisfies Record<string, MetricDef>;
+
+/** One engine's numbers at scrape time: plain data, so it crosses a worker boundary. */
+export interface ProxyMetricsSnapshot {
+  engine: EngineStats;
+  routes: RouteCacheCounters;
+}
+
+/** Copies the live counters (the engine keeps incrementing its own). */
+export function takeSnapshot(
+  engine: Readonly<EngineStats>,
+  routes: RouteCacheCounters,
+): ProxyMetricsSnapshot {
+  const duration = engine.duration;
+  return {
+    engine: {
+      ...engine,
+      responses: engine.responses.slice(),
+      duration: { ...duration, counts: duration.counts.slice() },
+    },
+    routes: { ...routes },
+  };
+}
+
+const CLASSES = ["1xx", "2xx", "3xx", "4xx", "5xx"] as const;
+
+/** The series of one proxy: the workers' snapshots added up (null: a worker did not answer). */
+export function proxyFamilies(
+  snapshots: readonly (ProxyMetricsSnapshot | null)[],
+  options: { connected: boolean },
+): Family[] {
+  const responses = new Float64Array(6);
+  const duration: Histogram = createHistogram(LATENCY_BUCKETS);
+  const sum = {
+    connections: 0,
+    upgrades: 0,
+    bytesIn: 0,
+    bytesOut: 0,
+    badGateway: 0,
+    hits: 0,
+    misses: 0,
+    evictions: 0,
+  };
+  let workers = 0;
+  for (const s of snapshots) {
+    if (s === null) continue;
+    workers++;
+    const e = s.engine;
+    for (let i = 0; i < responses.length; i++) responses[i]! += e.responses[i] ?? 0;
+    addHistogram(duration, e.duration);
+    sum.connections += e.connections;
+    sum.upgrades += e.upgrades;
+    sum.bytesIn += e.bytesIn;
+    sum.bytesOut += e.bytesOut;
+    sum.badGateway += e.badGateway;
+    sum.hits += s.routes.hits;
+    sum.misses += s.routes.misses;
+    sum.evictions += s.routes.evictions;
+  }
+  const m = PROXY_METRICS;
+  return [
+    {
+      def: m.requests,
+      samples: CLASSES.map((c, i) => ({ labels: [c], value: responses[i + 1]! })),
+    },
+    single(m.duration, duration),
+    single(m.connections, sum.connections),
+    single(m.websockets, sum.upgrades),
+    single(m.bytesIn, sum.bytesIn),
+    single(m.bytesOut, sum.bytesOut),
+    single(m.badGateway, sum.badGateway),
+    single(m.cacheHits, sum.hits),
+    single(m.cacheMisses, sum.misses),
+    single(m.cacheEvictions, sum.evictions),
+    single(m.controllerConnected, options.connected ? 1 : 0),
+    single(m.workers, workers),
+  ];
+}
