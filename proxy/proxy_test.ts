@@ -16,6 +16,8 @@ import {
   startFakeController,
 } from "./testing/fake_controller.ts";
 import { RawConnection, request } from "./testing/http_client.ts";
+import { probeBackend, rawExchange } from "./engine/_test_util.ts";
+import { CASES } from "./engine/_smuggling_corpus.ts";
 import { waitFor } from "./testing/wait_for.ts";
 import { SERVER_HEADER } from "./request.ts";
 import { createLogger } from "../shared/log.ts";
@@ -774,4 +776,31 @@ routing.test("proxy: /favicon.ico is a quiet 404 that asks the controller nothin
   assert.equal(JSON.parse(icon.body).kind, "NotFound");
   assert.equal(icon.headers.get("server"), SERVER_HEADER);
   assert.deepEqual(routeRequests(h.fake.received), []);
+});
+
+routing.test("proxy: the smuggling corpus gets a 4xx and a closed connection, and the backend never sees a smuggled request (targets.md)", async () => {
+  await using h = await harness({ limits: { maxHeadBytes: 4096 } });
+  await using probe = await probeBackend();
+  h.fake.routes.set("tok", route("be-p", `127.0.0.1:${probe.port}`));
+  const routed = (part: string) =>
+    part.replace(/^(GET|POST) \/ /, "$1 /tok/ ").replaceAll("app.example.com", "plane.test");
+  // With workers, twice over, so the kernel's spreading of fresh connections reaches each.
+  for (const c of h.workers === 1 ? CASES : [...CASES, ...CASES]) {
+    const before = probe.received().length;
+    const r = await rawExchange(h.port, c.parts.map(routed), { deadlineMs: 3000 });
+    const status = Number(r.response.slice(9, 12));
+    if (c.status !== undefined) assert.equal(status, c.status, c.name);
+    else assert.ok(status >= 400 && status < 500, `${c.name}: ${JSON.stringify(r.response)}`);
+    assert.match(r.response, /\r\nConnection: close\r\n/, c.name);
+    assert.ok(r.closed, `${c.name}: connection left open`);
+    // Exactly one response (an error message may itself name HTTP/1.1).
+    assert.equal(r.response.match(/(^|\r\n)HTTP\/1\.1 \d{3} /g)?.length, 1, c.name);
+    const received = probe.received().slice(before);
+    // Only a validated prefix may reach the backend (a valid head, whole chunks).
+    if (c.allowed === undefined) assert.equal(received, "", c.name);
+    else assert.ok(received === "" || received === c.allowed, `${c.name}: ${received}`);
+    assert.ok(!received.includes("/admin"), c.name);
+  }
+  const stats = await h.stats();
+  assert.ok(stats.every((s) => s.rejected > 0), JSON.stringify(stats));
 });
