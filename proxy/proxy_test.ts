@@ -16,11 +16,15 @@ import {
   startFakeController,
 } from "./testing/fake_controller.ts";
 import { RawConnection, request } from "./testing/http_client.ts";
+import { probeBackend, rawExchange } from "./engine/_test_util.ts";
+import { CASES } from "./engine/_smuggling_corpus.ts";
 import { waitFor } from "./testing/wait_for.ts";
 import { SERVER_HEADER } from "./request.ts";
 import { createLogger } from "../shared/log.ts";
 import type { RouteInfo } from "../shared/protocol.ts";
 import type { BackendName } from "../shared/names.ts";
+import type { EngineStats } from "./engine/engine.ts";
+import type { EngineLimits } from "./engine/types.ts";
 
 const log = createLogger("proxy", { level: "error" });
 
@@ -74,10 +78,20 @@ function route(backend: string, address: string, more: Partial<RouteInfo> = {}):
 
 interface Harness extends AsyncDisposable {
   fake: FakeController;
-  /** The in-thread proxy (one worker; tests of its internals run with one worker only). */
-  proxy: Proxy;
+  /**
+   * The in-thread proxy, for tests that also look at its internals (route cache, monitor,
+   * tunnels); null with workers, whose proxies live in other threads: those tests assert the
+   * same behaviour through `stats()` and the controller's messages instead.
+   */
+  local: Proxy | null;
   port: number;
   backend: ReturnType<typeof startBackend>;
+  /** Engines serving `port` (1: in-thread, 2: workers). */
+  workers: number;
+  /** True while the controller connection is up. */
+  ready(): boolean;
+  /** Each engine's counters, in worker order (one entry in-thread). */
+  stats(): Promise<EngineStats[]>;
 }
 
 /** Workers behind the harness's port; `routing.test` runs its cases with 1 and with 2. */
@@ -107,6 +121,8 @@ async function harness(
     connect?: boolean;
     backendHeaders?: Record<string, string>;
     pathRouting?: boolean;
+    keepAliveIntervalMs?: number;
+    limits?: Partial<EngineLimits>;
   } = {},
 ): Promise<Harness> {
   const fake = startFakeController();
@@ -121,6 +137,8 @@ async function harness(
       rootRedirectUrl: options.rootRedirectUrl,
       routeWaitMs: options.routeWaitMs,
       pathRouting: options.pathRouting,
+      keepAliveIntervalMs: options.keepAliveIntervalMs,
+      limits: options.limits,
       hostname: "127.0.0.1",
       httpPort: 0,
       logLevel: "error",
@@ -131,11 +149,18 @@ async function harness(
     if (options.connect !== false) await waitFor(() => pool.ready(), { message: "pool ready" });
     return {
       fake,
-      get proxy(): Proxy {
-        throw new Error("Cannot inspect the proxy: it runs in workers (use routing.test only)");
-      },
+      local: null,
       port: pool.httpPort,
       backend,
+      workers: harnessWorkers,
+      ready: () => pool.ready(),
+      async stats() {
+        const stats = await pool.stats();
+        return stats.map((s, i) => {
+          if (s === null) throw new Error(`Proxy worker ${i} did not report its counters`);
+          return s;
+        });
+      },
       async [Symbol.asyncDispose]() {
         await pool.close({ graceMs: 1_000 });
         await backend.close();
@@ -149,17 +174,26 @@ async function harness(
     rootRedirectUrl: options.rootRedirectUrl,
     routeWaitMs: options.routeWaitMs,
     pathRouting: options.pathRouting,
+    keepAliveIntervalMs: options.keepAliveIntervalMs,
     backoffInitialMs: 10,
     backoffMaxMs: 50,
     log,
   });
-  const server = await serveProxy(proxy, { hostname: "127.0.0.1", httpPort: 0, log });
+  const server = await serveProxy(proxy, {
+    hostname: "127.0.0.1",
+    httpPort: 0,
+    limits: options.limits ?? {},
+    log,
+  });
   if (options.connect !== false) await waitFor(() => proxy.ready(), { message: "proxy ready" });
   return {
     fake,
-    proxy,
+    local: proxy,
     port: server.httpPort,
     backend,
+    workers: 1,
+    ready: () => proxy.ready(),
+    stats: () => Promise.resolve([{ ...server.stats }]),
     async [Symbol.asyncDispose]() {
       await server.close({ graceMs: 1_000 });
       await proxy.close();
@@ -168,6 +202,36 @@ async function harness(
     },
   };
 }
+
+/**
+ * Sends `send` on fresh connections, eight at a time (the kernel spreads fresh connections
+ * across the workers), until one round's answers all pass `ok` and reached every engine, as
+ * their request counters show. `always`: an answer failing `ok` fails the test at once, instead
+ * of waiting for a change still on its way to some worker.
+ */
+async function onEveryWorker<T>(
+  h: Harness,
+  send: () => Promise<T>,
+  ok: (answer: T) => boolean,
+  { always = false, message = "answers from every worker" } = {},
+): Promise<void> {
+  await waitFor(async () => {
+    const before = await h.stats();
+    const answers = await Promise.all(Array.from({ length: 8 }, send));
+    const bad = answers.find((answer) => !ok(answer));
+    if (always && bad !== undefined) assert.fail(`${message}: got ${JSON.stringify(bad)}`);
+    if (bad !== undefined) return false;
+    const after = await h.stats();
+    return after.every((s, i) => s.requests > before[i]!.requests);
+  }, { message, timeoutMs: 15_000 });
+}
+
+/** Upgraded tunnels open now on each engine. */
+async function tunnelsPerWorker(h: Harness): Promise<number[]> {
+  return (await h.stats()).map((s) => s.upgrades);
+}
+
+const sum = (counts: number[]) => counts.reduce((a, b) => a + b, 0);
 
 routing.test("proxy: GET / answers 400 with no Location and asks no route (proxy_root_no_redirect)", async () => {
   await using h = await harness();
@@ -335,30 +399,42 @@ routing.test("proxy: a backend's own CORS headers are left alone (§7.2 step 10)
   assert.equal(res.headers.get("access-control-allow-methods"), undefined);
 });
 
-Deno.test("proxy: /ready answers 503 before the controller connection and 200 after (proxy_ready.rs)", async () => {
+routing.test("proxy: /ready answers 503 on every worker before the controller connection and 200 after (proxy_ready.rs)", async () => {
   await using h = await harness({ connect: false });
-  assert.equal((await request(h.port, "/ready")).status, 503);
+  const ready = () => request(h.port, "/ready");
+  await onEveryWorker(h, ready, (res) => res.status === 503, {
+    always: true,
+    message: "503 from every worker",
+  });
   h.fake.refuse = false;
-  await waitFor(() => h.proxy.ready(), { message: "proxy ready" });
-  const res = await request(h.port, "/ready");
-  assert.equal(res.status, 200);
-  assert.equal(res.body, "");
+  await waitFor(() => h.ready(), { message: "proxy ready" });
+  // Workers hear of the connection from the main thread just after it comes up.
+  await onEveryWorker(h, ready, (res) => res.status === 200 && res.body === "", {
+    message: "200 from every worker",
+  });
 });
 
-Deno.test("proxy: a plain request marks the backend recently active (proxy_marks_backend_as_recently_active)", async () => {
+routing.test("proxy: a plain request marks the backend recently active (proxy_marks_backend_as_recently_active)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", route("b1", h.backend.address));
-  assert.equal((await request(h.port, "/tok/")).status, 200);
-  assert.deepEqual(h.proxy.monitor.entry("b1"), {
-    activeConnections: 0,
-    hadRecentConnection: true,
+  // Every worker's monitor sights the backend; the controller hears of it once (§7.5).
+  await onEveryWorker(h, () => request(h.port, "/tok/"), (res) => res.status === 200, {
+    always: true,
   });
+  if (h.local !== null) {
+    assert.deepEqual(h.local.monitor.entry("b1"), {
+      activeConnections: 0,
+      hadRecentConnection: true,
+    });
+  }
   await h.fake.next((m) => "KeepAlive" in m);
   assert.deepEqual(keepAlives(h.fake.received), ["b1"]);
 });
 
-Deno.test("proxy: a WebSocket echoes through the proxy and counts while open (proxy_marks_websocket_backend_as_active)", async () => {
+Deno.test("proxy: a WebSocket echoes through the proxy and the monitor counts it while open (proxy_marks_websocket_backend_as_active)", async () => {
   await using h = await harness();
+  const proxy = h.local;
+  assert.ok(proxy !== null, "in-thread harness");
   const cluster = `127.0.0.1:${h.port}`;
   h.fake.routes.set("tok", route("b1", h.backend.address, { cluster }));
   const ws = new WebSocket(`ws://${cluster}/tok/ws`);
@@ -372,17 +448,39 @@ Deno.test("proxy: a WebSocket echoes through the proxy and counts while open (pr
   ws.send("hello");
   await waitFor(() => messages.length === 1, { message: "echo" });
   assert.deepEqual(messages, ["echo:hello"]);
-  assert.deepEqual(h.proxy.monitor.entry("b1"), {
+  assert.deepEqual(proxy.monitor.entry("b1"), {
     activeConnections: 1,
     hadRecentConnection: true,
   });
   assert.equal(h.backend.seen[0]?.path, "/ws");
   ws.close();
   await closed;
-  await waitFor(() => h.proxy.monitor.entry("b1")?.activeConnections === 0, {
+  await waitFor(() => proxy.monitor.entry("b1")?.activeConnections === 0, {
     message: "connection counted closed",
   });
-  assert.equal(h.proxy.monitor.entry("b1")?.hadRecentConnection, true);
+  assert.equal(proxy.monitor.entry("b1")?.hadRecentConnection, true);
+});
+
+routing.test("proxy: an open WebSocket keeps its backend alive on every revisit (proxy_marks_websocket_backend_as_active)", async () => {
+  // Revisits every 100 ms: one without an open connection or a new request forgets the backend.
+  await using h = await harness({ keepAliveIntervalMs: 100 });
+  const cluster = `127.0.0.1:${h.port}`;
+  h.fake.routes.set("tok", route("b1", h.backend.address, { cluster }));
+  const ws = await openEcho(cluster, "tok");
+  try {
+    await ws.echo("hello");
+    assert.equal(h.backend.seen[0]?.path, "/ws");
+    await waitFor(async () => sum(await tunnelsPerWorker(h)) === 1, { message: "tunnel counted" });
+    // An uncounted upgrade sends two at most: at first sight and at the one revisit that sees
+    // its request. Four show the open connection kept it alive with no traffic since.
+    await waitFor(() => keepAlives(h.fake.received).filter((b) => b === "b1").length >= 4, {
+      message: "keepalives while the WebSocket is open",
+      timeoutMs: 15_000,
+    });
+  } finally {
+    await ws.close();
+  }
+  await waitFor(async () => sum(await tunnelsPerWorker(h)) === 0, { message: "tunnel closed" });
 });
 
 routing.test("proxy: a route pending past the wait limit answers 504 (decisions.md)", async () => {
@@ -417,23 +515,40 @@ routing.test("proxy: a reconnect re-asks pending tokens and serves the answer (d
   assert.deepEqual(routeRequests(h.fake.received), ["tok", "tok"]);
 });
 
-Deno.test("proxy: TokenRevoked makes the next request 410 (decisions.md)", async () => {
+routing.test("proxy: TokenRevoked makes the next request 410 on every worker (decisions.md)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", route("b1", h.backend.address));
-  assert.equal((await request(h.port, "/tok/")).status, 200);
+  await onEveryWorker(h, () => request(h.port, "/tok/"), (res) => res.status === 200, {
+    always: true,
+  });
+  const asked = routeRequests(h.fake.received);
   h.fake.send({ TokenRevoked: { token: "tok" } });
-  await waitFor(() => h.proxy.routes.peek("tok") === null, { message: "token revoked" });
-  assert.equal((await request(h.port, "/tok/")).status, 410);
-  assert.deepEqual(routeRequests(h.fake.received), ["tok"]);
+  const local = h.local;
+  if (local !== null) {
+    await waitFor(() => local.routes.peek("tok") === null, { message: "token revoked" });
+  }
+  await onEveryWorker(h, () => request(h.port, "/tok/"), (res) => res.status === 410, {
+    message: "410 from every worker",
+  });
+  // Refused from each worker's cache: the controller is not asked again.
+  assert.deepEqual(routeRequests(h.fake.received), asked);
+  assert.deepEqual([...new Set(asked)], ["tok"]);
 });
 
-Deno.test("proxy: BackendRemoved makes the next request 410 (§7.3)", async () => {
+routing.test("proxy: BackendRemoved makes the next request 410 on every worker (§7.3)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", route("b1", h.backend.address));
-  assert.equal((await request(h.port, "/tok/")).status, 200);
+  await onEveryWorker(h, () => request(h.port, "/tok/"), (res) => res.status === 200, {
+    always: true,
+  });
   h.fake.send({ BackendRemoved: { backend: "b1" as BackendName } });
-  await waitFor(() => h.proxy.routes.peek("tok") === null, { message: "backend removed" });
-  assert.equal((await request(h.port, "/tok/")).status, 410);
+  const local = h.local;
+  if (local !== null) {
+    await waitFor(() => local.routes.peek("tok") === null, { message: "backend removed" });
+  }
+  await onEveryWorker(h, () => request(h.port, "/tok/"), (res) => res.status === 410, {
+    message: "410 from every worker",
+  });
 });
 
 /** A WebSocket through the proxy at `ws://{cluster}/{token}/ws`, echoed by the test backend. */
@@ -465,45 +580,92 @@ async function openEcho(cluster: string, token: string) {
   };
 }
 
-Deno.test("proxy: TokenRevoked closes the WebSockets its token opened, and only those (issue 10)", async () => {
+type Echo = Awaited<ReturnType<typeof openEcho>>;
+
+/**
+ * Opens WebSockets for `token` into `opened` (the caller closes them) until there are at least
+ * `min` and every engine holds one more tunnel than before; returns each engine's tunnels then.
+ * Each is a fresh connection, so the kernel spreads them; 64 all on one worker would be a bug.
+ */
+async function openOnEveryWorker(
+  h: Harness,
+  cluster: string,
+  token: string,
+  opened: Echo[],
+  min: number,
+): Promise<number[]> {
+  const before = await tunnelsPerWorker(h);
+  let now = before;
+  while (opened.length < min || now.some((n, i) => n <= before[i]!)) {
+    assert.ok(opened.length < 64, `${opened.length} WebSockets, tunnels per worker ${now}`);
+    opened.push(await openEcho(cluster, token));
+    const expected = sum(before) + opened.length;
+    now = await waitFor(async () => {
+      const counts = await tunnelsPerWorker(h);
+      return sum(counts) === expected ? counts : null;
+    }, { message: `${expected} tunnels open` });
+  }
+  return now;
+}
+
+routing.test("proxy: TokenRevoked closes the WebSockets its token opened on every worker, and only those (issue 10)", async () => {
   await using h = await harness();
   const cluster = `127.0.0.1:${h.port}`;
   h.fake.routes.set("tok", route("b1", h.backend.address, { cluster }));
   h.fake.routes.set("other", route("b1", h.backend.address, { cluster }));
-  const revoked = await openEcho(cluster, "tok");
-  const second = await openEcho(cluster, "tok");
-  const bystander = await openEcho(cluster, "other");
+  const revoked: Echo[] = [];
+  const bystanders: Echo[] = [];
   try {
-    await revoked.echo("a");
-    assert.equal(h.proxy.tunnels.count("tok"), 2);
+    const withRevoked = await openOnEveryWorker(h, cluster, "tok", revoked, 2);
+    const withBoth = await openOnEveryWorker(h, cluster, "other", bystanders, 1);
+    await revoked[0]!.echo("a");
+    if (h.local !== null) assert.equal(h.local.tunnels.count("tok"), revoked.length);
     h.fake.send({ TokenRevoked: { token: "tok" } });
-    await waitFor(() => revoked.closed && second.closed, { message: "revoked tunnels closed" });
-    assert.equal(h.proxy.tunnels.count("tok"), 0);
-    await bystander.echo("still open");
-    await waitFor(() => h.proxy.monitor.entry("b1")?.activeConnections === 1, {
-      message: "closed tunnels no longer counted",
-    });
+    await waitFor(() => revoked.every((ws) => ws.closed), { message: "revoked tunnels closed" });
+    // Each worker closed the revoked token's tunnels it held and kept every bystander.
+    const bystandersPerWorker = withBoth.map((n, i) => n - withRevoked[i]!);
+    await waitFor(
+      async () => (await tunnelsPerWorker(h)).every((n, i) => n === bystandersPerWorker[i]),
+      { message: `tunnels per worker back to ${bystandersPerWorker}` },
+    );
+    const local = h.local;
+    if (local !== null) {
+      assert.equal(local.tunnels.count("tok"), 0);
+      await waitFor(() => local.monitor.entry("b1")?.activeConnections === bystanders.length, {
+        message: "closed tunnels no longer counted",
+      });
+    }
+    for (const ws of bystanders) await ws.echo("still open");
+    assert.ok(bystanders.every((ws) => !ws.closed));
   } finally {
-    await revoked.close();
-    await second.close();
-    await bystander.close();
+    for (const ws of [...revoked, ...bystanders]) await ws.close();
   }
 });
 
-Deno.test("proxy: BackendRemoved refuses new requests but leaves open WebSockets open (issue 10)", async () => {
+routing.test("proxy: BackendRemoved refuses new requests but leaves open WebSockets open on every worker (issue 10)", async () => {
   await using h = await harness();
   const cluster = `127.0.0.1:${h.port}`;
   h.fake.routes.set("tok", route("b1", h.backend.address, { cluster }));
-  const ws = await openEcho(cluster, "tok");
+  const sockets: Echo[] = [];
   try {
-    await ws.echo("before");
+    const held = await openOnEveryWorker(h, cluster, "tok", sockets, 1);
+    await sockets[0]!.echo("before");
     h.fake.send({ BackendRemoved: { backend: "b1" as BackendName } });
-    await waitFor(() => h.proxy.routes.peek("tok") === null, { message: "backend removed" });
-    assert.equal((await request(h.port, "/tok/", [["Host", cluster]])).status, 410);
-    await ws.echo("during grace");
-    assert.equal(ws.closed, false);
+    const local = h.local;
+    if (local !== null) {
+      await waitFor(() => local.routes.peek("tok") === null, { message: "backend removed" });
+    }
+    await onEveryWorker(
+      h,
+      () => request(h.port, "/tok/", [["Host", cluster]]),
+      (res) => res.status === 410,
+      { message: "410 from every worker" },
+    );
+    for (const ws of sockets) await ws.echo("during grace");
+    assert.ok(sockets.every((ws) => !ws.closed));
+    assert.deepEqual(await tunnelsPerWorker(h), held);
   } finally {
-    await ws.close();
+    for (const ws of sockets) await ws.close();
   }
 });
 
@@ -614,4 +776,31 @@ routing.test("proxy: /favicon.ico is a quiet 404 that asks the controller nothin
   assert.equal(JSON.parse(icon.body).kind, "NotFound");
   assert.equal(icon.headers.get("server"), SERVER_HEADER);
   assert.deepEqual(routeRequests(h.fake.received), []);
+});
+
+routing.test("proxy: the smuggling corpus gets a 4xx and a closed connection, and the backend never sees a smuggled request (targets.md)", async () => {
+  await using h = await harness({ limits: { maxHeadBytes: 4096 } });
+  await using probe = await probeBackend();
+  h.fake.routes.set("tok", route("be-p", `127.0.0.1:${probe.port}`));
+  const routed = (part: string) =>
+    part.replace(/^(GET|POST) \/ /, "$1 /tok/ ").replaceAll("app.example.com", "plane.test");
+  // With workers, twice over, so the kernel's spreading of fresh connections reaches each.
+  for (const c of h.workers === 1 ? CASES : [...CASES, ...CASES]) {
+    const before = probe.received().length;
+    const r = await rawExchange(h.port, c.parts.map(routed), { deadlineMs: 3000 });
+    const status = Number(r.response.slice(9, 12));
+    if (c.status !== undefined) assert.equal(status, c.status, c.name);
+    else assert.ok(status >= 400 && status < 500, `${c.name}: ${JSON.stringify(r.response)}`);
+    assert.match(r.response, /\r\nConnection: close\r\n/, c.name);
+    assert.ok(r.closed, `${c.name}: connection left open`);
+    // Exactly one response (an error message may itself name HTTP/1.1).
+    assert.equal(r.response.match(/(^|\r\n)HTTP\/1\.1 \d{3} /g)?.length, 1, c.name);
+    const received = probe.received().slice(before);
+    // Only a validated prefix may reach the backend (a valid head, whole chunks).
+    if (c.allowed === undefined) assert.equal(received, "", c.name);
+    else assert.ok(received === "" || received === c.allowed, `${c.name}: ${received}`);
+    assert.ok(!received.includes("/admin"), c.name);
+  }
+  const stats = await h.stats();
+  assert.ok(stats.every((s) => s.rejected > 0), JSON.stringify(stats));
 });
