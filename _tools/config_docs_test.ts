@@ -16,9 +16,11 @@ import {
 import type { ControllerConfigInput } from "../controller/config.ts";
 import type { DroneConfigInput } from "../drone/config.ts";
 import type { ProxyConfigInput } from "../proxy/config.ts";
+import type { DnsConfigInput } from "../dns/config.ts";
 import { CONTROLLER_HELP, parseControllerFlags } from "../cli/controller_command.ts";
 import { DRONE_HELP, parseDroneFlags } from "../cli/drone_command.ts";
 import { parseProxyFlags, PROXY_HELP } from "../cli/proxy_command.ts";
+import { DNS_HELP, parseDnsFlags } from "../cli/dns_command.ts";
 
 /**
  * Config fields deliberately without a flag. Adding a schema field means adding a flag row to
@@ -28,6 +30,7 @@ const INTERNAL_FIELDS: {
   controller: readonly (keyof ControllerConfigInput)[];
   drone: readonly (keyof DroneConfigInput)[];
   proxy: readonly (keyof ProxyConfigInput)[];
+  dns: readonly (keyof DnsConfigInput)[];
 } = {
   controller: [
     // Random `co-…` per start (§11.1); set by tests and embedders that need a stable name.
@@ -58,6 +61,7 @@ const INTERNAL_FIELDS: {
     "softGraceMs",
   ],
   proxy: [],
+  dns: [],
 };
 
 const STALE = "README configuration tables are stale: run deno task docs:config";
@@ -194,6 +198,21 @@ const CASES: Record<Role, RoleCase> = {
       "--force-path-routing": { expected: true },
       "--log-level": { value: "debug", expected: "debug" },
       "--workers": { value: "3", expected: 3 },
+    },
+  },
+  dns: {
+    parse: (args, env) => run(parseDnsFlags(args, env)),
+    help: DNS_HELP,
+    env: { PLANE_CONTROLLER_URL: "http://env.test:8080", PLANE_DNS_ZONE: "acme.env.test" },
+    args: [],
+    samples: {
+      "--controller-url": { value: "http://plane.test:8080", expected: "http://plane.test:8080" },
+      "--zone": { value: "acme.example.net", expected: "acme.example.net" },
+      "--name": { value: "ns-one", expected: "ns-one" },
+      "--secret": { value: "s3cret", expected: "s3cret" },
+      "--port": { value: "5353", expected: 5353 },
+      "--hostname": { value: "127.0.0.1", expected: "127.0.0.1" },
+      "--log-level": { value: "debug", expected: "debug" },
     },
   },
 };
