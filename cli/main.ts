@@ -10,6 +10,7 @@ import { DRONE_HELP, parseDroneFlags, startDrone } from "./drone_command.ts";
 import { DEV_HELP, devCommand } from "./dev_command.ts";
 import { parseProxyFlags, PROXY_HELP, startProxy } from "./proxy_command.ts";
 import { DNS_HELP, parseDnsFlags, startDns } from "./dns_command.ts";
+import { PUT_DUMMY_DNS_HELP, runPutDummyDns } from "./put_dummy_dns_command.ts";
 import { print, printError } from "./output.ts";
 import { ADMIN_HELP, isAdminCommand, runAdminCommand } from "./admin_command.ts";
 import { UsageError, usageErrorFrom } from "./usage_error.ts";
@@ -38,6 +39,7 @@ Admin commands (talk to a controller; "plane admin <command>" works too):
   backend-status   follow a backend's statuses until it is terminated
   logs             a backend's output
   list             a cluster's backends
+  put-dummy-dns    set a dummy ACME TXT value for a cluster (checks the DNS wiring)
 
 Run "plane <command> --help" for a command's flags.
 `;
@@ -62,6 +64,7 @@ const HELP: Record<string, string> = {
   dev: DEV_HELP,
   proxy: PROXY_HELP,
   dns: DNS_HELP,
+  "put-dummy-dns": PUT_DUMMY_DNS_HELP,
   migrate: MIGRATE_HELP,
   version: VERSION_HELP,
   ...ADMIN_HELP,
@@ -186,6 +189,8 @@ export async function main(args: string[]): Promise<number> {
       case "dns":
         await dnsCommand(rest);
         return 0;
+      case "put-dummy-dns":
+        return await runPutDummyDns(rest, (name) => Deno.env.get(name));
       case "migrate":
         await migrateCommand(rest);
         return 0;

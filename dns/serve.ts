@@ -72,18 +72,34 @@ async function serveTcpConn(conn: Deno.Conn, server: DnsServer, idleMs: number, 
   }
 }
 
+/** Binds UDP, then TCP on the same port; with port 0, tries again when TCP's is taken. */
+async function bindBoth(
+  hostname: string,
+  port: number,
+): Promise<{ udp: dgram.Socket; listener: Deno.TcpListener; port: number }> {
+  for (let attempt = 0;; attempt++) {
+    const udp = dgram.createSocket(hostname.includes(":") ? "udp6" : "udp4");
+    await new Promise<void>((resolve, reject) => {
+      udp.once("error", reject);
+      udp.bind(port, hostname, () => {
+        udp.off("error", reject);
+        resolve();
+      });
+    });
+    const bound = udp.address().port;
+    try {
+      return { udp, listener: Deno.listen({ hostname, port: bound }), port: bound };
+    } catch (err) {
+      udp.close();
+      if (port !== 0 || attempt >= 20 || !(err instanceof Deno.errors.AddrInUse)) throw err;
+    }
+  }
+}
+
 export async function serveDns(server: DnsServer, options: DnsServeOptions): Promise<DnsListeners> {
   const { log } = options;
   const idleMs = options.tcpIdleMs ?? 10_000;
-  const udp = dgram.createSocket(options.hostname.includes(":") ? "udp6" : "udp4");
-  await new Promise<void>((resolve, reject) => {
-    udp.once("error", reject);
-    udp.bind(options.port, options.hostname, () => {
-      udp.off("error", reject);
-      resolve();
-    });
-  });
-  const port = udp.address().port;
+  const { udp, listener, port } = await bindBoth(options.hostname, options.port);
   udp.on("error", (err) => log.error("DNS UDP socket error", { err }));
   udp.on("message", (message: Buffer, peer: dgram.RemoteInfo) => {
     server.answer(new Uint8Array(message)).then((reply) => {
@@ -91,13 +107,6 @@ export async function serveDns(server: DnsServer, options: DnsServeOptions): Pro
     }).catch((err) => log.error("Cannot answer a DNS query", { err }));
   });
 
-  let listener: Deno.TcpListener;
-  try {
-    listener = Deno.listen({ hostname: options.hostname, port });
-  } catch (err) {
-    udp.close();
-    throw err;
-  }
   const conns = new Set<Deno.Conn>();
   const accepting = (async () => {
     try {

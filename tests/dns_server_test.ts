@@ -9,7 +9,7 @@ import { connectFakePeer, isVariant } from "../controller/testing/fake_peer.ts";
 import type { MessageFromProxy } from "../shared/protocol.ts";
 import { randomProxyName } from "../shared/names.ts";
 import { waitFor } from "../shared/wait_for.ts";
-import { type PlaneProcess, startPlane } from "./plane_process.ts";
+import { type PlaneProcess, runPlane, startPlane } from "./plane_process.ts";
 import { askTcp, askUdp, decodeReply, encodeQuery, txtValues } from "../dns/testing/dns_client.ts";
 
 const ZONE = "acme.plane.test";
@@ -163,4 +163,21 @@ Deno.test("plane dns keeps answering after a fuzzed corpus of malformed packets"
     0,
     `no errors logged: ${JSON.stringify(dns.logs.filter((l) => l.level === "error"))}`,
   );
+});
+
+Deno.test("plane put-dummy-dns sets a TXT value that plane dns then answers (wiring check)", async () => {
+  await using t = await startTestController();
+  const { dns, port } = await startDnsProcess(t);
+  await using _dns = dns;
+  const run = await runPlane(["put-dummy-dns", "--cluster", CLUSTER, "--controller", t.url]);
+  assert.equal(run.code, 0, run.stderr);
+  const value = /to (plane-dummy-dns-\S+)/.exec(run.stdout)?.[1];
+  assert.ok(value, run.stdout);
+  assert.match(run.stdout, /dig TXT _acme-challenge\.c1\.example\.test/);
+  const reply = decodeReply((await askUdp(port, encodeQuery(CHALLENGE)))!);
+  assert.deepEqual(txtValues(reply), [value]);
+  // The lease is held for a minute: a second check is refused with the reason.
+  const again = await runPlane(["put-dummy-dns", "--cluster", CLUSTER, "--controller", t.url]);
+  assert.equal(again.code, 1);
+  assert.match(again.stderr, /a proxy holds it; retry in a minute/);
 });
