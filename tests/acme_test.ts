@@ -140,19 +140,44 @@ Deno.test({
       await ws.send("before renewal");
       assert.equal(await ws.receive(), "before renewal");
 
-      // Pebble's 40 s certificates are renewed with a third of their lifetime left.
+      // Pebble's 40 s certificates are renewed with a third of their lifetime left. Meanwhile
+      // the WebSocket carries a message every second (answering the backend's pings too).
       const firstSerial = await servedSerial(httpsPort, CLUSTER, root);
       const ordersBefore = orders(a).length;
-      await waitFor(() => orders(a).length > ordersBefore, {
-        message: "proxy a renews its certificate",
-        timeoutMs: 90_000,
-        intervalMs: 200,
-      });
-      await waitFor(async () => (await servedSerial(httpsPort, CLUSTER, root)) !== firstSerial, {
-        message: "new handshakes get the renewed certificate",
-        timeoutMs: 20_000,
-        intervalMs: 200,
-      });
+      let renewed = false;
+      let ticks = 0;
+      const chatter = (async () => {
+        while (!renewed) {
+          await ws.send(`tick ${ticks}`);
+          assert.equal(await ws.receive(), `tick ${ticks}`);
+          ticks++;
+          await new Promise((resolve) => setTimeout(resolve, 1_000));
+        }
+      })();
+      try {
+        await Promise.race([
+          chatter.then(() => assert.fail("the WebSocket chatter ended early")),
+          (async () => {
+            await waitFor(() => orders(a).length > ordersBefore, {
+              message: "proxy a renews its certificate",
+              timeoutMs: 90_000,
+              intervalMs: 200,
+            });
+            await waitFor(
+              async () => (await servedSerial(httpsPort, CLUSTER, root)) !== firstSerial,
+              {
+                message: "new handshakes get the renewed certificate",
+                timeoutMs: 20_000,
+                intervalMs: 200,
+              },
+            );
+          })(),
+        ]);
+      } finally {
+        renewed = true;
+      }
+      await chatter;
+      assert.ok(ticks > 5, `messages crossed the WebSocket during the renewal: ${ticks}`);
       await ws.send("after renewal");
       assert.equal(await ws.receive(), "after renewal");
       const again = await httpsGet(httpsPort, `app.${CLUSTER}`, `${path}again`, root);

@@ -197,6 +197,16 @@ export async function openRawWebSocket(
     ...extraHeaders,
   ]);
   const response = await conn.read();
+  /** One masked frame (client frames must be), payload under 126 bytes. */
+  async function writeFrame(firstByte: number, payload: Uint8Array) {
+    const mask = crypto.getRandomValues(new Uint8Array(4));
+    const frame = new Uint8Array(6 + payload.length);
+    frame[0] = firstByte;
+    frame[1] = 0x80 | payload.length;
+    frame.set(mask, 2);
+    for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i]! ^ mask[i % 4]!;
+    await conn.write(frame);
+  }
   return {
     response,
     async send(text) {
@@ -204,19 +214,15 @@ export async function openRawWebSocket(
       if (payload.length >= 126) {
         throw new RangeError("Cannot send: test frames stay under 126 bytes");
       }
-      const mask = crypto.getRandomValues(new Uint8Array(4));
-      const frame = new Uint8Array(6 + payload.length);
-      frame[0] = 0x81; // FIN + text
-      frame[1] = 0x80 | payload.length; // masked (client frames must be)
-      frame.set(mask, 2);
-      for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i]! ^ mask[i % 4]!;
-      await conn.write(frame);
+      await writeFrame(0x81, payload); // FIN + text
     },
     async receive() {
       let [first, second] = await conn.readBytes(2);
-      // A server's ping or pong (RFC 6455 §5.5.2, control frames ≤ 125 bytes) is skipped.
+      // A server's ping is answered with a pong carrying its payload, as RFC 6455 §5.5.2
+      // requires (Deno's server closes a socket whose pings go unanswered); a pong is skipped.
       while (first === 0x89 || first === 0x8a) {
-        await conn.readBytes(second! & 0x7f);
+        const payload = await conn.readBytes(second! & 0x7f);
+        if (first === 0x89) await writeFrame(0x8a, payload);
         [first, second] = await conn.readBytes(2);
       }
       let length = second! & 0x7f;
