@@ -14,15 +14,17 @@ import { z } from "zod";
 import { ControllerConfig } from "../controller/config.ts";
 import { DroneConfig } from "../drone/config.ts";
 import { ProxyConfig } from "../proxy/config.ts";
+import { DnsConfig } from "../dns/config.ts";
 import type { ConfigFlag } from "../cli/config_flags.ts";
 import { CONTROLLER_FLAGS } from "../cli/controller_command.ts";
 import { DRONE_FLAGS } from "../cli/drone_command.ts";
 import { PROXY_FLAGS } from "../cli/proxy_command.ts";
+import { DNS_FLAGS } from "../cli/dns_command.ts";
 import { print, printError } from "../cli/output.ts";
 import { ALL_METRICS } from "./metrics_catalogue.ts";
 import type { MetricDef } from "../shared/metrics.ts";
 
-export type Role = "controller" | "drone" | "proxy";
+export type Role = "controller" | "drone" | "proxy" | "dns";
 
 /** Defaults the schema computes only in some configurations (e.g. the proxy's ports). */
 export interface DefaultVariant {
@@ -58,6 +60,13 @@ export const ROLES: readonly RoleDocs[] = [
     schema: ProxyConfig,
     minimal: CLUSTER,
     variants: [{ when: "with `--https`", input: { https: true, certPath: "cert.json" } }],
+  },
+  {
+    role: "dns",
+    flags: DNS_FLAGS,
+    schema: DnsConfig,
+    minimal: { controllerUrl: "http://127.0.0.1:8080", zone: "acme.example.net" },
+    variants: [],
   },
 ];
 

@@ -20,9 +20,11 @@ import { ALL_METRICS } from "./metrics_catalogue.ts";
 import type { ControllerConfigInput } from "../controller/config.ts";
 import type { DroneConfigInput } from "../drone/config.ts";
 import type { ProxyConfigInput } from "../proxy/config.ts";
+import type { DnsConfigInput } from "../dns/config.ts";
 import { CONTROLLER_HELP, parseControllerFlags } from "../cli/controller_command.ts";
 import { DRONE_HELP, parseDroneFlags } from "../cli/drone_command.ts";
 import { parseProxyFlags, PROXY_HELP } from "../cli/proxy_command.ts";
+import { DNS_HELP, parseDnsFlags } from "../cli/dns_command.ts";
 
 /**
  * Config fields deliberately without a flag. Adding a schema field means adding a flag row to
@@ -32,6 +34,7 @@ const INTERNAL_FIELDS: {
   controller: readonly (keyof ControllerConfigInput)[];
   drone: readonly (keyof DroneConfigInput)[];
   proxy: readonly (keyof ProxyConfigInput)[];
+  dns: readonly (keyof DnsConfigInput)[];
 } = {
   controller: [
     // Random `co-…` per start (§11.1); set by tests and embedders that need a stable name.
@@ -62,6 +65,7 @@ const INTERNAL_FIELDS: {
     "softGraceMs",
   ],
   proxy: [],
+  dns: [],
 };
 
 const STALE = "README configuration tables are stale: run deno task docs:config";
@@ -193,6 +197,56 @@ const CASES: Record<Role, RoleCase> = {
       "--https": { with: ["--cert-path", "cert.json"], expected: true },
       "--https-port": { value: "8443", with: ["--cert-path", "cert.json"], expected: 8443 },
       "--cert-path": { value: "cert.json", expected: "cert.json" },
+      "--acme-endpoint": {
+        value: "https://acme.test/dir",
+        with: ["--acme-email", "ops@plane.test", "--cert-path", "cert.json"],
+        expected: "https://acme.test/dir",
+      },
+      "--acme-email": {
+        value: "ops@plane.test",
+        with: ["--acme-endpoint", "https://acme.test/dir", "--cert-path", "cert.json"],
+        expected: "ops@plane.test",
+      },
+      "--acme-eab-kid": {
+        value: "kid-1",
+        with: [
+          "--acme-eab-hmac-key",
+          "aGVsbG8",
+          "--acme-endpoint",
+          "https://acme.test/dir",
+          "--acme-email",
+          "ops@plane.test",
+          "--cert-path",
+          "cert.json",
+        ],
+        expected: "kid-1",
+      },
+      "--acme-eab-hmac-key": {
+        value: "aGVsbG8",
+        with: [
+          "--acme-eab-kid",
+          "kid-1",
+          "--acme-endpoint",
+          "https://acme.test/dir",
+          "--acme-email",
+          "ops@plane.test",
+          "--cert-path",
+          "cert.json",
+        ],
+        expected: "aGVsbG8",
+      },
+      "--acme-ca-file": {
+        value: "ca.pem",
+        with: [
+          "--acme-endpoint",
+          "https://acme.test/dir",
+          "--acme-email",
+          "ops@plane.test",
+          "--cert-path",
+          "cert.json",
+        ],
+        expected: "ca.pem",
+      },
       "--root-redirect-url": { value: "https://plane.test/", expected: "https://plane.test/" },
       "--route-wait-seconds": { value: "2.5", expected: 2.5 },
       "--body-timeout-seconds": { value: "1.5", expected: 1.5 },
@@ -204,6 +258,21 @@ const CASES: Record<Role, RoleCase> = {
       "--max-connections": { value: "500", expected: 500 },
       "--metrics-port": { value: "9101", expected: 9101 },
       "--metrics-hostname": { value: "0.0.0.0", expected: "0.0.0.0" },
+    },
+  },
+  dns: {
+    parse: (args, env) => run(parseDnsFlags(args, env)),
+    help: DNS_HELP,
+    env: { PLANE_CONTROLLER_URL: "http://env.test:8080", PLANE_DNS_ZONE: "acme.env.test" },
+    args: [],
+    samples: {
+      "--controller-url": { value: "http://plane.test:8080", expected: "http://plane.test:8080" },
+      "--zone": { value: "acme.example.net", expected: "acme.example.net" },
+      "--name": { value: "ns-one", expected: "ns-one" },
+      "--secret": { value: "s3cret", expected: "s3cret" },
+      "--port": { value: "5353", expected: 5353 },
+      "--hostname": { value: "127.0.0.1", expected: "127.0.0.1" },
+      "--log-level": { value: "debug", expected: "debug" },
     },
   },
 };

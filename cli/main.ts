@@ -9,6 +9,8 @@ import { openDatabase } from "./open_database.ts";
 import { DRONE_HELP, parseDroneFlags, startDrone } from "./drone_command.ts";
 import { DEV_HELP, devCommand } from "./dev_command.ts";
 import { parseProxyFlags, PROXY_HELP, startProxy } from "./proxy_command.ts";
+import { DNS_HELP, parseDnsFlags, startDns } from "./dns_command.ts";
+import { PUT_DUMMY_DNS_HELP, runPutDummyDns } from "./put_dummy_dns_command.ts";
 import { print, printError } from "./output.ts";
 import { ADMIN_HELP, isAdminCommand, runAdminCommand } from "./admin_command.ts";
 import { UsageError, usageErrorFrom } from "./usage_error.ts";
@@ -23,6 +25,7 @@ Commands:
   dev          run a whole local cluster (controller, drone, proxy, example backend)
   drone        run a drone (backends as Docker containers or local processes)
   proxy        run a proxy (routes connection URLs to backends)
+  dns          run the DNS server answering proxies' ACME DNS-01 challenges
   migrate      apply database migrations and exit
   version      print the version
   help         show help for a command
@@ -36,6 +39,7 @@ Admin commands (talk to a controller; "plane admin <command>" works too):
   backend-status   follow a backend's statuses until it is terminated
   logs             a backend's output
   list             a cluster's backends
+  put-dummy-dns    set a dummy ACME TXT value for a cluster (checks the DNS wiring)
 
 Run "plane <command> --help" for a command's flags.
 `;
@@ -59,6 +63,8 @@ const HELP: Record<string, string> = {
   drone: DRONE_HELP,
   dev: DEV_HELP,
   proxy: PROXY_HELP,
+  dns: DNS_HELP,
+  "put-dummy-dns": PUT_DUMMY_DNS_HELP,
   migrate: MIGRATE_HELP,
   version: VERSION_HELP,
   ...ADMIN_HELP,
@@ -102,6 +108,12 @@ async function proxyCommand(args: string[]): Promise<void> {
   const parsed = parseProxyFlags(args, (name) => Deno.env.get(name));
   if (parsed.kind === "help") return print(PROXY_HELP);
   await runUntilSignal(await startProxy(parsed.config));
+}
+
+async function dnsCommand(args: string[]): Promise<void> {
+  const parsed = parseDnsFlags(args, (name) => Deno.env.get(name));
+  if (parsed.kind === "help") return print(DNS_HELP);
+  await runUntilSignal(await startDns(parsed.config));
 }
 
 async function migrateCommand(args: string[]): Promise<void> {
@@ -174,6 +186,11 @@ export async function main(args: string[]): Promise<number> {
       case "proxy":
         await proxyCommand(rest);
         return 0;
+      case "dns":
+        await dnsCommand(rest);
+        return 0;
+      case "put-dummy-dns":
+        return await runPutDummyDns(rest, (name) => Deno.env.get(name));
       case "migrate":
         await migrateCommand(rest);
         return 0;

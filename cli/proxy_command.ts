@@ -20,6 +20,8 @@ import {
   startProxyWorkers,
 } from "../proxy/worker_pool.ts";
 import { randomProxyName } from "../shared/names.ts";
+import { type CertManager, startCertManager } from "../proxy/cert_manager.ts";
+import { createAcmeOrderer } from "../proxy/acme_order.ts";
 import { createLogger, type Logger } from "../shared/log.ts";
 import { type ConfigFlag, describeFlagError, parseFlagsOf } from "./config_flags.ts";
 import { UsageError } from "./usage_error.ts";
@@ -38,6 +40,12 @@ Flags (environment variable in brackets; flags win):
   --https                    serve HTTPS on 443 (needs --cert-path)
   --https-port N             serve HTTPS on N (needs --cert-path)
   --cert-path FILE           certificate JSON {"cert": PEM, "key": PEM}, reloaded on change
+  --acme-endpoint URL        obtain and renew the certificate for CLUSTER and *.CLUSTER from
+                             this ACME directory (DNS-01 through plane dns; turns HTTPS on)
+  --acme-email EMAIL         ACME account contact (with --acme-endpoint)
+  --acme-eab-kid ID          external account binding key id
+  --acme-eab-hmac-key KEY    external account binding HMAC key (base64url)
+  --acme-ca-file FILE        trust these PEM CAs for the ACME server's TLS (test CAs)
   --root-redirect-url URL    answer GET / with a 301 to URL (default: 400)
   --route-wait-seconds N     longest wait for a starting backend before 504 (default 300)
   --body-timeout-seconds N   close a request whose body sends no byte for N s (inactivity,
@@ -110,6 +118,40 @@ export const PROXY_FLAGS = [
     value: "FILE",
     field: "certPath",
     meaning: 'certificate JSON `{"cert": PEM, "key": PEM}`, reloaded on change',
+  },
+  {
+    flag: "--acme-endpoint",
+    value: "URL",
+    field: "acmeEndpoint",
+    unset: "no ACME",
+    meaning: "ACME directory to obtain and renew the certificate for `CLUSTER` and " +
+      "`*.CLUSTER` from (DNS-01 through `plane dns`); turns HTTPS on, needs `--cert-path`",
+  },
+  {
+    flag: "--acme-email",
+    value: "EMAIL",
+    field: "acmeEmail",
+    meaning: "ACME account contact (with `--acme-endpoint`)",
+  },
+  {
+    flag: "--acme-eab-kid",
+    value: "ID",
+    field: "acmeEabKid",
+    meaning: "external account binding key id (with `--acme-eab-hmac-key`)",
+  },
+  {
+    flag: "--acme-eab-hmac-key",
+    value: "KEY",
+    field: "acmeEabHmacKey",
+    meaning: "external account binding HMAC key, base64url without padding",
+  },
+  {
+    flag: "--acme-ca-file",
+    value: "FILE",
+    field: "acmeCaFile",
+    unset: "system roots",
+    meaning: "PEM CA certificates trusted for the ACME server's own TLS (a test CA such as " +
+      "Pebble's)",
   },
   {
     flag: "--root-redirect-url",
@@ -218,6 +260,11 @@ export function parseProxyFlags(
   set("httpsPort", integer("https-port", values["https-port"]));
   if (values.https) input.https = true;
   set("certPath", values["cert-path"]);
+  set("acmeEndpoint", values["acme-endpoint"]);
+  set("acmeEmail", values["acme-email"]);
+  set("acmeEabKid", values["acme-eab-kid"]);
+  set("acmeEabHmacKey", values["acme-eab-hmac-key"]);
+  set("acmeCaFile", values["acme-ca-file"]);
   set("rootRedirectUrl", values["root-redirect-url"]);
   set("hostname", values.hostname);
   if (values["path-routing"]) input.pathRouting = true;
@@ -296,6 +343,17 @@ export async function startProxy(
     : undefined;
   const limits = { bodyTimeoutMs: config.bodyTimeoutSeconds * 1000 };
   const maxConnections = config.maxConnections ?? await descriptorCap(log);
+  let certManager: CertManager | undefined;
+  if (config.acme !== undefined && config.certPath !== undefined) {
+    const { caFile, ...settings } = config.acme;
+    const caCerts = caFile === undefined ? undefined : await Deno.readTextFile(caFile);
+    certManager = startCertManager({
+      cluster: config.cluster,
+      certPath: config.certPath,
+      orderer: createAcmeOrderer({ ...settings, caCerts }, { log: log.child("acme") }),
+      log: log.child("certs"),
+    });
+  }
   let proxy: Proxy | undefined;
   let workers: ProxyWorkers | undefined;
   let server: {
@@ -322,11 +380,15 @@ export async function startProxy(
         limits,
         maxConnections,
         logLevel: config.logLevel,
+        certClient: certManager,
         log,
       });
     } catch (err) {
       // One per core is only a default: without reusePort, serve on one thread as before.
-      if (!(err instanceof ReusePortUnavailableError) || config.workers !== undefined) throw err;
+      if (!(err instanceof ReusePortUnavailableError) || config.workers !== undefined) {
+        await certManager?.close();
+        throw err;
+      }
       log.warn("Serving on one thread: pass --unstable-net to Deno for a worker per core", {
         cores: workerCount,
       });
@@ -344,6 +406,7 @@ export async function startProxy(
       rootRedirectUrl: config.rootRedirectUrl,
       pathRouting: config.pathRouting,
       routeWaitMs: config.routeWaitSeconds * 1000,
+      certClient: certManager,
       log,
     });
     try {
@@ -357,6 +420,7 @@ export async function startProxy(
       });
     } catch (err) {
       await single.close();
+      await certManager?.close();
       throw err;
     }
     proxy = single;
@@ -421,6 +485,7 @@ export async function startProxy(
         sampler.stop();
         await metricsServer?.close();
         await server.close({ graceMs: shutdownMs });
+        await certManager?.close();
         await proxy?.close();
         resolveDone();
       })();

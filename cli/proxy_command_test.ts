@@ -63,6 +63,32 @@ Deno.test("parseProxyFlags() picks ports by §7.1's table", () => {
   ]);
 });
 
+const ACME = ["--acme-endpoint", "https://acme.test/dir", "--acme-email", "ops@plane.test"];
+
+Deno.test("parseProxyFlags(): ACME turns HTTPS on and keeps its settings together (§10.4)", () => {
+  const c = config([...base, ...ACME, "--cert-path", "c.json", "--https-port", "8443"]);
+  assert.equal(c.https, true);
+  assert.equal(c.httpsPort, 8443);
+  assert.deepEqual(c.acme, {
+    directoryUrl: "https://acme.test/dir",
+    email: "ops@plane.test",
+    eab: undefined,
+    caFile: undefined,
+  });
+  const eab = config([
+    ...base,
+    ...ACME,
+    "--cert-path",
+    "c.json",
+    "--acme-eab-kid",
+    "kid",
+    "--acme-eab-hmac-key",
+    "aGVsbG8",
+  ]);
+  assert.deepEqual(eab.acme?.eab, { kid: "kid", hmacKey: "aGVsbG8" });
+  assert.equal(eab.httpsPort, 443);
+});
+
 Deno.test("parseProxyFlags() answers each mistake with one precise line", () => {
   const cases: [string[], RegExp][] = [
     // Issue 12: a missing required flag is named with its variable, not zod's wording.
@@ -82,6 +108,17 @@ Deno.test("parseProxyFlags() answers each mistake with one precise line", () => 
     [[...base, "--log-level", "loud"], /^Invalid --log-level: /],
     [[...base, "--workers", "0"], /^Invalid --workers: expected at least 1, got 0$/],
     [[...base, "--workers", "two"], /^Invalid --workers: expected a whole number, got "two"$/],
+    [
+      [...base, "--acme-endpoint", "https://a.test/dir"],
+      /needs both --acme-endpoint URL and --acme-email/,
+    ],
+    [[...base, "--acme-email", "a@b.test"], /needs both --acme-endpoint URL and --acme-email/],
+    [[...base, ...ACME], /ACME needs a file to keep the certificate in: pass --cert-path FILE/],
+    [
+      [...base, ...ACME, "--cert-path", "c.json", "--acme-eab-kid", "k"],
+      /needs both --acme-eab-kid/,
+    ],
+    [[...base, "--acme-ca-file", "ca.pem"], /ACME flags need --acme-endpoint/],
   ];
   for (const [args, message] of cases) {
     assert.throws(

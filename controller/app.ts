@@ -11,6 +11,7 @@ import { handleHealth, handleStatus } from "./routes/health.ts";
 import { handleConnect } from "./routes/connect.ts";
 import { handleDroneSocket } from "./routes/drone_socket.ts";
 import { handleProxySocket } from "./routes/proxy_socket.ts";
+import { handleDnsSocket } from "./routes/dns_socket.ts";
 import { handleClusterState, handleDrain, handleUndrain } from "./routes/drones.ts";
 import { handleTerminate } from "./routes/terminate.ts";
 import { handleRevoke } from "./routes/revoke.ts";
@@ -55,6 +56,7 @@ const ROUTES = new Router<RouteEntry>([
   route("GET", "/ctrl/c/:cluster/state", "api", handleClusterState),
   route("GET", "/ctrl/c/:cluster/drone-socket", "socket", handleDroneSocket),
   route("GET", "/ctrl/c/:cluster/proxy-socket", "socket", handleProxySocket),
+  route("GET", "/ctrl/dns-socket", "socket", handleDnsSocket),
   route("POST", "/ctrl/c/:cluster/d/:drone/drain", "api", handleDrain),
   route("POST", "/ctrl/c/:cluster/d/:drone/undrain", "api", handleUndrain),
   route("GET", "/ctrl/c/:cluster/backends", "api", handleListBackends),

@@ -34,6 +34,7 @@ export interface SocketConnection<Out> {
   /** Identifies this registration of the node (a newer one supersedes it). */
   readonly connectionStart: Date;
   readonly name: string;
+  /** The cluster from the socket path; "" for a DNS server, which serves none (§8.2). */
   readonly cluster: string;
   readonly log: Logger;
   /** Aborted when the socket closes. */
@@ -54,8 +55,8 @@ export interface ConnectionHandler<In> {
 }
 
 export interface SocketRole<In, Out> {
-  kind: Extract<NodeKind, "Drone" | "Proxy">;
-  prefix: "dr-" | "px-";
+  kind: NodeKind;
+  prefix: "dr-" | "px-" | "ns-";
   /** Refuse a second live connection for the same name (drones; see the module doc). */
   bindName?: boolean;
   schema: z.ZodType<In>;
@@ -69,11 +70,17 @@ export interface SocketLimits {
   /** The inbound queue's bounds (`inbound_queue.ts`). */
   queue?: { maxBytes?: number; stallMs?: number };
 }
+const SOCKET_LOG_NAMES: Record<NodeKind, string> = {
+  Drone: "drone_socket",
+  Proxy: "proxy_socket",
+  AcmeDnsServer: "dns_socket",
+};
 
 export function acceptSocket<In, Out>(
   ctx: ControllerContext,
   req: Request,
-  cluster: string,
+  /** Null for a DNS server's socket: its node row has a NULL cluster (§8.2, §10.2). */
+  cluster: string | null,
   remoteIp: string,
   role: SocketRole<In, Out>,
   limits: SocketLimits = {},
@@ -83,7 +90,7 @@ export function acceptSocket<In, Out>(
   }
   const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: 0 });
   const closed = new AbortController();
-  const log = ctx.log.child(role.kind === "Drone" ? "drone_socket" : "proxy_socket");
+  const log = ctx.log.child(SOCKET_LOG_NAMES[role.kind]);
   let handler: ConnectionHandler<In> | null = null;
   let chain: Promise<void> = Promise.resolve();
   // Issue 11, finding 1: a busy peer's messages queue here and are drained at our pace; only a
@@ -219,7 +226,7 @@ export function acceptSocket<In, Out>(
       nodeId: registered.id,
       connectionStart: registered.connectionStart,
       name: handshake.name,
-      cluster,
+      cluster: cluster ?? "",
       log: log,
       signal: closed.signal,
       send(message: Out) {

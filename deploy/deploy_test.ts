@@ -12,6 +12,7 @@ import assert from "node:assert/strict";
 import { parseControllerFlags } from "../cli/controller_command.ts";
 import { parseDroneFlags } from "../cli/drone_command.ts";
 import { parseProxyFlags } from "../cli/proxy_command.ts";
+import { parseDnsFlags } from "../cli/dns_command.ts";
 import { ADMIN_ENV } from "../cli/admin_command.ts";
 import { CONTROLLER_ENV } from "../controller/config_from_env.ts";
 import { startTestController } from "../controller/testing/test_controller.ts";
@@ -20,7 +21,7 @@ import { ALL_METRICS, seriesNames } from "../_tools/metrics_catalogue.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 const COMPOSE_FILE = `${ROOT}docker-compose.yml`;
-const UNITS = ["plane-controller.service", "plane-drone.service"];
+const UNITS = ["plane-controller.service", "plane-drone.service", "plane-dns.service"];
 const UNIT_DIR = `${ROOT}deploy/systemd/`;
 const REQUIRE_TOOLS = Deno.env.get("PLANE_REQUIRE_DEPLOY_TOOLS") === "1";
 /** Variables for Deno itself, not for our configuration. */
@@ -187,12 +188,13 @@ function variablesRead(parse: (env: (name: string) => string | undefined) => unk
   return names;
 }
 
-type Role = "controller" | "drone" | "proxy";
+type Role = "controller" | "drone" | "proxy" | "dns";
 
 const READ_BY: Record<Role, Set<string>> = {
   controller: new Set(Object.values(CONTROLLER_ENV)),
   drone: variablesRead((env) => parseDroneFlags([], env, () => "{}")),
   proxy: variablesRead((env) => parseProxyFlags([], env)),
+  dns: variablesRead((env) => parseDnsFlags([], env)),
 };
 const READ_BY_ANYONE = new Set([
   ...Object.values(READ_BY).flatMap((s) => [...s]),
@@ -212,6 +214,9 @@ function parseRole(args: string[], env: Record<string, string>): Role {
       return role;
     case "proxy":
       assert.equal(parseProxyFlags(rest, get).kind, "run");
+      return role;
+    case "dns":
+      assert.equal(parseDnsFlags(rest, get).kind, "run");
       return role;
     default:
       throw new Error(`Unknown role "${role}" in ${args.join(" ")}`);

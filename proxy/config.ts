@@ -22,8 +22,19 @@ export const ProxyConfig = z.object({
   httpPort: Port.optional(),
   /** §7.1: 443 when HTTPS is on. */
   httpsPort: Port.optional(),
-  /** Plane's certificate JSON `{cert, key}` (§10.4); required for HTTPS (no ACME here). */
+  /** Plane's certificate JSON `{cert, key}` (§10.4); required for HTTPS, written by ACME. */
   certPath: z.string().optional(),
+  /** ACME directory URL (§10.4); with `acmeEmail`, the proxy obtains its own certificate. */
+  acmeEndpoint: z.url().optional(),
+  /** ACME account contact. */
+  acmeEmail: z.email().optional(),
+  /** External account binding key id (RFC 8555 §7.3.4); with `acmeEabHmacKey`. */
+  acmeEabKid: z.string().min(1).optional(),
+  /** External account binding HMAC key, base64url without padding. */
+  acmeEabHmacKey: z.string().regex(/^[A-Za-z0-9_-]+$/, "must be base64url without padding")
+    .optional(),
+  /** PEM file of CA certificates trusted for the ACME server's TLS (a test CA such as Pebble's). */
+  acmeCaFile: z.string().optional(),
   /** `GET /` → 301 to this URL instead of 400 (§7.2). */
   rootRedirectUrl: z.url().optional(),
   /** Longest wait for a pending route before 504 (decisions.md: 5 min). */
@@ -59,14 +70,46 @@ export const ProxyConfig = z.object({
   /** Address of the metrics listener: loopback, so the series are not public by accident. */
   metricsHostname: z.string().default("127.0.0.1"),
 }).transform((c, ctx) => {
-  const https = c.https || c.httpsPort !== undefined;
-  if (https && c.certPath === undefined) {
-    ctx.addIssue({
-      code: "custom",
-      path: ["certPath"],
-      message: "HTTPS needs a certificate file: pass --cert-path FILE (ACME is not supported)",
-    });
+  const fail = (field: string, message: string) => {
+    ctx.addIssue({ code: "custom", path: [field], message });
     return z.NEVER;
+  };
+  // §10.4: endpoint and email both or neither; the two EAB flags both or neither.
+  if ((c.acmeEndpoint === undefined) !== (c.acmeEmail === undefined)) {
+    return fail(
+      c.acmeEndpoint === undefined ? "acmeEndpoint" : "acmeEmail",
+      "ACME needs both --acme-endpoint URL and --acme-email EMAIL",
+    );
+  }
+  if ((c.acmeEabKid === undefined) !== (c.acmeEabHmacKey === undefined)) {
+    return fail(
+      c.acmeEabKid === undefined ? "acmeEabKid" : "acmeEabHmacKey",
+      "External account binding needs both --acme-eab-kid and --acme-eab-hmac-key",
+    );
+  }
+  const acme = c.acmeEndpoint !== undefined && c.acmeEmail !== undefined
+    ? {
+      directoryUrl: c.acmeEndpoint,
+      email: c.acmeEmail,
+      eab: c.acmeEabKid !== undefined && c.acmeEabHmacKey !== undefined
+        ? { kid: c.acmeEabKid, hmacKey: c.acmeEabHmacKey }
+        : undefined,
+      caFile: c.acmeCaFile,
+    }
+    : undefined;
+  if (acme === undefined && (c.acmeEabKid !== undefined || c.acmeCaFile !== undefined)) {
+    return fail("acmeEndpoint", "ACME flags need --acme-endpoint URL and --acme-email EMAIL");
+  }
+  // ACME is for HTTPS, so it turns HTTPS on.
+  const https = c.https || c.httpsPort !== undefined || acme !== undefined;
+  if (https && c.certPath === undefined) {
+    return fail(
+      "certPath",
+      acme === undefined
+        ? "HTTPS needs a certificate file: pass --cert-path FILE (or obtain one over ACME " +
+          "with --acme-endpoint and --acme-email)"
+        : "ACME needs a file to keep the certificate in: pass --cert-path FILE",
+    );
   }
   const loopback = c.hostname === "localhost" || c.hostname === "::1" || /^127\./.test(c.hostname);
   if (c.pathRouting && !loopback && !c.forcePathRouting) {
@@ -92,7 +135,7 @@ export const ProxyConfig = z.object({
       return z.NEVER;
     }
   }
-  return { ...c, https, httpPort, httpsPort };
+  return { ...c, acme, https, httpPort, httpsPort };
 });
 export type ProxyConfig = z.infer<typeof ProxyConfig>;
 export type ProxyConfigInput = z.input<typeof ProxyConfig>;

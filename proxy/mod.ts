@@ -22,6 +22,7 @@ import type { Logger } from "../shared/log.ts";
 import { type BackendName, randomProxyName } from "../shared/names.ts";
 import type { MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
 import { Unreachable } from "../shared/unreachable.ts";
+import type { CertLinkClient } from "./cert_manager.ts";
 
 export interface ProxyOptions {
   /** The cluster this proxy serves (`host[:port]`), named in the socket path. */
@@ -48,6 +49,8 @@ export interface ProxyOptions {
    * its main thread holds (`worker_pool.ts`) instead of dialling its own.
    */
   link?: ((handlers: ControllerLinkHandlers) => ProxyLink) | undefined;
+  /** The ACME certificate manager, fed the lease answers of this proxy's socket (§10.3). */
+  certClient?: CertLinkClient | undefined;
   log: Logger;
 }
 
@@ -112,13 +115,20 @@ export function createProxy(options: ProxyOptions): Proxy {
       const closed = tunnels.revoke(token);
       if (closed > 0) log.info("Closed tunnels of a revoked token", { tunnels: closed });
     } else if ("CertManagerResponse" in message) {
-      // ACME is not implemented here; a lease answer nobody asked for is ignored.
+      // Without ACME nobody asked; the answer is ignored.
+      options.certClient?.onResponse(message.CertManagerResponse);
     } else {
       throw new Unreachable(message);
     }
   }
 
-  const handlers = { onConnected: () => routes.connected(), onMessage };
+  const handlers = {
+    onConnected() {
+      routes.connected();
+      options.certClient?.onConnected();
+    },
+    onMessage,
+  };
   link = options.link?.(handlers) ?? startControllerLink(
     {
       controllerUrl: options.controllerUrl,
@@ -132,6 +142,7 @@ export function createProxy(options: ProxyOptions): Proxy {
     handlers,
     { log: log.child("link") },
   );
+  options.certClient?.attach(link);
 
   /**
    * The monitor and tunnel hooks of one cached route (token), made when its first request is

@@ -13,6 +13,7 @@ import type { FromWorker, ToWorker, WorkerSetup } from "./worker_protocol.ts";
 import type { Logger } from "../shared/log.ts";
 import { ConnectionCap } from "./connection_cap.ts";
 import type { MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
+import type { CertLinkClient } from "./cert_manager.ts";
 
 export interface ProxyWorkersOptions
   extends Omit<WorkerSetup, "index" | "connected" | "keepAliveIntervalMs" | "connectionCap"> {
@@ -26,6 +27,8 @@ export interface ProxyWorkersOptions
   keepAliveIntervalMs?: number | undefined;
   backoffInitialMs?: number | undefined;
   backoffMaxMs?: number | undefined;
+  /** The ACME certificate manager: lease answers go to it, not to the workers (§10.3). */
+  certClient?: CertLinkClient | undefined;
   log: Logger;
 }
 
@@ -153,11 +156,16 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
         asked.clear();
         recent.clear();
         broadcast({ kind: "link", connected: true });
+        options.certClient?.onConnected();
       },
       onDisconnected() {
         broadcast({ kind: "link", connected: false });
       },
       onMessage(message: MessageToProxy) {
+        if ("CertManagerResponse" in message) {
+          options.certClient?.onResponse(message.CertManagerResponse);
+          return;
+        }
         if ("RouteInfoResponse" in message) {
           const { token } = message.RouteInfoResponse;
           asked.delete(token);
@@ -185,6 +193,7 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
     },
     { log: log.child("link") },
   );
+  options.certClient?.attach(link);
 
   function forward(message: MessageFromProxy, from: Slot) {
     if ("RouteInfoRequest" in message) {

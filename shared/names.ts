@@ -54,6 +54,8 @@ export const DroneName = nameSchema<"DroneName">("drone name", "dr-");
 export type DroneName = z.infer<typeof DroneName>;
 export const ProxyName = nameSchema<"ProxyName">("proxy name", "px-");
 export type ProxyName = z.infer<typeof ProxyName>;
+export const DnsServerName = nameSchema<"DnsServerName">("DNS server name", "ns-");
+export type DnsServerName = z.infer<typeof DnsServerName>;
 export const ControllerName = nameSchema<"ControllerName">("controller name", "co-");
 export type ControllerName = z.infer<typeof ControllerName>;
 export const ActionName = nameSchema<"ActionName">("action id", "ak-");
@@ -67,6 +69,9 @@ export function randomDroneName(): DroneName {
 }
 export function randomProxyName(): ProxyName {
   return `px-${randomSuffix()}` as ProxyName;
+}
+export function randomDnsServerName(): DnsServerName {
+  return `ns-${randomSuffix()}` as DnsServerName;
 }
 export function randomControllerName(): ControllerName {
   return `co-${randomSuffix()}` as ControllerName;

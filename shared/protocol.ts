@@ -176,3 +176,20 @@ export const MessageToProxy = z.union([
 export type MessageToProxy = z.infer<typeof MessageToProxy>;
 
 export { BackendAddress };
+
+/** DNS server → controller (§10.2): the TXT value for a cluster's `_acme-challenge` name. */
+export const MessageFromDns = z.union([
+  z.object({ TxtRecordRequest: z.object({ cluster: z.string().max(255) }) }),
+]);
+export type MessageFromDns = z.infer<typeof MessageFromDns>;
+
+/** Controller → DNS server (§10.2): the value, or null when the cluster has none. */
+export const MessageToDns = z.union([
+  z.object({
+    TxtRecordResponse: z.object({
+      cluster: z.string(),
+      txt_value: z.string().max(255).nullable(),
+    }),
+  }),
+]);
+export type MessageToDns = z.infer<typeof MessageToDns>;

@@ -10,15 +10,16 @@ import type { z } from "zod";
 import { Handshake, PLANE_HASH, PLANE_VERSION } from "./protocol.ts";
 import type { Logger } from "./log.ts";
 
-export type SocketKind = "drone-socket" | "proxy-socket";
+export type SocketKind = "drone-socket" | "proxy-socket" | "dns-socket";
 
 /**
- * `ws(s)://…/ctrl/c/{cluster}/{kind}[?search]`, with a bearer secret riding as the URL's
- * username taken out (§1.2: it is sent as `Authorization: Bearer`, never in the URL).
+ * `ws(s)://…/ctrl/c/{cluster}/{kind}[?search]` (`/ctrl/dns-socket` for a DNS server, which
+ * serves no one cluster, §10.2), with a bearer secret riding as the URL's username taken out
+ * (§1.2: it is sent as `Authorization: Bearer`, never in the URL).
  */
 export function controllerSocketUrl(
   controllerUrl: string,
-  cluster: string,
+  cluster: string | null,
   kind: SocketKind,
   search = "",
 ): { url: string; bearer: string | null } {
@@ -28,7 +29,9 @@ export function controllerSocketUrl(
   base.password = "";
   base.protocol = base.protocol === "https:" || base.protocol === "wss:" ? "wss:" : "ws:";
   const path = base.pathname.replace(/\/$/, "");
-  base.pathname = `${path}/ctrl/c/${encodeURIComponent(cluster)}/${kind}`;
+  base.pathname = cluster === null
+    ? `${path}/ctrl/${kind}`
+    : `${path}/ctrl/c/${encodeURIComponent(cluster)}/${kind}`;
   base.search = search;
   base.hash = "";
   return { url: base.href, bearer };
@@ -36,11 +39,12 @@ export function controllerSocketUrl(
 
 export interface SocketClientOptions<In> {
   controllerUrl: string;
-  cluster: string;
+  /** Null for the DNS server's socket (`/ctrl/dns-socket`). */
+  cluster: string | null;
   kind: SocketKind;
   /** Query string for the socket URL (`?pool=…` for drones), or "". */
   search?: string | undefined;
-  /** This node's name (`dr-…`, `px-…`), sent in the handshake. */
+  /** This node's name (`dr-…`, `px-…`, `ns-…`), sent in the handshake. */
   name: string;
   /** The cluster secret (decisions.md ext. 1; sockets take no API key); wins over a username in the URL. */
   secret?: string | undefined;

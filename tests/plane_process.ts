@@ -221,13 +221,15 @@ export interface ClusterOptions {
   /** Start a proxy (default true). */
   proxy?: boolean;
   logLevel?: "debug" | "info" | "warn" | "error";
+  /** The cluster name (default `localhost:PORT`, the proxy's port). */
+  cluster?: string;
 }
 
 export interface PlaneCluster extends AsyncDisposable {
   database: TestDatabase;
   /** `http://127.0.0.1:PORT` of the controller. */
   controllerUrl: string;
-  /** `localhost:PORT`: the cluster name, and the proxy's address. */
+  /** `localhost:PORT` (unless `ClusterOptions.cluster`): the cluster name, and the proxy's address. */
   cluster: string;
   /** `http://localhost:PORT` of the proxy (Host is the cluster). */
   proxyUrl: string;
@@ -274,7 +276,7 @@ export async function startPlaneCluster(options: ClusterOptions = {}): Promise<P
     : {};
   try {
     const proxyPort = freePort();
-    const cluster = `localhost:${proxyPort}`;
+    const cluster = options.cluster ?? `localhost:${proxyPort}`;
     const controllerArgs = [
       "--db",
       database.url,

@@ -47,3 +47,15 @@ export async function releaseCertLease(
     proxyId,
   ]);
 }
+
+/**
+ * The TXT value a DNS server answers for `cluster` (§10.2): whatever is stored, regardless of
+ * the lease's age; null when there is none.
+ */
+export async function txtRecordOf(db: Queryable, cluster: string): Promise<string | null> {
+  const { rows } = await db.query<{ txt_value: string | null }>(
+    `select txt_value from acme_txt_entries where cluster = $1`,
+    [cluster],
+  );
+  return rows[0]?.txt_value ?? null;
+}

@@ -67,6 +67,27 @@ export async function registerNode(
       const holder = held[0];
       if (holder?.live) return { ok: false, reason: "name_in_use", heldBy: holder.controller };
     }
+    if (node.cluster === null) {
+      // A DNS server (§8.2): NULLs are distinct in the (cluster, name) unique index, so the
+      // upsert below would add a row per connection; find the name's row instead.
+      const { rows: found } = await tx.query<{ id: number }>(
+        `select id from node where cluster is null and name = $1 order by id limit 1 for update`,
+        [node.name],
+      );
+      const existing = found[0];
+      if (existing !== undefined) {
+        const { rows } = await tx.query<{ id: number; start: Date }>(
+          `update node set kind = $2, plane_version = $3, plane_hash = $4, controller = $5,
+             ip = $6, last_connection_start_time = date_trunc('milliseconds', clock_timestamp())
+           where id = $1
+           returning id, last_connection_start_time as start`,
+          [existing.id, node.kind, node.version, node.hash, node.controller, node.ip],
+        );
+        const row = rows[0]!;
+        await emitEvent(tx, "node_connection", null, { node_id: row.id, connected: true });
+        return { ok: true, id: row.id, connectionStart: row.start };
+      }
+    }
     const { rows } = await tx.query<{ id: number; start: Date }>(
       `insert into node (kind, name, cluster, plane_version, plane_hash, controller, ip,
                          last_connection_start_time)

@@ -23,6 +23,29 @@ export class RawConnection implements AsyncDisposable {
     return new RawConnection(await Deno.connect({ hostname: "127.0.0.1", port }));
   }
 
+  /**
+   * TLS to 127.0.0.1:`port`, verifying the certificate for `serverName` against `caCerts` only
+   * (the name is never resolved: the connection stays on loopback).
+   */
+  static async openTls(
+    port: number,
+    tls: { serverName: string; caCerts: string[] },
+  ): Promise<RawConnection> {
+    const tcp = await Deno.connect({ hostname: "127.0.0.1", port });
+    try {
+      const conn = await Deno.startTls(tcp, { hostname: tls.serverName, caCerts: tls.caCerts });
+      await conn.handshake();
+      return new RawConnection(conn);
+    } catch (err) {
+      try {
+        tcp.close();
+      } catch {
+        // startTls took it over and closed it.
+      }
+      throw err;
+    }
+  }
+
   /** Sends a request; `headers` are written in order, then `body` with its Content-Length. */
   async send(
     method: string,
@@ -151,6 +174,8 @@ export async function openRawWebSocket(
   target: string,
   host: string,
   extraHeaders: [string, string][] = [],
+  /** Over TLS, verified for the Host's name against these CAs. */
+  tls?: { caCerts: string[] },
 ): Promise<
   {
     response: RawResponse;
@@ -159,7 +184,9 @@ export async function openRawWebSocket(
     close(): void;
   }
 > {
-  const conn = await RawConnection.open(port);
+  const conn = tls === undefined
+    ? await RawConnection.open(port)
+    : await RawConnection.openTls(port, { serverName: host.replace(/:\d+$/, ""), ...tls });
   const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
   await conn.send("GET", target, [
     ["Host", host],
@@ -170,6 +197,16 @@ export async function openRawWebSocket(
     ...extraHeaders,
   ]);
   const response = await conn.read();
+  /** One masked frame (client frames must be), payload under 126 bytes. */
+  async function writeFrame(firstByte: number, payload: Uint8Array) {
+    const mask = crypto.getRandomValues(new Uint8Array(4));
+    const frame = new Uint8Array(6 + payload.length);
+    frame[0] = firstByte;
+    frame[1] = 0x80 | payload.length;
+    frame.set(mask, 2);
+    for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i]! ^ mask[i % 4]!;
+    await conn.write(frame);
+  }
   return {
     response,
     async send(text) {
@@ -177,16 +214,17 @@ export async function openRawWebSocket(
       if (payload.length >= 126) {
         throw new RangeError("Cannot send: test frames stay under 126 bytes");
       }
-      const mask = crypto.getRandomValues(new Uint8Array(4));
-      const frame = new Uint8Array(6 + payload.length);
-      frame[0] = 0x81; // FIN + text
-      frame[1] = 0x80 | payload.length; // masked (client frames must be)
-      frame.set(mask, 2);
-      for (let i = 0; i < payload.length; i++) frame[6 + i] = payload[i]! ^ mask[i % 4]!;
-      await conn.write(frame);
+      await writeFrame(0x81, payload); // FIN + text
     },
     async receive() {
-      const [first, second] = await conn.readBytes(2);
+      let [first, second] = await conn.readBytes(2);
+      // A server's ping is answered with a pong carrying its payload, as RFC 6455 §5.5.2
+      // requires (Deno's server closes a socket whose pings go unanswered); a pong is skipped.
+      while (first === 0x89 || first === 0x8a) {
+        const payload = await conn.readBytes(second! & 0x7f);
+        if (first === 0x89) await writeFrame(0x8a, payload);
+        [first, second] = await conn.readBytes(2);
+      }
       let length = second! & 0x7f;
       if ((first! & 0x0f) !== 0x1 || length === 127) {
         throw new Error(`Cannot receive: unexpected frame ${first} ${second}`);

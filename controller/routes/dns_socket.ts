@@ -1,0 +1,16 @@
+/** `GET /ctrl/dns-socket` (behaviour doc §2.8, §10.2): a `plane dns` server's socket. */
+import type { ControllerContext } from "../context.ts";
+import type { Params } from "../router.ts";
+import type { RequestInfo } from "../app.ts";
+import { acceptSocket } from "../socket_session.ts";
+import { dnsRole } from "../dns_connection.ts";
+
+export function handleDnsSocket(
+  ctx: ControllerContext,
+  req: Request,
+  _params: Params,
+  info: RequestInfo,
+): Response {
+  // A DNS server answers for every cluster: its node has no cluster (§8.2).
+  return acceptSocket(ctx, req, null, info.remoteIp, dnsRole(ctx));
+}
