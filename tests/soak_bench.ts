@@ -140,7 +140,12 @@ async function main(): Promise<number> {
     if (ready.status !== "ready") throw new Error(`backend ${id} ${ready.status}`);
     const answer = await fetch(String(connect.body.url));
     await answer.body?.cancel();
-    if (answer.status !== 200) throw new Error(`proxy answered ${answer.status}`);
+    if (answer.status !== 200) {
+      const now = await (await cluster.api(`/pub/b/${id}/status`)).json();
+      throw new Error(
+        `proxy answered ${answer.status} for ${id} (status now ${JSON.stringify(now)})`,
+      );
+    }
     const stop = await cluster.api(`/ctrl/b/${id}/soft-terminate`, { method: "POST" });
     await stop.body?.cancel();
     // The status stream replays the history and ends after `terminated`.
@@ -157,6 +162,14 @@ async function main(): Promise<number> {
       } catch (err) {
         failures++;
         print(`cycle failed: ${(err as Error).message}`);
+        // What the processes warned about since the last sample, to tell why.
+        for (const [role, process] of Object.entries(processes)) {
+          for (const line of process.logs) {
+            if (line.level === "warn" || line.level === "error") {
+              print(`  ${role}: ${JSON.stringify(line)}`);
+            }
+          }
+        }
       }
       done++;
       if (done >= nextSample + sampleEvery) {
