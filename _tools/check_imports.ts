@@ -1,5 +1,5 @@
 /**
- * Enforces the dependency direction `controller → shared ← drone` (style §4) and keeps the
+ * Enforces the dependency direction `controller → shared ← drone` (style.md §4) and keeps the
  * controller runnable on Deno Deploy:
  *
  * - `controller/`, `drone/` and `proxy/` never import each other outside tests;

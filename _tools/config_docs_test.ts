@@ -37,14 +37,15 @@ const INTERNAL_FIELDS: {
   dns: readonly (keyof DnsConfigInput)[];
 } = {
   controller: [
-    // Random `co-…` per start (§11.1); set by tests and embedders that need a stable name.
+    // Random `co-…` per start (plane-0.5.md §11.1); set by tests and embedders that need a stable
+    // name.
     "name",
     // Fixed limits (README: 100 backends per cleanup pass, 1 MiB bodies, 300 s waits); code
     // that builds a ControllerConfig itself may change them.
     "cleanupBatchSize",
     "maxBodyBytes",
     "maxWaitSeconds",
-    // Timings of behaviour doc §5.2 and §7.6: Plane's values, shortened only by tests.
+    // Timings of plane-0.5.md §5.2 and §7.6: Plane's values, shortened only by tests.
     "heartbeatIntervalMs",
     "actionResendIntervalMs",
     "sweepIntervalMs",

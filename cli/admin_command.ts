@@ -1,8 +1,8 @@
 /**
- * The admin commands (behaviour doc §11.1 `plane admin`, decisions.md "Names and entry
- * points"): `connect`, `terminate`, `drain`, `undrain`, `status`, `cluster-state`,
- * `backend-status`, `logs` and `list`, all through `shared/client.ts`. Each also runs as
- * `plane admin [--controller URL] <command> …`, Plane's spelling.
+ * The admin commands (plane-0.5.md §11.1 `plane admin`, decisions.md §4): `connect`,
+ * `terminate`, `drain`, `undrain`, `status`, `cluster-state`, `backend-status`, `logs` and `list`,
+ * all through `shared/client.ts`. Each also runs as `plane admin [--controller URL] <command> …`,
+ * Plane's spelling.
  *
  * Human-readable output by default, `--json` for scripts (one JSON value per line). A refusal
  * from the controller prints one line with its message, HTTP status and error id and exits 1;
@@ -165,7 +165,7 @@ function positiveInteger(flag: string, text: string, max = 2_147_483_647): numbe
   return n;
 }
 
-/** The `ConnectRequest` Plane's `admin connect` builds from these flags (§11.1). */
+/** The `ConnectRequest` Plane's `admin connect` builds from these flags (plane-0.5.md §11.1). */
 export function buildConnectRequest(values: Values): z.input<typeof ConnectRequest> {
   const image = stringValue(values, "image");
   if (!image) {

@@ -47,7 +47,7 @@ Deno.test("notReadyText() names the termination reason and error, or where to lo
   );
 });
 
-Deno.test("buildConnectRequest() follows Plane's admin connect (§11.1)", () => {
+Deno.test("buildConnectRequest() follows Plane's admin connect (plane-0.5.md §11.1)", () => {
   assert.deepEqual(buildConnectRequest({ image: "app" }), {
     "spawn_config": { executable: { image: "app" }, "max_idle_seconds": 500 },
   });

@@ -190,7 +190,7 @@ export function formatLogLine(line: LogLine): string {
 
 /**
  * The one line an admin command prints when the controller says no: the API's message, the
- * HTTP status and kind, and the error id the controller logged (behaviour doc §11.1).
+ * HTTP status and kind, and the error id the controller logged (plane-0.5.md §11.1).
  */
 export function formatAdminError(err: unknown, controllerUrl: string): string {
   if (err instanceof PlaneApiError) {

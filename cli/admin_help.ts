@@ -2,7 +2,7 @@
 import { BackendStatus } from "../shared/backend_state.ts";
 
 export const DEFAULT_CONTROLLER_URL = "http://127.0.0.1:8080";
-/** `max_idle_seconds` when `connect` is not given one, as Plane's CLI does (§11.1). */
+/** `max_idle_seconds` when `connect` is not given one, as Plane's CLI does (plane-0.5.md §11.1). */
 export const DEFAULT_MAX_IDLE_SECONDS = 500;
 
 const COMMON_FLAGS = `Common flags (environment variable in brackets):

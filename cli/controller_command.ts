@@ -1,6 +1,6 @@
 /**
  * `plane controller`: flags and environment → `ControllerConfig` → a served controller
- * (behaviour doc §11.1, §2.12). `startController` is the one wiring path, reused by `dev`.
+ * (plane-0.5.md §11.1, §2.12). `startController` is the one wiring path, reused by `dev`.
  */
 import { bindRefusal } from "../controller/open_access.ts";
 import {
@@ -308,7 +308,10 @@ export interface RunningController extends AsyncDisposable {
   /** `http://host:port` of the listener (the bound port when `port` was 0). */
   url: string;
   addr: Deno.NetAddr;
-  /** Closes the controller, then the HTTP server (at most 2 s, §2.12), then the database. */
+  /**
+   * Closes the controller, then the HTTP server (at most 2 s, plane-0.5.md §2.12), then the
+   * database.
+   */
   close(): Promise<void>;
 }
 
@@ -316,7 +319,7 @@ export interface StartControllerOptions {
   log?: Logger;
 }
 
-/** Time the HTTP server may take to finish in-flight requests on shutdown (§2.12). */
+/** Time the HTTP server may take to finish in-flight requests on shutdown (plane-0.5.md §2.12). */
 const SHUTDOWN_LIMIT_MS = 2_000;
 
 /** Opens the database, builds the controller and serves it until `close()`. */
@@ -397,7 +400,7 @@ export async function startController(
   return running;
 }
 
-/** Serves the controller until `signal` aborts, then shuts down (§2.12). */
+/** Serves the controller until `signal` aborts, then shuts down (plane-0.5.md §2.12). */
 export async function runController(
   config: ControllerConfig,
   options: StartControllerOptions & { signal: AbortSignal },

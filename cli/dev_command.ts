@@ -1,5 +1,5 @@
 /**
- * `deno task dev` (decisions.md "Names and entry points"): a whole local cluster in one process
+ * `deno task dev` (decisions.md §4): a whole local cluster in one process
  * — controller (embedded PGlite under `.plane/` unless `DATABASE_URL` is set), one drone (Docker
  * when an engine answers, otherwise local processes) and its proxy on `localhost:9090` — with the
  * example session backend ready to connect to. Ctrl-C terminates every backend it started, then

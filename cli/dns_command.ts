@@ -1,6 +1,6 @@
 /**
- * `plane dns`: flags and environment → `DnsConfig` → the DNS server on UDP and TCP (behaviour
- * doc §10.2, §11.1). `startDns` is the one wiring path.
+ * `plane dns`: flags and environment → `DnsConfig` → the DNS server on UDP and TCP (plane-0.5.md
+ * §10.2, §11.1). `startDns` is the one wiring path.
  */
 import { DnsConfig, type DnsConfigInput } from "../dns/config.ts";
 import { createDnsServer, type DnsServer } from "../dns/mod.ts";

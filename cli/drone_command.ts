@@ -1,6 +1,6 @@
 /**
- * `plane drone`: flags and environment → `DroneConfig` → a running drone (behaviour doc
- * §11.1, decisions.md extension 3). `startDrone` is the one wiring path, reused by `dev`.
+ * `plane drone`: flags and environment → `DroneConfig` → a running drone (plane-0.5.md
+ * §11.1, decisions.md §3.3). `startDrone` is the one wiring path, reused by `dev`.
  */
 import { dirname } from "node:path";
 import { z } from "zod";

@@ -1,7 +1,6 @@
 /**
- * `deno task plane <command>`: the one command line of decisions.md ("Names and entry
- * points"). Usage mistakes exit 2 and fatal errors exit 1, each with one line on stderr
- * (Plane exited 0 on fatal errors; we do not).
+ * `deno task plane <command>`: the one command line of decisions.md §4. Usage mistakes exit 2 and
+ * fatal errors exit 1, each with one line on stderr (Plane exited 0 on fatal errors; we do not).
  */
 import { parseArgs } from "node:util";
 import { CONTROLLER_HELP, parseControllerFlags, runController } from "./controller_command.ts";

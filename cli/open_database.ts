@@ -1,5 +1,5 @@
 /**
- * `--db URL|DIR` (decisions.md extension 2): a `postgres://` or `postgresql://` URL opens
+ * `--db URL|DIR` (decisions.md §3.2): a `postgres://` or `postgresql://` URL opens
  * Postgres through `npm:pg`; anything else is a directory, created if missing, holding
  * embedded Postgres (PGlite) with the same migrations and queries.
  */

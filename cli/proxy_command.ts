@@ -1,6 +1,6 @@
 /**
  * `plane proxy`: flags and environment → `ProxyConfig` → listeners serving the proxy
- * (behaviour doc §7.1, §11.1). `startProxy` is the one wiring path.
+ * (plane-0.5.md §7.1, §11.1). `startProxy` is the one wiring path.
  */
 import { ProxyConfig, type ProxyConfigInput } from "../proxy/config.ts";
 import { createProxy, type Proxy } from "../proxy/mod.ts";
@@ -302,7 +302,10 @@ export interface RunningProxy {
   metricsServer: MetricsServer | undefined;
   /** Resolves once stopped. */
   done: Promise<void>;
-  /** Stops accepting, lets in-flight requests finish for up to 10 s (§7.1), then closes. */
+  /**
+   * Stops accepting, lets in-flight requests finish for up to 10 s (plane-0.5.md §7.1), then
+   * closes.
+   */
   stop(): Promise<void>;
 }
 

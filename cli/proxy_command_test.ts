@@ -45,7 +45,7 @@ Deno.test("parseProxyFlags() runs one worker per CPU core unless --workers says 
   assert.equal(config([...base, "--workers", "3"]).workers, 3);
 });
 
-Deno.test("parseProxyFlags() picks ports by §7.1's table", () => {
+Deno.test("parseProxyFlags() picks ports by plane-0.5.md §7.1's table", () => {
   const ports = (args: string[]) => {
     const c = config([...base, ...args]);
     return [c.https, c.httpPort, c.httpsPort];
@@ -65,7 +65,7 @@ Deno.test("parseProxyFlags() picks ports by §7.1's table", () => {
 
 const ACME = ["--acme-endpoint", "https://acme.test/dir", "--acme-email", "ops@plane.test"];
 
-Deno.test("parseProxyFlags(): ACME turns HTTPS on and keeps its settings together (§10.4)", () => {
+Deno.test("parseProxyFlags(): ACME turns HTTPS on and keeps its settings together (plane-0.5.md §10.4)", () => {
   const c = config([...base, ...ACME, "--cert-path", "c.json", "--https-port", "8443"]);
   assert.equal(c.https, true);
   assert.equal(c.httpsPort, 8443);

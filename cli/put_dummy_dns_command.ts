@@ -1,9 +1,9 @@
 /**
- * `plane put-dummy-dns --cluster NAME` (behaviour doc §10.4, Plane's wiring check): takes the
+ * `plane put-dummy-dns --cluster NAME` (plane-0.5.md §10.4, Plane's wiring check): takes the
  * cluster's certificate lease over a proxy socket, as a proxy would, and sets a dummy TXT value,
  * so an operator can check that `_acme-challenge.NAME` reaches `plane dns` (dig) before any
  * proxy needs a certificate. The lease is not released: the value stays until another proxy
- * leases, and the lease ages out after a minute (§10.3).
+ * leases, and the lease ages out after a minute (plane-0.5.md §10.3).
  */
 import { parseArgs } from "node:util";
 import { startSocketClient } from "../shared/socket_client.ts";

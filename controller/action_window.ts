@@ -1,6 +1,6 @@
 /**
  * Which of a drone's pending actions to send on its connection, and when (issue 11, finding 1).
- * Plane re-sends the 50 oldest unacked actions every 5 s (behaviour doc §6.1 steps 6–7): after a
+ * Plane re-sends the 50 oldest unacked actions every 5 s (plane-0.5.md §6.1 steps 6–7): after a
  * burst, those resends raced acks still queued behind other messages (hundreds of "Ignoring a
  * repeated Spawn" per 1,000 spawns), while a backlog after a reconnect crept out at 50 per 5 s.
  * Here an action sent on this connection is sent again only once it is overdue: it waited a

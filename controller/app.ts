@@ -1,6 +1,6 @@
 /**
- * The controller's fetch handler: the route table of behaviour doc §2.11 plus the extensions
- * of decisions.md, authentication for `/ctrl/*`, CORS for `/pub/*`, and the one place where
+ * The controller's fetch handler: the route table of plane-0.5.md §2.11 plus the extensions
+ * of decisions.md §3, authentication for `/ctrl/*`, CORS for `/pub/*`, and the one place where
  * errors become responses.
  */
 import type { ControllerContext } from "./context.ts";
@@ -60,13 +60,13 @@ const ROUTES = new Router<RouteEntry>([
   route("POST", "/ctrl/c/:cluster/d/:drone/drain", "api", handleDrain),
   route("POST", "/ctrl/c/:cluster/d/:drone/undrain", "api", handleUndrain),
   route("GET", "/ctrl/c/:cluster/backends", "api", handleListBackends),
-  // The dashboard's reads (decisions.md extension 10).
+  // The dashboard's reads (decisions.md §3.10).
   route("GET", "/ctrl/clusters", "api", handleClusters),
   route("GET", "/ctrl/c/:cluster/drones", "api", handleDroneList),
   route("GET", "/ctrl/c/:cluster/status-stream", "api", handleClusterStatusStream),
   route("GET", "/ctrl/b/:backend/usage", "api", handleBackendUsage),
   route("POST", "/ctrl/b/revoke", "api", handleRevoke),
-  // Plane's own client posts here (behaviour doc §2.4); both paths work.
+  // Plane's own client posts here (plane-0.5.md §2.4); both paths work.
   route("POST", "/ctrl/revoke", "api", handleRevoke),
   route("GET", "/ctrl/b/:backend", "api", handleBackendInfo),
   route("GET", "/ctrl/b/:backend/logs", "api", handleBackendLogs),
@@ -96,7 +96,7 @@ const ROUTES = new Router<RouteEntry>([
   ...JAMSOCKET_ROUTES.map((r) => route(r.method, r.pattern, "public", r.run)),
 ]);
 
-/** §2.9: any origin, GET and POST, `Content-Type`. */
+/** plane-0.5.md §2.9: any origin, GET and POST, `Content-Type`. */
 function withCors(response: Response): Response {
   try {
     response.headers.set("access-control-allow-origin", "*");

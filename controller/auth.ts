@@ -1,5 +1,5 @@
 /**
- * Authentication of `/ctrl/*` (decisions.md extension 1 and behaviour doc §2.10):
+ * Authentication of `/ctrl/*` (decisions.md §3.1 and plane-0.5.md §2.10):
  * `Authorization: Bearer <key>` against the configured API keys (constant-time), drone and
  * proxy sockets against the cluster secret only, and an optional forward-auth URL is asked
  * about every request. With nothing configured everything is accepted (the controller then
@@ -59,8 +59,8 @@ export function checkBearer(config: ControllerConfig, req: Request, scope: AuthS
 }
 
 /**
- * Plane's forward auth (§2.10): same method and headers, `x-original-path` without `/ctrl`,
- * empty body; 2xx allows, anything else is 401, a transport failure is 502.
+ * Plane's forward auth (plane-0.5.md §2.10): same method and headers, `x-original-path` without
+ * `/ctrl`, empty body; 2xx allows, anything else is 401, a transport failure is 502.
  */
 export async function checkForwardAuth(
   url: string,

@@ -4,7 +4,9 @@ import { bearerOf, checkBearer } from "./auth.ts";
 import { ControllerConfig } from "./config.ts";
 import { HttpError } from "./http_error.ts";
 
-/** A forward-auth server (§2.10) that records what it is asked and answers `status`. */
+/**
+ * A forward-auth server (plane-0.5.md §2.10) that records what it is asked and answers `status`.
+ */
 function authServer(status: number) {
   const seen: {
     method: string;

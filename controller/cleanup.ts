@@ -1,5 +1,5 @@
 /**
- * One cleanup pass (behaviour doc §8.11), run by each controller every `cleanupIntervalMs`:
+ * One cleanup pass (plane-0.5.md §8.11), run by each controller every `cleanupIntervalMs`:
  * with `cleanupMinAgeDays` set, one batch of old terminated backends (with their dependent
  * rows, in one transaction) and old events; always, expired tokens.
  */

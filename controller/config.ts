@@ -1,5 +1,5 @@
 /**
- * The controller's configuration: one zod schema with every default (style §37), parsed once
+ * The controller's configuration: one zod schema with every default (style.md §37), parsed once
  * from flags and environment in `main.ts` / the CLI and passed down frozen.
  */
 import { z } from "zod";
@@ -11,28 +11,28 @@ import { isInjectionEnvName, isReservedEnvName } from "../shared/backend_env.ts"
 const Ms = z.number().int().positive();
 
 export const ControllerConfig = z.object({
-  /** Postgres URL, or a directory for embedded PGlite (decisions.md extension 2). */
+  /** Postgres URL, or a directory for embedded PGlite (decisions.md §3.2). */
   db: z.string().min(1, "A database is required: pass --db URL or set DATABASE_URL"),
   host: z.string().default("127.0.0.1"),
   port: z.number().int().min(0).max(65535).default(8080),
   /** Base of `status_url` in connect responses; defaults to `http://{host}:{port}`. */
   controllerUrl: z.url().optional(),
   defaultCluster: ClusterName.optional(),
-  /** Names this process; random `co-…` per start when absent (§11.1). */
+  /** Names this process; random `co-…` per start when absent (plane-0.5.md §11.1). */
   name: ControllerName.optional(),
   cleanupMinAgeDays: z.number().int().positive().optional(),
   cleanupBatchSize: z.number().int().positive().default(100),
-  /** URL asked before every `/ctrl/*` request (§2.10); any scheme `fetch` supports. */
+  /** URL asked before every `/ctrl/*` request (plane-0.5.md §2.10); any scheme `fetch` supports. */
   forwardAuth: z.url().optional(),
   bestOf: z.number().int().min(1).max(1000).default(2),
-  /** Bearer keys accepted on `/ctrl/*` (decisions.md extension 1). */
+  /** Bearer keys accepted on `/ctrl/*` (decisions.md §3.1). */
   apiKeys: z.array(z.string().min(16, "API keys must be at least 16 characters")).default([]),
   /** Secret drones and proxies present on their sockets. */
   clusterSecret: z.string().min(16, "The cluster secret must be at least 16 characters").optional(),
   /** Allow unauthenticated access on a non-loopback host (otherwise refused at start-up). */
   allowInsecure: z.boolean().default(false),
   /**
-   * Accept proxies that declare path routing (`plane proxy --path-routing`, Jamsocket spec
+   * Accept proxies that declare path routing (`plane proxy --path-routing`, jamsocket-api.md
    * §10.2): they reach a backend by its id alone, so this is for local development (issue 10).
    */
   allowPathRouting: z.boolean().default(false),
@@ -43,7 +43,7 @@ export const ControllerConfig = z.object({
   metricsPublic: z.boolean().default(false),
   logLevel: z.enum(["debug", "info", "warn", "error"]).default("info"),
   maxBodyBytes: z.number().int().positive().default(1024 * 1024),
-  // Timings (behaviour doc §5.2); tests shorten them.
+  // Timings (plane-0.5.md §5.2); tests shorten them.
   heartbeatIntervalMs: Ms.default(7_000),
   /**
    * An action unacked this long after it was sent on a connection is sent again. Plane re-sends
@@ -65,7 +65,7 @@ export const ControllerConfig = z.object({
   keySoftTerminateAfterMs: Ms.default(40_000),
   keyHardTerminateAfterMs: Ms.default(50_000),
   tokenLifetimeMs: Ms.default(3_600_000),
-  /** How long a route-info answer for a pending backend may be held (§7.6). */
+  /** How long a route-info answer for a pending backend may be held (plane-0.5.md §7.6). */
   routeWaitMs: Ms.default(30 * 60_000),
   sseKeepAliveMs: Ms.default(15_000),
   /** Upper bound of `?timeout=` on `status?wait=ready`, in seconds. */
@@ -106,7 +106,8 @@ export const ControllerConfig = z.object({
   ) {
     ctx.addIssue({
       code: "custom",
-      message: "Key timings must satisfy renew < soft terminate < hard terminate < lease (§5.2)",
+      message:
+        "Key timings must satisfy renew < soft terminate < hard terminate < lease (plane-0.5.md §5.2)",
     });
   }
 });

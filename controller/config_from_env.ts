@@ -1,5 +1,5 @@
 /**
- * The controller's environment variables, read into `ControllerConfig` input (style §37).
+ * The controller's environment variables, read into `ControllerConfig` input (style.md §37).
  * Shared by `controller/main.ts` (env only, for `deno serve` and Deno Deploy) and the CLI
  * (flags override env). Values stay unvalidated here: the schema judges them and its message
  * names the variable through `describeConfigError`.
@@ -75,7 +75,7 @@ export function configFromEnv(get: EnvReader): Partial<ControllerConfigInput> {
     if (value !== undefined) out[key] = toNumber(value);
   }
   const lease = read("keyLeaseMs");
-  // The other key offsets follow the lease (renew < soft < hard < lease, §5.2).
+  // The other key offsets follow the lease (renew < soft < hard < lease, plane-0.5.md §5.2).
   if (lease !== undefined) Object.assign(out, keyTimingsForLease(toNumber(lease)));
   const apiKeys = read("apiKeys");
   if (apiKeys !== undefined) out.apiKeys = toList(apiKeys);

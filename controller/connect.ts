@@ -1,7 +1,7 @@
 /**
- * Get-or-create a backend for a key and mint a connection token: the algorithm of behaviour
- * doc §2.2, as a function returning a result union (style §17). The queries sit behind
- * `ConnectStore` (db/connect.ts); the drone choice is `pickDrone` (§6.6).
+ * Get-or-create a backend for a key and mint a connection token: the algorithm of plane-0.5.md
+ * §2.2, as a function returning a result union (style.md §17). The queries sit behind
+ * `ConnectStore` (db/connect.ts); the drone choice is `pickDrone` (plane-0.5.md §6.6).
  */
 import type { ConnectRequest, ConnectResponse, KeyConfig } from "../shared/api.ts";
 import type { ApiErrorKind } from "../shared/api_error.ts";
@@ -31,10 +31,10 @@ export type ConnectResult =
   | { ok: false; error: ConnectError };
 
 /**
- * The error table of §2.2, with Plane's kinds and (mostly) its messages. Two differ (issue 10,
- * finding 7): Plane answers 500 for a lost key race and for no drone, which are not server
- * faults. Here a lost race is 409 (retry), a taken `spawn_config.id` 409 naming the field, and no
- * drone 503 naming the cluster and pool a drone must serve (`noDroneAvailable()`).
+ * The error table of plane-0.5.md §2.2, with Plane's kinds and (mostly) its messages. Two differ
+ * (issue 10, finding 7): Plane answers 500 for a lost key race and for no drone, which are not
+ * server faults. Here a lost race is 409 (retry), a taken `spawn_config.id` 409 naming the field,
+ * and no drone 503 naming the cluster and pool a drone must serve (`noDroneAvailable()`).
  */
 export const CONNECT_ERRORS = {
   failedToAcquireKey: {
@@ -76,7 +76,7 @@ export function noDroneAvailable(cluster: string, pool: string): ConnectError {
   };
 }
 
-/** §2.2: 3 attempts in total when another connect raced us for the key. */
+/** plane-0.5.md §2.2: 3 attempts in total when another connect raced us for the key. */
 export const MAX_CONNECT_ATTEMPTS = 3;
 const RETRYABLE: ReadonlySet<ConnectError> = new Set([
   CONNECT_ERRORS.failedToAcquireKey,
@@ -124,7 +124,8 @@ export async function connect(
   request: ConnectRequest,
   options: ConnectOptions,
 ): Promise<ConnectResult> {
-  // Without a key, a random `lk-` key forces a spawn (§2.2); it stays the same across retries.
+  // Without a key, a random `lk-` key forces a spawn (plane-0.5.md §2.2); it stays the same across
+  // retries.
   const key: KeyConfig = request.key ??
     { name: randomKeyName(), namespace: "", tag: "", ...options.generatedKey };
   let result: ConnectResult;
@@ -157,7 +158,8 @@ async function connectOnce(
       case "tag_mismatch":
         return { ok: false, error: CONNECT_ERRORS.keyHeld };
       case "expired":
-        // The old backend is not terminated here: its drone stops it when renewals fail (§5.6).
+        // The old backend is not terminated here: its drone stops it when renewals fail
+        // (plane-0.5.md §5.6).
         if (!(await store.removeExpiredKey(found.backendId))) {
           return { ok: false, error: CONNECT_ERRORS.failedToRemoveKey };
         }

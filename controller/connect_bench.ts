@@ -1,5 +1,5 @@
 /**
- * `deno task bench`: the connect targets of targets.md, measured as ratios in one run.
+ * `deno task bench`: the connect targets of targets.md §3, measured as ratios in one run.
  *
  * The controller runs in-process and requests go straight to `controller.fetch(new Request)`
  * (no HTTP server), so what is measured is the controller's own cost — routing, body parsing,

@@ -191,7 +191,7 @@ Deno.test("POST /ctrl/connect replaces a backend whose key expired", async () =>
   );
   assert.equal(keys.rows.length, 1);
   assert.equal(keys.rows[0]!.id, second.body.backend_id);
-  // §5.7: the fencing token increases when the key is re-acquired.
+  // plane-0.5.md §5.7: the fencing token increases when the key is re-acquired.
   assert.ok(keys.rows[0]!.fencing_token >= old.rows[0]!.fencing_token);
 });
 
@@ -251,11 +251,11 @@ Deno.test("POST /ctrl/connect queues a Spawn action with deadlines in the drone'
   assert.deepEqual(deadlines, {
     "renew_at": localTime + 30_000,
     "soft_terminate_at": localTime + 40_000,
-    // decisions.md: +50 s at spawn, not Plane's +40 s.
+    // decisions.md §2.1: +50 s at spawn, not Plane's +40 s.
     "hard_terminate_at": localTime + 50_000,
   });
   assert.ok(deadlines.soft_terminate_at + 10_000 <= deadlines.hard_terminate_at);
-  // The fencing token is the DB's now() in epoch ms (§5.4) and is stored with the key.
+  // The fencing token is the DB's now() in epoch ms (plane-0.5.md §5.4) and is stored with the key.
   const key = await t.db.query<{ fencing_token: number; now: number; lease: number }>(
     `select fencing_token, (extract(epoch from now()) * 1000)::float8 as now,
        (extract(epoch from expires_at - now()))::float8 as lease
@@ -381,7 +381,7 @@ Deno.test("POST /ctrl/connect skips drones whose controller is offline or stale"
   assert.equal((await post(t, spawnBody(null))).body.drone, healthy.name);
 });
 
-Deno.test("POST /ctrl/connect answers the error table of §2.2", async () => {
+Deno.test("POST /ctrl/connect answers the error table of plane-0.5.md §2.2", async () => {
   await using t = await startTestController();
   assertApiError(
     await post(t, { key: { name: "room-1" } }),
@@ -423,7 +423,8 @@ Deno.test("POST /ctrl/connect answers the error table of §2.2", async () => {
     spawnBody(null, {}, { key: { name: "room-1", namespace: "x" } }),
   );
   assert.equal(otherNamespace.body.spawned, true);
-  // Reusing a backend id hits the primary key every attempt (§2.2); 409, not Plane's 500.
+  // Reusing a backend id hits the primary key every attempt (plane-0.5.md §2.2); 409, not Plane's
+  // 500.
   assertApiError(
     await post(t, spawnBody("room-2", { id: "fixed-id" })),
     409,
@@ -472,8 +473,8 @@ Deno.test("POST /ctrl/connect: 100 parallel connects with one key spawn exactly 
   assert.equal(await count(t, "token"), 100);
 });
 
-// The retry logic against an injected store (§2.2: 3 attempts on FailedToAcquireKey and
-// FailedToRemoveKey), including the interleavings that are hard to provoke with real timing.
+// The retry logic against an injected store (plane-0.5.md §2.2: 3 attempts on FailedToAcquireKey
+// and FailedToRemoveKey), including the interleavings that are hard to provoke with real timing.
 
 const CONFIG = ControllerConfig.parse({ db: "unused", defaultCluster: CLUSTER });
 const REQUEST = ConnectRequest.parse(spawnBody("room-1"));

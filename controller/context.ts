@@ -17,7 +17,7 @@ export interface ControllerContext {
   readonly log: Logger;
   readonly name: ControllerName;
   readonly bus: EventBus;
-  /** Base URL of this controller's API, for `status_url` (§2.2). */
+  /** Base URL of this controller's API, for `status_url` (plane-0.5.md §2.2). */
   readonly controllerUrl: string;
   /** Drone and proxy sockets connected to this instance. */
   readonly sessions: Sessions;

@@ -1,5 +1,5 @@
 /**
- * The controller's side of one DNS server socket (behaviour doc §10.2): each
+ * The controller's side of one DNS server socket (plane-0.5.md §10.2): each
  * `TxtRecordRequest` is answered with the cluster's current `acme_txt_entries` value (null
  * when there is none). A database error sends no answer: the DNS server's wait times out and
  * it answers SERVFAIL, so a resolver retries rather than caching an empty answer.

@@ -1,5 +1,5 @@
 /**
- * The controller's side of one drone socket (behaviour doc §6.1–§6.3): registers the drone,
+ * The controller's side of one drone socket (plane-0.5.md §6.1–§6.3): registers the drone,
  * delivers its action queue (live events at once; a backlog a window at a time, the next as
  * acks arrive; an action unacked for `actionResendIntervalMs` again, `action_window.ts`),
  * runs its idle/lifetime sweep, and handles what the drone sends — heartbeats, state events,
@@ -48,7 +48,9 @@ const EVENT_CONCURRENCY = 8;
 /** Longest wait between two looks for overdue or backlogged actions (Plane's 5 s round). */
 const RESEND_CHECK_MS = 5_000;
 
-/** The drone socket role; `pool` comes from the socket URL's `?pool=` (§6.1 step 4). */
+/**
+ * The drone socket role; `pool` comes from the socket URL's `?pool=` (plane-0.5.md §6.1 step 4).
+ */
 export function droneRole(
   ctx: ControllerContext,
   pool: string,
@@ -147,7 +149,7 @@ async function openDroneConnection(
   try {
     await registerDrone(ctx.db, droneId, pool);
     // Subscribe before reading the queue so an action inserted in between is not missed;
-    // a duplicate delivery is harmless (at-least-once, §6.8).
+    // a duplicate delivery is harmless (at-least-once, plane-0.5.md §6.8).
     unsubscribe = ctx.bus.subscribe("backend_action", String(droneId), (event) => {
       sendAction(event.data as BackendActionMessage);
     });
@@ -161,8 +163,8 @@ async function openDroneConnection(
   }
   const signal = AbortSignal.any([connection.signal, ctx.signal]);
   const loops = [
-    // Overdue acks are looked for at least every 5 s (Plane's resend period, §6.1) even with a
-    // longer resend interval, so a re-send is late by at most that.
+    // Overdue acks are looked for at least every 5 s (Plane's resend period, plane-0.5.md §6.1)
+    // even with a longer resend interval, so a re-send is late by at most that.
     every(Math.min(ctx.config.actionResendIntervalMs, RESEND_CHECK_MS), sendPending, {
       signal,
       log,
@@ -206,7 +208,7 @@ async function openDroneConnection(
           if (failed || connection.signal.aborted) return;
           if (!(await handleBackendEvent(ctx, connection, event))) {
             failed = true;
-            // The drone replays every unacked event on its next connection (§6.2).
+            // The drone replays every unacked event on its next connection (plane-0.5.md §6.2).
             connection.close(1011, "Could not record a backend event");
           }
         }, (err) => {
@@ -318,7 +320,8 @@ async function handleBackendEvent(
       refused(connection, `a "${event.state.status}" state event`, event.backend_id);
     }
   }
-  // Stale and refused events are acked too, or the drone would replay them forever (§4.2).
+  // Stale and refused events are acked too, or the drone would replay them forever (plane-0.5.md
+  // §4.2).
   connection.send({ AckEvent: { "event_id": event.event_id } });
   return true;
 }
@@ -343,7 +346,8 @@ async function handleMessage(
   } else if ("RenewKey" in message) {
     const { backend, "local_time": localTime } = message.RenewKey;
     if (!await renewKey(ctx.db, backend, ctx.config.keyLeaseMs, droneId)) {
-      // Like Plane, nothing is sent back: the drone's own deadlines terminate the backend (§5.5).
+      // Like Plane, nothing is sent back: the drone's own deadlines terminate the backend
+      // (plane-0.5.md §5.5).
       log.warn("Refused a key renewal: no renewable key for a backend of this drone", {
         drone: connection.name,
         cluster: connection.cluster,
@@ -351,7 +355,7 @@ async function handleMessage(
       });
       return "ok";
     }
-    // Deadlines are in the drone's clock, from the time it put in the request (§5.3).
+    // Deadlines are in the drone's clock, from the time it put in the request (plane-0.5.md §5.3).
     connection.send({
       RenewKeyResponse: {
         backend,
@@ -367,7 +371,7 @@ async function handleMessage(
       await notifyBackendMetrics(ctx.db, message.BackendMetrics);
     }
   } else if ("LogLines" in message) {
-    // Relayed to viewers on every controller (decisions.md extension 4).
+    // Relayed to viewers on every controller (decisions.md §3.4).
     if (await owned.check(message.LogLines.backend_id, "log lines")) {
       await ctx.logs.publish(message.LogLines);
     }

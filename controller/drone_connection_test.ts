@@ -306,7 +306,7 @@ Deno.test("drone socket: backend metrics are published on plane_backend_metrics"
     assert.equal(note.kind, "backend_metrics");
     assert.equal(note.key, backend);
     assert.ok(!Number.isNaN(Date.parse(note.timestamp)), `timestamp ${note.timestamp}`);
-    // Ephemeral: not stored in the event log (§1.4).
+    // Ephemeral: not stored in the event log (plane-0.5.md §1.4).
     const stored = await t.db.query("select 1 from event where kind = 'backend_metrics'");
     assert.equal(stored.rowCount, 0);
   } finally {

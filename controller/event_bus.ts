@@ -1,5 +1,5 @@
 /**
- * Fans database events out to subscribers in this process (behaviour doc §1.4): one LISTEN
+ * Fans database events out to subscribers in this process (plane-0.5.md §1.4): one LISTEN
  * connection; each NOTIFY names an event id, kind and key; events with subscribers are read
  * from the `event` table in batches and delivered in id order. After the listening connection
  * is re-established, events written meanwhile are replayed from the table, deduplicated by id;

@@ -1,5 +1,5 @@
 /**
- * What the controller checks in a spawn's otherwise opaque `executable` (behaviour doc §2.2)
+ * What the controller checks in a spawn's otherwise opaque `executable` (plane-0.5.md §2.2)
  * before anything is written (issue 10, findings 4 and 8): the caller's `env` names against
  * `shared/backend_env.ts`, and the Docker fields whose syntax Docker would read as something
  * else (`network_name`, `mount`). The drone checks again; this makes a refusal a 400 at

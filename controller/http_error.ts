@@ -1,5 +1,5 @@
 /**
- * One HTTP error type and one mapping function (style §18): handlers throw `HttpError`;
+ * One HTTP error type and one mapping function (style.md §18): handlers throw `HttpError`;
  * `toErrorResponse` turns anything thrown into `{id, kind, message}` JSON, logs 5xx at error
  * and 4xx at warn with the same id, and masks unknown errors as `Other` / "Internal error".
  */

@@ -1,13 +1,14 @@
 /**
  * How much a socket peer may send ahead of the controller's processing (issue 11, finding 1).
- * Messages of one peer are handled strictly in order (behaviour doc §6.1), so a burst queues.
- * Plane bounds the queue at 1,024 messages (§1.3) and we used to close the socket past that: a
- * drone that was only busy (a burst of spawns, a replayed outbox) was closed, reconnected,
- * replayed and was closed again, forever. A WebSocket cannot be paused from `Deno.upgradeWebSocket`,
- * so the controller drains its queue at its own pace instead, and closes a peer only when it
- * is truly misbehaving: its queue passes a memory bound no well-behaved peer reaches, or
- * nothing was processed for a long time while messages wait (a stuck handler). Either way the
- * reason is logged. Pure bookkeeping; the socket session supplies the clock and does the closing.
+ * Messages of one peer are handled strictly in order (plane-0.5.md §6.1), so a burst queues.
+ * Plane bounds the queue at 1,024 messages (plane-0.5.md §1.3) and we used to close the socket past
+ * that: a drone that was only busy (a burst of spawns, a replayed outbox) was closed, reconnected,
+ * replayed and was closed again, forever. A WebSocket cannot be paused from
+ * `Deno.upgradeWebSocket`, so the controller drains its queue at its own pace instead, and closes a
+ * peer only when it is truly misbehaving: its queue passes a memory bound no well-behaved peer
+ * reaches, or nothing was processed for a long time while messages wait (a stuck handler). Either
+ * way the reason is logged. Pure bookkeeping; the socket session supplies the clock and does the
+ * closing.
  */
 
 /**

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { keyTimingsForLease, MIN_KEY_LEASE_MS } from "./key_timings.ts";
 import { ControllerConfig } from "./config.ts";
 
-Deno.test("keyTimingsForLease() of Plane's 60 s lease is Plane's 30/40/50/60 s (§5.2) and the schema's defaults", () => {
+Deno.test("keyTimingsForLease() of Plane's 60 s lease is Plane's 30/40/50/60 s (plane-0.5.md §5.2) and the schema's defaults", () => {
   const defaults = ControllerConfig.parse({ db: "postgres://db/plane" });
   const expected = {
     keyRenewAfterMs: 30_000,
@@ -29,7 +29,7 @@ Deno.test("keyTimingsForLease() keeps renew < soft < hard < lease, accepted by t
   }
 });
 
-Deno.test("MIN_KEY_LEASE_MS leaves the soft-terminate offset above a 7 s old heartbeat (§5.3)", () => {
+Deno.test("MIN_KEY_LEASE_MS leaves the soft-terminate offset above a 7 s old heartbeat (plane-0.5.md §5.3)", () => {
   // Spawn deadlines count from the drone's last heartbeat, up to one 7 s interval old.
   assert.ok(keyTimingsForLease(MIN_KEY_LEASE_MS).keySoftTerminateAfterMs >= 7_000 + 3_000);
 });

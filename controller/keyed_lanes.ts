@@ -1,8 +1,9 @@
 /**
  * Runs tasks concurrently across keys but in order within a key, with at most `limit` running
  * (issue 11, finding 1). A drone's state events for different backends are independent; only
- * one backend's events must be applied in order (updates only move forward, §4.2). Applying
- * them one at a time (Plane, §6.1) made a burst of thousands of events take minutes.
+ * one backend's events must be applied in order (updates only move forward, plane-0.5.md §4.2).
+ * Applying them one at a time (Plane, plane-0.5.md §6.1) made a burst of thousands of events take
+ * minutes.
  */
 export class KeyedLanes {
   readonly #limit: number;

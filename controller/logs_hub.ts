@@ -1,5 +1,5 @@
 /**
- * Backend log relay across controllers (decisions.md extension 4). The controller serving a
+ * Backend log relay across controllers (decisions.md §3.4). The controller serving a
  * `GET /ctrl/b/{backend}/logs` asks, through NOTIFY, whichever controller holds the backend's
  * drone to send it `FollowLogs`; the drone answers with its tail (tagged with the request) and
  * live lines, which the holder publishes on NOTIFY for every controller's viewers. Nothing is

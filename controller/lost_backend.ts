@@ -1,12 +1,12 @@
 /**
- * Backends of a drone that is gone (issue 11, finding 3; decisions.md fixes Plane's §5.6 and
- * Appendix C "drone machine lost": rows stay `ready` forever). A drone out of contact stops
- * getting key renewals; it soft-terminates its backends at 2/3 and hard-terminates them at 5/6
- * of the lease after the last renewal (its clock), and the key expires at the full lease (the
- * database clock). Once the key has expired and the drone has been out of contact a whole lease,
- * the drone — alive behind a partition or dead — runs none of them: the row is then marked
- * `terminated` with reason `lost`, which releases the key, tells proxies and fixes listings and
- * metrics. A drone that comes back kills leftovers in its start-up sweep.
+ * Backends of a drone that is gone (issue 11, finding 3; decisions.md §2.8 fixes plane-0.5.md §5.6
+ * and Appendix C "drone machine lost": rows stay `ready` forever). A drone out of contact stops
+ * getting key renewals; it soft-terminates its backends at 2/3 and hard-terminates them at 5/6 of
+ * the lease after the last renewal (its clock), and the key expires at the full lease (the database
+ * clock). Once the key has expired and the drone has been out of contact a whole lease, the drone —
+ * alive behind a partition or dead — runs none of them: the row is then marked `terminated` with
+ * reason `lost`, which releases the key, tells proxies and fixes listings and metrics. A drone that
+ * comes back kills leftovers in its start-up sweep.
  */
 import type { BackendState } from "../shared/backend_state.ts";
 import type { ControllerConfig } from "./config.ts";
@@ -27,7 +27,7 @@ export function lostDeadlineMs(
 /**
  * The `terminated {reason: "lost"}` state recorded for a backend last seen in `current`: it
  * keeps the status the backend had before termination began, and the termination kind if one
- * had begun (Plane's drone records lost backends the same way, §6.4).
+ * had begun (Plane's drone records lost backends the same way, plane-0.5.md §6.4).
  */
 export function lostState(current: BackendState): Terminated {
   switch (current.status) {

@@ -3,10 +3,10 @@
  * environment only (`DATABASE_URL`, `PLANE_API_KEYS`, `PLANE_CLUSTER_SECRET`,
  * `PLANE_DEFAULT_CLUSTER`, `PLANE_CONTROLLER_URL`, … see `config_from_env.ts`), Postgres
  * through `npm:pg` only, no filesystem and no subprocess. The controller is built when the
- * server starts listening (or by the first request), never at import time (style §7).
+ * server starts listening (or by the first request), never at import time (style.md §7).
  *
  * With no API key, cluster secret or forward auth configured, requests are served only to
- * loopback peers (decisions.md extension 1), because `deno serve` and Deploy choose the
+ * loopback peers (decisions.md §3.1), because `deno serve` and Deploy choose the
  * listening address, not us. `PLANE_ALLOW_INSECURE=true` lifts that.
  */
 import { ControllerConfig, isOpen } from "./config.ts";

@@ -1,5 +1,5 @@
 /**
- * 10,000 malformed requests (targets.md), generated from a fixed seed, against every route that
+ * 10,000 malformed requests (targets.md §4), generated from a fixed seed, against every route that
  * reads a body or a name. Each must be answered 4xx with an ApiError body, never 5xx, and must
  * leave the database as it was.
  */
@@ -239,7 +239,9 @@ function absentName(rng: Rng, prefix: string): string {
   return encodeURIComponent(name);
 }
 
-/** Terminate and drain ignore their bodies (Plane §2.3, §2.5), so the target must not exist. */
+/**
+ * Terminate and drain ignore their bodies (plane-0.5.md §2.3, §2.5), so the target must not exist.
+ */
 function terminateOrDrainCase(rng: Rng): Case {
   const made = rng.next() < 0.1
     ? { label: "over 1 MiB", body: oversized(rng) }

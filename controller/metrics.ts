@@ -1,5 +1,5 @@
 /**
- * The controller's Prometheus series (issue 15, decisions.md extension 7): counters this
+ * The controller's Prometheus series (issue 15, decisions.md §3.7): counters this
  * instance keeps (connects, latencies, spawn-to-ready) plus the cluster's state read from the
  * database at scrape time (`db/cluster_metrics.ts`). Served at `GET /metrics` on the API port
  * (`routes/metrics.ts`), behind the API key unless `--metrics-public`.

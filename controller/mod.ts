@@ -1,6 +1,6 @@
 /**
  * @module
- * The Plane-compatible controller as a fetch handler (style §6, §7): construct it with its
+ * The Plane-compatible controller as a fetch handler (style.md §6, §7): construct it with its
  * dependencies and serve `fetch` with `Deno.serve`, `deno serve` or Deno Deploy. It runs the
  * migrations, keeps its liveness row, fans database events out to its sockets, and runs the
  * cleanup and sweep loops until `close()`.
@@ -59,7 +59,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
   if (migrations.applied.length > 0) {
     log.info("Applied migrations", { applied: migrations.applied });
   }
-  // Startup fails if the first heartbeat fails (§2.12).
+  // Startup fails if the first heartbeat fails (plane-0.5.md §2.12).
   await heartbeatController(db, name, PLANE_VERSION, PLANE_HASH);
   // A restart under the same name holds no socket yet: nothing may look attached to it.
   await detachNodes(db, name);
@@ -97,7 +97,7 @@ export async function createController(deps: ControllerDeps): Promise<Controller
         name: "Controller heartbeat",
       },
     ),
-    // A random first delay spreads many controllers' cleanups apart (§8.11).
+    // A random first delay spreads many controllers' cleanups apart (plane-0.5.md §8.11).
     every(config.cleanupIntervalMs, () => cleanupOnce(ctx), {
       ...loopOptions,
       name: "Cleanup",

@@ -1,5 +1,5 @@
 /**
- * Which clients an under-configured controller must refuse (decisions.md extension 1; issue 10).
+ * Which clients an under-configured controller must refuse (decisions.md §3.1; issue 10).
  * A cluster secret guards only the drone and proxy sockets: a controller with a secret but no
  * API key or forward auth still serves its control API (`/ctrl/*`, the Jamsocket routes) to
  * anyone, so it counts as open for everything but those sockets and `/pub/*`.

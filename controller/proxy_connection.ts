@@ -1,10 +1,10 @@
 /**
- * The controller's side of one proxy socket (behaviour doc §7.6): route info (held for pending
- * backends), keepalives (§7.5), the certificate lease (§10.3), and the two pushes proxies get —
- * `BackendRemoved` once a backend is terminating (Plane: terminated) and `TokenRevoked` for
- * revoked tokens, both only for the proxy's own cluster (decisions.md, issue 10 finding 5).
- * `_plane_backend=<id>` resolves only for a socket that declared path routing (issue 10
- * finding 1).
+ * The controller's side of one proxy socket (plane-0.5.md §7.6): route info (held for pending
+ * backends), keepalives (plane-0.5.md §7.5), the certificate lease (plane-0.5.md §10.3), and the
+ * two pushes proxies get — `BackendRemoved` once a backend is terminating (Plane: terminated) and
+ * `TokenRevoked` for revoked tokens, both only for the proxy's own cluster (decisions.md §2.4,
+ * §2.15, issue 10 finding 5). `_plane_backend=<id>` resolves only for a socket that declared path
+ * routing (issue 10 finding 1).
  *
  * Each connection subscribes to the event bus itself rather than through one controller-wide
  * subscription: the subscriptions then live and die with the socket (no start/stop wiring in
@@ -46,7 +46,7 @@ const TokenRevokedEventData = z.object({
 export type RouteDecision = { answer: RouteInfo | null } | "pending";
 
 /**
- * §7.6: unknown token → null; terminating or later → null; ready → the route; earlier
+ * plane-0.5.md §7.6: unknown token → null; terminating or later → null; ready → the route; earlier
  * statuses → pending.
  */
 export function decideRoute(target: RouteTarget | null): RouteDecision {
@@ -124,11 +124,11 @@ function openProxyConnection(
     const parsed = BackendStateEventData.safeParse(event.data);
     if (!parsed.success) return;
     const { data } = parsed;
-    // decisions.md: only proxies of the backend's own cluster hear about it (§14.9 #17).
-    // Plane sends it at `terminated`; we send it from `terminating` on, so a cached route stops
-    // taking new requests during the grace period (the controller already answers null then,
-    // §7.6); a proxy only evicts routes on it, so tunnels already open stay until the backend
-    // exits. Repeats (terminating, hard-terminating, terminated) are harmless.
+    // decisions.md §2.15: only proxies of the backend's own cluster hear about it (plane-0.5.md
+    // §14.9 #17). Plane sends it at `terminated`; we send it from `terminating` on, so a cached
+    // route stops taking new requests during the grace period (the controller already answers null
+    // then, plane-0.5.md §7.6); a proxy only evicts routes on it, so tunnels already open stay
+    // until the backend exits. Repeats (terminating, hard-terminating, terminated) are harmless.
     if (data.cluster !== cluster || !isTerminatingOrBeyond(data.state.status)) return;
     connection.send({ BackendRemoved: { backend: data.backend_id as BackendName } });
   }
@@ -175,7 +175,7 @@ function openProxyConnection(
       },
     };
     // Subscribe first, then re-query once: a change committed in between is seen either by
-    // the query or by the subscription (§7.6).
+    // the query or by the subscription (plane-0.5.md §7.6).
     const unsubscribe = ctx.bus.subscribe("backend_state", target.backendId, (event) => {
       const parsed = BackendStateEventData.safeParse(event.data);
       if (!parsed.success) return;
@@ -183,7 +183,8 @@ function openProxyConnection(
       if (state.status === "ready") waiter.finish(routeInfoOf(target, state.address));
       else if (isTerminatingOrBeyond(state.status)) waiter.finish(null);
     });
-    // §7.6 (Plane: 30 minutes): give up silently; the proxy's own wait times out (decisions.md).
+    // plane-0.5.md §7.6 (Plane: 30 minutes): give up silently; the proxy's own wait times out
+    // (decisions.md §2.10).
     const timer = setTimeout(() => waiter.finish(undefined), ctx.config.routeWaitMs);
     waiters.set(token, waiter);
     try {
@@ -227,7 +228,7 @@ function openProxyConnection(
   async function handleCertRequest(
     request: Extract<MessageFromProxy, { CertManagerRequest: unknown }>["CertManagerRequest"],
   ) {
-    // §10.3: a database error refuses the request rather than dropping it.
+    // plane-0.5.md §10.3: a database error refuses the request rather than dropping it.
     try {
       if (request === "CertLeaseRequest") {
         const accepted = await acquireCertLease(ctx.db, cluster, nodeId);
@@ -260,7 +261,7 @@ function openProxyConnection(
       } else if ("KeepAlive" in message) {
         const backend = message.KeepAlive;
         if (!(await recordKeepAlive(ctx.db, backend, cluster))) {
-          // §7.5: unknown or terminated; the proxy stops routing to it.
+          // plane-0.5.md §7.5: unknown or terminated; the proxy stops routing to it.
           log.warn("Keepalive for an unknown or terminated backend", { backend });
           connection.send({ BackendRemoved: { backend } });
         }

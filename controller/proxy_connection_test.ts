@@ -342,7 +342,7 @@ Deno.test("cert lease: accepted, refused to a second proxy, free again after rel
   const setTxt: MessageFromProxy = { CertManagerRequest: { SetTxtRecord: { "txt_value": "abc" } } };
   assert.deepEqual(await ask(first, lease), { CertLeaseResponse: { accepted: true } });
   assert.deepEqual(await ask(second, lease), { CertLeaseResponse: { accepted: false } });
-  // Plane refuses the holder too within the minute (§10.3).
+  // Plane refuses the holder too within the minute (plane-0.5.md §10.3).
   assert.deepEqual(await ask(first, lease), { CertLeaseResponse: { accepted: false } });
   assert.deepEqual(await ask(second, setTxt), { SetTxtRecordResponse: { accepted: false } });
   assert.deepEqual(await ask(first, setTxt), { SetTxtRecordResponse: { accepted: true } });

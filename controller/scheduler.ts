@@ -1,5 +1,5 @@
 /**
- * Choosing a drone for a new backend (behaviour doc §6.6): "power of two choices". Sample
+ * Choosing a drone for a new backend (plane-0.5.md §6.6): "power of two choices". Sample
  * `bestOf` eligible drones at random, then take the one with the fewest live backends; ties go
  * to the first in the random order. Pure: the eligible candidates are loaded by
  * `db/connect.ts`, and randomness is injectable so tests are deterministic.
@@ -10,7 +10,10 @@ export interface DroneCandidate {
   /** Node id (also the drone id carried in actions). */
   id: number;
   name: string;
-  /** The drone's own clock at its latest heartbeat, epoch ms; key deadlines are relative to it (§5.3). */
+  /**
+   * The drone's own clock at its latest heartbeat, epoch ms; key deadlines are relative to it
+   * (plane-0.5.md §5.3).
+   */
   lastLocalTime: number;
   /** Backends on the drone whose status is not `terminated` (`scheduled` ones count). */
   liveBackends: number;
@@ -36,7 +39,7 @@ export function pickDrone<C extends DroneCandidate>(
   const sample = randomSample(candidates, Math.max(1, options.bestOf), random);
   let best: C | undefined;
   for (const candidate of sample) {
-    // Strictly fewer only: on a tie the earlier one in the random order stays (§6.6).
+    // Strictly fewer only: on a tie the earlier one in the random order stays (plane-0.5.md §6.6).
     if (best === undefined || candidate.liveBackends < best.liveBackends) best = candidate;
   }
   return best === undefined

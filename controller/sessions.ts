@@ -19,7 +19,10 @@ export class Sessions {
   readonly drones: Map<number, DroneSession> = new Map();
   readonly proxies: Map<number, ProxySession> = new Map();
 
-  /** Proxies of one cluster (BackendRemoved and TokenRevoked go only there, decisions.md). */
+  /**
+   * Proxies of one cluster (BackendRemoved and TokenRevoked go only there, decisions.md §2.4,
+   * §2.15).
+   */
   proxiesOf(cluster: string): ProxySession[] {
     return [...this.proxies.values()].filter((p) => p.cluster === cluster);
   }

@@ -1,9 +1,9 @@
 /**
- * Server side of the typed WebSocket framework (behaviour doc §1.3) for drones and proxies:
+ * Server side of the typed WebSocket framework (plane-0.5.md §1.3) for drones and proxies:
  * upgrade, read the peer's handshake, register the node, answer with our handshake, then hand
- * each parsed message to the role's handler strictly in order (§6.1: one peer's messages are
- * processed sequentially). Unparseable messages are logged and skipped; the node is marked
- * offline when the socket ends. A busy peer is never closed for queueing messages (issue 11,
+ * each parsed message to the role's handler strictly in order (plane-0.5.md §6.1: one peer's
+ * messages are processed sequentially). Unparseable messages are logged and skipped; the node is
+ * marked offline when the socket ends. A busy peer is never closed for queueing messages (issue 11,
  * finding 1; Plane closes past 1,024): only a flooding or stuck one (`inbound_queue.ts`).
  *
  * A drone name is bound to its live connection (issue 10, finding 3): a second socket for a
@@ -34,7 +34,9 @@ export interface SocketConnection<Out> {
   /** Identifies this registration of the node (a newer one supersedes it). */
   readonly connectionStart: Date;
   readonly name: string;
-  /** The cluster from the socket path; "" for a DNS server, which serves none (§8.2). */
+  /**
+   * The cluster from the socket path; "" for a DNS server, which serves none (plane-0.5.md §8.2).
+   */
   readonly cluster: string;
   readonly log: Logger;
   /** Aborted when the socket closes. */
@@ -79,7 +81,7 @@ const SOCKET_LOG_NAMES: Record<NodeKind, string> = {
 export function acceptSocket<In, Out>(
   ctx: ControllerContext,
   req: Request,
-  /** Null for a DNS server's socket: its node row has a NULL cluster (§8.2, §10.2). */
+  /** Null for a DNS server's socket: its node row has a NULL cluster (plane-0.5.md §8.2, §10.2). */
   cluster: string | null,
   remoteIp: string,
   role: SocketRole<In, Out>,
@@ -134,7 +136,7 @@ export function acceptSocket<In, Out>(
   }
 
   socket.onmessage = (event) => {
-    if (typeof event.data !== "string") return; // Binary frames are ignored (§1.3).
+    if (typeof event.data !== "string") return; // Binary frames are ignored (plane-0.5.md §1.3).
     if (event.data.length > MAX_SOCKET_MESSAGE_BYTES) {
       log.warn("Dropping an oversized socket message", { bytes: event.data.length });
       return;

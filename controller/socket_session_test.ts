@@ -1,5 +1,5 @@
 /**
- * Unit tests of the controller's socket session (behaviour doc §1.3, §6.1; issue 11 finding 1):
+ * Unit tests of the controller's socket session (plane-0.5.md §1.3, §6.1; issue 11 finding 1):
  * handshake, in-order delivery, queueing behind a busy handler without closing, acks taken
  * ahead of the queue, and the closes on limits. A loopback `Deno.serve` runs `acceptSocket`
  * with a recording role and a database stand-in; the peer is the shared fake peer.
@@ -167,7 +167,7 @@ Deno.test("socket session queues a busy peer's messages without closing it, then
   const peer = await t.peer();
   await waitFor(() => t.roles.connections.length === 1, { timeoutMs: 2_000 });
   t.roles.hold();
-  const count = 2_000; // Plane would have closed this peer past 1,024 (§1.3).
+  const count = 2_000; // Plane would have closed this peer past 1,024 (plane-0.5.md §1.3).
   for (let i = 0; i < count; i++) peer.send(heartbeat(i));
   await waitFor(() => t.roles.arrived.length === count, { timeoutMs: 3_000 });
   assert.equal(t.roles.started.length, 1, "one message at a time");

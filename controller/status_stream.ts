@@ -1,9 +1,9 @@
 /**
- * The public status stream (behaviour doc §2.9) as Server-Sent Events: subscribe to the
+ * The public status stream (plane-0.5.md §2.9) as Server-Sent Events: subscribe to the
  * backend's `backend_state` events first, replay its history, then follow live events, emitting
  * only statuses strictly later than the last one sent (this dedupes the replay/live overlap and
  * honours `Last-Event-ID`). Unlike Plane, the stream ends after `terminated` and an unknown
- * backend is a 404 (decisions.md).
+ * backend is a 404 (decisions.md §2.7).
  */
 import { z } from "zod";
 import type { ControllerContext } from "./context.ts";
@@ -13,7 +13,9 @@ import { BackendState, BackendStatus, statusRank, toStatusEntry } from "../share
 
 const EventData = z.object({ state: BackendState });
 
-/** One SSE event: the entry as `data`, its status as `id` so clients can resume (§2.9). */
+/**
+ * One SSE event: the entry as `data`, its status as `id` so clients can resume (plane-0.5.md §2.9).
+ */
 export function formatStatusEvent(item: TimedState): string {
   const entry = toStatusEntry(item.state, item.time);
   return `data: ${JSON.stringify(entry)}\nid: ${item.state.status}\n\n`;
@@ -92,7 +94,7 @@ export async function openStatusStream(
 
   let history: TimedState[];
   try {
-    // Subscribed above, so nothing committed from here on can be missed (§2.9).
+    // Subscribed above, so nothing committed from here on can be missed (plane-0.5.md §2.9).
     if (!(await currentBackendState(ctx.db, backendId))) {
       throw new HttpError(404, "NotFound", `Backend "${backendId}" does not exist`);
     }
@@ -114,7 +116,7 @@ export async function openStatusStream(
       held = null;
       for (const item of pending) emit(item);
       if (finished || options.keepAlive === false) return;
-      // A comment line keeps intermediaries from timing the connection out (§2.9).
+      // A comment line keeps intermediaries from timing the connection out (plane-0.5.md §2.9).
       keepAlive = setInterval(() => {
         if (!finished) sink?.enqueue(encoder.encode(": keep-alive\n\n"));
       }, ctx.config.sseKeepAliveMs);

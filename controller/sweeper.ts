@@ -1,5 +1,5 @@
 /**
- * The sweepers (behaviour doc §6.7 and decisions.md fixed quirks). Per connected drone, on the
+ * The sweepers (plane-0.5.md §6.7 and decisions.md §2). Per connected drone, on the
  * controller holding its socket: soft-terminate backends past their idle or lifetime limit.
  * Cluster-wide, on every controller: release live backends whose drone is gone (`lost`).
  */
@@ -13,7 +13,7 @@ type SweepContext = Pick<ControllerContext, "db" | "config" | "log">;
 
 /**
  * Queues `Terminate {soft, swept}` for each idle or expired backend of the drone; at most one
- * pending soft terminate per backend (decisions.md). Returns the backends it queued for.
+ * pending soft terminate per backend (decisions.md §2.2). Returns the backends it queued for.
  */
 export async function sweepDrone(ctx: SweepContext, droneId: number): Promise<string[]> {
   const queued: string[] = [];
@@ -33,9 +33,10 @@ const LOST_BATCH = 100;
 /**
  * Marks backends whose drone has been out of contact past the key lease, with the key expired,
  * as `terminated` with reason `lost` (issue 11, finding 3; `lost_backend.ts` explains why that
- * is safe; Plane leaves them forever, §14.9 item 9). Their undelivered actions are cancelled in
- * the same transaction and the key is released. Every controller runs this; the row lock and
- * the monotonic state update (§4.2) make concurrent runs harmless. Returns the backends marked.
+ * is safe; Plane leaves them forever, plane-0.5.md §14.9 item 9). Their undelivered actions are
+ * cancelled in the same transaction and the key is released. Every controller runs this; the row
+ * lock and the monotonic state update (plane-0.5.md §4.2) make concurrent runs harmless. Returns
+ * the backends marked.
  */
 export async function sweepLostBackends(ctx: SweepContext): Promise<string[]> {
   const marked: string[] = [];

@@ -160,7 +160,7 @@ Deno.test("sweeper: a connected drone's sweep loop does not re-queue while its t
 });
 
 Deno.test("lost sweep: live backends on a drone gone past the lease end terminated (lost)", async () => {
-  // Short lease, keeping renew < soft < hard < lease (§5.2).
+  // Short lease, keeping renew < soft < hard < lease (plane-0.5.md §5.2).
   const timings = {
     keyRenewAfterMs: 100,
     keySoftTerminateAfterMs: 200,

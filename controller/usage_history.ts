@@ -1,6 +1,6 @@
 /**
- * Recent resource samples per backend, for the dashboard (decisions.md extension 10). Drones
- * send one `BackendMetrics` per backend every 10 s (behaviour doc §3.8); Plane stores none of
+ * Recent resource samples per backend, for the dashboard (decisions.md §3.10). Drones
+ * send one `BackendMetrics` per backend every 10 s (plane-0.5.md §3.8); Plane stores none of
  * them, so neither do we: this controller keeps the last `keep` samples of each backend in
  * memory, heard on `NOTIFY plane_backend_metrics` (every controller hears every drone's). It
  * starts listening when the dashboard first asks (`start`), so a controller nobody watches

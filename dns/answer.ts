@@ -1,5 +1,5 @@
 /**
- * The pure core of `plane dns` (behaviour doc §10.2): what to answer for one DNS message. A
+ * The pure core of `plane dns` (plane-0.5.md §10.2): what to answer for one DNS message. A
  * query for a cluster's challenge name becomes a TXT lookup the shell performs; everything
  * else is answered here or dropped. Wire format by `dns-packet` (RFC 1035 §4).
  *
@@ -13,7 +13,10 @@ import * as dnsPacket from "dns-packet";
 import { Buffer } from "node:buffer";
 import { clusterNameError } from "../shared/cluster.ts";
 
-/** §10.2: TXT answers live one second, so resolvers never serve a stale challenge (#867). */
+/**
+ * plane-0.5.md §10.2: TXT answers live one second, so resolvers never serve a stale challenge
+ * (#867).
+ */
 export const TXT_TTL_SECONDS = 1;
 
 const RCODE = { NOERROR: 0, FORMERR: 1, SERVFAIL: 2, NXDOMAIN: 3, NOTIMP: 4, REFUSED: 5 };
@@ -25,7 +28,7 @@ const CHALLENGE_LABEL = "_acme-challenge.";
 /**
  * The cluster whose challenge `name` asks for, under `zone`:
  * - `<cluster>.<zone>`: the target of the `_acme-challenge.<cluster>` CNAME an operator creates
- *   (§10.1);
+ *   (plane-0.5.md §10.1);
  * - `_acme-challenge.<cluster>` with `<cluster>` inside the zone: the challenge name itself,
  *   when the zone delegated to this server holds the clusters (and what a CA asks a server it
  *   was pointed at directly, as Pebble's `-dnsserver` is in tests).

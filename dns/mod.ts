@@ -1,6 +1,6 @@
 /**
  * @module
- * `plane dns`'s logic (behaviour doc §10.2) without ports: a socket to the controller's
+ * `plane dns`'s logic (plane-0.5.md §10.2) without ports: a socket to the controller's
  * `/ctrl/dns-socket` (reconnecting forever) and `answer(bytes)`, which turns one DNS message
  * into its reply, asking the controller for TXT values. Nothing is cached: every query asks
  * again, so an answer never outlives the lease that set it. `serve.ts` binds the ports.
@@ -17,9 +17,9 @@ export interface DnsServerOptions {
   zone: string;
   /** Node name, `ns-…` (default random). */
   name?: string | undefined;
-  /** Cluster secret for the socket (decisions.md ext. 1). */
+  /** Cluster secret for the socket (decisions.md §3.1). */
   secret?: string | undefined;
-  /** §10.2: a controller answer later than this is SERVFAIL (5 s). */
+  /** plane-0.5.md §10.2: a controller answer later than this is SERVFAIL (5 s). */
   lookupTimeoutMs?: number | undefined;
   backoffInitialMs?: number | undefined;
   backoffMaxMs?: number | undefined;
@@ -78,7 +78,8 @@ export function createDnsServer(options: DnsServerOptions): DnsServer {
       const settle = (value: string | null) => done(value);
       const timer = setTimeout(() => done("servfail"), timeoutMs);
       waiters.add(settle);
-      // §10.2: each query asks again (the earlier request may have been lost with a socket).
+      // plane-0.5.md §10.2: each query asks again (the earlier request may have been lost with a
+      // socket).
       if (!link.send({ TxtRecordRequest: { cluster } })) done("servfail");
     });
   }

@@ -1,5 +1,5 @@
 /**
- * The ports of `plane dns` (behaviour doc §10.2): UDP and TCP on one port number. UDP answers
+ * The ports of `plane dns` (plane-0.5.md §10.2): UDP and TCP on one port number. UDP answers
  * each datagram; TCP reads length-prefixed messages (RFC 1035 §4.2.2), answers them in order
  * and closes a connection idle for 10 s. Every message goes through `DnsServer.answer`, which
  * drops what does not parse, so malformed input costs one decode and nothing else.
@@ -13,7 +13,9 @@ export interface DnsServeOptions {
   hostname: string;
   /** UDP and TCP port (0: the kernel picks one for UDP and TCP uses the same). */
   port: number;
-  /** §10.2: a TCP connection with no complete message for this long is closed (10 s). */
+  /**
+   * plane-0.5.md §10.2: a TCP connection with no complete message for this long is closed (10 s).
+   */
   tcpIdleMs?: number | undefined;
   log: Logger;
 }

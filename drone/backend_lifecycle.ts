@@ -1,5 +1,5 @@
 /**
- * The drone's backend state machine as pure functions (behaviour doc §4.4, style §23):
+ * The drone's backend state machine as pure functions (plane-0.5.md §4.4, style.md §23):
  * given a state and an input, the next state (or null when the input changes nothing) and,
  * for each state, the one step the effect runner must start. Every transition cancels the
  * step in flight; the runner does that, this module only decides.
@@ -30,7 +30,10 @@ export type StepResult =
 
 type PreTermination = "scheduled" | "loading" | "starting" | "waiting" | "ready";
 
-/** The last status before termination began (§4.1: a hard after a soft keeps the original). */
+/**
+ * The last status before termination began (plane-0.5.md §4.1: a hard after a soft keeps the
+ * original).
+ */
 export function lastStatusOf(state: BackendState): PreTermination {
   switch (state.status) {
     case "terminating":
@@ -100,7 +103,8 @@ export function onStepResult(state: BackendState, result: StepResult): BackendSt
       return { status: "starting" };
     case "prepare_failed":
     case "spawn_failed":
-      // §4.4: Plane ends these without a reason; we say `internalerror` and what failed.
+      // plane-0.5.md §4.4: Plane ends these without a reason; we say `internalerror` and what
+      // failed.
       return terminated(state, null, { reason: "internalerror", error: result.error });
     case "spawned":
       return { status: "waiting", address: result.address };
@@ -117,7 +121,7 @@ export function onStepResult(state: BackendState, result: StepResult): BackendSt
 
 /**
  * A terminate request (action, key expiry, startup failure). Unlike Plane, a repeat of the
- * same or a weaker kind changes nothing (no duplicate event, no second stop — decisions.md,
+ * same or a weaker kind changes nothing (no duplicate event, no second stop — decisions.md §2.2,
  * #778): soft after soft or hard is ignored; hard after soft upgrades, keeping `last_status`.
  */
 export function onTerminate(
@@ -137,7 +141,10 @@ export function onTerminate(
     : { status: "hard-terminating", last_status: lastStatus, reason, error };
 }
 
-/** The backend's process exited (any state): `terminated` with the exit code (§3.8, §4.4). */
+/**
+ * The backend's process exited (any state): `terminated` with the exit code (plane-0.5.md §3.8,
+ * §4.4).
+ */
 export function onExit(state: BackendState, exitCode: number | null): BackendState | null {
   if (state.status === "terminated") return null;
   return terminated(state, exitCode);

@@ -24,7 +24,7 @@ Deno.test("nextStep() walks scheduled → loading → prepare/spawn/wait and wai
   );
 });
 
-Deno.test("onStepResult() maps each outcome as §4.4 says", () => {
+Deno.test("onStepResult() maps each outcome as plane-0.5.md §4.4 says", () => {
   assert.deepEqual(onStepResult({ status: "loading" }, { kind: "prepared" }), {
     status: "starting",
   });

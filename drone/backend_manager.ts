@@ -1,5 +1,5 @@
 /**
- * Drives one backend through its lifecycle (behaviour doc §4.4): the thin effect runner
+ * Drives one backend through its lifecycle (plane-0.5.md §4.4): the thin effect runner
  * around the pure `backend_lifecycle.ts`. Setting a state persists it (the outbox reports it
  * to the controller), cancels the step in flight, and starts the step the new state asks for.
  */
@@ -15,7 +15,7 @@ import {
   type StepResult,
 } from "./backend_lifecycle.ts";
 
-/** Retry delays of a failing terminate (§4.4: 1 s × 1.1 up to 60 s). */
+/** Retry delays of a failing terminate (plane-0.5.md §4.4: 1 s × 1.1 up to 60 s). */
 const RETRY_INITIAL_MS = 1_000;
 const RETRY_FACTOR = 1.1;
 const RETRY_MAX_MS = 60_000;
@@ -62,7 +62,10 @@ export class BackendManager {
     return this.#done;
   }
 
-  /** Starts the lifecycle at `scheduled` (the drone records it too; the controller ignores the repeat, §4.4). */
+  /**
+   * Starts the lifecycle at `scheduled` (the drone records it too; the controller ignores the
+   * repeat, plane-0.5.md §4.4).
+   */
   start(): void {
     this.#set({ status: "scheduled" });
   }

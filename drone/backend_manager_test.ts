@@ -1,5 +1,5 @@
 /**
- * Unit tests of the effect runner around the pure lifecycle (behaviour doc §4.4): which
+ * Unit tests of the effect runner around the pure lifecycle (plane-0.5.md §4.4): which
  * executor step each state starts, what each step's outcome records, and that a transition
  * cancels the step in flight. The executor is scripted: each call waits until the test settles it.
  */

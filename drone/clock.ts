@@ -1,5 +1,5 @@
 /**
- * Time as a dependency: the drone's key deadlines are on its own clock (behaviour doc §5.3),
+ * Time as a dependency: the drone's key deadlines are on its own clock (plane-0.5.md §5.3),
  * and tests drive them with `FakeClock` instead of waiting 40 seconds.
  */
 export interface Clock {

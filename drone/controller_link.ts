@@ -1,5 +1,5 @@
 /**
- * The drone's connection to a controller (behaviour doc §1.3, §6.4): the shared socket client on
+ * The drone's connection to a controller (plane-0.5.md §1.3, §6.4): the shared socket client on
  * `/ctrl/c/{cluster}/drone-socket[?pool=…]`; on each connection a heartbeat every 7 s with the
  * local time (the first at once), metrics every 10 s, the outbox replayed; each action applied
  * concurrently and acked once applied.
@@ -16,10 +16,10 @@ export interface ControllerLinkOptions {
   cluster: string;
   pool: string;
   name: string;
-  /** Cluster secret or API key, sent as `Authorization: Bearer` (decisions.md ext. 1). */
+  /** Cluster secret or API key, sent as `Authorization: Bearer` (decisions.md §3.1). */
   secret?: string | undefined;
   heartbeatMs?: number;
-  /** Resource metrics period (Plane: 10 s, §3.8). */
+  /** Resource metrics period (Plane: 10 s, plane-0.5.md §3.8). */
   metricsMs?: number;
   backoffInitialMs?: number;
   backoffMaxMs?: number;
@@ -37,7 +37,10 @@ function poolQuery(pool: string): string {
   return pool ? `?pool=${encodeURIComponent(pool)}` : "";
 }
 
-/** The drone socket URL: `ws(s)://…/ctrl/c/{cluster}/drone-socket[?pool=…]`, credentials stripped (§1.2). */
+/**
+ * The drone socket URL: `ws(s)://…/ctrl/c/{cluster}/drone-socket[?pool=…]`, credentials stripped
+ * (plane-0.5.md §1.2).
+ */
 export function droneSocketUrl(controllerUrl: string, cluster: string, pool: string) {
   return controllerSocketUrl(controllerUrl, cluster, "drone-socket", poolQuery(pool));
 }
@@ -81,7 +84,7 @@ export async function runControllerLink(
       },
       onMessage(message) {
         if ("Action" in message) {
-          // Each action in its own task (§6.4 step 6); ack only after it was applied.
+          // Each action in its own task (plane-0.5.md §6.4 step 6); ack only after it was applied.
           const action = message.Action;
           core.applyAction(action).then(
             (outcome) => {

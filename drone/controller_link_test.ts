@@ -1,5 +1,5 @@
 /**
- * Unit tests of the drone's controller link (behaviour doc §1.3, §6.4) against a stand-in
+ * Unit tests of the drone's controller link (plane-0.5.md §1.3, §6.4) against a stand-in
  * controller: an in-process WebSocket server on loopback that records what the drone sends
  * and answers as the test says. The drone side is the real core on the in-memory fakes.
  */

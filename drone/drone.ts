@@ -1,5 +1,5 @@
 /**
- * The drone's core, independent of the socket (behaviour doc §6.4): applies actions from the
+ * The drone's core, independent of the socket (plane-0.5.md §6.4): applies actions from the
  * controller to backend managers, reports every state through the state store's outbox,
  * renews keys, and at start-up kills every backend a previous run left behind.
  */
@@ -22,7 +22,9 @@ import { KeyManager } from "./key_manager.ts";
 import { lastStatusOf } from "./backend_lifecycle.ts";
 import { createHistogram, type Histogram, observe, STARTUP_BUCKETS } from "../shared/metrics.ts";
 
-/** Start-up kill attempts per leftover backend before giving up on it (§6.4 step 3). */
+/**
+ * Start-up kill attempts per leftover backend before giving up on it (plane-0.5.md §6.4 step 3).
+ */
 const SWEEP_ATTEMPTS = 10;
 
 export interface DroneCoreDeps {
@@ -50,7 +52,7 @@ export type ActionOutcome = "applied" | "ignored";
 export interface DroneMetricsSnapshot {
   /** Live backends (those this run manages) by status. */
   statuses: Map<string, number>;
-  /** The last resource sample of each live backend (every 10 s, §3.8). */
+  /** The last resource sample of each live backend (every 10 s, plane-0.5.md §3.8). */
   samples: BackendMetricsMessage[];
   /** Seconds from a Spawn applied to the backend `ready`. */
   spawnToReady: Histogram;
@@ -86,7 +88,10 @@ export class DroneCore {
     });
   }
 
-  /** Hard-kills every backend the store says is not terminated (a previous run's, §6.4 step 3). */
+  /**
+   * Hard-kills every backend the store says is not terminated (a previous run's, plane-0.5.md §6.4
+   * step 3).
+   */
   async sweepLeftovers(): Promise<BackendName[]> {
     const { store, executor, log, clock } = this.#deps;
     const swept: BackendName[] = [];
@@ -151,8 +156,8 @@ export class DroneCore {
   }
 
   /**
-   * Applies one action (§6.4 step 6). "ignored" means: do not ack (a repeated Spawn whose key
-   * is already registered, as Plane does).
+   * Applies one action (plane-0.5.md §6.4 step 6). "ignored" means: do not ack (a repeated Spawn
+   * whose key is already registered, as Plane does).
    */
   async applyAction(message: BackendActionMessage): Promise<ActionOutcome> {
     const { action, backend_id: backendId } = message;
@@ -194,8 +199,8 @@ export class DroneCore {
       manager.terminate(kind, reason);
       return "applied";
     }
-    // Unknown here (§6.4): kill to be safe — this throws on a runtime error, so the action is
-    // not acked and will be re-sent — then report it lost.
+    // Unknown here (plane-0.5.md §6.4): kill to be safe — this throws on a runtime error, so the
+    // action is not acked and will be re-sent — then report it lost.
     await this.#deps.executor.terminate(backendId, { hard: true });
     const known = this.#deps.store.backendState(backendId);
     if (known?.status !== "terminated") {
@@ -250,7 +255,7 @@ export class DroneCore {
   }
 
   /**
-   * A controller wants this backend's output (decisions.md extension 4): send the tail tagged
+   * A controller wants this backend's output (decisions.md §3.4): send the tail tagged
    * with `request` now, then live lines until `until`.
    */
   followLogs(backendId: BackendName, request: string, until: number, tail: boolean): void {
@@ -314,7 +319,10 @@ export class DroneCore {
     return managers.length;
   }
 
-  /** Samples every live backend's resources and sends them on the current link (§3.8, every 10 s). */
+  /**
+   * Samples every live backend's resources and sends them on the current link (plane-0.5.md §3.8,
+   * every 10 s).
+   */
   async sendMetrics(): Promise<void> {
     const link = this.#link;
     if (!link) return;

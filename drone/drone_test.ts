@@ -1,5 +1,5 @@
 /**
- * Unit tests of the drone's core (behaviour doc §6.4) without subprocesses or a controller: the
+ * Unit tests of the drone's core (plane-0.5.md §6.4) without subprocesses or a controller: the
  * in-memory `FakeExecutor`, an in-memory state store, a `FakeClock` for key deadlines, and a
  * recording stand-in for the controller link.
  */
@@ -300,7 +300,7 @@ Deno.test("DroneCore asks to renew a key at renew_at on its clock and soft-termi
   t.clock.advance(15_000);
   assert.equal(t.core.backendState(id)?.status, "ready");
 
-  // A refusal changes nothing; the new soft deadline then ends the backend (§5.5).
+  // A refusal changes nothing; the new soft deadline then ends the backend (plane-0.5.md §5.5).
   t.core.keyRenewed(id, null);
   t.clock.advance(25_000);
   assert.equal(t.link.renewals.length, 2);
@@ -309,7 +309,7 @@ Deno.test("DroneCore asks to renew a key at renew_at on its clock and soft-termi
   assert.equal(end.status === "terminated" && end.termination, "soft");
 });
 
-Deno.test("DroneCore asks again for a due renewal on a new connection (§5.5 step 6)", async () => {
+Deno.test("DroneCore asks again for a due renewal on a new connection (plane-0.5.md §5.5 step 6)", async () => {
   await using t = setup();
   const id = randomBackendName();
   await t.core.applyAction(spawnAction(id));

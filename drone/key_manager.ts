@@ -1,5 +1,5 @@
 /**
- * Key lease renewal on the drone (behaviour doc §5.5): for each backend, ask the controller to
+ * Key lease renewal on the drone (plane-0.5.md §5.5): for each backend, ask the controller to
  * renew at `renew_at`; if no renewal arrives, soft-terminate (`keyexpired`) at
  * `soft_terminate_at` and hard-terminate at `hard_terminate_at` — all on the drone's clock, so a
  * drone cut off from every controller stops its backends before the key can be reassigned.
@@ -29,7 +29,10 @@ export class KeyManager {
     this.#deps = deps;
   }
 
-  /** Registers a backend's key; false if it was already registered (a repeated Spawn, §5.5 step 7). */
+  /**
+   * Registers a backend's key; false if it was already registered (a repeated Spawn, plane-0.5.md
+   * §5.5 step 7).
+   */
   register(backendId: BackendName, deadlines: KeyDeadlines): boolean {
     if (this.#tasks.has(backendId)) return false;
     this.#schedule(backendId, deadlines);
@@ -42,7 +45,10 @@ export class KeyManager {
     this.#schedule(backendId, deadlines);
   }
 
-  /** A new controller connection: restart every task with unchanged deadlines (§5.5 step 6). */
+  /**
+   * A new controller connection: restart every task with unchanged deadlines (plane-0.5.md §5.5
+   * step 6).
+   */
   reconnected(): void {
     for (const [id, task] of this.#tasks) this.#schedule(id, task.deadlines);
   }

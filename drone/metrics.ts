@@ -1,5 +1,5 @@
 /**
- * The drone's Prometheus series (issue 15, decisions.md extension 7), served on its
+ * The drone's Prometheus series (issue 15, decisions.md §3.7), served on its
  * `--metrics-port`. Per-backend CPU and memory carry a `backend` label here only: on the
  * controller they would multiply with every drone's backends.
  */

@@ -1,6 +1,6 @@
 /**
  * @module
- * The drone (behaviour doc §6.4): runs backends on one machine through an `Executor`, keeps
+ * The drone (plane-0.5.md §6.4): runs backends on one machine through an `Executor`, keeps
  * their states in a durable SQLite outbox, and follows a controller's actions over the drone
  * socket. Construct with explicit dependencies; `run(signal)` until the signal aborts.
  */

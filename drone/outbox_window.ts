@@ -1,9 +1,9 @@
 /**
  * Flow control for the drone's outbox (issue 11, finding 1): at most `size` state events are
  * sent and not yet acked on one controller connection; the next ones go out as acks come back.
- * Plane replays the whole outbox at once (behaviour doc §6.4 step 5, §9); after a burst that was
- * thousands of events, more than the controller would queue, so it closed the socket, the drone
- * reconnected and replayed it all again, forever. A window keeps the controller's queue short
+ * Plane replays the whole outbox at once (plane-0.5.md §6.4 step 5, §9); after a burst
+ * that was thousands of events, more than the controller would queue, so it closed the socket, the
+ * drone reconnected and replayed it all again, forever. A window keeps the controller's queue short
  * whatever the backlog, and costs nothing when events are acked as they are made.
  */
 

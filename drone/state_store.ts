@@ -1,5 +1,5 @@
 /**
- * The drone's durable memory (behaviour doc §9), on `node:sqlite`: the latest state of every
+ * The drone's durable memory (plane-0.5.md §9), on `node:sqlite`: the latest state of every
  * backend plus an outbox of state events not yet acked by a controller. Events are persisted
  * before they are sent, replayed to every new listener (each controller connection) until
  * acked, so no state change is lost across controller outages or drone restarts. A listener
@@ -170,7 +170,10 @@ export class StateStore {
     if (this.#window?.acked(eventId)) this.#pump();
   }
 
-  /** Backends whose last state is not `terminated` (killed by the start-up sweep, §6.4). */
+  /**
+   * Backends whose last state is not `terminated` (killed by the start-up sweep, plane-0.5.md
+   * §6.4).
+   */
   activeBackends(): ActiveBackend[] {
     const rows = this.#db.prepare(
       "select id, state from backend where json_extract(state, '$.status') != 'terminated'",

@@ -1,5 +1,5 @@
 /**
- * One ACME DNS-01 order for a cluster's certificate (behaviour doc §10.4 steps 2 and 4–6;
+ * One ACME DNS-01 order for a cluster's certificate (plane-0.5.md §10.4 steps 2 and 4–6;
  * RFC 8555), through `acme-client`: the account is created on first use only (a proxy with a
  * valid certificate never needs the ACME server at start, #829), then an order for `cluster`
  * and `*.cluster`, each authorization validated in turn through the one TXT slot the caller
@@ -129,7 +129,7 @@ export function createAcmeOrderer(
         const order = await c.createOrder({
           identifiers: [{ type: "dns", value: host }, { type: "dns", value: `*.${host}` }],
         });
-        // One at a time: the cluster has a single TXT slot (§10.4 step 5).
+        // One at a time: the cluster has a single TXT slot (plane-0.5.md §10.4 step 5).
         for (const authz of await c.getAuthorizations(order)) {
           signal?.throwIfAborted();
           await validate(c, authz, publishTxt, signal);

@@ -1,5 +1,5 @@
 /**
- * The proxy's certificate manager (behaviour doc §10.3, §10.4; issue 14): keeps the
+ * The proxy's certificate manager (plane-0.5.md §10.3, §10.4; issue 14): keeps the
  * certificate file at `certPath` valid by ordering a new certificate over ACME DNS-01 when
  * less than a third of the current one's lifetime is left (or there is none). Each order runs
  * under the cluster's lease in the controller, so a cluster's proxies take turns; the TXT value
@@ -58,7 +58,10 @@ export interface CertManager extends CertLinkClient {
   close(): Promise<void>;
 }
 
-/** Writes the certificate file atomically with mode 0600 (§10.4: it holds the private key). */
+/**
+ * Writes the certificate file atomically with mode 0600 (plane-0.5.md §10.4: it holds the private
+ * key).
+ */
 export async function writeCertFile(path: string, pair: CertPair): Promise<void> {
   const temporary = `${path}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
@@ -164,7 +167,8 @@ export function startCertManager(options: CertManagerOptions): CertManager {
       });
       return "done";
     } finally {
-      // Another proxy of the cluster may start now rather than after the minute (§10.3).
+      // Another proxy of the cluster may start now rather than after the minute (plane-0.5.md
+      // §10.3).
       link?.send({ CertManagerRequest: "ReleaseCertLease" });
     }
   }

@@ -1,5 +1,5 @@
 /**
- * When a proxy's certificate needs renewing (issue 14; behaviour doc §10.4): read from the
+ * When a proxy's certificate needs renewing (issue 14; plane-0.5.md §10.4): read from the
  * first certificate of the PEM chain, renew once less than a third of its lifetime is left
  * (Let's Encrypt's advice; Plane: 30 days before the end), or at once when it does not cover
  * both `cluster` and `*.cluster`.

@@ -1,7 +1,7 @@
 /**
- * `plane proxy` configuration: one zod schema with every default (style §37), parsed from
- * flags and environment by the CLI. Flags follow Plane's (behaviour doc §11.1); the port rules
- * are §7.1's table.
+ * `plane proxy` configuration: one zod schema with every default (style.md §37), parsed from
+ * flags and environment by the CLI. Flags follow Plane's (plane-0.5.md §11.1); the port rules
+ * are plane-0.5.md §7.1's table.
  */
 import { z } from "zod";
 import { ClusterName } from "../shared/cluster.ts";
@@ -11,20 +11,26 @@ const Port = z.number().int().min(0).max(65535);
 
 export const ProxyConfig = z.object({
   name: ProxyName.optional(),
-  /** Controller URL; a bearer secret may ride as the URL's username (§1.2). */
+  /** Controller URL; a bearer secret may ride as the URL's username (plane-0.5.md §1.2). */
   controllerUrl: z.url(),
   cluster: ClusterName,
-  /** Cluster secret sent on the proxy socket (decisions.md extension 1). */
+  /** Cluster secret sent on the proxy socket (decisions.md §3.1). */
   secret: z.string().optional(),
-  /** Serve HTTPS (§7.1); implied by `httpsPort`. */
+  /** Serve HTTPS (plane-0.5.md §7.1); implied by `httpsPort`. */
   https: z.boolean().default(false),
-  /** §7.1: 9090, or 80 (redirect only) when HTTPS is on. */
+  /** plane-0.5.md §7.1: 9090, or 80 (redirect only) when HTTPS is on. */
   httpPort: Port.optional(),
-  /** §7.1: 443 when HTTPS is on. */
+  /** plane-0.5.md §7.1: 443 when HTTPS is on. */
   httpsPort: Port.optional(),
-  /** Plane's certificate JSON `{cert, key}` (§10.4); required for HTTPS, written by ACME. */
+  /**
+   * Plane's certificate JSON `{cert, key}` (plane-0.5.md §10.4); required for HTTPS, written by
+   * ACME.
+   */
   certPath: z.string().optional(),
-  /** ACME directory URL (§10.4); with `acmeEmail`, the proxy obtains its own certificate. */
+  /**
+   * ACME directory URL (plane-0.5.md §10.4); with `acmeEmail`, the proxy obtains its own
+   * certificate.
+   */
   acmeEndpoint: z.url().optional(),
   /** ACME account contact. */
   acmeEmail: z.email().optional(),
@@ -35,19 +41,19 @@ export const ProxyConfig = z.object({
     .optional(),
   /** PEM file of CA certificates trusted for the ACME server's TLS (a test CA such as Pebble's). */
   acmeCaFile: z.string().optional(),
-  /** `GET /` → 301 to this URL instead of 400 (§7.2). */
+  /** `GET /` → 301 to this URL instead of 400 (plane-0.5.md §7.2). */
   rootRedirectUrl: z.url().optional(),
-  /** Longest wait for a pending route before 504 (decisions.md: 5 min). */
+  /** Longest wait for a pending route before 504 (decisions.md §2.10: 5 min). */
   routeWaitSeconds: z.number().positive().default(300),
   /**
    * Longest a request body may go without a byte arriving before the proxy answers 408 and
    * closes both connections (issue 10, finding 6; inactivity, not total upload time).
    */
   bodyTimeoutSeconds: z.number().positive().default(30),
-  /** Listen address (§7.1: all interfaces). */
+  /** Listen address (plane-0.5.md §7.1: all interfaces). */
   hostname: z.string().default("0.0.0.0"),
   /**
-   * Route `/_plane_backend=<BACKEND_ID>/…` by backend id (Jamsocket spec §10.2) instead of
+   * Route `/_plane_backend=<BACKEND_ID>/…` by backend id (jamsocket-api.md §10.2) instead of
    * tokens. It skips token authorisation entirely, so it is for local development only.
    */
   pathRouting: z.boolean().default(false),
@@ -74,7 +80,7 @@ export const ProxyConfig = z.object({
     ctx.addIssue({ code: "custom", path: [field], message });
     return z.NEVER;
   };
-  // §10.4: endpoint and email both or neither; the two EAB flags both or neither.
+  // plane-0.5.md §10.4: endpoint and email both or neither; the two EAB flags both or neither.
   if ((c.acmeEndpoint === undefined) !== (c.acmeEmail === undefined)) {
     return fail(
       c.acmeEndpoint === undefined ? "acmeEndpoint" : "acmeEmail",

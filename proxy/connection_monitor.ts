@@ -1,9 +1,9 @@
 /**
- * Which backends have traffic, told to the controller as keepalives (behaviour doc §7.5,
+ * Which backends have traffic, told to the controller as keepalives (plane-0.5.md §7.5,
  * Plane `connection_monitor.rs`): the first sighting of a backend sends `KeepAlive` at once
  * and schedules a revisit in 7 s; a revisit sends another and reschedules while the backend
  * has open upgraded connections or saw a request since the last visit, and forgets it
- * otherwise. The idle sweeper on the controller (§6.7) feeds on these.
+ * otherwise. The idle sweeper on the controller (plane-0.5.md §6.7) feeds on these.
  *
  * Issue 13: the per-request cost is one increment. A route holds its backend's
  * `BackendCounter` (`sight()`), bumps `requests`, and the revisit compares the count with the
@@ -29,7 +29,7 @@ export interface MonitorEntry {
 }
 
 export interface ConnectionMonitorOptions {
-  /** Revisit interval (§7.5: 7 s). */
+  /** Revisit interval (plane-0.5.md §7.5: 7 s). */
   intervalMs?: number | undefined;
   timers?: MonitorTimers;
 }
@@ -95,7 +95,7 @@ export class ConnectionMonitor {
     };
   }
 
-  /** `BackendRemoved` (§7.3): stop sending keepalives for the backend. */
+  /** `BackendRemoved` (plane-0.5.md §7.3): stop sending keepalives for the backend. */
   remove(backend: string): void {
     const state = this.#entries.get(backend);
     if (state === undefined) return;

@@ -1,5 +1,5 @@
 /**
- * The proxy's connection to a controller (behaviour doc §1.2, §1.3, §7.6): the shared socket
+ * The proxy's connection to a controller (plane-0.5.md §1.2, §1.3, §7.6): the shared socket
  * client on `/ctrl/c/{cluster}/proxy-socket`, handing every controller message to the proxy and
  * sending its route requests and keepalives. `/ready` is true exactly while a handshaken
  * connection is up.
@@ -18,7 +18,7 @@ export interface ControllerLinkOptions {
   cluster: string;
   /** The proxy's node name, `px-…`. */
   name: string;
-  /** Cluster secret or API key, sent as `Authorization: Bearer` (decisions.md ext. 1). */
+  /** Cluster secret or API key, sent as `Authorization: Bearer` (decisions.md §3.1). */
   secret?: string | undefined;
   /**
    * Declares path routing (`?path_routing=true` on the socket URL, as a drone's pool rides on
@@ -48,8 +48,8 @@ export type ControllerLink = SocketClient<MessageFromProxy>;
 export const PATH_ROUTING_QUERY = "?path_routing=true";
 
 /**
- * The proxy socket URL (§1.2): `ws(s)://…/ctrl/c/{cluster}/proxy-socket`, credentials stripped,
- * with `?path_routing=true` for a path-routing proxy.
+ * The proxy socket URL (plane-0.5.md §1.2): `ws(s)://…/ctrl/c/{cluster}/proxy-socket`, credentials
+ * stripped, with `?path_routing=true` for a path-routing proxy.
  */
 export function proxySocketUrl(controllerUrl: string, cluster: string, pathRouting = false) {
   return controllerSocketUrl(

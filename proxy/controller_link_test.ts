@@ -41,7 +41,7 @@ Deno.test("startControllerLink() handshakes with its name and bearer, then deliv
       { name: "px-test", authorization: "Bearer urlsecret", cluster: "plane.test" },
     ]);
     fake.send({ BackendRemoved: { backend: "b1" as never } });
-    // Unparseable messages are skipped and the connection stays up (§1.3).
+    // Unparseable messages are skipped and the connection stays up (plane-0.5.md §1.3).
     fake.send({ Bogus: 1 } as never);
     fake.send({ TokenRevoked: { token: "t" } });
     await waitFor(() => messages.length === 2, { message: "two messages" });

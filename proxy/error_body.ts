@@ -5,7 +5,7 @@
  * how to fix it (issue 10, finding 7); or, for a browser (`Accept` prefers `text/html`, as a
  * navigation does), a short HTML page saying in plain words that the session ended, is
  * starting or cannot be reached, with the same message and id (issue 12, item 3: a dead
- * session URL was a blank page). Plane 0.5 sends these with an empty body (behaviour doc
+ * session URL was a blank page). Plane 0.5 sends these with an empty body (plane-0.5.md
  * §7.2); a client that ignores bodies sees no difference. Only error responses come here, so
  * the negotiation costs the proxied hot path nothing.
  */

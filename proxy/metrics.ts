@@ -1,5 +1,5 @@
 /**
- * The proxy's Prometheus series (issue 15, decisions.md extension 7): plain counters the
+ * The proxy's Prometheus series (issue 15, decisions.md §3.7): plain counters the
  * engine and route cache bump on the hot path, copied into a `ProxyMetricsSnapshot` at scrape
  * time. A multi-worker proxy asks each worker for its snapshot over the existing stats message
  * (`worker_protocol.ts`) and adds them up, so the hot path never talks across threads.

@@ -1,9 +1,9 @@
 /**
  * @module
- * The Plane proxy's routing side (behaviour doc §7): `createProxy()` wires the controller
+ * The Plane proxy's routing side (plane-0.5.md §7): `createProxy()` wires the controller
  * link, the route cache and the connection monitor behind one `decide` function that the
  * byte-moving engine (`proxy/engine/`) calls for every request head. It binds no port, so the
- * same object serves `plane proxy` and a proxy embedded in a drone (decisions.md ext. 9).
+ * same object serves `plane proxy` and a proxy embedded in a drone (decisions.md §3.9).
  */
 import type { ConnectionInfo, Decision, EngineErrorResponse, RequestHead } from "./engine/types.ts";
 import { type ControllerLinkHandlers, startControllerLink } from "./controller_link.ts";
@@ -27,21 +27,21 @@ import type { CertLinkClient } from "./cert_manager.ts";
 export interface ProxyOptions {
   /** The cluster this proxy serves (`host[:port]`), named in the socket path. */
   cluster: string;
-  /** Controller URL; a bearer secret may ride as the URL's username (§1.2). */
+  /** Controller URL; a bearer secret may ride as the URL's username (plane-0.5.md §1.2). */
   controllerUrl: string;
   /** Node name, `px-…` (default random). */
   name?: string | undefined;
-  /** Cluster secret for the proxy socket (decisions.md ext. 1). */
+  /** Cluster secret for the proxy socket (decisions.md §3.1). */
   secret?: string | undefined;
-  /** `GET /` answers 301 to this URL instead of 400 (§7.2 step 2). */
+  /** `GET /` answers 301 to this URL instead of 400 (plane-0.5.md §7.2 step 2). */
   rootRedirectUrl?: string | undefined;
-  /** Route by `/_plane_backend=<id>/` instead of tokens (Jamsocket spec §10.2; dev only). */
+  /** Route by `/_plane_backend=<id>/` instead of tokens (jamsocket-api.md §10.2; dev only). */
   pathRouting?: boolean | undefined;
-  /** Longest wait for a pending route before 504 (decisions.md: 5 min). */
+  /** Longest wait for a pending route before 504 (decisions.md §2.10: 5 min). */
   routeWaitMs?: number | undefined;
-  /** Keepalive revisit interval (§7.5: 7 s). */
+  /** Keepalive revisit interval (plane-0.5.md §7.5: 7 s). */
   keepAliveIntervalMs?: number | undefined;
-  /** Controller reconnect backoff (§1.3: 1 s initial, 60 s cap). */
+  /** Controller reconnect backoff (plane-0.5.md §1.3: 1 s initial, 60 s cap). */
   backoffInitialMs?: number | undefined;
   backoffMaxMs?: number | undefined;
   /**
@@ -49,7 +49,10 @@ export interface ProxyOptions {
    * its main thread holds (`worker_pool.ts`) instead of dialling its own.
    */
   link?: ((handlers: ControllerLinkHandlers) => ProxyLink) | undefined;
-  /** The ACME certificate manager, fed the lease answers of this proxy's socket (§10.3). */
+  /**
+   * The ACME certificate manager, fed the lease answers of this proxy's socket (plane-0.5.md
+   * §10.3).
+   */
   certClient?: CertLinkClient | undefined;
   log: Logger;
 }
@@ -146,7 +149,7 @@ export function createProxy(options: ProxyOptions): Proxy {
 
   /**
    * The monitor and tunnel hooks of one cached route (token), made when its first request is
-   * decided and reused by the rest (issue 13: no closures per request). §7.5: a plain
+   * decided and reused by the rest (issue 13: no closures per request). plane-0.5.md §7.5: a plain
    * response counts once, when its head arrives; an upgrade counts while open.
    */
   function routeHooks(token: string, backend: string): RouteHooks {

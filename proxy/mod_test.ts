@@ -1,7 +1,7 @@
 /**
  * `createProxy().decide` against a fake controller, without sockets to clients: the routing
- * behaviour of §7.2–§7.5 and decisions.md's bounded waits, revocation and reconnects.
- * (`proxy_test.ts` runs the same rows end to end through the engine.)
+ * behaviour of plane-0.5.md §7.2–§7.5 and decisions.md §2.10, §2.4: bounded waits, revocation,
+ * reconnects. (`proxy_test.ts` runs the same rows end to end through the engine.)
  */
 import assert from "node:assert/strict";
 import { createProxy, type Proxy } from "./mod.ts";
@@ -73,7 +73,7 @@ Deno.test("decide() answers /ready 503 until connected, then 200 (proxy_ready.rs
   });
   try {
     assert.equal(status(await proxy.decide(get("/ready"), CONN)), 503);
-    // Before any connection a token cannot be looked up: 410 without asking (§7.3).
+    // Before any connection a token cannot be looked up: 410 without asking (plane-0.5.md §7.3).
     assert.equal(status(await proxy.decide(get("/abc/"), CONN)), 410);
     fake.refuse = false;
     await waitFor(() => proxy.ready(), { message: "proxy ready" });
@@ -104,7 +104,7 @@ Deno.test("decide() asks for an unknown token once, answers 410 and caches it (p
   });
 });
 
-Deno.test("decide() serves a cached token with no second round trip (targets.md)", async () => {
+Deno.test("decide() serves a cached token with no second round trip (targets.md §3)", async () => {
   await withProxy(async (proxy, fake) => {
     fake.routes.set("tok", route("b1"));
     assert.equal(status(await proxy.decide(get("/tok/"), CONN)), "forward");
@@ -138,7 +138,7 @@ Deno.test("decide() answers 504 when a route stays pending past the wait limit",
   }, { routeWaitMs: 50 });
 });
 
-Deno.test("decide() re-asks pending tokens after a reconnect (decisions.md)", async () => {
+Deno.test("decide() re-asks pending tokens after a reconnect (decisions.md §2.10)", async () => {
   await withProxy(async (proxy, fake) => {
     fake.routes.set("tok", "pending");
     const waiting = proxy.decide(get("/tok/"), CONN);
@@ -228,7 +228,7 @@ Deno.test("decide() hooks the connection monitor: keepalives for requests and up
       hadRecentConnection: true,
     });
     assert.deepEqual(keepAlives(fake.received), ["b1"]);
-    // BackendRemoved also drops the backend from the monitor (§7.3).
+    // BackendRemoved also drops the backend from the monitor (plane-0.5.md §7.3).
     fake.send({ BackendRemoved: { backend: "b1" as BackendName } });
     await waitFor(() => proxy.monitor.entry("b1") === undefined, { message: "b1 forgotten" });
   });

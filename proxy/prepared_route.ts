@@ -2,22 +2,22 @@
  * What a cached route means for every request it serves, worked out once when the route
  * enters the cache (`route_cache.ts`) instead of per request (issue 13, "a nearly free routing
  * path"): the backend's host and port, the `x-verified-*` fields that depend only on the route
- * (behaviour doc §7.2 step 7: all but `x-verified-path`), the JSON of `user_data`, which of them
- * are not valid header values, the response fields every answer gets (§7.2 steps 10–11: CORS
- * defaults, `Server`, `x-plane-backend-id`) and the `Host` last accepted for it (§7.4).
- * `mod.ts` hangs the route's monitor and tunnel hooks on it once, too.
+ * (plane-0.5.md §7.2 step 7: all but `x-verified-path`), the JSON of `user_data`, which of them
+ * are not valid header values, the response fields every answer gets (plane-0.5.md §7.2 steps
+ * 10–11: CORS defaults, `Server`, `x-plane-backend-id`) and the `Host` last accepted for it
+ * (plane-0.5.md §7.4). `mod.ts` hangs the route's monitor and tunnel hooks on it once, too.
  */
 import type { ForwardDecision, Header } from "./engine/types.ts";
 import type { RouteInfo } from "../shared/protocol.ts";
 import { isStaticToken } from "../shared/tokens.ts";
 import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
 
-/** §7.2 step 10: `Server: Plane/<version>-<8-char hash>` on every response. */
+/** plane-0.5.md §7.2 step 10: `Server: Plane/<version>-<8-char hash>` on every response. */
 export const SERVER_HEADER = `Plane/${PLANE_VERSION}-${PLANE_HASH}`;
 
 /**
- * §7.2 step 10: added only when the response has none of them. `Authorization` is named
- * because browsers do not let `*` cover it.
+ * plane-0.5.md §7.2 step 10: added only when the response has none of them. `Authorization` is
+ * named because browsers do not let `*` cover it.
  */
 export const CORS_DEFAULTS: readonly Header[] = [
   ["Access-Control-Allow-Origin", "*"],
@@ -45,10 +45,10 @@ export function responseSuffix(backendId: string | null): ResponseSuffix {
 }
 
 /**
- * §7.2 steps 10–11 on an upstream response's fields: any `Server` (and, for a backend, any
- * `x-plane-backend-id`) is dropped, then `suffix` is appended, with the CORS defaults unless
- * the response names a CORS field itself. Names are compared by length first, so most fields
- * cost no lower-cased copy.
+ * plane-0.5.md §7.2 steps 10–11 on an upstream response's fields: any `Server` (and, for a backend,
+ * any `x-plane-backend-id`) is dropped, then `suffix` is appended, with the CORS defaults unless
+ * the response names a CORS field itself. Names are compared by length first, so most fields cost
+ * no lower-cased copy.
  */
 export function applyResponseSuffix(headers: readonly Header[], suffix: ResponseSuffix): Header[] {
   const out: Header[] = [];
@@ -84,14 +84,17 @@ export function validHeaderValue(value: string): boolean {
   return true;
 }
 
-/** The forward hooks `mod.ts` builds once per cached route (§7.5 monitor, tunnel registry). */
+/**
+ * The forward hooks `mod.ts` builds once per cached route (plane-0.5.md §7.5 monitor, tunnel
+ * registry).
+ */
 export type RouteHooks = Pick<ForwardDecision, "onResponse" | "onUpgrade">;
 
 export interface PreparedRoute {
   readonly route: RouteInfo;
   readonly hostname: string;
   readonly port: number;
-  /** The route's cluster, lower-cased (§7.4 compares hosts case-insensitively). */
+  /** The route's cluster, lower-cased (plane-0.5.md §7.4 compares hosts case-insensitively). */
   readonly cluster: string;
   /** Valid `x-verified-username` and `-user-data` fields: they go before `x-verified-path`. */
   readonly identityBefore: readonly Header[];
@@ -103,7 +106,7 @@ export interface PreparedRoute {
    */
   readonly skippedBefore: readonly string[];
   readonly skippedAfter: readonly string[];
-  /** §7.2 steps 10–11 for this backend's responses, as a function the engine calls. */
+  /** plane-0.5.md §7.2 steps 10–11 for this backend's responses, as a function the engine calls. */
   readonly responseHeaders: NonNullable<ForwardDecision["responseHeaders"]>;
   /** The last `Host` value accepted for this route, per listener (plain, TLS). */
   acceptedHost: [plain: string | null, tls: string | null];
@@ -123,7 +126,8 @@ export function splitAddress(address: string): { hostname: string; port: number 
 export function prepareRoute(token: string, route: RouteInfo): PreparedRoute {
   const before: Header[] = [];
   if (route.user !== null) before.push(["x-verified-username", route.user]);
-  // Dynamic tokens always carry user data (`{}` when none); static tokens never do (§7.2).
+  // Dynamic tokens always carry user data (`{}` when none); static tokens never do (plane-0.5.md
+  // §7.2).
   if (!isStaticToken(token)) {
     before.push(["x-verified-user-data", JSON.stringify(route.user_data ?? {})]);
   }

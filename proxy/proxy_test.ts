@@ -1,8 +1,9 @@
 /**
- * The proxy end to end on loopback: a fake controller (§7.6), the real engine behind
- * `serveProxy`, and real backends. One test per proxy row of the behaviour doc's §12 table
+ * The proxy end to end on loopback: a fake controller (plane-0.5.md §7.6), the real engine behind
+ * `serveProxy`, and real backends. One test per proxy row of plane-0.5.md §12 table
  * (proxy.rs, proxy_headers.rs, proxy_cors.rs, proxy_server_header.rs, proxy_ready.rs,
- * proxy_connection_monitor.rs), plus decisions.md's bounded waits, revocation and reconnects.
+ * proxy_connection_monitor.rs), plus decisions.md §2.10, §2.4: bounded waits, revocation,
+ * reconnects.
  */
 import assert from "node:assert/strict";
 import net from "node:net";
@@ -389,7 +390,7 @@ routing.test("proxy: a proxied 200 without CORS gets `*, Authorization` (proxy_v
   assert.equal(res.headers.get("access-control-allow-headers"), "*, Authorization");
 });
 
-routing.test("proxy: a backend's own CORS headers are left alone (§7.2 step 10)", async () => {
+routing.test("proxy: a backend's own CORS headers are left alone (plane-0.5.md §7.2 step 10)", async () => {
   await using h = await harness({
     backendHeaders: { "access-control-allow-origin": "https://app.example" },
   });
@@ -417,7 +418,7 @@ routing.test("proxy: /ready answers 503 on every worker before the controller co
 routing.test("proxy: a plain request marks the backend recently active (proxy_marks_backend_as_recently_active)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", route("b1", h.backend.address));
-  // Every worker's monitor sights the backend; the controller hears of it once (§7.5).
+  // Every worker's monitor sights the backend; the controller hears of it once (plane-0.5.md §7.5).
   await onEveryWorker(h, () => request(h.port, "/tok/"), (res) => res.status === 200, {
     always: true,
   });
@@ -483,7 +484,7 @@ routing.test("proxy: an open WebSocket keeps its backend alive on every revisit 
   await waitFor(async () => sum(await tunnelsPerWorker(h)) === 0, { message: "tunnel closed" });
 });
 
-routing.test("proxy: a route pending past the wait limit answers 504 (decisions.md)", async () => {
+routing.test("proxy: a route pending past the wait limit answers 504 (decisions.md §2.10)", async () => {
   await using h = await harness({ routeWaitMs: 100 });
   h.fake.routes.set("tok", "pending");
   const res = await request(h.port, "/tok/");
@@ -491,7 +492,7 @@ routing.test("proxy: a route pending past the wait limit answers 504 (decisions.
   assert.equal(res.headers.get("server"), SERVER_HEADER);
 });
 
-routing.test("proxy: a pending route is served once the controller sends it (§7.3)", async () => {
+routing.test("proxy: a pending route is served once the controller sends it (plane-0.5.md §7.3)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", "pending");
   const answer = request(h.port, "/tok/x");
@@ -504,7 +505,7 @@ routing.test("proxy: a pending route is served once the controller sends it (§7
   assert.equal(h.backend.seen[0]?.path, "/x");
 });
 
-routing.test("proxy: a reconnect re-asks pending tokens and serves the answer (decisions.md)", async () => {
+routing.test("proxy: a reconnect re-asks pending tokens and serves the answer (decisions.md §2.10)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", "pending");
   const answer = request(h.port, "/tok/");
@@ -515,7 +516,7 @@ routing.test("proxy: a reconnect re-asks pending tokens and serves the answer (d
   assert.deepEqual(routeRequests(h.fake.received), ["tok", "tok"]);
 });
 
-routing.test("proxy: TokenRevoked makes the next request 410 on every worker (decisions.md)", async () => {
+routing.test("proxy: TokenRevoked makes the next request 410 on every worker (decisions.md §2.4)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", route("b1", h.backend.address));
   await onEveryWorker(h, () => request(h.port, "/tok/"), (res) => res.status === 200, {
@@ -535,7 +536,7 @@ routing.test("proxy: TokenRevoked makes the next request 410 on every worker (de
   assert.deepEqual([...new Set(asked)], ["tok"]);
 });
 
-routing.test("proxy: BackendRemoved makes the next request 410 on every worker (§7.3)", async () => {
+routing.test("proxy: BackendRemoved makes the next request 410 on every worker (plane-0.5.md §7.3)", async () => {
   await using h = await harness();
   h.fake.routes.set("tok", route("b1", h.backend.address));
   await onEveryWorker(h, () => request(h.port, "/tok/"), (res) => res.status === 200, {
@@ -778,7 +779,7 @@ routing.test("proxy: /favicon.ico is a quiet 404 that asks the controller nothin
   assert.deepEqual(routeRequests(h.fake.received), []);
 });
 
-routing.test("proxy: the smuggling corpus gets a 4xx and a closed connection, and the backend never sees a smuggled request (targets.md)", async () => {
+routing.test("proxy: the smuggling corpus gets a 4xx and a closed connection, and the backend never sees a smuggled request (targets.md §4)", async () => {
   await using h = await harness({ limits: { maxHeadBytes: 4096 } });
   await using probe = await probeBackend();
   h.fake.routes.set("tok", route("be-p", `127.0.0.1:${probe.port}`));

@@ -1,5 +1,5 @@
 /**
- * The proxy's request rules as pure functions (behaviour doc §7.2, §7.4): what to answer
+ * The proxy's request rules as pure functions (plane-0.5.md §7.2, §7.4): what to answer
  * without a route (`/ready`, `/`, `/favicon.ico`, no token), how a token is cut from the
  * path, how a route turns into an upstream head (Host check, `x-verified-*`,
  * `x-forwarded-*`), and which headers every response carries (CORS defaults, `Server`,
@@ -34,7 +34,7 @@ export { CORS_DEFAULTS, SERVER_HEADER, splitAddress } from "./prepared_route.ts"
 /**
  * The longest token the controller accepts in a `RouteInfoRequest` (shared/protocol.ts): a
  * longer one could never resolve, so it is answered 410 without asking (real tokens are 43
- * or 45 characters, §14.4).
+ * or 45 characters, plane-0.5.md §14.4).
  */
 export const MAX_TOKEN_LENGTH = 1024;
 
@@ -79,7 +79,7 @@ export interface TokenTarget {
 }
 
 /**
- * §7.2 step 3 (Plane `get_and_maybe_remove_bearer_token`): the token is the first path
+ * plane-0.5.md §7.2 step 3 (Plane `get_and_maybe_remove_bearer_token`): the token is the first path
  * segment. A dynamic token is removed (`/tok/a/b?x=1` → `/a/b?x=1`, `/tok` and `/tok/` →
  * `/`); a static token (`s.…`) leaves the target untouched so apps can build absolute links
  * with it. Null when the first segment is empty.
@@ -96,7 +96,7 @@ export function extractToken(target: Target): TokenTarget | null {
 }
 
 /**
- * Path routing (Jamsocket spec §10.2, local development only): `/_plane_backend=<id>/rest?q`
+ * Path routing (jamsocket-api.md §10.2, local development only): `/_plane_backend=<id>/rest?q`
  * routes to backend `id` and asks it for `/rest?q`; `/_plane_backend=<id>` alone asks for `/`.
  * Unlike Plane 0.3, a query right after the id (`/_plane_backend=abc?x=1`) is kept as the
  * query, not swallowed into the id. Null when the prefix is missing or the id is not a name.
@@ -139,7 +139,10 @@ export interface RoutedRequest {
   /** Routed by `/_plane_backend=<id>/`: unknown backends are 404 and the Host is not checked. */
   pathRouted?: boolean;
   upstreamTarget: string;
-  /** §7.2 step 7: the original path, token included, without the query (`x-verified-path`). */
+  /**
+   * plane-0.5.md §7.2 step 7: the original path, token included, without the query
+   * (`x-verified-path`).
+   */
   path: string;
 }
 
@@ -151,7 +154,7 @@ export interface PrerouteOptions {
   pathRouting?: boolean | undefined;
 }
 
-/** §7.2 steps 1–3: answers that need no route, or the token to look up. */
+/** plane-0.5.md §7.2 steps 1–3: answers that need no route, or the token to look up. */
 export function preroute(
   head: RequestHead,
   options: PrerouteOptions,
@@ -161,13 +164,13 @@ export function preroute(
   if (target === null) return respond(400, { request });
   if (target.path === "/ready") return respond(options.ready ? 200 : 503, { request });
   if (target.path === "/") {
-    // §7.2 step 2: answered before any route lookup (proxy_root_no_redirect).
+    // plane-0.5.md §7.2 step 2: answered before any route lookup (proxy_root_no_redirect).
     if (options.rootRedirectUrl === undefined) return respond(400, { request });
     return respond(301, { headers: [["Location", options.rootRedirectUrl]] });
   }
   if (target.path === FAVICON_PATH) return respond(404, { message: FAVICON_MESSAGE, request });
   if (options.pathRouting) {
-    // Exclusive: without the prefix (or with a bad id) it is a 400 (§10.2).
+    // Exclusive: without the prefix (or with a bad id) it is a 400 (jamsocket-api.md §10.2).
     const routed = extractPathRoute(target);
     if (routed === null) return respond(400, { request });
     return { kind: "route", ...routed, pathRouted: true, path: target.path };
@@ -192,10 +195,10 @@ export type RouteResult =
   /** `prepared`: the route's per-request constants (the cache builds them once). */
   | { kind: "found"; route: RouteInfo; prepared?: PreparedRoute }
   | { kind: "gone" }
-  /** The route stayed pending past the wait limit (decisions.md: bounded waits → 504). */
+  /** The route stayed pending past the wait limit (decisions.md §2.10: bounded waits → 504). */
   | { kind: "timeout" };
 
-/** Callbacks the connection monitor hangs on a forwarded request (§7.5). */
+/** Callbacks the connection monitor hangs on a forwarded request (plane-0.5.md §7.5). */
 export interface ForwardHooks {
   onResponse?(status: number): void;
   /** `close` ends the tunnel from outside (a revoked token, issue 10 finding 5). */
@@ -223,11 +226,10 @@ export interface HostProblem {
 }
 
 /**
- * §7.4 against the route's cluster: missing (or repeated) or malformed Host → 400; a host
- * outside the cluster, or on another port (`shared/cluster.ts` `matchHost`) → 403; a backend
- * with a subdomain only answers on that subdomain → 403. `tls`: the request came in on the
- * HTTPS listener (its default port is 443, the plain one's 80). Null when the host is
- * acceptable.
+ * plane-0.5.md §7.4 against the route's cluster: missing (or repeated) or malformed Host → 400; a
+ * host outside the cluster, or on another port (`shared/cluster.ts` `matchHost`) → 403; a backend
+ * with a subdomain only answers on that subdomain → 403. `tls`: the request came in on the HTTPS
+ * listener (its default port is 443, the plain one's 80). Null when the host is acceptable.
  */
 export function hostError(
   headers: readonly Header[],
@@ -307,14 +309,14 @@ function connectionOptions(headers: readonly Header[]): Set<string> | null {
 }
 
 /**
- * §7.1 and §7.2 step 7: the upstream headers. A client must not forge the proxy's own headers,
- * so every inbound field that reads as one (`x-verified-*`, `x-forwarded-for`,
- * `x-forwarded-proto`, with `_` as `-` in any case: `reserved_header.ts`) is dropped. The
- * client's `Connection` list removes the client's own fields it names, never `Host`, and is not
- * forwarded: the engine writes its own `Connection`, and a list passed on could name a field
- * the proxy adds (issue 10, finding 2a). Everything else is kept in order; then the proxy's own
- * headers are appended. Returns the headers and the names of any skipped because their value
- * was not a valid header value.
+ * plane-0.5.md §7.1 and §7.2 step 7: the upstream headers. A client must not forge the proxy's own
+ * headers, so every inbound field that reads as one (`x-verified-*`, `x-forwarded-for`,
+ * `x-forwarded-proto`, with `_` as `-` in any case: `reserved_header.ts`) is dropped. The client's
+ * `Connection` list removes the client's own fields it names, never `Host`, and is not forwarded:
+ * the engine writes its own `Connection`, and a list passed on could name a field the proxy adds
+ * (issue 10, finding 2a). Everything else is kept in order; then the proxy's own headers are
+ * appended. Returns the headers and the names of any skipped because their value was not a valid
+ * header value.
  */
 export function upstreamHeaders(
   head: RequestHead,
@@ -358,8 +360,8 @@ const FORWARDED_HTTPS: Header = ["x-forwarded-proto", "https"];
 const NO_NAMES: readonly string[] = Object.freeze([]);
 
 /**
- * §7.2 steps 10–11: CORS defaults unless the response names any CORS header itself, our
- * `Server` in place of any other, and (for proxied responses) `x-plane-backend-id`.
+ * plane-0.5.md §7.2 steps 10–11: CORS defaults unless the response names any CORS header itself,
+ * our `Server` in place of any other, and (for proxied responses) `x-plane-backend-id`.
  */
 export function responseHeaders(headers: readonly Header[], backendId: string | null): Header[] {
   return applyResponseSuffix(
@@ -397,9 +399,9 @@ function acceptOf(headers: readonly Header[]): string | null {
 
 /**
  * A proxy-generated response with CORS and `Server` headers. Plane sends an empty body
- * (§7.2); an error here (4xx/5xx) carries `error_body.ts`'s JSON, or its HTML page when the
- * request prefers HTML (issue 10 finding 7, issue 12 item 3), with `message` or the status's
- * default one.
+ * (plane-0.5.md §7.2); an error here (4xx/5xx) carries `error_body.ts`'s JSON, or its HTML page
+ * when the request prefers HTML (issue 10 finding 7, issue 12 item 3), with `message` or the
+ * status's default one.
  */
 export function respond(status: number, options: RespondOptions = {}): RespondDecision {
   const extra = options.headers ?? [];
@@ -432,8 +434,8 @@ export function engineErrorResponse(
 }
 
 /**
- * §7.2 steps 4–11 once the cache answered: 410 for no route, 504 for a wait past the limit,
- * the Host checks, then a forward to the backend's address keeping the original Host.
+ * plane-0.5.md §7.2 steps 4–11 once the cache answered: 410 for no route, 504 for a wait past the
+ * limit, the Host checks, then a forward to the backend's address keeping the original Host.
  */
 export function routeDecision(
   head: RequestHead,
@@ -451,7 +453,8 @@ export function routeDecision(
     return { decision: respond(504, { request: head.headers }), skipped: [] };
   }
   const prepared = result.prepared ?? prepareRoute(request.token, result.route);
-  // Path routing replaces host-based routing (§10.2): any Host reaches the backend by its id.
+  // Path routing replaces host-based routing (jamsocket-api.md §10.2): any Host reaches the backend
+  // by its id.
   const problem = request.pathRouted
     ? null
     : preparedHostError(head.headers, prepared, connection.tls);

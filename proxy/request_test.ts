@@ -50,7 +50,7 @@ function get(headers: readonly Header[], name: string): string[] {
   return headers.filter(([n]) => n.toLowerCase() === name).map(([, v]) => v);
 }
 
-Deno.test("extractToken() mirrors Plane's request.rs cases (§7.2 step 3, §12)", () => {
+Deno.test("extractToken() mirrors Plane's request.rs cases (plane-0.5.md §7.2 step 3, §12)", () => {
   assert.deepEqual(tokenOf("/foo/bar"), { token: "foo", upstreamTarget: "/bar" });
   assert.deepEqual(tokenOf("/foo"), { token: "foo", upstreamTarget: "/" });
   assert.deepEqual(tokenOf("/foo/"), { token: "foo", upstreamTarget: "/" });
@@ -75,14 +75,14 @@ Deno.test("splitTarget() reduces absolute-form and refuses targets without a pat
   assert.equal(splitTarget("plane.test:443"), null);
 });
 
-Deno.test("preroute() answers /ready 200 or 503 from the controller connection (§7.2 step 1)", () => {
+Deno.test("preroute() answers /ready 200 or 503 from the controller connection (plane-0.5.md §7.2 step 1)", () => {
   assert.equal((preroute(head("/ready"), { ready: true }) as { status: number }).status, 200);
   assert.equal((preroute(head("/ready"), { ready: false }) as { status: number }).status, 503);
   // The query does not change the path (`/ready?x` is still the health check).
   assert.equal((preroute(head("/ready?x=1"), { ready: true }) as { status: number }).status, 200);
 });
 
-Deno.test("preroute() answers / with 400, or 301 to the root redirect (§7.2 step 2)", () => {
+Deno.test("preroute() answers / with 400, or 301 to the root redirect (plane-0.5.md §7.2 step 2)", () => {
   const plain = preroute(head("/"), { ready: true });
   assert.equal(plain.kind, "respond");
   if (plain.kind !== "respond") return;
@@ -159,7 +159,7 @@ Deno.test("preroute() on a path-routing proxy routes only the exact prefix and a
   }
 });
 
-Deno.test("hostError() applies §7.4 against the route's cluster, ports included", () => {
+Deno.test("hostError() applies plane-0.5.md §7.4 against the route's cluster, ports included", () => {
   const sub = { ...ROUTE, subdomain: "mysubdomain" };
   const cases: [Header[], RouteInfo, 400 | 403 | null][] = [
     [[], ROUTE, 400],
@@ -258,7 +258,7 @@ Deno.test("upstreamHeaders() applies Connection to the client's fields only, nev
   assert.deepEqual(get(headers, "x-forwarded-for"), ["127.0.0.1"]);
 });
 
-Deno.test("upstreamHeaders() gives static tokens no user data and an empty secret (§7.2 step 7)", () => {
+Deno.test("upstreamHeaders() gives static tokens no user data and an empty secret (plane-0.5.md §7.2 step 7)", () => {
   const request = routed("/s.abc123/foobar");
   const route = { ...ROUTE, "secret_token": "", user: null, "user_data": null };
   const { headers } = upstreamHeaders(head("/s.abc123/foobar"), CONN, request, route);
@@ -278,7 +278,7 @@ Deno.test("upstreamHeaders() skips a header whose value is not a valid header va
   assert.deepEqual(get(headers, "x-verified-username"), []);
 });
 
-Deno.test("responseHeaders() adds CORS defaults only when the backend set none (§7.2 step 10)", () => {
+Deno.test("responseHeaders() adds CORS defaults only when the backend set none (plane-0.5.md §7.2 step 10)", () => {
   const plain = responseHeaders([["Server", "nginx"], ["Content-Type", "text/plain"]], "b1");
   assert.deepEqual(get(plain, "access-control-allow-origin"), ["*"]);
   assert.deepEqual(get(plain, "access-control-allow-methods"), ["*"]);

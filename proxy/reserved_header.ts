@@ -1,5 +1,5 @@
 /**
- * Header names only the proxy may set (behaviour doc §7.2 step 7): `x-verified-*` and
+ * Header names only the proxy may set (plane-0.5.md §7.2 step 7): `x-verified-*` and
  * `x-forwarded-for` / `x-forwarded-proto`. A client's field is refused when its name, with `_`
  * read as `-` and case folded, is one of them: CGI, WSGI, PHP and some Node stacks map
  * `X_Verified_Username` and `x-verified-username` to the same variable

@@ -1,5 +1,5 @@
 /**
- * Token → route lookups for the proxy (behaviour doc §7.3, decisions.md "route-info waits"):
+ * Token → route lookups for the proxy (plane-0.5.md §7.3, decisions.md §2.10):
  * an LRU of 1,000 tokens holding the controller's answers, negative ones included; one pending
  * lookup (and one `RouteInfoRequest`) per token however many requests wait on it; every wait
  * bounded (Plane's had none, so a lost answer hung the browser); pending tokens re-asked after
@@ -12,15 +12,15 @@ import type { RouteResult } from "./request.ts";
 import { prepareRoute } from "./prepared_route.ts";
 
 export interface RouteCacheOptions {
-  /** Cached tokens (§7.3: 1,000). */
+  /** Cached tokens (plane-0.5.md §7.3: 1,000). */
   capacity?: number | undefined;
-  /** Longest a request waits for a pending route before 504 (decisions.md: 5 min). */
+  /** Longest a request waits for a pending route before 504 (decisions.md §2.10: 5 min). */
   waitMs?: number | undefined;
   /**
    * Age after which a cached route is re-asked in the background on its next hit. The
-   * controller refuses expired (1 h) tokens at lookup (decisions.md), so this is how a cached
+   * controller refuses expired (1 h) tokens at lookup (decisions.md §2.4), so this is how a cached
    * token stops working once it expires; the request itself is served from the cache, with
-   * no round trip (targets.md).
+   * no round trip (targets.md §3).
    */
   revalidateMs?: number | undefined;
   now?: () => number;
@@ -140,7 +140,7 @@ export class RouteCache {
     this.#settle(token, this.#store(token, route).found ?? GONE);
   }
 
-  /** `BackendRemoved` (§7.3): every cached token of that backend now answers 410. */
+  /** `BackendRemoved` (plane-0.5.md §7.3): every cached token of that backend now answers 410. */
   backendRemoved(backend: string): void {
     this.#removed.delete(backend);
     this.#removed.set(backend, this.#now());
@@ -156,7 +156,7 @@ export class RouteCache {
     }
   }
 
-  /** `TokenRevoked` (decisions.md): the token answers 410 from now on, waits included. */
+  /** `TokenRevoked` (decisions.md §2.4): the token answers 410 from now on, waits included. */
   tokenRevoked(token: string): void {
     this.#revoked.add(token);
     if (this.#revoked.size > REVOKED_CAPACITY) {
@@ -169,7 +169,7 @@ export class RouteCache {
   /**
    * The controller connection is up (first time or again): lookups may ask from now on, and
    * every pending token is asked again, since an answer owed by the previous connection is
-   * lost with it (decisions.md).
+   * lost with it (decisions.md §2.10).
    */
   connected(): void {
     this.#everConnected = true;

@@ -56,7 +56,7 @@ Deno.test("RouteCache shares one request among concurrent lookups of a token", a
   assert.deepEqual(sent, ["tok"]);
 });
 
-Deno.test("RouteCache caches negative answers (§7.3)", async () => {
+Deno.test("RouteCache caches negative answers (plane-0.5.md §7.3)", async () => {
   const { cache, sent } = harness();
   cache.connected();
   const pending = cache.lookup("nope");
@@ -76,7 +76,7 @@ Deno.test("RouteCache times a pending lookup out and forgets the token", async (
   assert.deepEqual(found(cache.lookup("slow")), route("b1"));
 });
 
-Deno.test("RouteCache re-asks every pending token on reconnect (decisions.md)", async () => {
+Deno.test("RouteCache re-asks every pending token on reconnect (decisions.md §2.10)", async () => {
   const { cache, sent, link } = harness();
   cache.connected();
   link.up = false;

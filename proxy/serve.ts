@@ -1,5 +1,5 @@
 /**
- * Listeners for a standalone proxy (behaviour doc §7.1): `node:net` (and `node:tls`) servers
+ * Listeners for a standalone proxy (plane-0.5.md §7.1): `node:net` (and `node:tls`) servers
  * handing each accepted socket to the engine, which asks the proxy's `decide`. With HTTPS the
  * plain port only redirects. Shutdown stops accepting, lets in-flight requests finish for up
  * to the grace period (Plane: 10 s), then closes what is left. `mod.ts` binds nothing; this
@@ -19,7 +19,7 @@ import { type CertPair, readCertFile, redirectDecision, watchCertFile } from "./
 import type { Logger } from "../shared/log.ts";
 
 export interface ServeOptions {
-  /** §7.1: all interfaces (`0.0.0.0`); tests use loopback. */
+  /** plane-0.5.md §7.1: all interfaces (`0.0.0.0`); tests use loopback. */
   hostname: string;
   /** Plain HTTP port (0 picks one); with `https` it only redirects. */
   httpPort: number;
@@ -65,7 +65,10 @@ function listen(
   });
 }
 
-/** Waits until the certificate file exists and parses (§7.1: no HTTPS until there is a cert). */
+/**
+ * Waits until the certificate file exists and parses (plane-0.5.md §7.1: no HTTPS until there is a
+ * cert).
+ */
 async function waitForCert(
   path: string,
   log: Logger,
@@ -164,13 +167,14 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
       track(socket);
       engine.handle(socket, { remoteAddress: socket.remoteAddress ?? "", tls: true });
     });
-    // §7.1: handshake failures are logged with the peer address.
+    // plane-0.5.md §7.1: handshake failures are logged with the peer address.
     server.on("tlsClientError", (err: Error, socket: tls.TLSSocket) => {
       log.warn("TLS handshake failed", { peer: socket.remoteAddress, err: err.message });
     });
     const watcher = watchCertFile(https.certPath, {
       onChange(pair) {
-        // New handshakes use the new certificate; open connections keep theirs (§10.4 step 7).
+        // New handshakes use the new certificate; open connections keep theirs (plane-0.5.md §10.4
+        // step 7).
         server.setSecureContext({ cert: pair.cert, key: pair.key });
         log.info("Certificate reloaded", { path: https.certPath });
       },
@@ -181,7 +185,7 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
     closers.push(() => watcher.close());
     servers.push(server);
     httpsPort = await listen(server, https.port, options.hostname, options.reusePort);
-    // §7.1: in HTTPS mode the plain port answers everything with a redirect.
+    // plane-0.5.md §7.1: in HTTPS mode the plain port answers everything with a redirect.
     plain = createEngine({ decide: redirectDecision, errorResponse: engineErrorResponse });
     engines.push(plain);
   }
@@ -227,7 +231,7 @@ export async function serveProxy(proxy: Proxy, options: ServeOptions): Promise<P
         listener.close();
         await accepting;
         // The engines end idle keep-alive connections at once and let requests in flight
-        // finish; past the grace period whatever is left is destroyed (§7.1: 10 s).
+        // finish; past the grace period whatever is left is destroyed (plane-0.5.md §7.1: 10 s).
         const grace = new AbortController();
         const timer = setTimeout(() => grace.abort(), graceMs);
         await Promise.all(engines.map((engine) => engine.close({ signal: grace.signal })));

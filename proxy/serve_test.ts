@@ -1,5 +1,5 @@
 /**
- * `serveProxy()` listeners (behaviour doc §7.1, §10.4, dynamic-proxy tests): HTTPS with
+ * `serveProxy()` listeners (plane-0.5.md §7.1, §10.4, dynamic-proxy tests): HTTPS with
  * Plane's certificate file, a certificate reload that new handshakes see while open
  * connections carry on, the HTTP→HTTPS redirect port, and graceful shutdown.
  */
@@ -136,7 +136,7 @@ Deno.test("serveProxy() tells backends x-forwarded-proto https behind TLS", asyn
   }
 });
 
-Deno.test("serveProxy() with HTTPS redirects every plain request, /ready included (§7.1)", async () => {
+Deno.test("serveProxy() with HTTPS redirects every plain request, /ready included (plane-0.5.md §7.1)", async () => {
   await using fake = startFakeController();
   const proxy = await startProxy(fake);
   const server = await serveProxy(proxy, {

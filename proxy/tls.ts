@@ -1,5 +1,5 @@
 /**
- * HTTPS for the proxy (behaviour doc §7.1, §10.4), without ACME: Plane's certificate JSON
+ * HTTPS for the proxy (plane-0.5.md §7.1, §10.4), without ACME: Plane's certificate JSON
  * `{"cert": PEM chain, "key": PEM key}` is loaded at start (the HTTPS listener waits for it),
  * and re-read when the file changes so a renewed certificate reaches new handshakes while
  * open connections carry on. The HTTP listener then only redirects to HTTPS.
@@ -12,7 +12,7 @@ export interface CertPair {
   key: string;
 }
 
-/** Parses Plane's certificate file (§10.4); an Error says what is wrong. */
+/** Parses Plane's certificate file (plane-0.5.md §10.4); an Error says what is wrong. */
 export function parseCertFile(text: string): CertPair | Error {
   let json: unknown;
   try {
@@ -34,8 +34,8 @@ export function parseCertFile(text: string): CertPair | Error {
 }
 
 /**
- * §7.1: the `Location` of the HTTP listener's redirect, `https://{host without port}{path}
- * {?query}`; null when the Host is missing or not a host (→ 400).
+ * plane-0.5.md §7.1: the `Location` of the HTTP listener's redirect, `https://{host without
+ * port}{path} {?query}`; null when the Host is missing or not a host (→ 400).
  */
 export function httpsRedirectLocation(
   host: string | null,
@@ -57,7 +57,10 @@ export function httpsRedirectLocation(
   return `https://${name}${split.path}${split.query}`;
 }
 
-/** The HTTP listener's whole behaviour with HTTPS on (§7.1): everything, `/ready` included, redirects. */
+/**
+ * The HTTP listener's whole behaviour with HTTPS on (plane-0.5.md §7.1): everything, `/ready`
+ * included, redirects.
+ */
 export function redirectDecision(head: RequestHead): RespondDecision {
   const host = singleHeader(head.headers, "host");
   const location = httpsRedirectLocation(host === "many" ? null : host, head.target);

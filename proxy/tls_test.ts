@@ -7,7 +7,7 @@ import { SERVER_HEADER } from "./request.ts";
 // `openssl x509 -req`. Two CAs let a test tell which certificate a handshake presented.
 const CERT1 = new URL("./testdata/cert1.json", import.meta.url);
 
-Deno.test("parseCertFile() reads Plane's {cert, key} JSON (§10.4)", async () => {
+Deno.test("parseCertFile() reads Plane's {cert, key} JSON (plane-0.5.md §10.4)", async () => {
   const pair = parseCertFile(await Deno.readTextFile(CERT1));
   assert.ok(!(pair instanceof Error));
   assert.match(pair.cert, /BEGIN CERTIFICATE/);
@@ -26,7 +26,7 @@ Deno.test("parseCertFile() reads Plane's {cert, key} JSON (§10.4)", async () =>
   }
 });
 
-Deno.test("httpsRedirectLocation() drops the port and keeps path and query (§7.1)", () => {
+Deno.test("httpsRedirectLocation() drops the port and keeps path and query (plane-0.5.md §7.1)", () => {
   assert.equal(httpsRedirectLocation("foo.bar.baz", "/"), "https://foo.bar.baz/");
   assert.equal(
     httpsRedirectLocation("foo.bar.baz:8080", "/a/b?x=1&y"),

@@ -1,7 +1,8 @@
 /**
  * Which token opened each upgraded connection (WebSocket tunnel), so that revoking a token
- * closes its tunnels (issue 10 finding 5; decisions.md `TokenRevoked`). Plane 0.5 checks a token
- * only when a request arrives, so a tunnel outlived its revocation for as long as it stayed open.
+ * closes its tunnels (issue 10 finding 5; decisions.md §2.4 `TokenRevoked`). Plane 0.5 checks a
+ * token only when a request arrives, so a tunnel outlived its revocation for as long as it stayed
+ * open.
  *
  * `BackendRemoved` (a backend terminating) closes nothing here: tunnels already open stay until
  * the backend exits and closes them itself.

@@ -4,7 +4,7 @@
  * socket in this thread. Controller messages (route answers, `BackendRemoved`, `TokenRevoked`)
  * reach every worker; route requests for a token already asked are not asked again; a backend's
  * keepalives reach the controller once per interval however many workers see its traffic
- * (§7.5). A worker that dies is logged and replaced; `close` drains every worker.
+ * (plane-0.5.md §7.5). A worker that dies is logged and replaced; `close` drains every worker.
  */
 import { startControllerLink } from "./controller_link.ts";
 import type { EngineStats } from "./engine/engine.ts";
@@ -23,11 +23,13 @@ export interface ProxyWorkersOptions
   maxConnections?: number | undefined;
   controllerUrl: string;
   secret?: string | undefined;
-  /** Keepalive revisit interval (§7.5: 7 s). */
+  /** Keepalive revisit interval (plane-0.5.md §7.5: 7 s). */
   keepAliveIntervalMs?: number | undefined;
   backoffInitialMs?: number | undefined;
   backoffMaxMs?: number | undefined;
-  /** The ACME certificate manager: lease answers go to it, not to the workers (§10.3). */
+  /**
+   * The ACME certificate manager: lease answers go to it, not to the workers (plane-0.5.md §10.3).
+   */
   certClient?: CertLinkClient | undefined;
   log: Logger;
 }
@@ -207,7 +209,7 @@ export async function startProxyWorkers(options: ProxyWorkersOptions): Promise<P
       if (link.send(message)) asked.add(token);
     } else if ("KeepAlive" in message) {
       // Each worker's monitor sends on first sight and every interval; one per interval is
-      // enough for the controller's idle sweep (§6.7). The slack absorbs timer jitter.
+      // enough for the controller's idle sweep (plane-0.5.md §6.7). The slack absorbs timer jitter.
       const now = Date.now();
       const last = keptAlive.get(message.KeepAlive);
       if (last !== undefined && now - last < intervalMs * 0.9) return;

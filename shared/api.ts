@@ -1,6 +1,6 @@
 /**
- * HTTP API bodies of the controller (behaviour doc §2), with the extensions of decisions.md.
- * Names are validated on input (Plane accepts any string and fails later, §2.1).
+ * HTTP API bodies of the controller (plane-0.5.md §2), with the extensions of decisions.md §3.
+ * Names are validated on input (Plane accepts any string and fails later, plane-0.5.md §2.1).
  */
 import { z } from "zod";
 import { BackendName, DroneName } from "./names.ts";
@@ -26,7 +26,8 @@ export const SpawnConfig = z.object({
   id: BackendName.nullish(),
   cluster: ClusterName.nullish(),
   pool: SafeText.max(255).default(""),
-  // Opaque to the controller (§2.2); the drone's runtime interprets it. Must be an object.
+  // Opaque to the controller (plane-0.5.md §2.2); the drone's runtime interprets it. Must be an
+  // object.
   executable: SafeJsonObject,
   lifetime_limit_seconds: Seconds.nullish(),
   max_idle_seconds: Seconds.nullish(),
@@ -91,7 +92,7 @@ export type NodeState = z.infer<typeof NodeState>;
 export const DroneState = z.object({
   ready: z.boolean(),
   draining: z.boolean(),
-  // null (not a 500 as in Plane) for a drone that has not heartbeated yet (decisions.md).
+  // null (not a 500 as in Plane) for a drone that has not heartbeated yet (decisions.md §2.13).
   last_heartbeat_age: z.number().int().nullable(),
   backend_count: z.number().int(),
   node: NodeState,
@@ -104,7 +105,7 @@ export const ClusterState = z.object({
 });
 export type ClusterState = z.infer<typeof ClusterState>;
 
-/** `GET /ctrl/b/{backend}` (decisions.md extension 6). */
+/** `GET /ctrl/b/{backend}` (decisions.md §3.6). */
 export const BackendInfo = z.object({
   id: BackendName,
   cluster: z.string(),
@@ -131,8 +132,8 @@ export type BackendList = z.infer<typeof BackendList>;
 export { BackendStatusStreamEntry };
 
 /**
- * One resource sample of a backend as the dashboard shows it (decisions.md extension 10): the
- * drone's `BackendMetrics` (behaviour doc §3.8) with CPU as a percentage (`cpu_used / sys_cpu`;
+ * One resource sample of a backend as the dashboard shows it (decisions.md §3.10): the
+ * drone's `BackendMetrics` (plane-0.5.md §3.8) with CPU as a percentage (`cpu_used / sys_cpu`;
  * null for a sample with no CPU interval behind it) and `time` the controller's receipt time.
  */
 export const UsageSample = z.object({

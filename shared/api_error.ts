@@ -1,4 +1,4 @@
-/** The API error vocabulary (behaviour doc §2.1) and its JSON body `{id, kind, message}`. */
+/** The API error vocabulary (plane-0.5.md §2.1) and its JSON body `{id, kind, message}`. */
 import { z } from "zod";
 
 export const ApiErrorKind = z.enum([

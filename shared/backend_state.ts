@@ -1,5 +1,5 @@
 /**
- * The backend lifecycle (behaviour doc §4): ordered statuses with gapped ranks, and the
+ * The backend lifecycle (plane-0.5.md §4): ordered statuses with gapped ranks, and the
  * `BackendState` union internally tagged by `status`, exactly as Plane 0.5 puts it on the wire.
  */
 import { z } from "zod";
@@ -16,7 +16,10 @@ export const BackendStatus = z.enum([
 ]);
 export type BackendStatus = z.infer<typeof BackendStatus>;
 
-/** §4.2: stored in `backend.last_status_number`; updates apply only when strictly greater. */
+/**
+ * plane-0.5.md §4.2: stored in `backend.last_status_number`; updates apply only when strictly
+ * greater.
+ */
 export const STATUS_RANK: Readonly<Record<BackendStatus, number>> = {
   scheduled: 10,
   loading: 20,
@@ -94,7 +97,7 @@ export function addressOf(state: BackendState): string | null {
   return state.status === "waiting" || state.status === "ready" ? state.address : null;
 }
 
-/** Public status entry (§2.9): optional fields omitted rather than null. */
+/** Public status entry (plane-0.5.md §2.9): optional fields omitted rather than null. */
 export const BackendStatusStreamEntry = z.object({
   status: BackendStatus,
   termination_reason: TerminationReason.optional(),
@@ -107,8 +110,8 @@ export const BackendStatusStreamEntry = z.object({
 export type BackendStatusStreamEntry = z.infer<typeof BackendStatusStreamEntry>;
 
 /**
- * Converts a stored state into its public form. Addresses are never exposed (§2.9).
- * Unlike Plane, `exit_error` is omitted when the exit code is unknown (decisions.md).
+ * Converts a stored state into its public form. Addresses are never exposed (plane-0.5.md §2.9).
+ * Unlike Plane, `exit_error` is omitted when the exit code is unknown (decisions.md §2.14).
  */
 export function toStatusEntry(state: BackendState, timeMs: number): BackendStatusStreamEntry {
   const entry: BackendStatusStreamEntry = { status: state.status, time: Math.round(timeMs) };
@@ -136,7 +139,7 @@ const SIGNAL_EXIT_CODES: readonly number[] = [143, 137];
 /**
  * Whether an exit is an error (issue 12): a non-zero code, unless the backend was being
  * terminated and died of the signal the drone sent it (soft: SIGTERM, then SIGKILL after the
- * grace period; hard: SIGKILL). Undefined when the code is unknown (decisions.md).
+ * grace period; hard: SIGKILL). Undefined when the code is unknown (decisions.md §2.14).
  */
 export function isExitError(
   termination: TerminationKind | null,
@@ -147,7 +150,10 @@ export function isExitError(
   return !(termination !== null && SIGNAL_EXIT_CODES.includes(exitCode));
 }
 
-/** True once a backend has begun terminating (proxies get no new route info then, §7.6). */
+/**
+ * True once a backend has begun terminating (proxies get no new route info then, plane-0.5.md
+ * §7.6).
+ */
 export function isTerminatingOrBeyond(status: BackendStatus): boolean {
   return STATUS_RANK[status] >= STATUS_RANK.terminating;
 }

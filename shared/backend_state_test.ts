@@ -7,12 +7,12 @@ import {
   toStatusEntry,
 } from "./backend_state.ts";
 
-Deno.test("STATUS_RANK orders the lifecycle with Plane's gapped numbers (§4.2)", () => {
+Deno.test("STATUS_RANK orders the lifecycle with Plane's gapped numbers (plane-0.5.md §4.2)", () => {
   const ranks = BackendStatus.options.map((s) => STATUS_RANK[s]);
   assert.deepEqual(ranks, [10, 20, 30, 40, 50, 60, 65, 70]);
 });
 
-Deno.test("BackendState parses Plane's wire examples (§4.1)", () => {
+Deno.test("BackendState parses Plane's wire examples (plane-0.5.md §4.1)", () => {
   const examples = [
     { status: "scheduled" },
     { status: "waiting", address: "10.0.0.5:49153" },

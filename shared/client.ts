@@ -1,6 +1,6 @@
 /**
- * A typed client for the controller's HTTP API (behaviour doc §2 and the extensions of
- * decisions.md), for app servers, the CLI and tests. Every answer is checked against the
+ * A typed client for the controller's HTTP API (plane-0.5.md §2 and the extensions of
+ * decisions.md §3), for app servers, the CLI and tests. Every answer is checked against the
  * schemas of `api.ts` and `backend_state.ts`; a non-2xx answer becomes a `PlaneApiError`.
  *
  * It uses only `fetch`, `TextDecoder`, `AbortSignal` and timers, so it runs unchanged in Deno,

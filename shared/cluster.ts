@@ -1,6 +1,7 @@
 /**
- * Cluster names are the public `host[:port]` that end users reach backends on (behaviour doc
- * §1.1). This module validates them, builds connect URLs (§2.2) and parses subdomains (§7.4).
+ * Cluster names are the public `host[:port]` that end users reach backends on (plane-0.5.md
+ * §1.1). This module validates them, builds connect URLs (plane-0.5.md §2.2) and parses subdomains
+ * (plane-0.5.md §7.4).
  */
 import { z } from "zod";
 
@@ -52,20 +53,23 @@ export function clusterPort(cluster: string): number | null {
   return Number(match[1]);
 }
 
-/** HTTPS unless the cluster names a port other than 443 (§1.1). */
+/** HTTPS unless the cluster names a port other than 443 (plane-0.5.md §1.1). */
 export function clusterIsHttps(cluster: string): boolean {
   const port = clusterPort(cluster);
   return port === null || port === 443;
 }
 
-/** `{proto}://[{subdomain}.]{cluster}/{token}/` (§2.2). */
+/** `{proto}://[{subdomain}.]{cluster}/{token}/` (plane-0.5.md §2.2). */
 export function connectionUrl(cluster: string, token: string, subdomain: string | null): string {
   const proto = clusterIsHttps(cluster) ? "https" : "http";
   const host = subdomain ? `${subdomain}.${cluster}` : cluster;
   return `${proto}://${host}/${token}/`;
 }
 
-/** What a Host header names within a cluster (§7.4): its subdomain, or why it is refused. */
+/**
+ * What a Host header names within a cluster (plane-0.5.md §7.4): its subdomain, or why it is
+ * refused.
+ */
 export type HostMatch =
   | { ok: true; subdomain: string | null }
   /** 400: not `host[:port]` at all; 403: a well-formed host outside the cluster. */
@@ -98,14 +102,14 @@ function splitHostPort(value: string): { name: string; port: number | null } | n
 }
 
 /**
- * The subdomain a Host header (lower-cased) names within a cluster (§7.4): `null` for the
- * cluster itself, the prefix for `prefix.cluster`. Ports must match: a cluster that names one
- * (`localhost:9090`) takes exactly that port, or none when it is 80 or 443 (the scheme's
- * default, which browsers omit); a cluster without one (public HTTPS, §1.1) takes no port,
- * `:443`, or `listenerPort` (the default port of the listener the request came in on: 80 for
- * plain HTTP behind a TLS-ending load balancer). Plane strips a trailing `:443` from any
- * host, which let `sub.localhost:9090:443` through (issue 10, finding 8): a host that is not
- * `host[:port]` is a 400 here, one outside the cluster a 403.
+ * The subdomain a Host header (lower-cased) names within a cluster (plane-0.5.md §7.4): `null` for
+ * the cluster itself, the prefix for `prefix.cluster`. Ports must match: a cluster that names one
+ * (`localhost:9090`) takes exactly that port, or none when it is 80 or 443 (the scheme's default,
+ * which browsers omit); a cluster without one (public HTTPS, plane-0.5.md §1.1) takes no port,
+ * `:443`, or `listenerPort` (the default port of the listener the request came in on: 80 for plain
+ * HTTP behind a TLS-ending load balancer). Plane strips a trailing `:443` from any host, which let
+ * `sub.localhost:9090:443` through (issue 10, finding 8): a host that is not `host[:port]` is a 400
+ * here, one outside the cluster a 403.
  */
 export function matchHost(host: string, cluster: string, listenerPort: number): HostMatch {
   const parsed = splitHostPort(host);

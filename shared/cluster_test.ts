@@ -16,19 +16,19 @@ Deno.test("clusterNameError() accepts host[:port] and rejects everything else", 
   }
 });
 
-Deno.test("clusterIsHttps() is true without a port or with 443 (§1.1)", () => {
+Deno.test("clusterIsHttps() is true without a port or with 443 (plane-0.5.md §1.1)", () => {
   assert.equal(clusterIsHttps("c1.example.com"), true);
   assert.equal(clusterIsHttps("c1.example.com:443"), true);
   assert.equal(clusterIsHttps("localhost:9090"), false);
 });
 
-Deno.test("connectionUrl() builds {proto}://[{sub}.]{cluster}/{token}/ (§2.2)", () => {
+Deno.test("connectionUrl() builds {proto}://[{sub}.]{cluster}/{token}/ (plane-0.5.md §2.2)", () => {
   assert.equal(connectionUrl("plane.test", "tok", null), "https://plane.test/tok/");
   assert.equal(connectionUrl("plane.test", "tok", "sub"), "https://sub.plane.test/tok/");
   assert.equal(connectionUrl("localhost:9090", "tok", null), "http://localhost:9090/tok/");
 });
 
-Deno.test("matchHost() follows §7.4 and matches ports exactly", () => {
+Deno.test("matchHost() follows plane-0.5.md §7.4 and matches ports exactly", () => {
   const cases: [host: string, cluster: string, listenerPort: number, expected: HostMatch][] = [
     // Plane's cases (request.rs).
     ["plane.test", "plane.test", 80, { ok: true, subdomain: null }],

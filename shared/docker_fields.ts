@@ -1,5 +1,5 @@
 /**
- * Syntax of the Docker executable's `network_name` and `mount` (behaviour doc §3.1, §3.4),
+ * Syntax of the Docker executable's `network_name` and `mount` (plane-0.5.md §3.1, §3.4),
  * checked by the controller at connect and again by the drone's container builder (issue 10,
  * finding 8). Both end up in Docker strings with their own syntax: `NetworkMode` reads
  * `container:<id>`, `host` and `none` as modes, and a bind is `src:dst[:opts]`.

@@ -2,7 +2,7 @@
  * Wire schemas of the Jamsocket-compatible API (jamsocket-api.md §3, §4): what the official
  * clients send and what they parse. Requests are lenient (unknown fields are dropped, nulls are
  * treated as absent); responses are strict: times are ISO-8601 strings and optional fields are
- * omitted, never `null` (§3.2, `isBackendState`).
+ * omitted, never `null` (jamsocket-api.md §3.2, `isBackendState`).
  */
 import { z } from "zod";
 import { BackendStatus, TerminationKind, TerminationReason } from "./backend_state.ts";
@@ -12,7 +12,7 @@ import { SafeJsonObject, SafeText } from "./safe_text.ts";
 const Seconds = z.number().int().min(1).max(2_147_483_647);
 const EnvMap = z.record(SafeText, SafeText);
 
-/** §3.1: keys are any string up to 128 characters, namespaced per service. */
+/** jamsocket-api.md §3.1: keys are any string up to 128 characters, namespaced per service. */
 export const JamsocketKey = SafeText.min(1, "must not be empty").max(
   128,
   "must be at most 128 characters",
@@ -26,7 +26,9 @@ export const JamsocketResourceLimits = z.object({
   disk_limit_bytes: z.number().int().positive().nullish(),
 });
 
-/** §3.1 SpawnConfig. The image is never the caller's: the service map resolves it. */
+/**
+ * jamsocket-api.md §3.1 SpawnConfig. The image is never the caller's: the service map resolves it.
+ */
 export const JamsocketSpawnConfig = z.object({
   tag: SafeText.min(1).max(255).nullish(),
   cluster: SafeText.nullish(),
@@ -40,7 +42,10 @@ export const JamsocketSpawnConfig = z.object({
 });
 export type JamsocketSpawnConfig = z.infer<typeof JamsocketSpawnConfig>;
 
-/** `POST /v2/service/{account}/{service}[/{environment}]/connect` body (§3.1); `{}` when empty. */
+/**
+ * `POST /v2/service/{account}/{service}[/{environment}]/connect` body (jamsocket-api.md §3.1); `{}`
+ * when empty.
+ */
 export const JamsocketConnectRequest = z.object({
   key: JamsocketKey.nullish(),
   spawn: z.union([z.boolean(), JamsocketSpawnConfig]).nullish(),
@@ -49,7 +54,7 @@ export const JamsocketConnectRequest = z.object({
 });
 export type JamsocketConnectRequest = z.infer<typeof JamsocketConnectRequest>;
 
-/** §3.1 ConnectResponse: `secret_token` is left out for static-token backends. */
+/** jamsocket-api.md §3.1 ConnectResponse: `secret_token` is left out for static-token backends. */
 export const JamsocketConnectResponse = z.object({
   backend_id: z.string(),
   spawned: z.boolean(),
@@ -62,7 +67,10 @@ export const JamsocketConnectResponse = z.object({
 });
 export type JamsocketConnectResponse = z.infer<typeof JamsocketConnectResponse>;
 
-/** §3.2 public state: `time` is an ISO-8601 string; optional fields are omitted, never null. */
+/**
+ * jamsocket-api.md §3.2 public state: `time` is an ISO-8601 string; optional fields are omitted,
+ * never null.
+ */
 export const JamsocketBackendState = z.object({
   status: BackendStatus,
   time: z.string(),
@@ -74,7 +82,10 @@ export const JamsocketBackendState = z.object({
 });
 export type JamsocketBackendState = z.infer<typeof JamsocketBackendState>;
 
-/** §3.5 authenticated state: `exit_code` instead of `exit_error`, plus `last_status`. */
+/**
+ * jamsocket-api.md §3.5 authenticated state: `exit_code` instead of `exit_error`, plus
+ * `last_status`.
+ */
 export const JamsocketV2State = z.object({
   status: BackendStatus,
   time: z.string(),
@@ -87,11 +98,11 @@ export const JamsocketV2State = z.object({
 });
 export type JamsocketV2State = z.infer<typeof JamsocketV2State>;
 
-/** `POST /v2/backend/{id}/terminate` body (§3.4); absent `hard` means soft. */
+/** `POST /v2/backend/{id}/terminate` body (jamsocket-api.md §3.4); absent `hard` means soft. */
 export const JamsocketTerminateRequest = z.object({ hard: z.boolean().nullish() });
 export type JamsocketTerminateRequest = z.infer<typeof JamsocketTerminateRequest>;
 
-/** `GET /v2/backend/{id}` (§3.5). */
+/** `GET /v2/backend/{id}` (jamsocket-api.md §3.5). */
 export const JamsocketBackendInfo = z.object({
   id: z.string(),
   created_at: z.string(),
@@ -105,7 +116,7 @@ export const JamsocketBackendInfo = z.object({
 });
 export type JamsocketBackendInfo = z.infer<typeof JamsocketBackendInfo>;
 
-/** `GET /v2/account/{account}/backends` (§3.6). */
+/** `GET /v2/account/{account}/backends` (jamsocket-api.md §3.6). */
 export const JamsocketRunningBackends = z.object({
   running_backends: z.array(z.object({
     id: z.string(),
@@ -120,8 +131,9 @@ export const JamsocketRunningBackends = z.object({
 export type JamsocketRunningBackends = z.infer<typeof JamsocketRunningBackends>;
 
 /**
- * `POST [/v1]/user/{account}/service/{service}/spawn` body (§4.1). `require_bearer_token` and
- * `port` (Plane 0.3 era) are accepted and ignored; other unknown fields are dropped.
+ * `POST [/v1]/user/{account}/service/{service}/spawn` body (jamsocket-api.md §4.1).
+ * `require_bearer_token` and `port` (Plane 0.3 era) are accepted and ignored; other unknown fields
+ * are dropped.
  */
 export const JamsocketV1SpawnRequest = z.object({
   lock: JamsocketKey.nullish(),
@@ -134,7 +146,7 @@ export const JamsocketV1SpawnRequest = z.object({
 });
 export type JamsocketV1SpawnRequest = z.infer<typeof JamsocketV1SpawnRequest>;
 
-/** v1 states (Plane 0.3 `BackendState`, §4.2). */
+/** v1 states (Plane 0.3 `BackendState`, jamsocket-api.md §4.2). */
 export const JamsocketV1Status = z.enum([
   "Loading",
   "ErrorLoading",
@@ -150,7 +162,7 @@ export const JamsocketV1Status = z.enum([
 ]);
 export type JamsocketV1Status = z.infer<typeof JamsocketV1Status>;
 
-/** v1 spawn answer (§4.1); `backend_id` is ours, a harmless extra. */
+/** v1 spawn answer (jamsocket-api.md §4.1); `backend_id` is ours, a harmless extra. */
 export const JamsocketV1SpawnResponse = z.object({
   url: z.string(),
   name: z.string(),
@@ -162,7 +174,7 @@ export const JamsocketV1SpawnResponse = z.object({
 });
 export type JamsocketV1SpawnResponse = z.infer<typeof JamsocketV1SpawnResponse>;
 
-/** v1 status message `{state, backend, time}` (§4.2). */
+/** v1 status message `{state, backend, time}` (jamsocket-api.md §4.2). */
 export const JamsocketV1StatusMessage = z.object({
   state: JamsocketV1Status,
   backend: z.string(),
@@ -170,7 +182,7 @@ export const JamsocketV1StatusMessage = z.object({
 });
 export type JamsocketV1StatusMessage = z.infer<typeof JamsocketV1StatusMessage>;
 
-/** The error envelope the CLI parses (§2.3). */
+/** The error envelope the CLI parses (jamsocket-api.md §2.3). */
 export const JamsocketErrorBody = z.object({
   error: z.object({
     status: z.number().int(),
@@ -181,7 +193,7 @@ export const JamsocketErrorBody = z.object({
 });
 export type JamsocketErrorBody = z.infer<typeof JamsocketErrorBody>;
 
-/** `GET /auth` (§3.9). */
+/** `GET /auth` (jamsocket-api.md §3.9). */
 export const JamsocketAuthResponse = z.object({
   status: z.literal("ok"),
   accounts: z.array(z.string()),
@@ -189,11 +201,11 @@ export const JamsocketAuthResponse = z.object({
 });
 export type JamsocketAuthResponse = z.infer<typeof JamsocketAuthResponse>;
 
-/** `GET /v2/account/{account}/services` (§3.9): the account's service names. */
+/** `GET /v2/account/{account}/services` (jamsocket-api.md §3.9): the account's service names. */
 export const JamsocketServiceList = z.object({ services: z.array(z.string()) });
 export type JamsocketServiceList = z.infer<typeof JamsocketServiceList>;
 
-/** One environment of `GET /v2/service/{account}/{service}` (§3.9). */
+/** One environment of `GET /v2/service/{account}/{service}` (jamsocket-api.md §3.9). */
 export const JamsocketServiceEnvironment = z.object({
   name: z.string(),
   image_tag: z.string(),
@@ -204,8 +216,8 @@ export const JamsocketServiceEnvironment = z.object({
 export type JamsocketServiceEnvironment = z.infer<typeof JamsocketServiceEnvironment>;
 
 /**
- * `GET /v2/service/{account}/{service}` (§3.9). The CLI reads `environments[0]` when there is
- * one, so there is always at least one.
+ * `GET /v2/service/{account}/{service}` (jamsocket-api.md §3.9). The CLI reads `environments[0]`
+ * when there is one, so there is always at least one.
  */
 export const JamsocketServiceInfo = z.object({
   name: z.string(),
@@ -219,7 +231,7 @@ export const JamsocketServiceInfo = z.object({
 });
 export type JamsocketServiceInfo = z.infer<typeof JamsocketServiceInfo>;
 
-/** `GET /v2/service/{account}/{service}/images` (§3.9). */
+/** `GET /v2/service/{account}/{service}/images` (jamsocket-api.md §3.9). */
 export const JamsocketImages = z.object({
   images: z.array(z.object({
     repository: z.string(),
@@ -230,7 +242,7 @@ export const JamsocketImages = z.object({
 });
 export type JamsocketImages = z.infer<typeof JamsocketImages>;
 
-/** One `data:` payload of `GET /v2/backend/{id}/metrics/stream` (§3.7). */
+/** One `data:` payload of `GET /v2/backend/{id}/metrics/stream` (jamsocket-api.md §3.7). */
 export const JamsocketMetrics = z.object({
   cluster: z.string(),
   backend_id: z.string(),

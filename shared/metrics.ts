@@ -1,5 +1,5 @@
 /**
- * Prometheus text exposition format 0.0.4, by hand (decisions.md extension 7, issue 15): metric
+ * Prometheus text exposition format 0.0.4, by hand (decisions.md §3.7, issue 15): metric
  * definitions, a histogram that the proxy's hot path can observe into without allocating, and
  * the renderer. No I/O; each role gathers its numbers and hands them here at scrape time.
  *

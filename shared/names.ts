@@ -1,5 +1,5 @@
 /**
- * Names of every entity, as Plane 0.5 defines them (behaviour doc §14.5): lowercase ASCII
+ * Names of every entity, as Plane 0.5 defines them (plane-0.5.md §14.5): lowercase ASCII
  * letters, digits and `-`, at most 45 characters, with a kind prefix (`dr-`, `px-`, `co-`,
  * `ak-`, `lk-`); backend ids have no prefix. Each kind is a branded string so a raw `string`
  * never crosses a module boundary as an id.
@@ -11,7 +11,7 @@ const RANDOM_LENGTH = 14;
 const MAX_NAME_LENGTH = 45;
 const NAME_PATTERN = /^[a-z0-9-]+$/;
 
-/** 14 random characters from `[a-z0-9]` (behaviour doc §14.5), from a CSPRNG. */
+/** 14 random characters from `[a-z0-9]` (plane-0.5.md §14.5), from a CSPRNG. */
 export function randomSuffix(length: number = RANDOM_LENGTH): string {
   // Rejection sampling keeps the distribution uniform over the 36 symbols.
   const out: string[] = [];
@@ -84,7 +84,7 @@ export function randomKeyName(): string {
   return `lk-${randomSuffix()}`;
 }
 
-/** The kind of node a socket peer is, derived from its name's prefix (§1.3). */
+/** The kind of node a socket peer is, derived from its name's prefix (plane-0.5.md §1.3). */
 export function nodeKindOf(name: string): "Drone" | "Proxy" | "AcmeDnsServer" | null {
   if (name.startsWith("dr-")) return "Drone";
   if (name.startsWith("px-")) return "Proxy";

@@ -1,5 +1,5 @@
 /**
- * Socket messages between the controller and drones/proxies (behaviour doc §1.3, §6.2, §6.3,
+ * Socket messages between the controller and drones/proxies (plane-0.5.md §1.3, §6.2, §6.3,
  * §7.6), as externally tagged JSON: `{"Variant": payload}`, unit variants as bare strings.
  * Incoming objects are parsed leniently (unknown fields dropped) so that additive extensions
  * never break an older peer.
@@ -16,7 +16,7 @@ import { ActionName, BackendName } from "./names.ts";
 export const PLANE_VERSION = "0.5.6";
 export const PLANE_HASH = "00000000";
 
-/** First frame each side sends after the upgrade (§1.3). */
+/** First frame each side sends after the upgrade (plane-0.5.md §1.3). */
 export const Handshake = z.object({
   version: z.object({ version: z.string(), git_hash: z.string() }),
   name: z.string().min(1).max(255),
@@ -89,7 +89,7 @@ export const LogLine = z.object({
 export type LogLine = z.infer<typeof LogLine>;
 
 /**
- * A batch of a backend's output (decisions.md extension 4). `request` marks the tail sent in
+ * A batch of a backend's output (decisions.md §3.4). `request` marks the tail sent in
  * answer to one `FollowLogs`; live lines carry none.
  */
 export const LogLinesMessage = z.object({
@@ -101,7 +101,7 @@ export const LogLinesMessage = z.object({
 });
 export type LogLinesMessage = z.infer<typeof LogLinesMessage>;
 
-/** Drone → controller (§6.2). `LogLines` is ours (decisions.md extension 4). */
+/** Drone → controller (plane-0.5.md §6.2). `LogLines` is ours (decisions.md §3.4). */
 export const MessageFromDrone = z.union([
   z.object({ Heartbeat: z.object({ local_time: EpochMs }) }),
   z.object({ BackendEvent: BackendStateMessage }),
@@ -112,7 +112,7 @@ export const MessageFromDrone = z.union([
 ]);
 export type MessageFromDrone = z.infer<typeof MessageFromDrone>;
 
-/** Controller → drone (§6.3). */
+/** Controller → drone (plane-0.5.md §6.3). */
 export const MessageToDrone = z.union([
   z.object({ Action: BackendActionMessage }),
   z.object({ AckEvent: z.object({ event_id: z.number().int() }) }),
@@ -120,7 +120,7 @@ export const MessageToDrone = z.union([
     RenewKeyResponse: z.object({ backend: BackendName, deadlines: KeyDeadlines.nullable() }),
   }),
   /**
-   * Ours (decisions.md extension 4): send the backend's log tail tagged with `request` (when
+   * Ours (decisions.md §3.4): send the backend's log tail tagged with `request` (when
    * `tail`), then its live lines for `lease_ms`; re-sent to extend the lease.
    */
   z.object({
@@ -145,7 +145,7 @@ export const RouteInfo = z.object({
 });
 export type RouteInfo = z.infer<typeof RouteInfo>;
 
-/** Proxy → controller (§7.6). */
+/** Proxy → controller (plane-0.5.md §7.6). */
 export const MessageFromProxy = z.union([
   z.object({ RouteInfoRequest: z.object({ token: z.string().max(1024) }) }),
   z.object({ KeepAlive: BackendName }),
@@ -159,7 +159,7 @@ export const MessageFromProxy = z.union([
 ]);
 export type MessageFromProxy = z.infer<typeof MessageFromProxy>;
 
-/** Controller → proxy (§7.6). `TokenRevoked` is ours (decisions.md fixed quirks). */
+/** Controller → proxy (plane-0.5.md §7.6). `TokenRevoked` is ours (decisions.md §2). */
 export const MessageToProxy = z.union([
   z.object({
     RouteInfoResponse: z.object({ token: z.string(), route_info: RouteInfo.nullable() }),
@@ -177,13 +177,16 @@ export type MessageToProxy = z.infer<typeof MessageToProxy>;
 
 export { BackendAddress };
 
-/** DNS server → controller (§10.2): the TXT value for a cluster's `_acme-challenge` name. */
+/**
+ * DNS server → controller (plane-0.5.md §10.2): the TXT value for a cluster's `_acme-challenge`
+ * name.
+ */
 export const MessageFromDns = z.union([
   z.object({ TxtRecordRequest: z.object({ cluster: z.string().max(255) }) }),
 ]);
 export type MessageFromDns = z.infer<typeof MessageFromDns>;
 
-/** Controller → DNS server (§10.2): the value, or null when the cluster has none. */
+/** Controller → DNS server (plane-0.5.md §10.2): the value, or null when the cluster has none. */
 export const MessageToDns = z.union([
   z.object({
     TxtRecordResponse: z.object({

@@ -1,5 +1,5 @@
 /**
- * The client side of the typed WebSocket framework (behaviour doc §1.2, §1.3), shared by the
+ * The client side of the typed WebSocket framework (plane-0.5.md §1.2, §1.3), shared by the
  * drone's and the proxy's links to a controller: dial `/ctrl/c/{cluster}/{kind}`, send the
  * handshake, validate every controller message with the given schema (unparseable ones are
  * skipped), reconnect forever with backoff (1 s × 1.1, capped at 60 s, reset after a minute up)
@@ -14,8 +14,8 @@ export type SocketKind = "drone-socket" | "proxy-socket" | "dns-socket";
 
 /**
  * `ws(s)://…/ctrl/c/{cluster}/{kind}[?search]` (`/ctrl/dns-socket` for a DNS server, which
- * serves no one cluster, §10.2), with a bearer secret riding as the URL's username taken out
- * (§1.2: it is sent as `Authorization: Bearer`, never in the URL).
+ * serves no one cluster, plane-0.5.md §10.2), with a bearer secret riding as the URL's username
+ * taken out (plane-0.5.md §1.2: it is sent as `Authorization: Bearer`, never in the URL).
  */
 export function controllerSocketUrl(
   controllerUrl: string,
@@ -46,7 +46,10 @@ export interface SocketClientOptions<In> {
   search?: string | undefined;
   /** This node's name (`dr-…`, `px-…`, `ns-…`), sent in the handshake. */
   name: string;
-  /** The cluster secret (decisions.md ext. 1; sockets take no API key); wins over a username in the URL. */
+  /**
+   * The cluster secret (decisions.md §3.1; sockets take no API key); wins over a username in the
+   * URL.
+   */
   secret?: string | undefined;
   /** Schema of the controller's messages. */
   schema: z.ZodType<In>;
@@ -134,7 +137,7 @@ export function startSocketClient<In, Out>(
         }
       };
       ws.onmessage = (event) => {
-        // §1.3: only text frames carry messages; unparseable ones are skipped.
+        // plane-0.5.md §1.3: only text frames carry messages; unparseable ones are skipped.
         if (typeof event.data !== "string") return;
         let json: unknown;
         try {
@@ -183,7 +186,7 @@ export function startSocketClient<In, Out>(
         if (!signal.aborted) log.warn("Controller connection failed", { err: String(err) });
       }
       if (signal.aborted) break;
-      // §1.3: the backoff resets once a connection stayed up for 60 s.
+      // plane-0.5.md §1.3: the backoff resets once a connection stayed up for 60 s.
       if (Date.now() - started > 60_000) delay = initial;
       await new Promise<void>((resolve) => {
         const timer = setTimeout(wake, delay);

@@ -1,7 +1,7 @@
 /**
- * A Server-Sent Events parser for streams read through `fetch` (the HTML Standard's
- * "event stream interpretation", §9.2.6): text in, events out, no I/O, so it runs in Deno,
- * Node and browsers alike. Used by `client.ts` for the status and log streams.
+ * A Server-Sent Events parser for streams read through `fetch` (HTML Standard §9.2.6, "event
+ * stream interpretation"): text in, events out, no I/O, so it runs in Deno, Node and browsers
+ * alike. Used by `client.ts` for the status and log streams.
  */
 
 export interface SseEvent {

@@ -1,6 +1,7 @@
 /**
  * Secrets: connection tokens, secret tokens and static tokens are 256 random bits in
- * URL-safe base64 without padding (43 characters), as Plane 0.5 mints them (§14.4, §14.5).
+ * URL-safe base64 without padding (43 characters), as Plane 0.5 mints them (plane-0.5.md §14.4,
+ * §14.5).
  */
 
 const STATIC_PREFIX = "s.";
@@ -16,7 +17,7 @@ export function randomToken(): string {
   return base64Url(crypto.getRandomValues(new Uint8Array(32)));
 }
 
-/** A static token: `s.` + 43 base64url characters (§2.2 `use_static_token`). */
+/** A static token: `s.` + 43 base64url characters (plane-0.5.md §2.2 `use_static_token`). */
 export function randomStaticToken(): string {
   return STATIC_PREFIX + randomToken();
 }
@@ -39,7 +40,7 @@ export function constantTimeEqual(a: string, b: string): boolean {
 }
 
 /**
- * Prefix of path-routed requests (`/_plane_backend=<BACKEND_ID>/…`, Jamsocket spec §10.2): a
+ * Prefix of path-routed requests (`/_plane_backend=<BACKEND_ID>/…`, jamsocket-api.md §10.2): a
  * proxy with path routing on asks the controller for `_plane_backend=<id>` as if it were a
  * token, and the controller answers with that backend's route (no user, no secret).
  */

@@ -1,5 +1,5 @@
 /**
- * HTTPS with no hand-made certificate (issue 14; behaviour doc §10): Debian's Pebble as the ACME
+ * HTTPS with no hand-made certificate (issue 14; plane-0.5.md §10): Debian's Pebble as the ACME
  * server, our controller, `plane dns` and two `plane proxy --acme-endpoint` processes of one
  * cluster, all as users run them and all on loopback. The proxies obtain certificates for
  * `cluster` and `*.cluster` one after the other through the lease; a client trusting only
@@ -103,7 +103,8 @@ Deno.test({
     const [listenA] = await Promise.all([listening(a), listening(b)]);
     const httpsPort = Number(listenA.https);
 
-    // One order at a time across the cluster (§10.3), and they did contend for the lease.
+    // One order at a time across the cluster (plane-0.5.md §10.3), and they did contend for the
+    // lease.
     const all = [...orders(a), ...orders(b)].sort((x, y) => x[0] - y[0]);
     assert.ok(orders(a).length >= 1 && orders(b).length >= 1, "both proxies obtained one");
     for (let i = 1; i < all.length; i++) {

@@ -1,6 +1,6 @@
 /**
  * End to end on real parts: Postgres, a controller, a drone with the local-process runtime,
- * and a real backend process (behaviour doc §1.6).
+ * and a real backend process (plane-0.5.md §1.6).
  */
 import assert from "node:assert/strict";
 import { startTestController, waitFor } from "../controller/testing/test_controller.ts";

@@ -1,5 +1,5 @@
 /**
- * The web dashboard (decisions.md extension 10, issue 15) in headless Chromium against a real
+ * The web dashboard (decisions.md §3.10, issue 15) in headless Chromium against a real
  * cluster run as users run it (`plane controller|drone|proxy` subprocesses with deno.json's
  * permissions, the controller behind an API key): log in with the key, drain and undrain the
  * drone, watch a backend the test creates appear and go to `ready` on the backends page without
@@ -173,7 +173,7 @@ Deno.test({
       assert.equal(await printed.text(), "printed");
       await page.locator("#logs li", { hasText: XSS_LINE }).waitFor({ timeout: 15_000 });
       assert.equal(await page.locator("#logs img, #backends img, main img").count(), 0);
-      // Drones sample every 10 s (behaviour doc §3.8); the cluster page started listening.
+      // Drones sample every 10 s (plane-0.5.md §3.8); the cluster page started listening.
       await page.locator("#usage svg").first().waitFor({ timeout: 30_000 });
       seen = await ourChromium(root);
       await screenshot(page, "dashboard_backend.png");

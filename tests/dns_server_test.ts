@@ -1,5 +1,5 @@
 /**
- * `plane dns` as users run it (behaviour doc §10.2): a subprocess with deno.json's permissions,
+ * `plane dns` as users run it (plane-0.5.md §10.2): a subprocess with deno.json's permissions,
  * dialling a controller, answering TXT queries over UDP and TCP from the lease table, REFUSED
  * outside its zone, and still answering after a corpus of malformed packets.
  */

@@ -1,5 +1,5 @@
 /**
- * Backend logs (decisions.md extension 4): the drone's bounded tail and live lines, relayed
+ * Backend logs (decisions.md §3.4): the drone's bounded tail and live lines, relayed
  * from the drone's controller to a viewer on another controller instance.
  */
 import assert from "node:assert/strict";

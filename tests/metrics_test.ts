@@ -1,4 +1,7 @@
-/** Backend metrics (behaviour doc §3.8, §6.2): drone samples → controller → NOTIFY plane_backend_metrics. */
+/**
+ * Backend metrics (plane-0.5.md §3.8, §6.2): drone samples → controller → NOTIFY
+ * plane_backend_metrics.
+ */
 import assert from "node:assert/strict";
 // @ts-types="@types/pg"
 import pg from "pg";

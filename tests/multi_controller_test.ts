@@ -1,5 +1,5 @@
 /**
- * Many controllers, one database (behaviour doc §1.4): a connect handled by one instance
+ * Many controllers, one database (plane-0.5.md §1.4): a connect handled by one instance
  * reaches a drone whose socket another instance holds, through NOTIFY carrying event ids.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * Path routing for Jamsocket-style local development (Jamsocket spec §10.2): the real proxy,
+ * Path routing for Jamsocket-style local development (jamsocket-api.md §10.2): the real proxy,
  * controller and drone; `/_plane_backend=<id>/…` reaches the backend by id, with no token.
  */
 import assert from "node:assert/strict";

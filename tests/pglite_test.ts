@@ -1,5 +1,5 @@
 /**
- * Embedded database (decisions.md extension 2): the same controller on PGlite completes a
+ * Embedded database (decisions.md §3.2): the same controller on PGlite completes a
  * connect with a real drone, from scheduled to ready, with the status stream working.
  */
 import assert from "node:assert/strict";

@@ -104,7 +104,8 @@ Deno.test("GET /metrics on controller, drone and proxy follows a connect, reques
   ws.close();
   await closed;
 
-  // The drone's per-backend gauges arrive with its next resource sample (every 10 s, §3.8).
+  // The drone's per-backend gauges arrive with its next resource sample (every 10 s, plane-0.5.md
+  // §3.8).
   let drone: Families = before.drone;
   await waitFor(async () => {
     drone = await scrape(droneUrl);

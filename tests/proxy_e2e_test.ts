@@ -1,9 +1,9 @@
 /**
- * The proxy on real parts (behaviour doc §1.6 step 4): Postgres, a controller, a drone with
+ * The proxy on real parts (plane-0.5.md §1.6 step 4): Postgres, a controller, a drone with
  * the local-process echo backend, and our proxy (`createProxy` + `serveProxy` + the engine).
  * A connect URL is fetched through the proxy while the backend is still starting, a
  * WebSocket is relayed, and the proxy's keepalives hold off the idle sweeper while traffic
- * flows (§7.5), until the traffic stops.
+ * flows (plane-0.5.md §7.5), until the traffic stops.
  */
 import assert from "node:assert/strict";
 import { startTestController, waitFor } from "../controller/testing/test_controller.ts";
@@ -55,7 +55,8 @@ Deno.test("proxy e2e: a connect URL reaches the echo backend with x-verified-* h
     assert.equal(url.host, CLUSTER);
     const token = url.pathname.split("/")[1]!;
 
-    // Sent at once: the backend is still starting, so the proxy holds the request (§7.3).
+    // Sent at once: the backend is still starting, so the proxy holds the request (plane-0.5.md
+    // §7.3).
     const res = await request(server.httpPort, `${url.pathname}hello?x=1`, [["Host", url.host]]);
     assert.equal(res.status, 200, res.body);
     assert.equal(res.headers.get("x-plane-backend-id"), connected.backend_id);

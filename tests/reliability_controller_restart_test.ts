@@ -1,5 +1,5 @@
 /**
- * Reliability figure (targets.md): the controller restarted under traffic. A proxy
+ * Reliability figure (targets.md §4): the controller restarted under traffic. A proxy
  * (`startProxy`, the `plane proxy` wiring) and a drone serve a backend; a WebSocket through the
  * proxy echoes continuously while the controller is stopped and a new one starts on the same
  * database and port. The WebSocket keeps echoing throughout, the proxy and the drone reconnect

@@ -1,5 +1,5 @@
 /**
- * Reliability figure (targets.md): a drone killed with SIGKILL and restarted, repeatedly. The
+ * Reliability figure (targets.md §4): a drone killed with SIGKILL and restarted, repeatedly. The
  * drone runs as its own process (`fixtures/run_drone.ts`, local-process runtime, state on
  * disk). Each iteration connects, waits for ready, SIGKILLs the drone and starts it again; the
  * restarted drone kills what its previous run left. At the end every backend is `terminated`,
@@ -12,7 +12,7 @@ import { backendProcesses, spawnDroneProcess, waitForSchedulable } from "./env.t
 import { randomDroneName } from "../shared/names.ts";
 
 const CLUSTER = "localhost:9090";
-/** targets.md asks for ×50; 20 keep the test well under a minute on 2 cores. */
+/** targets.md §4 asks for ×50; 20 keep the test well under a minute on 2 cores. */
 const ITERATIONS = 20;
 const HISTORY = [
   "scheduled",

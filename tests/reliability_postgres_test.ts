@@ -1,5 +1,5 @@
 /**
- * Reliability figure (targets.md, "Postgres restarted"): the shared Postgres server cannot be
+ * Reliability figure (targets.md §4, "Postgres restarted"): the shared Postgres server cannot be
  * restarted under other tests, so every connection of this test's database is killed with
  * `pg_terminate_backend` instead — the controller's pool, its LISTEN connection, all of it —
  * at every step of a backend's lifecycle. The controller recovers without a restart (connects

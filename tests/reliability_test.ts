@@ -1,5 +1,5 @@
 /**
- * Reliability figure (targets.md): 100 concurrent connects with one key, repeated over rounds,
+ * Reliability figure (targets.md §4): 100 concurrent connects with one key, repeated over rounds,
  * with drones killed at random between rounds. In every round exactly one live backend holds
  * the key: one answer says `spawned: true`, every answer names the same backend, the database
  * has one non-terminated backend spawned for the key (and no other backend was created), and
@@ -10,7 +10,7 @@ import { startTestController, waitFor } from "../controller/testing/test_control
 import { startTestDrone, type TestDrone, waitForSchedulable } from "./env.ts";
 
 const CLUSTER = "localhost:9090";
-/** targets.md asks for ×100; 20 rounds keep the test well under a minute on 2 cores. */
+/** targets.md §4 asks for ×100; 20 rounds keep the test well under a minute on 2 cores. */
 const ROUNDS = 20;
 const CONNECTS = 100;
 const DRONES = 3;

@@ -13,7 +13,7 @@ import { openRawWebSocket, RawConnection } from "../proxy/testing/http_client.ts
 const RAW_BACKEND = new URL("../drone/executor/testdata/raw_echo_backend.ts", import.meta.url)
   .pathname;
 
-/** The headers the proxy sets on every forwarded request (behaviour doc §7.2 step 7). */
+/** The headers the proxy sets on every forwarded request (plane-0.5.md §7.2 step 7). */
 const PROXY_SET = [
   "x-verified-username",
   "x-verified-user-data",

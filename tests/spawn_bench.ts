@@ -1,5 +1,5 @@
 /**
- * `deno task bench` (second part): spawn overhead, targets.md "Spawn overhead".
+ * `deno task bench` (second part): spawn overhead, targets.md §3 ("Spawn overhead").
  *
  * Docker: connect → `ready` on the status stream, through a real controller and drone on the
  * Docker runtime (host network), against `docker create` + `start` of the same image plus the

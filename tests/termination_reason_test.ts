@@ -22,7 +22,7 @@ async function terminatedViews(cluster: PlaneCluster, id: string) {
     return status.status === "terminated";
   }, { message: `backend ${id} terminated`, timeoutMs: 20_000 });
   const info = await (await cluster.api(`/ctrl/b/${id}`)).json();
-  // The stream ends after `terminated` (decisions.md); its last entry is the terminal one.
+  // The stream ends after `terminated` (decisions.md §2.7); its last entry is the terminal one.
   const stream = await (await cluster.api(`/pub/b/${id}/status-stream`)).text();
   const entries = [...stream.matchAll(/^data: ?(.*)$/gm)].map((m) => JSON.parse(m[1]!));
   const cli = await plane(cluster, "status", id);

@@ -1,4 +1,4 @@
-/** The dashboard's stylesheet (decisions.md extension 10), served as `/dashboard/app.css`. */
+/** The dashboard's stylesheet (decisions.md §3.10), served as `/dashboard/app.css`. */
 export const DASHBOARD_CSS = `:root {
   color-scheme: light dark;
   --fg: #1b1f24; --muted: #5b6470; --bg: #ffffff; --panel: #f4f6f8; --line: #d5dae0;

@@ -1,5 +1,5 @@
 /**
- * The dashboard's one HTML page (decisions.md extension 10): landmarks and the live region
+ * The dashboard's one HTML page (decisions.md §3.10): landmarks and the live region
  * only; `dashboard_js.ts` renders each page into `<main>`. No inline script or style, so the
  * CSP of `serve_dashboard.ts` can forbid both.
  */

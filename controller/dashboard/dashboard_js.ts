@@ -1,5 +1,5 @@
 /**
- * The dashboard's script (decisions.md extension 10): one plain ES module, no framework and no
+ * The dashboard's script (decisions.md §3.10): one plain ES module, no framework and no
  * build step, embedded as a string so the controller serves it without a filesystem (`deno
  * serve`, Deploy). Text from the API (backend ids, keys, drone names, log lines) only ever
  * becomes DOM text nodes (`h()` below); nothing is parsed as HTML, and the page's CSP allows

@@ -1,5 +1,5 @@
 /**
- * `GET /dashboard` and its two assets (decisions.md extension 10): embedded strings, so the
+ * `GET /dashboard` and its two assets (decisions.md §3.10): embedded strings, so the
  * controller needs no filesystem (`deno serve`, Deno Deploy). The files are public — they hold
  * no data; every number on the page comes from the authenticated `/ctrl/*` API.
  *

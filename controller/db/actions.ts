@@ -1,5 +1,5 @@
 /**
- * The durable action queue (behaviour doc §6.3, §8.6): actions for drones are rows of
+ * The durable action queue (plane-0.5.md §6.3, §8.6): actions for drones are rows of
  * `backend_action`, announced by a `backend_action` event keyed by the drone's node id, and
  * re-sent until the drone acks them.
  */
@@ -10,8 +10,9 @@ import type { TerminationKind, TerminationReason } from "../../shared/backend_st
 import { randomActionName } from "../../shared/names.ts";
 
 /**
- * Plane sends at most 50 pending actions per delivery round (§6.1 steps 6–7); ours sends a
- * window (`ActionWindow`) and the next as acks arrive, so this is only the default page size.
+ * Plane sends at most 50 pending actions per delivery round (plane-0.5.md §6.1 steps 6–7); ours
+ * sends a window (`ActionWindow`) and the next as acks arrive, so this is only the default page
+ * size.
  */
 export const PENDING_ACTIONS_LIMIT = 50;
 
@@ -40,8 +41,8 @@ export async function pendingActions(
 }
 
 /**
- * Records the drone's acks (§6.2 AckAction). Only the drone an action was for can ack it; the
- * first ack time is kept. Returns the ids that were recorded now.
+ * Records the drone's acks (plane-0.5.md §6.2 AckAction). Only the drone an action was for can ack
+ * it; the first ack time is kept. Returns the ids that were recorded now.
  */
 export async function ackActions(
   db: Queryable,
@@ -65,7 +66,7 @@ export type QueueTerminateResult =
 
 /**
  * Queues `Terminate {kind, reason}` for the backend's drone, unless the backend is already
- * `terminated` or a terminate of the same kind is still unacked (decisions.md fixed quirks:
+ * `terminated` or a terminate of the same kind is still unacked (decisions.md §2:
  * Plane queues no-op terminates for terminated backends and a new one on every sweep). The
  * backend row is locked so concurrent callers (API, sweepers of several controllers) cannot
  * both queue one.

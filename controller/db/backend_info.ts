@@ -1,7 +1,7 @@
 /**
- * Read side of `backend` and `backend_state` for the public status routes (behaviour doc §2.9)
- * and the operator listing routes (decisions.md extension 6). Times are database times in
- * epoch milliseconds (§14.6).
+ * Read side of `backend` and `backend_state` for the public status routes (plane-0.5.md §2.9)
+ * and the operator listing routes (decisions.md §3.6). Times are database times in
+ * epoch milliseconds (plane-0.5.md §14.6).
  */
 import { SafeText } from "../../shared/safe_text.ts";
 import { z } from "zod";
@@ -37,7 +37,9 @@ export async function currentBackendState(
   return { state: state.data, time: row.time };
 }
 
-/** Every recorded state of a backend in order (§2.9 stream replay); empty when unknown. */
+/**
+ * Every recorded state of a backend in order (plane-0.5.md §2.9 stream replay); empty when unknown.
+ */
 export async function backendStateHistory(
   db: Queryable,
   backendId: string,
@@ -93,7 +95,7 @@ function toInfo(row: InfoRow): BackendInfo {
     state: row.state,
     "status_time": row.status_time,
     drone: row.drone,
-    // The key row is released when the backend terminates (§5.1), so it may be gone.
+    // The key row is released when the backend terminates (plane-0.5.md §5.1), so it may be gone.
     key: row.key_name === null
       ? null
       : { name: row.key_name, namespace: row.namespace ?? "", tag: row.tag ?? "" },

@@ -1,5 +1,5 @@
 /**
- * Applying a backend state (behaviour doc §4.2): only when its rank is strictly greater than
+ * Applying a backend state (plane-0.5.md §4.2): only when its rank is strictly greater than
  * the stored one; then in one transaction update the row, release the key on `terminated`,
  * append history and emit a `backend_state` event keyed by the backend id.
  */
@@ -47,8 +47,8 @@ export async function applyBackendState(
   if (state.status === "terminated") {
     await tx.query("delete from backend_key where id = $1", [backendId]);
     // Nothing is left to do for it. A Spawn whose ack was lost (a database error) would
-    // otherwise be re-sent forever — a drone ignores a repeated Spawn without acking (§6.4) —
-    // and, once the drone has forgotten the ended backend, start it again.
+    // otherwise be re-sent forever — a drone ignores a repeated Spawn without acking (plane-0.5.md
+    // §6.4) — and, once the drone has forgotten the ended backend, start it again.
     await cancelPendingActions(tx, backendId);
   }
   await tx.query("insert into backend_state (backend_id, state) values ($1, $2)", [

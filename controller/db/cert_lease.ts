@@ -1,5 +1,5 @@
 /**
- * The per-cluster ACME DNS-01 lease in `acme_txt_entries` (behaviour doc §10.3): one proxy of
+ * The per-cluster ACME DNS-01 lease in `acme_txt_entries` (plane-0.5.md §10.3): one proxy of
  * a cluster at a time may run a certificate order; a lease is free once older than one minute.
  */
 import type { Queryable } from "./database.ts";
@@ -49,8 +49,8 @@ export async function releaseCertLease(
 }
 
 /**
- * The TXT value a DNS server answers for `cluster` (§10.2): whatever is stored, regardless of
- * the lease's age; null when there is none.
+ * The TXT value a DNS server answers for `cluster` (plane-0.5.md §10.2): whatever is stored,
+ * regardless of the lease's age; null when there is none.
  */
 export async function txtRecordOf(db: Queryable, cluster: string): Promise<string | null> {
   const { rows } = await db.query<{ txt_value: string | null }>(

@@ -1,5 +1,5 @@
 /**
- * Cleanup queries (behaviour doc §8.11): old terminated backends with their dependent rows,
+ * Cleanup queries (plane-0.5.md §8.11): old terminated backends with their dependent rows,
  * old events, expired tokens. Callers choose the transaction.
  */
 import type { Queryable } from "./database.ts";

@@ -9,7 +9,7 @@ export interface ClusterMetricsRows {
   backendsByStatus: { cluster: string; status: string; count: number }[];
   /** Backends not yet terminated, per drone. */
   backendsByDrone: { cluster: string; drone: string; count: number }[];
-  /** Actions not yet acked, per drone (the durable queue of §5). */
+  /** Actions not yet acked, per drone (the durable queue of plane-0.5.md §5). */
   pendingActions: { drone: string; count: number }[];
   /** Drones attached to a controller now, with the age of their last heartbeat. */
   drones: { cluster: string; drone: string; ageSeconds: number; draining: boolean }[];

@@ -1,10 +1,10 @@
 /**
- * The SQL of `POST /ctrl/connect` (behaviour doc §2.2, §5.4, §6.6). Round trips are kept low
- * because connect sits on every user's path (targets.md: existing key p99 ≤ 2× a `select 1`):
+ * The SQL of `POST /ctrl/connect` (plane-0.5.md §2.2, §5.4, §6.6). Round trips are kept low
+ * because connect sits on every user's path (targets.md §3: existing key p99 ≤ 2× a `select 1`):
  * the existing-key path is ONE statement (look up the live key, check its tag, mint the token),
  * and the spawn writes backend, key, history and token in one statement before the event and
  * action inserts of the same transaction. Unique violations become result values here
- * (style §22); nothing above `db/` sees a pg error.
+ * (style.md §22); nothing above `db/` sees a pg error.
  */
 import { type Database, isUniqueViolation, type Queryable } from "./database.ts";
 import { emitEvent } from "./events.ts";
@@ -15,7 +15,9 @@ import { type BackendStatus, statusRank } from "../../shared/backend_state.ts";
 import type { ActionName, BackendName } from "../../shared/names.ts";
 import type { BackendActionMessage, KeyDeadlines } from "../../shared/protocol.ts";
 
-/** A dynamic connection token to insert (§8.8); the secrets are minted by the caller. */
+/**
+ * A dynamic connection token to insert (plane-0.5.md §8.8); the secrets are minted by the caller.
+ */
 export interface NewToken {
   token: string;
   secretToken: string;
@@ -35,7 +37,10 @@ export interface KeyHolder {
 
 export type KeyLookup =
   | { kind: "not_found" }
-  /** The lease ran out (DB clock); the row must be removed before the key can be reused (§2.2). */
+  /**
+   * The lease ran out (DB clock); the row must be removed before the key can be reused
+   * (plane-0.5.md §2.2).
+   */
   | { kind: "expired"; backendId: string }
   | { kind: "tag_mismatch"; backendId: string }
   /** `minted` is false when the backend has a static token (no dynamic token was inserted). */
@@ -58,7 +63,7 @@ interface KeyLookupRow {
  * round trip. Data-modifying CTEs always run, and `minted` reads back whether this one did.
  *
  * The statement commits asynchronously (`synchronous_commit = off`, local to its implicit
- * transaction): the WAL flush otherwise dominates a reconnect's latency (targets.md: p99 ≤ 2×
+ * transaction): the WAL flush otherwise dominates a reconnect's latency (targets.md §3: p99 ≤ 2×
  * a `select 1`). What that risks is only this token: a Postgres crash (not a controller crash)
  * within ~0.6 s of the commit may forget it, consistently, and the client connects again for a
  * new one. Key acquisition and the Spawn action (`spawnBackend`) stay fully durable. Run it
@@ -122,7 +127,8 @@ export async function lookupKey(
 
 /**
  * Deletes an expired key, but only if it is still expired: the drone may have renewed it since
- * the lookup (§2.2). False means the key was not removed and the connect must start over.
+ * the lookup (plane-0.5.md §2.2). False means the key was not removed and the connect must start
+ * over.
  */
 export async function removeExpiredKey(db: Queryable, backendId: string): Promise<boolean> {
   const { rowCount } = await db.query(
@@ -144,15 +150,18 @@ export interface DroneCandidateRow {
 export interface CandidateQuery {
   cluster: string;
   pool: string;
-  /** Drone and controller heartbeats must be fresher than this (§5.2 `UNHEALTHY_SECONDS`). */
+  /**
+   * Drone and controller heartbeats must be fresher than this (plane-0.5.md §5.2
+   * `UNHEALTHY_SECONDS`).
+   */
   unhealthyMs: number;
 }
 
 /**
- * Every drone eligible for a spawn, exactly as §6.6 lists the conditions, with its count of
- * non-terminated backends (served by the partial index `backend_live_by_drone`). The random
- * best-of-N choice is `pickDrone`'s; counting for every eligible drone is cheap at the scale
- * targets.md sets (tens of drones per cluster and pool).
+ * Every drone eligible for a spawn, exactly as plane-0.5.md §6.6 lists the conditions, with its
+ * count of non-terminated backends (served by the partial index `backend_live_by_drone`). The
+ * random best-of-N choice is `pickDrone`'s; counting for every eligible drone is cheap at the scale
+ * targets.md §3 sets (tens of drones per cluster and pool).
  */
 export const DRONE_CANDIDATES_SQL = `
 select n.id, n.name,
@@ -184,7 +193,7 @@ export async function listDroneCandidates(
   return rows;
 }
 
-/** Lease and deadline offsets (§5.2), from the controller config. */
+/** Lease and deadline offsets (plane-0.5.md §5.2), from the controller config. */
 export interface KeyTimings {
   keyLeaseMs: number;
   keyRenewAfterMs: number;
@@ -211,16 +220,16 @@ export interface NewBackend {
 
 export type SpawnResult =
   | { ok: true; fencingToken: number }
-  /** A unique index refused the key: another connect won the race (§2.2). */
+  /** A unique index refused the key: another connect won the race (plane-0.5.md §2.2). */
   | { ok: false; reason: "conflict" }
   /** `spawn_config.id` names an existing backend: retrying cannot help. */
   | { ok: false; reason: "id_taken" };
 
 /**
- * Inserts the backend, its key (fencing token = DB `now()` in epoch ms, §5.4), the initial
- * history row and, unless static, the token. One statement: if the key or id is taken, the
- * unique violation aborts it before anything else happens. Sibling CTEs' rows satisfy the
- * foreign keys because those are checked at the end of the statement.
+ * Inserts the backend, its key (fencing token = DB `now()` in epoch ms, plane-0.5.md §5.4), the
+ * initial history row and, unless static, the token. One statement: if the key or id is taken, the
+ * unique violation aborts it before anything else happens. Sibling CTEs' rows satisfy the foreign
+ * keys because those are checked at the end of the statement.
  */
 export const INSERT_BACKEND_SQL = `
 with b as (
@@ -271,8 +280,8 @@ export function insertBackendParams(spawn: NewBackend): unknown[] {
 }
 
 /**
- * The key deadlines of a Spawn action, in the drone's clock (§5.3) from its last heartbeat.
- * Hard terminate is +50 s, not Plane's +40 s (decisions.md fixed quirks).
+ * The key deadlines of a Spawn action, in the drone's clock (plane-0.5.md §5.3) from its last
+ * heartbeat. Hard terminate is +50 s, not Plane's +40 s (decisions.md §2).
  */
 export function spawnDeadlines(lastLocalTime: number, timings: KeyTimings): KeyDeadlines {
   return {
@@ -301,7 +310,10 @@ export function spawnAction(spawn: NewBackend, fencingToken: number): BackendAct
   };
 }
 
-/** Writes a scheduled backend with its key, event and Spawn action in one transaction (§2.2 step 6). */
+/**
+ * Writes a scheduled backend with its key, event and Spawn action in one transaction (plane-0.5.md
+ * §2.2 step 6).
+ */
 export async function spawnBackend(db: Database, spawn: NewBackend): Promise<SpawnResult> {
   try {
     return await db.transaction(async (tx) => {

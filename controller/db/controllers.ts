@@ -1,4 +1,4 @@
-/** The `controller` table: each instance's liveness row (behaviour doc §1.4 point 5). */
+/** The `controller` table: each instance's liveness row (plane-0.5.md §1.4 point 5). */
 import type { Queryable } from "./database.ts";
 
 export async function heartbeatController(

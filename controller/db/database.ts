@@ -1,5 +1,5 @@
 /**
- * The narrow interface every query function takes (style §8): satisfied by our Postgres pool
+ * The narrow interface every query function takes (style.md §8): satisfied by our Postgres pool
  * wrapper, by one transaction's client, and by embedded PGlite.
  */
 export interface QueryResult<R> {

@@ -1,13 +1,13 @@
 /**
- * The `drone` table (behaviour doc §6.5, §8.3): registration on each connection, heartbeats,
- * and the drain flag; plus the cluster state listing of §2.6.
+ * The `drone` table (plane-0.5.md §6.5, §8.3): registration on each connection, heartbeats,
+ * and the drain flag; plus the cluster state listing of plane-0.5.md §2.6.
  */
 import type { Queryable } from "./database.ts";
 import type { ClusterState, DroneState, NodeState } from "../../shared/api.ts";
 
 /**
- * Marks the drone ready in `pool` (§6.1 step 4). Unlike Plane, the pool is updated on every
- * registration (decisions.md fixed quirks); `draining` persists across reconnects.
+ * Marks the drone ready in `pool` (plane-0.5.md §6.1 step 4). Unlike Plane, the pool is updated on
+ * every registration (decisions.md §2); `draining` persists across reconnects.
  */
 export async function registerDrone(db: Queryable, droneId: number, pool: string): Promise<void> {
   await db.query(
@@ -18,9 +18,10 @@ export async function registerDrone(db: Queryable, droneId: number, pool: string
 }
 
 /**
- * §6.2 Heartbeat: database time of receipt, and the drone's own clock for key deadlines (§5.3).
- * Recorded only while the connection still holds the node; false means a newer connection for
- * the name took over and this one must close (its heartbeats must not keep the name bound).
+ * plane-0.5.md §6.2 Heartbeat: database time of receipt, and the drone's own clock for key
+ * deadlines (plane-0.5.md §5.3). Recorded only while the connection still holds the node; false
+ * means a newer connection for the name took over and this one must close (its heartbeats must not
+ * keep the name bound).
  */
 export async function recordHeartbeat(
   db: Queryable,
@@ -37,8 +38,8 @@ export async function recordHeartbeat(
 }
 
 /**
- * Sets the drain flag of the drone named `name` in `cluster` (§2.5, and undrain from
- * decisions.md). Returns null when no such drone exists, else whether the flag changed.
+ * Sets the drain flag of the drone named `name` in `cluster` (plane-0.5.md §2.5, and undrain from
+ * decisions.md §2.5). Returns null when no such drone exists, else whether the flag changed.
  */
 export async function setDraining(
   db: Queryable,
@@ -75,9 +76,9 @@ interface NodeRow {
 }
 
 /**
- * Connected drones and proxies of `cluster`, ordered by node id (§2.6). A drone that has not
- * heartbeated yet has `last_heartbeat_age: null` (Plane answers 500, decisions.md). A drone
- * node whose `drone` row is not written yet (mid-registration) is left out.
+ * Connected drones and proxies of `cluster`, ordered by node id (plane-0.5.md §2.6). A drone that
+ * has not heartbeated yet has `last_heartbeat_age: null` (Plane answers 500, decisions.md §2.13). A
+ * drone node whose `drone` row is not written yet (mid-registration) is left out.
  */
 export async function clusterState(db: Queryable, cluster: string): Promise<ClusterState> {
   const { rows } = await db.query<NodeRow>(

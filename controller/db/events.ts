@@ -1,7 +1,7 @@
 /**
- * The event log (behaviour doc §1.4): every emitted event is a row of `event`, announced in
+ * The event log (plane-0.5.md §1.4): every emitted event is a row of `event`, announced in
  * the same transaction by a NOTIFY that carries only its id, kind and key (never the payload,
- * which could exceed NOTIFY's 8000-byte limit — decisions.md fixed quirks).
+ * which could exceed NOTIFY's 8000-byte limit — decisions.md §2).
  */
 import type { Queryable } from "./database.ts";
 
@@ -11,7 +11,7 @@ export type EventKind =
   | "backend_state"
   | "backend_action"
   | "node_connection"
-  // Ours (decisions.md): key = cluster, payload `TokenRevokedEvent` (db/revoke.ts), so every
+  // Ours (decisions.md §2.4): key = cluster, payload `TokenRevokedEvent` (db/revoke.ts), so every
   // controller instance can tell its proxies of that cluster to drop the tokens.
   | "token_revoked";
 

@@ -1,12 +1,12 @@
-/** Key lease renewal (behaviour doc §5.5), controller side. */
+/** Key lease renewal (plane-0.5.md §5.5), controller side. */
 import type { Queryable } from "./database.ts";
 
 /**
- * Extends the lease of the backend's key to `now() + leaseMs` (database clock, §5.3) unless
- * renewals are disabled for it. Returns false when no key row matched (deleted,
- * `allow_renew = false`, or the backend is not assigned to `droneId`). Unlike Plane, the asking
- * drone is checked (issue 10, finding 3): a drone keeps only its own backends' keys alive. As in
- * Plane, the fencing token is not.
+ * Extends the lease of the backend's key to `now() + leaseMs` (database clock, plane-0.5.md §5.3)
+ * unless renewals are disabled for it. Returns false when no key row matched (deleted, `allow_renew
+ * = false`, or the backend is not assigned to `droneId`). Unlike Plane, the asking drone is checked
+ * (issue 10, finding 3): a drone keeps only its own backends' keys alive. As in Plane, the fencing
+ * token is not.
  */
 export async function renewKey(
   db: Queryable,

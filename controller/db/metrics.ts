@@ -1,4 +1,4 @@
-/** Backend metrics fan-out (behaviour doc §1.4 point 4, §6.2). */
+/** Backend metrics fan-out (plane-0.5.md §1.4 point 4, plane-0.5.md §6.2). */
 import type { Queryable } from "./database.ts";
 import type { BackendMetricsMessage } from "../../shared/protocol.ts";
 

@@ -1,6 +1,6 @@
 /**
  * Applies the embedded migrations once each, in order, inside one transaction guarded by an
- * advisory lock, so many controllers can start at once safely (style §25).
+ * advisory lock, so many controllers can start at once safely (style.md §25).
  */
 import type { Database } from "./database.ts";
 import { type Migration, MIGRATIONS } from "../../migrations/mod.ts";

@@ -1,5 +1,5 @@
 /**
- * Node registration and offline marking (behaviour doc §6.1, §2.12, #680), and the binding of a
+ * Node registration and offline marking (plane-0.5.md §6.1, §2.12, #680), and the binding of a
  * drone name to its live connection (issue 10, finding 3).
  */
 import type { Database, Queryable } from "./database.ts";
@@ -68,8 +68,8 @@ export async function registerNode(
       if (holder?.live) return { ok: false, reason: "name_in_use", heldBy: holder.controller };
     }
     if (node.cluster === null) {
-      // A DNS server (§8.2): NULLs are distinct in the (cluster, name) unique index, so the
-      // upsert below would add a row per connection; find the name's row instead.
+      // A DNS server (plane-0.5.md §8.2): NULLs are distinct in the (cluster, name) unique index,
+      // so the upsert below would add a row per connection; find the name's row instead.
       const { rows: found } = await tx.query<{ id: number }>(
         `select id from node where cluster is null and name = $1 order by id limit 1 for update`,
         [node.name],

@@ -1,7 +1,7 @@
 /**
  * `Database` over embedded Postgres (PGlite, WebAssembly) stored in a directory: the same
  * migrations and queries as production, so `deno task dev` needs no Postgres server
- * (decisions.md extension 2). One connection; transactions are serialized by PGlite.
+ * (decisions.md §3.2). One connection; transactions are serialized by PGlite.
  */
 import { PGlite } from "@electric-sql/pglite";
 import type { Database, ListenHandlers, Queryable, QueryResult } from "./database.ts";

@@ -1,5 +1,5 @@
 /**
- * Token revocation (behaviour doc §2.4, decisions.md): delete a user's tokens for a backend
+ * Token revocation (plane-0.5.md §2.4, decisions.md §2.4): delete a user's tokens for a backend
  * and, in the same transaction, emit a `token_revoked` event keyed by the backend's cluster so
  * that every controller instance tells its proxies of that cluster to drop them.
  */
@@ -15,7 +15,8 @@ export interface TokenRevokedEvent {
 
 /**
  * Deletes every token of `user` for `backendId` and announces them. Tokens without a user and
- * static tokens cannot be revoked (§2.4). Returns the revoked tokens (empty when none).
+ * static tokens cannot be revoked (plane-0.5.md §2.4). Returns the revoked tokens (empty when
+ * none).
  */
 export function revokeUserTokens(
   db: Database,

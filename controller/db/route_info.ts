@@ -1,5 +1,5 @@
 /**
- * Queries behind the proxy socket (behaviour doc §7.5, §7.6): which backend a connection
+ * Queries behind the proxy socket (plane-0.5.md §7.5, §7.6): which backend a connection
  * token routes to, and proxy keepalives.
  */
 import type { Queryable } from "./database.ts";
@@ -29,7 +29,7 @@ interface TargetRow {
 
 export interface FindRouteOptions {
   /**
-   * Set only for a proxy socket that declared path routing (local development, Jamsocket spec
+   * Set only for a proxy socket that declared path routing (local development, jamsocket-api.md
    * §10.2), accepted only by a controller started with `--allow-path-routing`: the cluster whose
    * backends `_plane_backend=<id>` may name. Otherwise the prefix is an unknown token (issue 10
    * finding 1: a backend id is public and must never route by itself).
@@ -38,10 +38,10 @@ export interface FindRouteOptions {
 }
 
 /**
- * Resolves a connection token (§7.6): `s.` tokens through `backend.static_token` (no secret,
- * no user), `_plane_backend=<id>` by backend id within the cluster of a path-routing proxy (and
- * for no other socket), others through `token` ⨝ `backend`. Unlike Plane, expired tokens (1 h)
- * are refused here (decisions.md) rather than working until the cleanup job deletes them. Null
+ * Resolves a connection token (plane-0.5.md §7.6): `s.` tokens through `backend.static_token` (no
+ * secret, no user), `_plane_backend=<id>` by backend id within the cluster of a path-routing proxy
+ * (and for no other socket), others through `token` ⨝ `backend`. Unlike Plane, expired tokens (1 h)
+ * are refused here (decisions.md §2.4) rather than working until the cleanup job deletes them. Null
  * when unknown.
  */
 export async function findRouteTarget(
@@ -85,9 +85,9 @@ export async function findRouteTarget(
 }
 
 /**
- * Records a proxy keepalive (§7.5) with Plane's exact guard, for a backend of the proxy's own
- * `cluster` only (issue 10: a proxy of another cluster could keep any backend from its idle
- * sweep); false when the backend is unknown, terminated or of another cluster (the proxy is
+ * Records a proxy keepalive (plane-0.5.md §7.5) with Plane's exact guard, for a backend of the
+ * proxy's own `cluster` only (issue 10: a proxy of another cluster could keep any backend from its
+ * idle sweep); false when the backend is unknown, terminated or of another cluster (the proxy is
  * then told `BackendRemoved`).
  */
 export async function recordKeepAlive(

@@ -1,5 +1,5 @@
 /**
- * What the sweepers look for (behaviour doc §6.7 and decisions.md fixed quirks): backends
+ * What the sweepers look for (plane-0.5.md §6.7 and decisions.md §2): backends
  * past their idle or lifetime limit, and live backends whose drone is gone past the key lease.
  */
 import type { Queryable } from "./database.ts";
@@ -7,8 +7,9 @@ import type { BackendState } from "../../shared/backend_state.ts";
 
 /**
  * Backends on `droneId` idle longer than `allowed_idle_seconds` or past `expiration_time`
- * (NULL limits never match, §6.7). `scheduled` is skipped as in Plane (#634); unlike Plane,
- * backends already terminating are skipped too (decisions.md: no terminate every sweep).
+ * (NULL limits never match, plane-0.5.md §6.7). `scheduled` is skipped as in Plane (#634); unlike
+ * Plane, backends already terminating are skipped too (decisions.md §2.2: no terminate every
+ * sweep).
  */
 export async function expiredBackends(db: Queryable, droneId: number): Promise<string[]> {
   const { rows } = await db.query<{ id: string }>(
@@ -25,11 +26,11 @@ export async function expiredBackends(db: Queryable, droneId: number): Promise<s
 
 /**
  * Backends not yet `terminated` whose drone has been out of contact longer than the key lease
- * and whose key has expired (issue 11, finding 3; decisions.md: Plane never releases them).
+ * and whose key has expired (issue 11, finding 3; decisions.md §2.8: Plane never releases them).
  * Out of contact: no controller holds the drone's socket (or the one recorded is itself dead),
  * and the later of its last heartbeat and its last connection start is older than `leaseMs`.
  * The expired key is the safety condition: by then a drone that is merely cut off has
- * hard-terminated the backend itself (§5.6, `lost_backend.ts`).
+ * hard-terminated the backend itself (plane-0.5.md §5.6, `lost_backend.ts`).
  */
 export async function lostBackends(
   db: Queryable,

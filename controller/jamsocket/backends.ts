@@ -56,14 +56,14 @@ async function current(ctx: ControllerContext, backend: string) {
   return state;
 }
 
-/** `GET /v2/backend/{id}/status` (§3.2). */
+/** `GET /v2/backend/{id}/status` (jamsocket-api.md §3.2). */
 export async function handleV2Status(ctx: ControllerContext, _req: Request, params: Params) {
   const backend = backendParam(params);
   const { state, time } = await current(ctx, backend);
   return jsonResponse(toJamsocketState(state, time));
 }
 
-/** `GET [/v1]/backend/{id}/status` (§4.2). */
+/** `GET [/v1]/backend/{id}/status` (jamsocket-api.md §4.2). */
 export async function handleV1Status(ctx: ControllerContext, _req: Request, params: Params) {
   const backend = backendParam(params);
   const { state, time } = await current(ctx, backend);
@@ -81,8 +81,9 @@ function sse(body: ReadableStream<Uint8Array>): Response {
 }
 
 /**
- * `GET /v2/backend/{id}/status/stream` (§3.3): history, then live states, one `data:` line per
- * chunk and nothing else (no `id:`, no keep-alive comments); ends after `terminated`.
+ * `GET /v2/backend/{id}/status/stream` (jamsocket-api.md §3.3): history, then live states, one
+ * `data:` line per chunk and nothing else (no `id:`, no keep-alive comments); ends after
+ * `terminated`.
  */
 export function handleV2StatusStream(
   ctx: ControllerContext,
@@ -106,7 +107,10 @@ async function statusStream(
   return sse(stream);
 }
 
-/** `GET [/v1]/backend/{id}/status/stream` (§4.2): v1 messages, consecutive repeats dropped. */
+/**
+ * `GET [/v1]/backend/{id}/status/stream` (jamsocket-api.md §4.2): v1 messages, consecutive repeats
+ * dropped.
+ */
 export function handleV1StatusStream(
   ctx: ControllerContext,
   _req: Request,
@@ -117,8 +121,8 @@ export function handleV1StatusStream(
 }
 
 /**
- * Terminate (§3.4, §4.3): `{"status":"ok"}` once queued (or already pending); a terminated
- * backend is 409 `BackendNotRunning`, which the CLI reports as a warning.
+ * Terminate (jamsocket-api.md §3.4, §4.3): `{"status":"ok"}` once queued (or already pending); a
+ * terminated backend is 409 `BackendNotRunning`, which the CLI reports as a warning.
  */
 export async function terminate(
   ctx: ControllerContext,
@@ -156,7 +160,10 @@ export async function handleV1Terminate(ctx: ControllerContext, req: Request, pa
   return await terminate(ctx, backend, true);
 }
 
-/** `GET /v2/backend/{id}` (§3.5): works for any backend; Plane-only ones have empty names. */
+/**
+ * `GET /v2/backend/{id}` (jamsocket-api.md §3.5): works for any backend; Plane-only ones have empty
+ * names.
+ */
 export async function handleV2BackendInfo(ctx: ControllerContext, _req: Request, params: Params) {
   const backend = backendParam(params);
   const row = await spawnedBackend(ctx.db, backend);
@@ -177,7 +184,10 @@ export async function handleV2BackendInfo(ctx: ControllerContext, _req: Request,
   return jsonResponse(info);
 }
 
-/** `GET /v2/account/{account}/backends` (§3.6): the account's non-terminated backends. */
+/**
+ * `GET /v2/account/{account}/backends` (jamsocket-api.md §3.6): the account's non-terminated
+ * backends.
+ */
 export async function handleV2AccountBackends(
   ctx: ControllerContext,
   _req: Request,
@@ -205,8 +215,8 @@ export async function handleV2AccountBackends(
 }
 
 /**
- * `GET /v2/backend/{id}/logs/stream` (§3.7): the controller's log stream with each `data:`
- * payload the raw line instead of `{stream, text, time}`; comments are dropped.
+ * `GET /v2/backend/{id}/logs/stream` (jamsocket-api.md §3.7): the controller's log stream with each
+ * `data:` payload the raw line instead of `{stream, text, time}`; comments are dropped.
  */
 export async function handleV2LogsStream(
   ctx: ControllerContext,

@@ -1,8 +1,9 @@
 /**
  * A Jamsocket connect (v2 `connect`, v1 `spawn`) as a Plane connect (jamsocket-api.md §3.1,
  * §4.1): resolve the service, build Plane's `ConnectRequest` the way Jamsocket's dev server
- * does (with the fixes of §3.1: idle 300 s whenever absent, keys namespaced per service, the
- * key tag is the resolved image), then run `controller/connect.ts`'s algorithm unchanged.
+ * does (with the fixes of jamsocket-api.md §3.1: idle 300 s whenever absent, keys namespaced per
+ * service, the key tag is the resolved image), then run `controller/connect.ts`'s algorithm
+ * unchanged.
  */
 import type { ControllerContext } from "../context.ts";
 import { connect, type ConnectError } from "../connect.ts";
@@ -38,7 +39,9 @@ export interface JamsocketConnectResult {
   service: ResolvedService;
 }
 
-/** Refuses reserved names in a user's `env` (§8) with a 400 naming the first one. */
+/**
+ * Refuses reserved names in a user's `env` (jamsocket-api.md §8) with a 400 naming the first one.
+ */
 export function checkUserEnv(env: Record<string, string>): void {
   const reserved = Object.keys(env).find(reservedEnvName);
   if (reserved !== undefined) {
@@ -78,7 +81,10 @@ export function buildExecutable(
   return executable;
 }
 
-/** Plane's connect request for a resolved Jamsocket connect (the dev server's mapping, §3.1). */
+/**
+ * Plane's connect request for a resolved Jamsocket connect (the dev server's mapping,
+ * jamsocket-api.md §3.1).
+ */
 export function toPlaneConnectRequest(
   service: ResolvedService,
   input: JamsocketSpawnInput,
@@ -110,13 +116,16 @@ export function toPlaneConnectRequest(
   return parsed.data;
 }
 
-/** True when the request comes from this machine to a keyless controller on loopback (§2.1). */
+/**
+ * True when the request comes from this machine to a keyless controller on loopback
+ * (jamsocket-api.md §2.1).
+ */
 export function devModeAllowed(ctx: ControllerContext, remoteIp: string): boolean {
   return isOpen(ctx.config) && isLoopbackHost(ctx.config.host) &&
     (isLoopbackHost(remoteIp) || /^::ffff:127\./.test(remoteIp));
 }
 
-/** §2.3, §11 item 6: 429 once a configured concurrent-backend limit is reached. */
+/** jamsocket-api.md §2.3, §11 item 6: 429 once a configured concurrent-backend limit is reached. */
 async function limitError(
   ctx: ControllerContext,
   service: ResolvedService,

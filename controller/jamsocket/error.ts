@@ -3,7 +3,7 @@
  * routes is `{"error": {status, code, message, id}}` with `Content-Type: application/json`
  * exactly, which the CLI prints as "{status} - {code}: {message} (id: {id})". Plane's
  * `HttpError`s thrown by shared code (body reading, auth, the status stream) keep their kind as
- * the code. Logged like `toErrorResponse` (style §18): 5xx at error, 4xx at warn, same id.
+ * the code. Logged like `toErrorResponse` (style.md §18): 5xx at error, 4xx at warn, same id.
  */
 import { HttpError, jsonResponse } from "../http_error.ts";
 import type { Logger } from "../../shared/log.ts";

@@ -1,6 +1,6 @@
 /**
  * `GET /v2/backend/{id}/metrics/stream` (jamsocket-api.md §3.7): the drone's resource samples
- * (behaviour doc §3.8; every 10 s) as Server-Sent Events, one `data:` line each with
+ * (plane-0.5.md §3.8; every 10 s) as Server-Sent Events, one `data:` line each with
  * `{cluster, backend_id, mem_used, mem_available, cpu_used, sys_cpu}`; the CLI shows
  * `cpu_used / sys_cpu` as a percentage. Samples are not stored: they reach every controller
  * through `NOTIFY plane_backend_metrics` (`db/metrics.ts`), which one LISTEN per controller

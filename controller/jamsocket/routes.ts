@@ -47,7 +47,7 @@ import {
 } from "./services.ts";
 import { handleV2MetricsStream } from "./metrics.ts";
 
-/** `POST /v2/service/{account}/{service}[/{environment}]/connect` (§3.1). */
+/** `POST /v2/service/{account}/{service}[/{environment}]/connect` (jamsocket-api.md §3.1). */
 async function handleV2Connect(
   ctx: ControllerContext,
   req: Request,
@@ -80,7 +80,7 @@ async function handleV2Connect(
   return jsonResponse(answer);
 }
 
-/** `POST [/v1]/user/{account}/service/{service}/spawn` (§4.1). */
+/** `POST [/v1]/user/{account}/service/{service}/spawn` (jamsocket-api.md §4.1). */
 async function handleV1Spawn(
   ctx: ControllerContext,
   req: Request,
@@ -108,7 +108,7 @@ async function handleV1Spawn(
     name: id,
     "backend_id": id,
     "ready_url": `${ctx.controllerUrl}${readyPath(id, response.token)}`,
-    // v1 names the unprefixed path (§4.1).
+    // v1 names the unprefixed path (jamsocket-api.md §4.1).
     "status_url": `${ctx.controllerUrl}/backend/${id}/status`,
     spawned: response.spawned,
     status: v1StatusOfLive(response.status),
@@ -116,14 +116,19 @@ async function handleV1Spawn(
   return jsonResponse(answer);
 }
 
-/** `GET /auth` (§3.9): the key is good; the accounts are those of the service map. */
+/**
+ * `GET /auth` (jamsocket-api.md §3.9): the key is good; the accounts are those of the service map.
+ */
 function handleAuth(ctx: ControllerContext): Response {
   const accounts = [...new Set(Object.keys(ctx.config.services).map((p) => p.split("/")[0]!))];
   const body: JamsocketAuthResponse = { status: "ok", accounts, "is_admin": false };
   return jsonResponse(body);
 }
 
-/** §2.4: any origin; preflights (which the dev server answers for every path) allow auth. */
+/**
+ * jamsocket-api.md §2.4: any origin; preflights (which the dev server answers for every path) allow
+ * auth.
+ */
 function withCors(response: Response): Response {
   try {
     response.headers.set("access-control-allow-origin", "*");
@@ -189,7 +194,7 @@ const V2: [string, string, Access, Handler][] = [
   ["GET", "/ready/:backend/:token/", "public", handleReadyPage],
 ];
 
-/** v1 routes, served with and without the `/v1` prefix (§4). */
+/** v1 routes, served with and without the `/v1` prefix (jamsocket-api.md §4). */
 const V1: [string, string, Access, Handler][] = [
   ["POST", "/user/:account/service/:service/spawn", "auth", handleV1Spawn],
   ["GET", "/backend/:backend/status", "public", handleV1Status],
@@ -218,8 +223,9 @@ function buildRoutes(): JamsocketRoute[] {
 export const JAMSOCKET_ROUTES: readonly JamsocketRoute[] = buildRoutes();
 
 /**
- * First path segments that are Jamsocket's (§1, §3, §4): the API versions, v1's unprefixed
- * families, and the service, login and ready paths. Everything else is Plane's (`/ctrl`, `/pub`).
+ * First path segments that are Jamsocket's (jamsocket-api.md §1, §3, §4): the API versions, v1's
+ * unprefixed families, and the service, login and ready paths. Everything else is Plane's (`/ctrl`,
+ * `/pub`).
  */
 const JAMSOCKET_SEGMENTS = new Set([
   "v1",

@@ -11,10 +11,12 @@ const NAME = "[A-Za-z0-9_.-]{1,64}";
 export const SERVICE_NAME = new RegExp(`^${NAME}$`);
 const SERVICE_PATH = new RegExp(`^${NAME}/${NAME}(?:/${NAME})?$`);
 
-/** The idle limit of a Jamsocket spawn that names none (§3.1: "default is 300"). */
+/**
+ * The idle limit of a Jamsocket spawn that names none (jamsocket-api.md §3.1: "default is 300").
+ */
 export const DEFAULT_MAX_IDLE_SECONDS = 300;
 
-/** §8: names a user's `env` may not set; the platform sets them. */
+/** jamsocket-api.md §8: names a user's `env` may not set; the platform sets them. */
 export function reservedEnvName(name: string): boolean {
   return name === "PORT" || name.startsWith("SESSION_BACKEND_") || name.startsWith("JAMSOCKET_");
 }
@@ -37,7 +39,10 @@ const EnvMap = z.record(z.string(), z.string()).superRefine((env, ctx) => {
 export const ServiceConfig = z.object({
   /** The image a spawn runs (a Docker reference, or a name a local-process drone maps). */
   image: z.string().min(1, "A service needs an image"),
-  /** `spawn.tag` → image; a tag not listed here replaces the tag of `image` (§3.1 `tag`). */
+  /**
+   * `spawn.tag` → image; a tag not listed here replaces the tag of `image` (jamsocket-api.md §3.1
+   * `tag`).
+   */
   tags: z.record(z.string(), z.string().min(1)).default({}),
   /** Plane cluster to spawn on; the controller's default cluster when absent. */
   cluster: ClusterName.optional(),
@@ -90,7 +95,7 @@ export type ResolveResult = { ok: true; service: ResolvedService } | {
   error: ResolveError;
 };
 
-/** The dev-mode placeholder for account, service and token (§2.1). */
+/** The dev-mode placeholder for account, service and token (jamsocket-api.md §2.1). */
 export const DEV_PLACEHOLDER = "-";
 
 function pathOf(ref: ServiceRef): string {
@@ -161,8 +166,8 @@ export function resolveService(
 }
 
 /**
- * The image for a spawn's `tag` (§3.1): the service's `tags` entry, else `image` with its tag
- * (or digest, for `sha256:…`) replaced; without a tag, the service's image.
+ * The image for a spawn's `tag` (jamsocket-api.md §3.1): the service's `tags` entry, else `image`
+ * with its tag (or digest, for `sha256:…`) replaced; without a tag, the service's image.
  */
 export function imageForTag(config: ServiceConfig, tag: string | null | undefined): string {
   if (!tag) return config.image;

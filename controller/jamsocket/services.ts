@@ -75,9 +75,10 @@ export interface ServiceViewOptions {
 }
 
 /**
- * `service info` (§3.9): the image a spawn runs is the environment's `image_tag` (its tag or
- * digest; the whole reference when it has neither); nothing is pushed or spawned through a
- * registry of ours, so the push and spawn times are null. Null when the service is unknown.
+ * `service info` (jamsocket-api.md §3.9): the image a spawn runs is the environment's `image_tag`
+ * (its tag or digest; the whole reference when it has neither); nothing is pushed or spawned
+ * through a registry of ours, so the push and spawn times are null. Null when the service is
+ * unknown.
  */
 export function toServiceInfo(
   map: ServiceMap,
@@ -111,8 +112,9 @@ export function toServiceInfo(
 }
 
 /**
- * `images` (§3.9): every image the service's entries can run, each once: the entries' images,
- * then their `tags` (listed under the tag a spawn names). Null when the service is unknown.
+ * `images` (jamsocket-api.md §3.9): every image the service's entries can run, each once: the
+ * entries' images, then their `tags` (listed under the tag a spawn names). Null when the service is
+ * unknown.
  */
 export function toServiceImages(
   map: ServiceMap,
@@ -160,7 +162,7 @@ function ref(params: Params) {
   return { account: params.account ?? "", service: params.service ?? "" };
 }
 
-/** `GET /v2/account/{account}/services` (§3.9). */
+/** `GET /v2/account/{account}/services` (jamsocket-api.md §3.9). */
 export function handleServiceList(ctx: ControllerContext, _req: Request, params: Params) {
   const account = params.account ?? "";
   const body: JamsocketServiceList = {
@@ -169,7 +171,7 @@ export function handleServiceList(ctx: ControllerContext, _req: Request, params:
   return jsonResponse(body);
 }
 
-/** `GET /v2/service/{account}/{service}` (§3.9). */
+/** `GET /v2/service/{account}/{service}` (jamsocket-api.md §3.9). */
 export async function handleServiceInfo(ctx: ControllerContext, _req: Request, params: Params) {
   const { account, service } = ref(params);
   const info = toServiceInfo(ctx.config.services, { account, service }, await viewOptions(ctx));
@@ -177,7 +179,7 @@ export async function handleServiceInfo(ctx: ControllerContext, _req: Request, p
   return jsonResponse(info);
 }
 
-/** `GET /v2/service/{account}/{service}/images` (§3.9). */
+/** `GET /v2/service/{account}/{service}/images` (jamsocket-api.md §3.9). */
 export async function handleServiceImages(ctx: ControllerContext, _req: Request, params: Params) {
   const { account, service } = ref(params);
   const images = toServiceImages(ctx.config.services, { account, service }, await viewOptions(ctx));
@@ -194,7 +196,10 @@ function readOnly(action: string, path: string, fix: string): JamsocketError {
   );
 }
 
-/** `POST /v2/account/{account}/service` `{name}` (§3.9): refused, naming the file entry. */
+/**
+ * `POST /v2/account/{account}/service` `{name}` (jamsocket-api.md §3.9): refused, naming the file
+ * entry.
+ */
 export async function handleServiceCreate(
   ctx: ControllerContext,
   req: Request,
@@ -219,7 +224,9 @@ export async function handleServiceCreate(
   );
 }
 
-/** `POST /v2/service/{account}/{service}[/{environment}]/update` (§3.9): refused. */
+/**
+ * `POST /v2/service/{account}/{service}[/{environment}]/update` (jamsocket-api.md §3.9): refused.
+ */
 export async function handleServiceUpdate(
   _ctx: ControllerContext,
   req: Request,
@@ -234,7 +241,7 @@ export async function handleServiceUpdate(
   );
 }
 
-/** `POST /v2/service/{account}/{service}/delete` (§3.9): refused. */
+/** `POST /v2/service/{account}/{service}/delete` (jamsocket-api.md §3.9): refused. */
 export async function handleServiceDelete(
   _ctx: ControllerContext,
   req: Request,
@@ -245,7 +252,7 @@ export async function handleServiceDelete(
   throw readOnly("delete service", path, `remove "${path}" there and restart the controller`);
 }
 
-/** `GET [/v2]/service/{account}/{service}/image-name` (`push`, §3.9): refused. */
+/** `GET [/v2]/service/{account}/{service}/image-name` (`push`, jamsocket-api.md §3.9): refused. */
 export function handleServiceImageName(
   _ctx: ControllerContext,
   _req: Request,

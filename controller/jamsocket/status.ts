@@ -18,13 +18,18 @@ export function isoTime(ms: number): string {
   return new Date(Math.round(ms)).toISOString();
 }
 
-/** The public v2 state (§3.2): like Plane's status entry, with `time` as a string. */
+/**
+ * The public v2 state (jamsocket-api.md §3.2): like Plane's status entry, with `time` as a string.
+ */
 export function toJamsocketState(state: BackendState, timeMs: number): JamsocketBackendState {
   const { time: _time, ...rest } = toStatusEntry(state, timeMs);
   return { ...rest, time: isoTime(timeMs) };
 }
 
-/** The authenticated v2 state (§3.5): `exit_code` and `last_status` instead of `exit_error`. */
+/**
+ * The authenticated v2 state (jamsocket-api.md §3.5): `exit_code` and `last_status` instead of
+ * `exit_error`.
+ */
 export function toJamsocketV2State(state: BackendState, timeMs: number): JamsocketV2State {
   const { "exit_error": _exitError, ...rest } = toJamsocketState(state, timeMs);
   const out: JamsocketV2State = rest;
@@ -37,7 +42,7 @@ export function toJamsocketV2State(state: BackendState, timeMs: number): Jamsock
   return out;
 }
 
-/** §4.2: the dev server's `translateStatusToV1`, the only known definition. */
+/** jamsocket-api.md §4.2: the dev server's `translateStatusToV1`, the only known definition. */
 export function toV1Status(state: BackendState): JamsocketV1Status {
   switch (state.status) {
     case "scheduled":
@@ -92,7 +97,10 @@ export function toV1Message(
   return { state: toV1Status(state), backend, time: isoTime(timeMs) };
 }
 
-/** One SSE event as the clients parse it (§3.3): a single `data:` line, nothing else. */
+/**
+ * One SSE event as the clients parse it (jamsocket-api.md §3.3): a single `data:` line, nothing
+ * else.
+ */
 function sseData(value: unknown): string {
   return `data:${JSON.stringify(value)}\n\n`;
 }
@@ -102,7 +110,10 @@ export function formatV2Event(item: TimedState): string {
   return sseData(toJamsocketState(item.state, item.time));
 }
 
-/** A formatter for one v1 stream: translated, consecutive duplicates dropped (§4.2). */
+/**
+ * A formatter for one v1 stream: translated, consecutive duplicates dropped (jamsocket-api.md
+ * §4.2).
+ */
 export function v1EventFormatter(backend: string): (item: TimedState) => string | null {
   let last: JamsocketV1Status | null = null;
   return (item) => {

@@ -1,6 +1,6 @@
 /**
- * `GET /pub/b/{backend}/status` (behaviour doc §2.9), with our `?wait=ready&timeout=S`
- * (decisions.md extension 5), and `GET /pub/b/{backend}/status-stream` (SSE, see
+ * `GET /pub/b/{backend}/status` (plane-0.5.md §2.9), with our `?wait=ready&timeout=S`
+ * (decisions.md §3.5), and `GET /pub/b/{backend}/status-stream` (SSE, see
  * `status_stream.ts`). Addresses are never exposed publicly.
  */
 import type { ControllerContext } from "../context.ts";

@@ -200,7 +200,7 @@ Deno.test("status returns the current entry with optional fields omitted", async
 
   await updateBackendState(t.db, backend, terminated(null));
   const end = await (await t.request(`/pub/b/${backend}/status`)).json();
-  // exit_error is omitted when the exit code is unknown (decisions.md).
+  // exit_error is omitted when the exit code is unknown (decisions.md §2.14).
   assert.deepEqual(end, {
     status: "terminated",
     "termination_reason": "keyexpired",

@@ -1,5 +1,5 @@
 /**
- * Operator listing routes (decisions.md extension 6): `GET /ctrl/c/{cluster}/backends`
+ * Operator listing routes (decisions.md §3.6): `GET /ctrl/c/{cluster}/backends`
  * (paged with an opaque cursor, `?status=` filter, bounded `?limit=`) and `GET /ctrl/b/{backend}`
  * (the full row).
  */

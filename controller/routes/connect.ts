@@ -1,4 +1,4 @@
-/** `POST /ctrl/connect` (behaviour doc §2.2): parse the body, run `connect`, answer. */
+/** `POST /ctrl/connect` (plane-0.5.md §2.2): parse the body, run `connect`, answer. */
 import type { ControllerContext } from "../context.ts";
 import { HttpError, jsonResponse, readJsonBody } from "../http_error.ts";
 import type { Params } from "../router.ts";

@@ -1,5 +1,5 @@
 /**
- * The read endpoints the web dashboard needs and the API lacked (decisions.md extension 10),
+ * The read endpoints the web dashboard needs and the API lacked (decisions.md §3.10),
  * authenticated like the rest of `/ctrl/*`:
  *
  * - `GET /ctrl/clusters`: clusters with a connected drone or proxy, and the default cluster,
@@ -9,7 +9,8 @@
  * - `GET /ctrl/c/{cluster}/status-stream`: every backend status change of the cluster as SSE.
  *   The per-backend `/pub/b/{id}/status-stream` would need one connection per listed backend,
  *   and a browser opens at most six HTTP/1.1 connections per origin. No replay: statuses only
- *   move forward (§4.2), so a client opens this stream, then lists, and keeps the higher rank.
+ * move forward (plane-0.5.md §4.2), so a client opens this stream, then lists, and keeps the higher
+ * rank.
  * - `GET /ctrl/b/{backend}/usage`: the backend's recent resource samples (`usage_history.ts`).
  */
 import { z } from "zod";
@@ -152,7 +153,7 @@ export function handleClusterStatusStream(
         );
       });
       // Tells the client it is subscribed (it lists the backends after this), and keeps
-      // intermediaries from timing the connection out (§2.9).
+      // intermediaries from timing the connection out (plane-0.5.md §2.9).
       controller.enqueue(encoder.encode(": subscribed\n\n"));
       keepAlive = setInterval(() => {
         if (!finished) controller.enqueue(encoder.encode(": keep-alive\n\n"));

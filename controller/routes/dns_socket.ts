@@ -1,4 +1,4 @@
-/** `GET /ctrl/dns-socket` (behaviour doc §2.8, §10.2): a `plane dns` server's socket. */
+/** `GET /ctrl/dns-socket` (plane-0.5.md §2.8, §10.2): a `plane dns` server's socket. */
 import type { ControllerContext } from "../context.ts";
 import type { Params } from "../router.ts";
 import type { RequestInfo } from "../app.ts";
@@ -11,6 +11,6 @@ export function handleDnsSocket(
   _params: Params,
   info: RequestInfo,
 ): Response {
-  // A DNS server answers for every cluster: its node has no cluster (§8.2).
+  // A DNS server answers for every cluster: its node has no cluster (plane-0.5.md §8.2).
   return acceptSocket(ctx, req, null, info.remoteIp, dnsRole(ctx));
 }

@@ -1,4 +1,4 @@
-/** `GET /ctrl/c/{cluster}/drone-socket[?pool=…]` (behaviour doc §2.8, §6.1). */
+/** `GET /ctrl/c/{cluster}/drone-socket[?pool=…]` (plane-0.5.md §2.8, §6.1). */
 import type { ControllerContext } from "../context.ts";
 import { HttpError } from "../http_error.ts";
 import type { Params } from "../router.ts";

@@ -1,6 +1,7 @@
 /**
- * Drone administration: `GET /ctrl/c/{cluster}/state` (behaviour doc §2.6),
- * `POST /ctrl/c/{cluster}/d/{drone}/drain` (§2.5) and its inverse `…/undrain` (decisions.md).
+ * Drone administration: `GET /ctrl/c/{cluster}/state` (plane-0.5.md §2.6),
+ * `POST /ctrl/c/{cluster}/d/{drone}/drain` (plane-0.5.md §2.5) and its inverse `…/undrain`
+ * (decisions.md §2.5).
  */
 import type { ControllerContext } from "../context.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
@@ -49,12 +50,12 @@ async function setDrainingRoute(ctx: ControllerContext, params: Params, draining
   return jsonResponse(result);
 }
 
-/** Excludes the drone from scheduling; running backends are untouched (§2.5). */
+/** Excludes the drone from scheduling; running backends are untouched (plane-0.5.md §2.5). */
 export function handleDrain(ctx: ControllerContext, _req: Request, params: Params) {
   return setDrainingRoute(ctx, params, true);
 }
 
-/** Makes a drained drone schedulable again (decisions.md; Plane has no undrain). */
+/** Makes a drained drone schedulable again (decisions.md §2.5; Plane has no undrain). */
 export function handleUndrain(ctx: ControllerContext, _req: Request, params: Params) {
   return setDrainingRoute(ctx, params, false);
 }

@@ -1,4 +1,7 @@
-/** `GET /ctrl/status` (§2.7) and `GET /pub/health` (§2.9): both prove the database answers. */
+/**
+ * `GET /ctrl/status` (plane-0.5.md §2.7) and `GET /pub/health` (plane-0.5.md §2.9): both prove the
+ * database answers.
+ */
 import type { ControllerContext } from "../context.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
 import { PLANE_HASH, PLANE_VERSION } from "../../shared/protocol.ts";

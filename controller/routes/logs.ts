@@ -1,5 +1,5 @@
 /**
- * `GET /ctrl/b/{backend}/logs` (decisions.md extension 4): the backend's stdout/stderr as
+ * `GET /ctrl/b/{backend}/logs` (decisions.md §3.4): the backend's stdout/stderr as
  * Server-Sent Events — first the drone's bounded tail, then live lines until the backend is
  * terminated (`?follow=false`: the tail only). Each event is
  * `data: {"stream": "stdout"|"stderr", "text": …, "time": <epoch ms>}`.

@@ -1,5 +1,5 @@
 /**
- * `GET /metrics` (issue 15, decisions.md extension 7): Prometheus text of this controller's
+ * `GET /metrics` (issue 15, decisions.md §3.7): Prometheus text of this controller's
  * counters and the cluster's state. Behind the API key like `/ctrl/*` unless the controller runs
  * with `--metrics-public` (`app.ts`).
  */

@@ -1,4 +1,4 @@
-/** `GET /ctrl/c/{cluster}/proxy-socket[?path_routing=true]` (behaviour doc §2.8, §7.6). */
+/** `GET /ctrl/c/{cluster}/proxy-socket[?path_routing=true]` (plane-0.5.md §2.8, §7.6). */
 import type { ControllerContext } from "../context.ts";
 import { HttpError } from "../http_error.ts";
 import type { Params } from "../router.ts";
@@ -14,7 +14,7 @@ export function handleProxySocket(
   info: RequestInfo,
 ): Response {
   const cluster = params.cluster ?? "";
-  // §2.8: the cluster must be host[:port], checked before the upgrade.
+  // plane-0.5.md §2.8: the cluster must be host[:port], checked before the upgrade.
   const error = clusterNameError(cluster);
   if (error) {
     throw new HttpError(400, "InvalidClusterName", `Invalid cluster name "${cluster}": ${error}`);

@@ -1,5 +1,5 @@
 /**
- * `POST /ctrl/b/revoke` and `POST /ctrl/revoke` (behaviour doc §2.4; decisions.md accepts
+ * `POST /ctrl/b/revoke` and `POST /ctrl/revoke` (plane-0.5.md §2.4; decisions.md §2.16 accepts
  * both paths): deletes a user's tokens for a backend. Unlike Plane, proxies of the backend's
  * cluster are told to drop them (`TokenRevoked`), through the event log so that proxies
  * connected to other controller instances hear it too.

@@ -1,4 +1,4 @@
-/** `POST /ctrl/b/{backend}/soft-terminate` and `…/hard-terminate` (behaviour doc §2.3). */
+/** `POST /ctrl/b/{backend}/soft-terminate` and `…/hard-terminate` (plane-0.5.md §2.3). */
 import type { ControllerContext } from "../context.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
 import type { Params } from "../router.ts";
@@ -9,7 +9,7 @@ import { nameError } from "../../shared/names.ts";
 /**
  * Queues `Terminate {kind, reason: "external"}` for the backend's drone; the body is ignored.
  * A terminated backend, or one with the same kind of terminate still pending, gets nothing new
- * (decisions.md fixed quirks). Always 200 `null` for an existing backend.
+ * (decisions.md §2). Always 200 `null` for an existing backend.
  */
 export async function handleTerminate(
   ctx: ControllerContext,

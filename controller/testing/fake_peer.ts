@@ -1,7 +1,7 @@
 /**
- * A fake drone or proxy: a real WebSocket client speaking the socket protocol (§1.3, §6, §7.6),
- * as Plane's own integration tests use. It records every message it receives and lets a test
- * wait for the next one matching a predicate.
+ * A fake drone or proxy: a real WebSocket client speaking the socket protocol (plane-0.5.md §1.3,
+ * §6, §7.6), as Plane's own integration tests use. It records every message it receives and lets a
+ * test wait for the next one matching a predicate.
  */
 import { type Handshake, PLANE_HASH, PLANE_VERSION } from "../../shared/protocol.ts";
 

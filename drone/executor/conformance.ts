@@ -1,5 +1,5 @@
 /**
- * One conformance suite for every `Executor` (style §10): the Docker, local-process and fake
+ * One conformance suite for every `Executor` (style.md §10): the Docker, local-process and fake
  * runtimes all run it, so the fake cannot drift from reality.
  */
 import assert from "node:assert/strict";

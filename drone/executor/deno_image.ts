@@ -1,5 +1,6 @@
 /**
- * Builds a Docker image that runs one Deno script, without any registry (notes/docker-here.md):
+ * Builds a Docker image that runs one Deno script, without any registry (the machines this is
+ * developed and tested on can reach none, and `deno compile` would download its runtime):
  * `docker import` of a root filesystem holding this Deno binary, the glibc libraries it links and
  * the script. Used by `plane dev` for the example backend and by the Docker tests. The tag names
  * the script's content, so an image built from an older script is never reused.

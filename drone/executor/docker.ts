@@ -1,8 +1,9 @@
 /**
- * The Docker runtime (behaviour doc §3) over a narrow slice of dockerode (style §8): pull per
- * policy, create and start `plane-<id>` with the label and env of §3.3, find its address,
- * probe readiness, stop (SIGTERM, SIGKILL after 30 s) or kill after an inspect, turn container
- * `die`/`stop` events into exit events, keep a bounded log tail, prune stopped containers.
+ * The Docker runtime (plane-0.5.md §3) over a narrow slice of dockerode (style.md §8): pull per
+ * policy, create and start `plane-<id>` with the label and env of plane-0.5.md §3.3, find its
+ * address, probe readiness, stop (SIGTERM, SIGKILL after 30 s) or kill after an inspect, turn
+ * container `die`/`stop` events into exit events, keep a bounded log tail, prune stopped
+ * containers.
  */
 import type { BackendName } from "../../shared/names.ts";
 import type { BackendMetricsMessage } from "../../shared/protocol.ts";
@@ -74,7 +75,7 @@ export interface DockerStats {
 }
 
 /**
- * Plane's memory and CPU arithmetic (behaviour doc §3.8) over one stats answer: cgroup v2
+ * Plane's memory and CPU arithmetic (plane-0.5.md §3.8) over one stats answer: cgroup v2
  * names `anon`/`file`, v1 `rss`/`cache`; CPU as deltas against the previous reading Docker
  * includes (`precpu_stats`). Null when the container reports no memory (not running).
  */
@@ -115,10 +116,10 @@ export interface DockerExecutorOptions extends Omit<DockerRuntimeOptions, "hostN
   ip?: string;
   /** Host networking with a drone-assigned port per backend (what tests here use). */
   hostNetwork?: boolean;
-  /** `docker stop` timeout before SIGKILL (Plane: 30 s, §3.7). */
+  /** `docker stop` timeout before SIGKILL (Plane: 30 s, plane-0.5.md §3.7). */
   stopTimeoutSeconds?: number;
   startupTimeoutMs?: number;
-  /** Stopped containers older than this are pruned every minute (§3.8). */
+  /** Stopped containers older than this are pruned every minute (plane-0.5.md §3.8). */
   pruneMinAgeSeconds?: number;
 }
 
@@ -183,7 +184,7 @@ export class DockerExecutor implements Executor {
     const name = event.Actor?.Attributes?.name;
     const backendId = name ? backendIdOfContainer(name) : null;
     if (!backendId || (event.Action !== "die" && event.Action !== "stop")) return;
-    // The first of die/stop wins (§3.8); the other finds the backend already reported.
+    // The first of die/stop wins (plane-0.5.md §3.8); the other finds the backend already reported.
     if (!this.#live.delete(backendId)) return;
     this.#release(backendId);
     const code = event.Actor?.Attributes?.exitCode;
@@ -251,7 +252,7 @@ export class DockerExecutor implements Executor {
       await container.start();
       this.#followLogs(request.backendId, container);
       if (hostPort !== undefined) return { address: `${ip}:${hostPort}` };
-      // §3.3: read the published port, up to 3 tries 100 ms apart.
+      // plane-0.5.md §3.3: read the published port, up to 3 tries 100 ms apart.
       for (let attempt = 0; attempt < 3; attempt++) {
         const info = await container.inspect();
         const binding = info.NetworkSettings.Ports?.[`${CONTAINER_PORT}/tcp`]?.[0];
@@ -353,7 +354,7 @@ export class DockerExecutor implements Executor {
   async terminate(backendId: BackendName, { hard }: { hard: boolean }): Promise<boolean> {
     const container = this.#o.docker.getContainer(containerName(backendId));
     try {
-      // §3.7 / #838: `stop` on a stopped container does not fail, so look first.
+      // plane-0.5.md §3.7 / #838: `stop` on a stopped container does not fail, so look first.
       const info = await container.inspect();
       if (!info.State.Running) return false;
       if (hard) await container.kill();
@@ -442,7 +443,7 @@ export class DockerExecutor implements Executor {
     return result;
   }
 
-  /** Removes stopped Plane containers older than the minimum age (§3.8). */
+  /** Removes stopped Plane containers older than the minimum age (plane-0.5.md §3.8). */
   async prune(): Promise<void> {
     try {
       await this.#o.docker.pruneContainers({

@@ -1,6 +1,6 @@
 /**
- * Pure translation of a spawn into Docker's container-create body (behaviour doc §3.1–3.4,
- * decisions.md extension 8), unit-tested without Docker (style §5, Plane's
+ * Pure translation of a spawn into Docker's container-create body (plane-0.5.md §3.1–3.4,
+ * decisions.md §3.8), unit-tested without Docker (style.md §5, Plane's
  * `get_container_config_from_executor_config`).
  */
 import { z } from "zod";
@@ -101,7 +101,10 @@ export function networkMode(
 
 export type MountResult = { ok: true; bind: string | null } | { ok: false; error: string };
 
-/** §3.4: `true` → `{base}/{key}`; a relative path of normal components → `{base}/{path}`. */
+/**
+ * plane-0.5.md §3.4: `true` → `{base}/{key}`; a relative path of normal components →
+ * `{base}/{path}`.
+ */
 export function mountBind(
   mount: DockerExecutable["mount"],
   keyName: string,
@@ -143,7 +146,7 @@ export function containerCreateOptions(
   if (refusal) return { ok: false, error: refusal.message };
   const network = networkMode(executable.network_name, runtime.allowNetworkModes);
   if (!network.ok) return network;
-  // User env first, ours after, so the user cannot override Plane's PORT (§3.3).
+  // User env first, ours after, so the user cannot override Plane's PORT (plane-0.5.md §3.3).
   const env = { ...executable.env, ...planeEnv(request, port) };
   const mount = mountBind(executable.mount, request.key.key.name, runtime.mountBase);
   if (!mount.ok) return mount;
@@ -178,7 +181,7 @@ export function containerCreateOptions(
     hostConfig.NetworkMode = "host";
   } else {
     if (network.mode !== null) hostConfig.NetworkMode = network.mode;
-    // Publish 8080 to a random host port on all interfaces (§3.3).
+    // Publish 8080 to a random host port on all interfaces (plane-0.5.md §3.3).
     hostConfig.PortBindings = { [`${CONTAINER_PORT}/tcp`]: [{}] };
   }
   const options: Record<string, unknown> = {

@@ -42,7 +42,7 @@ Deno.test("containerCreateOptions() names, labels and sets Plane's env over the 
   assert.deepEqual(o.HostConfig.PortBindings, { "8080/tcp": [{}] });
 });
 
-Deno.test("containerCreateOptions() maps resource limits like Plane (§3.1)", () => {
+Deno.test("containerCreateOptions() maps resource limits like Plane (plane-0.5.md §3.1)", () => {
   const o = create({
     image: "img",
     "resource_limits": {
@@ -85,7 +85,7 @@ Deno.test("containerCreateOptions() sets network, runtime, log config and GPU de
   assert.equal(two.HostConfig.DeviceRequests[0].Count, 2);
 });
 
-Deno.test("mountBind() binds key or path under the base and refuses escapes (§3.4)", () => {
+Deno.test("mountBind() binds key or path under the base and refuses escapes (plane-0.5.md §3.4)", () => {
   assert.deepEqual(mountBind(true, "room-1", "/data"), {
     ok: true,
     bind: "/data/room-1:/plane-data",

@@ -1,5 +1,5 @@
 /**
- * Pull policies and registry credentials (behaviour doc §3.1, §3.5) against a hand-written
+ * Pull policies and registry credentials (plane-0.5.md §3.1, §3.5) against a hand-written
  * fake of the narrow `DockerApi`: no registry is reachable here, and tests stay on loopback.
  */
 import assert from "node:assert/strict";

@@ -1,5 +1,5 @@
 /**
- * The runtime contract a drone drives (style §9, shaped like Plane's `Runtime`, behaviour doc
+ * The runtime contract a drone drives (style.md §9, shaped like Plane's `Runtime`, plane-0.5.md
  * §3): Docker, local processes and a fake implement it, and one conformance suite
  * (`conformance.ts`) runs against each.
  */
@@ -58,7 +58,7 @@ export interface Executor {
   /** The last lines a backend wrote (bounded tail), oldest first. */
   logs(backendId: BackendName): LogLine[];
   /**
-   * One resource sample of a running backend (behaviour doc §3.8): memory in bytes, CPU as
+   * One resource sample of a running backend (plane-0.5.md §3.8): memory in bytes, CPU as
    * nanoseconds used since the previous sample; null when it is not running.
    */
   metrics(backendId: BackendName): Promise<BackendMetricsMessage | null>;
@@ -77,7 +77,7 @@ export interface LogLine {
   time: number;
 }
 
-/** Environment every backend gets, after the user's so ours win (behaviour doc §3.3). */
+/** Environment every backend gets, after the user's so ours win (plane-0.5.md §3.3). */
 export function planeEnv(
   request: SpawnRequest,
   port: number,

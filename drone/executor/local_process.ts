@@ -1,5 +1,5 @@
 /**
- * The local-process runtime (decisions.md extension 3): the drone's configuration maps an
+ * The local-process runtime (decisions.md §3.3): the drone's configuration maps an
  * image name to a command; each backend runs as its own process group with `PORT` and the
  * `SESSION_BACKEND_*` variables, on a free loopback port. Terminate signals the whole group
  * (SIGTERM, SIGKILL after the grace period); unmapped images are refused.
@@ -48,7 +48,7 @@ export const LocalProcessConfig = z.object({
   images: z.record(z.string(), LocalImage),
   /** Address backends listen on and proxies reach them at. */
   ip: z.string().default("127.0.0.1"),
-  /** Soft-terminate grace before SIGKILL (Plane's Docker stop timeout, §3.7). */
+  /** Soft-terminate grace before SIGKILL (Plane's Docker stop timeout, plane-0.5.md §3.7). */
   softGraceMs: z.number().int().positive().default(30_000),
   startupTimeoutMs: z.number().int().positive().default(STARTUP_TIMEOUT_MS),
   tailLines: z.number().int().positive().default(1000),

@@ -1,5 +1,5 @@
 /**
- * Memory and CPU of one process, for the local runtime's metrics (behaviour doc §3.8). Read
+ * Memory and CPU of one process, for the local runtime's metrics (plane-0.5.md §3.8). Read
  * from /proc when the drone may (Deno asks for `--allow-all` to read `/proc/<pid>/*`, which
  * `deno task plane` does not grant), otherwise from `ps` (`--allow-run`), which gives the
  * resident size and whole CPU seconds only.

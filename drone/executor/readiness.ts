@@ -1,5 +1,5 @@
 /**
- * Plane's readiness probe (behaviour doc §3.6): a raw TCP `HEAD / HTTP/1.1` whose first five
+ * Plane's readiness probe (plane-0.5.md §3.6): a raw TCP `HEAD / HTTP/1.1` whose first five
  * bytes of reply must be `HTTP/` — any status counts, a non-HTTP server never becomes ready.
  * Retried every 100 ms up to the startup limit (300 s).
  */

@@ -1,5 +1,5 @@
 /**
- * The request-smuggling corpus (targets.md): ambiguous requests a proxy must refuse. Shared by
+ * The request-smuggling corpus (targets.md §4): ambiguous requests a proxy must refuse. Shared by
  * the engine's own test (`smuggling_test.ts`) and the multi-worker proxy's
  * (`../worker_pool_test.ts`), so both run exactly the same cases.
  */

@@ -4,7 +4,7 @@
  * over a Deno-native `Deno.Conn` (`handleConn`, and every upstream connection:
  * `_conn_stream.ts`). The native one is the fast path: Deno's `node:net` is a Node-streams
  * layer over the same `Deno.Conn`, and on this machine a native relay moved ~1.7× the
- * requests of a `node:net` one (targets.md bench).
+ * requests of a `node:net` one (targets.md §1).
  */
 import type { Buffer } from "node:buffer";
 import type net from "node:net";

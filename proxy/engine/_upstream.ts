@@ -128,7 +128,7 @@ export class UpstreamPool {
       }
     }
     this.#options.counters.upstreamConnects++;
-    // Plane: TCP connect timeout 10 s → 502 (§7.2 step 8): the owner sees a close.
+    // Plane: TCP connect timeout 10 s → 502 (plane-0.5.md §7.2 step 8): the owner sees a close.
     const stream = this.#options.connect(hostname, port, this.#options.connectTimeoutMs);
     const conn = new UpstreamConnection(this, key, stream);
     conn.owner = owner;

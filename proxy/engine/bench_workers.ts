@@ -1,5 +1,5 @@
 /**
- * Workers or processes for `--workers N` (issue 13, ARCHITECTURE.md §5.6): the same routing
+ * Workers or processes for `--workers N` (issue 13, ARCHITECTURE.md §5, step 6): the same routing
  * engine twice on one port, once as `plane proxy --workers 2` (two Deno `Worker`s in one
  * process, one controller socket in its main thread) and once as two processes that each run
  * what one worker runs (`createProxy` + `serveProxy` with `reusePort`, each with its own

@@ -2,7 +2,7 @@
  * The proxy's byte-moving HTTP/1.1 engine. The caller owns the listener (`node:net` or
  * `node:tls`) and hands each accepted socket to `handle`; the engine frames requests itself
  * (`parse_head.ts`), asks `decide` what to do with each one, and relays bytes to pooled
- * upstream connections with backpressure. Why sockets and not `fetch`: targets.md (a `fetch`
+ * upstream connections with backpressure. Why sockets and not `fetch`: targets.md §1 (a `fetch`
  * relay reaches a quarter of nginx's throughput; a socket relay matches it).
  *
  * Create the listener with `allowHalfOpen: true`: otherwise Node ends our side as soon as a

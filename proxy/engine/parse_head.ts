@@ -262,7 +262,8 @@ function parseHeadText(
     // Only `chunked`, alone and once: a second TE line, a coding list ("chunked, identity",
     // "gzip, chunked") or a look-alike ("xchunked", "chunked\t;") is refused. RFC 9112 §6.1
     // suggests 501 for unknown codings; we answer 400 since such heads are mostly probes and
-    // the connection is closed either way. Transfer-coding names are case-insensitive (§7).
+    // the connection is closed either way. Transfer-coding names are case-insensitive (RFC 9112
+    // §7).
     if (transferEncodingCount > 1) return fail(400, "repeated Transfer-Encoding");
     if (transferEncoding!.toLowerCase() !== "chunked") {
       return fail(400, "unsupported Transfer-Encoding");

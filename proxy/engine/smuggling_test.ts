@@ -1,5 +1,5 @@
 /**
- * Request-smuggling corpus (targets.md): every ambiguous request, sent to a real engine on
+ * Request-smuggling corpus (targets.md §4): every ambiguous request, sent to a real engine on
  * loopback, must get a 4xx and a closed connection, and the probe backend (which records
  * every byte it receives) must never see the ambiguous part. Cases whose head is valid but
  * whose chunked body is not may reach the backend only as the validated prefix.

@@ -1,6 +1,6 @@
 /**
  * The contract between the proxy's byte-moving engine (`proxy/engine/`) and the Plane routing
- * logic (`proxy/`): the engine frames HTTP/1.1 itself on `node:net` sockets (targets.md: a
+ * logic (`proxy/`): the engine frames HTTP/1.1 itself on `node:net` sockets (targets.md §1: a
  * `fetch` relay reaches a quarter of nginx's throughput), asks `decide` what to do with each
  * request head, and relays bytes. Everything Plane-specific lives on the other side.
  */

@@ -1,5 +1,5 @@
 /**
- * Test fixture: a fake controller speaking only the proxy socket (behaviour doc §1.3, §7.6),
+ * Test fixture: a fake controller speaking only the proxy socket (plane-0.5.md §1.3, §7.6),
  * as Plane's own proxy tests use. It answers `RouteInfoRequest`s from a table the test fills
  * (a token may be left pending and answered later), records every message, and can drop its
  * connections to exercise reconnects.
