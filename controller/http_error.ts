@@ -185,7 +185,7 @@ export async function readJsonBody<S extends z.ZodType>(
  * `JSON.parse` for request bodies, with nesting bounded before parsing (`MAX_JSON_DEPTH`); 400
  * for too deep or invalid JSON. Every JSON body of the API goes through here.
  */
-export function parseJsonText(text: string): unknown {
+function parseJsonText(text: string): unknown {
   if (jsonDepthExceeded(text, MAX_JSON_DEPTH) !== null) {
     throw new HttpError(
       400,
@@ -201,7 +201,7 @@ export function parseJsonText(text: string): unknown {
 }
 
 /** The body as UTF-8 text, at most `maxBytes` (413 beyond, counted while streaming; 400 if not UTF-8). */
-export async function readText(req: Request, maxBytes: number): Promise<string> {
+async function readText(req: Request, maxBytes: number): Promise<string> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
   if (!req.body) return "";
