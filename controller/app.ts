@@ -35,7 +35,7 @@ import { serveDashboard } from "./dashboard/serve_dashboard.ts";
 import { handleMetrics } from "./routes/metrics.ts";
 import { isJamsocketPath, JAMSOCKET_ROUTES } from "./jamsocket/routes.ts";
 
-/** A Plane route: errors as `{id, kind, message}`, CORS on `/pub/*` only (behaviour doc §2.9). */
+/** A Plane route: errors as `{id, kind, message}`, CORS on `/pub/*` only (plane-0.5.md §2.9). */
 function route(method: string, pattern: string, auth: RouteAuth, run: Handler): RouteEntry {
   const cors = pattern.startsWith("/pub/") ? "plane" : "none";
   return { method, pattern, auth, errors: "plane", cors, run };
@@ -124,7 +124,8 @@ export function createApp(ctx: ControllerContext) {
     const url = new URL(req.url);
     let edge: Edge = edgeOfPath(url.pathname);
     try {
-      // Preflights are answered wherever the path's answers carry CORS, before auth (§2.9).
+      // Preflights are answered wherever the path's answers carry CORS, before auth
+      // (plane-0.5.md §2.9).
       if (req.method === "OPTIONS" && edge.cors !== "none") return preflight(edge.cors);
       const match = ROUTES.match(req.method, url.pathname);
       if (match.kind === "not_found") {

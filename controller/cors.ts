@@ -7,13 +7,16 @@
 export type CorsPolicy = "none" | "plane" | "jamsocket";
 
 const HEADERS: Record<Exclude<CorsPolicy, "none">, Record<string, string>> = {
-  /** Behaviour doc §2.9: any origin, GET and POST, `Content-Type`. */
+  /** plane-0.5.md §2.9: any origin, GET and POST, `Content-Type`. */
   plane: {
     "access-control-allow-origin": "*",
     "access-control-allow-methods": "GET, POST",
     "access-control-allow-headers": "Content-Type",
   },
-  /** jamsocket-api.md §2.4: any origin; preflights (which the dev server answers for every path) allow auth. */
+  /**
+   * jamsocket-api.md §2.4: any origin; preflights (which the dev server answers for every path)
+   * allow auth.
+   */
   jamsocket: {
     "access-control-allow-origin": "*",
     "access-control-allow-methods": "GET, POST, OPTIONS",

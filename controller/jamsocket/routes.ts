@@ -154,7 +154,7 @@ const V2: readonly Entry[] = [
   ["GET", "/ready/:backend/:token/", "public", handleReadyPage],
 ];
 
-/** v1 routes, served with and without the `/v1` prefix (§4). */
+/** v1 routes, served with and without the `/v1` prefix (jamsocket-api.md §4). */
 const V1: readonly Entry[] = [
   ["POST", "/user/:account/service/:service/spawn", "api", handleV1Spawn],
   ["GET", "/backend/:backend/status", "public", handleV1Status],
