@@ -88,10 +88,12 @@ export async function processes(): Promise<Process[]> {
 }
 
 /**
- * Chromium processes of this test: descendants of this process, and those naming `root` (the
- * browser's profile and home), such as the crash handlers Chromium detaches from itself.
+ * Browser processes of this test: descendants of this process whose executable's path names
+ * `program` (not just any argument: the `plane` subprocesses and this test's own command line
+ * may name it too), and those naming `root` (the browser's profile and home), such as the crash
+ * handlers Chromium detaches from itself.
  */
-export async function ourChromium(root: string): Promise<Process[]> {
+export async function ourBrowser(root: string, program: string): Promise<Process[]> {
   const all = await processes();
   const ours = new Set([Deno.pid]);
   for (let grew = true; grew;) {
@@ -104,23 +106,41 @@ export async function ourChromium(root: string): Promise<Process[]> {
     }
   }
   return all.filter((p) =>
-    (ours.has(p.pid) && p.args.includes("chromium")) || p.args.includes(root)
+    (ours.has(p.pid) && p.args.split(" ", 1)[0]!.includes(program)) || p.args.includes(root)
   );
 }
 
+/** Chromium processes of this test (see `ourBrowser`). */
+export function ourChromium(root: string): Promise<Process[]> {
+  return ourBrowser(root, "chromium");
+}
+
 /**
- * Waits until none of `seen` nor anything naming `root` is left (the last of Chromium's
- * processes exit just after close() returns); removes `root` then. Returns what is left.
+ * Waits until none of `seen` nor anything of `ourBrowser(root, program)` is left (the last of
+ * a browser's processes exit just after close() returns); removes `root` then. Returns what is
+ * left.
  */
-export async function chromiumLeft(root: string, seen: Process[]): Promise<Process[]> {
+export async function browserLeft(
+  root: string,
+  seen: Process[],
+  program: string,
+): Promise<Process[]> {
   const pids = new Set(seen.map((p) => p.pid));
   let left: Process[] = [];
   await waitFor(async () => {
-    left = [...await ourChromium(root), ...(await processes()).filter((p) => pids.has(p.pid))];
+    left = [
+      ...await ourBrowser(root, program),
+      ...(await processes()).filter((p) => pids.has(p.pid)),
+    ];
     return left.length === 0;
-  }, { timeoutMs: 10_000, message: "every Chromium process to exit" }).catch(() => {});
+  }, { timeoutMs: 10_000, message: `every ${program} process to exit` }).catch(() => {});
   if (left.length === 0) await Deno.remove(root, { recursive: true });
   return left;
+}
+
+/** Waits until no Chromium process of this test is left; removes `root` then (`browserLeft`). */
+export function chromiumLeft(root: string, seen: Process[]): Promise<Process[]> {
+  return browserLeft(root, seen, "chromium");
 }
 
 export async function isPng(path: string): Promise<{ size: number; signature: boolean }> {

@@ -20,30 +20,12 @@ import {
   SCREENSHOT_DIR,
 } from "./chromium.ts";
 import { defaultImages, startPlaneCluster } from "./plane_process.ts";
-import { ECHO_BACKEND } from "./env.ts";
+import { RECORD_STATUSES, SLOW_IMAGE } from "./dashboard_scenario.ts";
 
 const KEY = "dashboard-browser-test-key";
 /** HTML in a key name and a log line: shown as text, never run (`window.pwned` stays unset). */
 const XSS_KEY = `<img src=x onerror="window.pwned=1">dash-key`;
 const XSS_LINE = `<img src=x onerror="window.pwned=2">log-line`;
-
-/**
- * Run in the page (a string: this file is type-checked without the DOM library): records each
- * backend row's statuses as the page redraws them in `window.seen`, and marks the document
- * (`window.loaded`) so a reload would show.
- */
-const RECORD_STATUSES = `
-  window.loaded = true;
-  window.seen = {};
-  new MutationObserver(() => {
-    for (const tr of document.querySelectorAll("#backends tr[data-backend]")) {
-      const id = tr.getAttribute("data-backend");
-      const status = tr.querySelector("[data-status]")?.getAttribute("data-status") ?? "";
-      const list = (window.seen[id] ??= []);
-      if (list.at(-1) !== status) list.push(status);
-    }
-  }).observe(document.getElementById("main"), { childList: true, subtree: true });
-`;
 
 const missing = await chromiumMissing("dashboard browser test");
 
@@ -66,16 +48,7 @@ Deno.test({
       apiKeys: [KEY],
       images: {
         ...defaultImages(),
-        // Listens only after two seconds: long enough to be seen before `ready`.
-        slow: {
-          command: [
-            "sh",
-            "-c",
-            `sleep 2; exec "$0" run --allow-net --allow-env "$1"`,
-            Deno.execPath(),
-            ECHO_BACKEND,
-          ],
-        },
+        slow: SLOW_IMAGE,
       },
     });
     let context: BrowserContext | null = null;
