@@ -44,7 +44,7 @@ export async function runPlane(
 ): Promise<PlaneRun> {
   const output = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-q", ...planePermissions(), MAIN, ...args],
-    env: { NO_COLOR: "1", ...env },
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...env },
     stdin: "null",
   }).output();
   const decoder = new TextDecoder();
@@ -78,7 +78,7 @@ export async function startPlane(
 ): Promise<PlaneProcess> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-q", ...planePermissions(), MAIN, role, ...args],
-    env: { NO_COLOR: "1", ...options.env },
+    env: { NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", ...options.env },
     stdin: "null",
     stdout: "null",
     stderr: "piped",
