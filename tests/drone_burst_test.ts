@@ -15,7 +15,9 @@ import { waitFor } from "../shared/wait_for.ts";
  * drone's local runtime forks two processes per spawn (the backend and `cat` for its pid file's
  * start time), 25–100 ms each under load, so 1,000 spawns alone take one to two minutes. 500
  * take 15–40 s and overran the old controller all the same (it closed the socket and the
- * drone's full replay livelocked). `PLANE_BURST=2000` runs the issue's size.
+ * drone's full replay livelocked). `PLANE_BURST=2000` runs the issue's size: on 2026-12-06, with
+ * other work loading this machine, every one of 2,000 connects was answered within 1.6 s, all were
+ * acked, and all 2,000 were terminated 116 s later, the drone connected throughout (2 min 37 s).
  */
 const BURST = Number(Deno.env.get("PLANE_BURST") ?? 500);
 /**
