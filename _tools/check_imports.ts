@@ -38,7 +38,8 @@ const FORBIDDEN_APIS: { pattern: RegExp; name: string }[] = [
 const FORBIDDEN_MODULES = /^(node:)?(fs|fs\/promises|child_process)$/;
 
 function isTestOrBench(path: string): boolean {
-  return /_(test|bench)\.ts$/.test(path) || /(^|\/)bench[^/]*\.ts$/.test(path);
+  return /_(test|bench)\.ts$/.test(path) || /(^|\/)bench[^/]*\.ts$/.test(path) ||
+    path.startsWith("bench/");
 }
 
 /** True for controller files that must run on Deno Deploy. */

@@ -95,6 +95,7 @@ Deno.test("checkFiles() keeps filesystem and subprocess APIs out of controller r
       "controller/db/test_database.ts",
       "controller/db/pglite_database.ts",
       "controller/connect_bench.ts",
+      "bench/connect_bench.ts",
       "cli/main.ts",
     ]
   ) {

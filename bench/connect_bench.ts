@@ -10,16 +10,16 @@
  *
  * Bounded: about 35 s in all. A miss is printed, never an exit code: this is a measurement.
  */
-import { createTestDatabase } from "./db/test_database.ts";
-import { createController } from "./mod.ts";
-import { seedDrone } from "./testing/seed.ts";
-import { createConnectStore, type NewToken } from "./db/connect.ts";
-import { ControllerConfig } from "./config.ts";
-import type { Database } from "./db/database.ts";
+import { createTestDatabase } from "../controller/db/test_database.ts";
+import { createController } from "../controller/mod.ts";
+import { seedDrone } from "../controller/testing/seed.ts";
+import { createConnectStore, type NewToken } from "../controller/db/connect.ts";
+import { ControllerConfig } from "../controller/config.ts";
+import type { Database } from "../controller/db/database.ts";
 import { createLogger } from "../shared/log.ts";
 import { randomActionName, randomBackendName } from "../shared/names.ts";
 import { randomToken } from "../shared/tokens.ts";
-import { pickDrone } from "./scheduler.ts";
+import { pickDrone } from "../controller/scheduler.ts";
 
 const CLUSTER = "bench.test";
 const CONCURRENCY = 8;

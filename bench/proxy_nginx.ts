@@ -1,12 +1,12 @@
 /**
- * The reference side of `bench_proxy.ts`: finding (or installing) nginx, HAProxy and wrk, and
+ * The reference side of `proxy.ts`: finding (or installing) nginx, HAProxy and wrk, and
  * running nginx as a reverse proxy with one worker and upstream keep-alive, on loopback. Like
  * `plane proxy`, it takes requests at `/<token>/…`, strips the token and sets the same six
  * headers (`REFERENCE_HEADERS`), so each does the same work per request.
  *
  * @module
  */
-import { BENCH_IDENTITY } from "./bench_proxy_plane.ts";
+import { BENCH_IDENTITY } from "./proxy_plane.ts";
 
 /** What nginx and HAProxy route like `plane proxy`: the token and the headers to set. */
 export interface ReferenceRoute {

@@ -1,5 +1,5 @@
 /**
- * The headline side of `bench_proxy.ts`: `plane proxy` as users run it. `cli/main.ts proxy`
+ * The headline side of `proxy.ts`: `plane proxy` as users run it. `cli/main.ts proxy`
  * runs as a subprocess with exactly the permissions of deno.json's `plane` task
  * (`tests/plane_process.ts` `planePermissions()`), its default flags and log level, behind a
  * fake controller that speaks the proxy socket (`proxy/testing/fake_controller.ts`) and
@@ -10,12 +10,12 @@
  *
  * @module
  */
-import { startFakeController } from "../testing/fake_controller.ts";
-import { planePermissions } from "../../tests/plane_process.ts";
-import { randomToken } from "../../shared/tokens.ts";
-import type { BackendName } from "../../shared/names.ts";
+import { startFakeController } from "../proxy/testing/fake_controller.ts";
+import { planePermissions } from "../tests/plane_process.ts";
+import { randomToken } from "../shared/tokens.ts";
+import type { BackendName } from "../shared/names.ts";
 
-const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
+const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 
 /** The identity a route carries in the bench, and that nginx and HAProxy set as well. */
 export const BENCH_IDENTITY = {

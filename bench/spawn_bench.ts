@@ -14,7 +14,7 @@ import {
   echoExecutor,
   startTestDrone,
   waitForSchedulable,
-} from "./env.ts";
+} from "../tests/env.ts";
 import { startDrone } from "../cli/drone_command.ts";
 import { DroneConfig } from "../drone/config.ts";
 import { connectDocker } from "../drone/executor/docker_connect.ts";
