@@ -1,7 +1,7 @@
 /**
  * Get-or-create a backend for a key and mint a connection token: the algorithm of plane-0.5.md
  * §2.2, as a function returning a result union (style.md §17). The queries sit behind
- * `ConnectStore` (db/connect.ts); the drone choice is `pickDrone` (plane-0.5.md §6.6).
+ * `ConnectStore` (db/connect_queries.ts); the drone choice is `pickDrone` (plane-0.5.md §6.6).
  */
 import type { ConnectRequest, ConnectResponse, KeyConfig } from "../shared/api.ts";
 import type { ApiErrorKind } from "../shared/api_error.ts";
@@ -14,7 +14,7 @@ import {
   randomKeyName,
 } from "../shared/names.ts";
 import { randomStaticToken, randomToken } from "../shared/tokens.ts";
-import type { ConnectStore, KeyHolder, NewToken } from "./db/connect.ts";
+import type { ConnectStore, KeyHolder, NewToken } from "./db/connect_queries.ts";
 import type { ControllerConfig } from "./config.ts";
 import { pickDrone } from "./scheduler.ts";
 import type { InFlightPlacements } from "./in_flight_placements.ts";
