@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { freePort, REFERENCE_HEADERS, type ReferenceRoute, waitForPort } from "./proxy_nginx.ts";
+import { REFERENCE_HEADERS, type ReferenceRoute, waitForPort } from "./proxy_nginx.ts";
+import { freePort } from "../testing/free_port.ts";
 
 export interface Haproxy {
   port: number;

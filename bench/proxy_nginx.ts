@@ -7,6 +7,7 @@
  * @module
  */
 import { BENCH_IDENTITY } from "./proxy_plane.ts";
+import { freePort } from "../testing/free_port.ts";
 
 /** What nginx and HAProxy route like `plane proxy`: the token and the headers to set. */
 export interface ReferenceRoute {
@@ -192,13 +193,6 @@ ${
       await Deno.remove(dir, { recursive: true }).catch(() => {});
     },
   };
-}
-
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 export async function waitForPort(port: number): Promise<void> {

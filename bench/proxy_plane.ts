@@ -14,6 +14,7 @@ import { startFakeController } from "../proxy/testing/fake_controller.ts";
 import { planePermissions } from "../tests/plane_process.ts";
 import { randomToken } from "../shared/tokens.ts";
 import type { BackendName } from "../shared/names.ts";
+import { freePort } from "../testing/free_port.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 
@@ -33,13 +34,6 @@ export interface PlaneProxy {
   /** The cluster name, to send as `Host`. */
   cluster: string;
   stop(): Promise<void>;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /**

@@ -20,7 +20,8 @@
  */
 import { parseArgs } from "node:util";
 import { startPlaneProxy } from "./proxy_plane.ts";
-import { freePort, waitForPort } from "./proxy_nginx.ts";
+import { waitForPort } from "./proxy_nginx.ts";
+import { freePort } from "../testing/free_port.ts";
 import { planePermissions } from "../tests/plane_process.ts";
 import { startFakeController } from "../proxy/testing/fake_controller.ts";
 import { randomToken } from "../shared/tokens.ts";

@@ -7,7 +7,7 @@
  */
 import { createProxy } from "../proxy/mod.ts";
 import { startFakeController } from "../proxy/testing/fake_controller.ts";
-import { waitFor } from "../proxy/testing/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { createLogger } from "../shared/log.ts";
 import type { BackendName } from "../shared/names.ts";
 import type { ForwardDecision, Header, RequestHead } from "../proxy/engine/types.ts";

@@ -15,7 +15,7 @@ import tls from "node:tls";
 import { type PlaneProcess, startPlane, startPlaneCluster } from "./plane_process.ts";
 import { PEBBLE_LISTENER_CA, pebbleMissing, startPebble } from "./pebble.ts";
 import { openRawWebSocket, RawConnection } from "../proxy/testing/http_client.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 const CLUSTER = "c1.plane.test";
 const ZONE = "plane.test";

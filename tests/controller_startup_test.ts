@@ -5,7 +5,8 @@
  * `Retry-After`, and nothing else.
  */
 import assert from "node:assert/strict";
-import { freePort, startPlane } from "./plane_process.ts";
+import { startPlane } from "./plane_process.ts";
+import { freePort } from "../testing/free_port.ts";
 import { createTestDatabase } from "../controller/db/test_database.ts";
 
 Deno.test("plane controller answers only 503 with Retry-After until it can serve, never a 500", async () => {

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { runExecutorConformance } from "./conformance.ts";
 import { LocalProcessExecutor } from "./local_process.ts";
 import { randomBackendName } from "../../shared/names.ts";
-import { waitFor } from "../../shared/wait_for.ts";
+import { waitFor } from "../../testing/wait_for.ts";
 
 const echoBackend = new URL("./testdata/echo_backend.ts", import.meta.url).pathname;
 
