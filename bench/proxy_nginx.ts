@@ -8,6 +8,7 @@
  */
 import { BENCH_IDENTITY } from "./proxy_plane.ts";
 import { freePort } from "../testing/free_port.ts";
+import { delay } from "../shared/delay.ts";
 
 /** What nginx and HAProxy route like `plane proxy`: the token and the headers to set. */
 export interface ReferenceRoute {
@@ -203,7 +204,7 @@ export async function waitForPort(port: number): Promise<void> {
       c.close();
       return;
     } catch {
-      await new Promise((r) => setTimeout(r, 20));
+      await delay(20);
     }
   }
   throw new Error(`Cannot reach 127.0.0.1:${port}: nothing listening after 5 s`);

@@ -15,6 +15,7 @@ import { planePermissions } from "../tests/plane_process.ts";
 import { randomToken } from "../shared/tokens.ts";
 import type { BackendName } from "../shared/names.ts";
 import { freePort } from "../testing/free_port.ts";
+import { delay } from "../shared/delay.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 
@@ -98,7 +99,7 @@ export async function startPlaneProxy(
         if (status === 200) break;
       }
       if (Date.now() > end) throw new Error("Cannot start plane proxy: no 200 within 20 s");
-      await new Promise((r) => setTimeout(r, 50));
+      await delay(50);
     }
   } catch (err) {
     await stop();

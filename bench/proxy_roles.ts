@@ -13,6 +13,7 @@ import { createEngine } from "../proxy/engine/engine.ts";
 import { connectStream, ConnStream } from "../proxy/engine/_conn_stream.ts";
 import type { ByteStream } from "../proxy/engine/_stream.ts";
 import type { Header } from "../proxy/engine/types.ts";
+import { delay } from "../shared/delay.ts";
 
 const encoder = new TextEncoder();
 
@@ -203,7 +204,7 @@ async function wsClient(
       // Closed at the end of the run.
     }
   });
-  await new Promise((r) => setTimeout(r, seconds * 1000));
+  await delay(seconds * 1000);
   running = false;
   const ms = performance.now() - start;
   const messages = rtts.length;
@@ -216,7 +217,7 @@ async function wsClient(
       conn.close();
     } catch { /* closed */ }
   }
-  await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 1000))]);
+  await Promise.race([Promise.all(loops), delay(1000)]);
   Deno.exit(0);
 }
 

@@ -30,6 +30,7 @@ import { createLogger } from "../shared/log.ts";
 import { createProxy } from "../proxy/mod.ts";
 import { serveProxy } from "../proxy/serve.ts";
 import { ConnectionCap } from "../proxy/connection_cap.ts";
+import { delay } from "../shared/delay.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -208,7 +209,7 @@ async function startProcesses(backendPort: number, count: number): Promise<Setup
       await stop();
       throw new Error(`Cannot start ${count} proxy processes: not all connected within 20 s`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await delay(50);
   }
   return {
     name: `${count} processes (SO_REUSEPORT)`,

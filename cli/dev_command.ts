@@ -19,6 +19,7 @@ import { type RunningProxy, startProxy } from "./proxy_command.ts";
 import { print } from "./output.ts";
 import { DEFAULT_CONTROLLER_URL } from "./admin_help.ts";
 import { UsageError, usageErrorFrom } from "./usage_error.ts";
+import { delay } from "../shared/delay.ts";
 
 export const DEV_HELP = `Usage: plane dev [flags]
 
@@ -146,7 +147,7 @@ async function waitForDrone(controllerUrl: string, cluster: string, droneName: s
     if (Date.now() > deadline) {
       throw new Error(`The dev drone ${droneName} did not become schedulable within 30 s`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await delay(50);
   }
 }
 

@@ -16,6 +16,7 @@ import {
   latestEventId,
 } from "./db/events.ts";
 import type { Logger } from "../shared/log.ts";
+import { delay } from "../shared/delay.ts";
 
 export type EventHandler = (event: EventRecord) => void;
 
@@ -129,13 +130,9 @@ export async function createEventBus(db: Database, log: Logger): Promise<EventBu
         } catch (err) {
           log.error("Event replay failed; retrying", { err });
           replayAgain = true;
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, RETRY_MS);
-            wakeReplay = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
+          const wake = new AbortController();
+          wakeReplay = () => wake.abort();
+          await delay(RETRY_MS, { signal: wake.signal });
           wakeReplay = null;
         }
       } while (replayAgain && !closed);

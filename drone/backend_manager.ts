@@ -14,6 +14,8 @@ import {
   onTerminate,
   type StepResult,
 } from "./backend_lifecycle.ts";
+import { Backoff } from "../shared/backoff.ts";
+import { delay } from "../shared/delay.ts";
 
 /** Retry delays of a failing terminate (plane-0.5.md §4.4: 1 s × 1.1 up to 60 s). */
 const RETRY_INITIAL_MS = 1_000;
@@ -157,20 +159,22 @@ export class BackendManager {
 
   /** Retries a failing terminate with backoff until it succeeds or the state moves on. */
   async #terminateLoop(hard: boolean, signal: AbortSignal): Promise<boolean | null> {
-    let delay = RETRY_INITIAL_MS;
+    const backoff = new Backoff({
+      initialMs: RETRY_INITIAL_MS,
+      maxMs: RETRY_MAX_MS,
+      factor: RETRY_FACTOR,
+    });
     while (!signal.aborted) {
       try {
         return await this.#deps.executor.terminate(this.backendId, { hard });
       } catch (err) {
-        this.#deps.log.warn("Terminate failed; retrying", { backend: this.backendId, err, delay });
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          signal.addEventListener("abort", () => {
-            clearTimeout(timer);
-            resolve();
-          }, { once: true });
+        const wait = backoff.next();
+        this.#deps.log.warn("Terminate failed; retrying", {
+          backend: this.backendId,
+          err,
+          delay: wait,
         });
-        delay = Math.min(delay * RETRY_FACTOR, RETRY_MAX_MS);
+        await delay(wait, { signal });
       }
     }
     return null;

@@ -6,6 +6,7 @@
  * (the kernel keeps the pending connections queued) and goes on accepting.
  */
 import type { Logger } from "../shared/log.ts";
+import { delay } from "../shared/delay.ts";
 
 export interface AcceptOptions {
   log: Logger;
@@ -85,7 +86,7 @@ export async function acceptLoop(
     } catch (err) {
       if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) return;
       alarm("accept", err);
-      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      await delay(pauseMs);
       continue;
     }
     onConn(conn);

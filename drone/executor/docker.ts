@@ -35,6 +35,7 @@ import { freePort } from "./free_port.ts";
 import { LogTail } from "./log_tail.ts";
 import { EndedTails } from "./ended_tails.ts";
 import { STARTUP_TIMEOUT_MS, waitForHttp } from "./readiness.ts";
+import { delay } from "../../shared/delay.ts";
 
 export interface DockerExecutorOptions extends Omit<DockerRuntimeOptions, "hostNetworkPort"> {
   docker: DockerApi;
@@ -143,7 +144,7 @@ export class DockerExecutor implements Executor {
         const info = await container.inspect();
         const binding = info.NetworkSettings.Ports?.[`${CONTAINER_PORT}/tcp`]?.[0];
         if (binding?.HostPort) return { address: `${ip}:${binding.HostPort}` };
-        await new Promise((r) => setTimeout(r, 100));
+        await delay(100);
       }
       throw new Error(`Container ${containerName(request.backendId)} has no published port`);
     } catch (err) {

@@ -15,6 +15,7 @@ import {
   type ProcessIdentity,
   readProcStat,
 } from "./process_identity.ts";
+import { delay } from "../../shared/delay.ts";
 
 /** Checks (every `KILL_CHECK_MS`) that a killed leftover is gone before reporting it killed. */
 const KILL_CHECKS = 50;
@@ -116,7 +117,7 @@ export class PidFiles {
       for (let i = 0; i < KILL_CHECKS; i++) {
         const now = await readProcStat(recorded.pid);
         if (now === null || now.zombie || leftoverVerdict(recorded, now) === "gone") break;
-        await new Promise((r) => setTimeout(r, KILL_CHECK_MS));
+        await delay(KILL_CHECK_MS);
       }
     }
     this.remove(backendId);
