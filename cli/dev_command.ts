@@ -243,7 +243,7 @@ export async function startDev(options: DevOptions): Promise<DevCluster> {
     stop() {
       stopping ??= (async () => {
         // Terminated while the drone is still connected, so the controller records it.
-        await started.drone.drone.core.terminateAll();
+        await started.drone.drone.terminateAll();
         if (started.drone.executor instanceof DockerExecutor) {
           await started.drone.executor.removeCreated();
         }

@@ -319,7 +319,7 @@ export async function startDrone(
   const sampler = startProcessSampler(PROCESS_READERS);
   const metrics = () =>
     renderMetrics([
-      ...droneFamilies(drone.core.metricsSnapshot(), drone.status.connected),
+      ...droneFamilies(drone.metricsSnapshot(), drone.status.connected),
       ...sampler.families(),
     ]);
   if (config.metricsPort !== undefined) {

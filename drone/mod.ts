@@ -9,7 +9,7 @@ import { randomDroneName } from "../shared/names.ts";
 import type { Executor } from "./executor/executor.ts";
 import type { StateStore } from "./state_store.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { DroneCore } from "./drone.ts";
+import { DroneCore, type DroneMetricsSnapshot } from "./drone.ts";
 import {
   type ControllerLinkOptions,
   type LinkStatus,
@@ -26,10 +26,18 @@ export interface DroneDeps {
 
 export interface Drone {
   readonly name: string;
+  /** The state machine and its backends, for tests that inspect them; callers use the methods. */
   readonly core: DroneCore;
   readonly status: LinkStatus;
   /** Sweeps leftovers, then stays connected to the controller until `signal` aborts. */
   run(signal: AbortSignal): Promise<void>;
+  /**
+   * Hard-terminates every live backend and waits (up to `timeoutMs`) until each is recorded
+   * `terminated`; resolves to how many there were (`plane dev`'s Ctrl-C leaves nothing running).
+   */
+  terminateAll(timeoutMs?: number): Promise<number>;
+  /** What the drone's `/metrics` shows: live backends by status, their samples, spawn times. */
+  metricsSnapshot(): DroneMetricsSnapshot;
 }
 
 export function createDrone(deps: DroneDeps): Drone {
@@ -53,6 +61,12 @@ export function createDrone(deps: DroneDeps): Drone {
       } finally {
         core.close();
       }
+    },
+    terminateAll(timeoutMs) {
+      return core.terminateAll(timeoutMs);
+    },
+    metricsSnapshot() {
+      return core.metricsSnapshot();
     },
   };
 }
