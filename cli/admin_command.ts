@@ -9,7 +9,7 @@
  * a usage mistake throws `UsageError` (exit 2).
  */
 import { parseArgs } from "node:util";
-import { createPlaneClient, type PlaneClient } from "../shared/client.ts";
+import { createPlaneClient, type PlaneClient } from "../shared/mod.ts";
 import { formatAdminError } from "./admin_format.ts";
 import { print, printError } from "./output.ts";
 import {

@@ -6,20 +6,17 @@
  * stops the rest, leaving no process or container behind.
  */
 import { parseArgs } from "node:util";
-import { ControllerConfig } from "../controller/config.ts";
-import { DroneConfig } from "../drone/config.ts";
-import { ProxyConfig } from "../proxy/config.ts";
-import { connectDocker } from "../drone/executor/docker_connect.ts";
-import { DockerExecutor } from "../drone/executor/docker.ts";
-import { buildDenoImage } from "../drone/executor/deno_image.ts";
-import { createLogger, type LogLevel } from "../shared/log.ts";
+import { ControllerConfig } from "../controller/mod.ts";
+import { DroneConfig } from "../drone/mod.ts";
+import { ProxyConfig } from "../proxy/mod.ts";
+import { buildDenoImage, connectDocker, DockerExecutor } from "../drone/executor/mod.ts";
+import { createLogger, delay, type LogLevel } from "../shared/mod.ts";
 import { type RunningController, startController } from "./controller_command.ts";
 import { type RunningDrone, startDrone } from "./drone_command.ts";
 import { type RunningProxy, startProxy } from "./proxy_command.ts";
 import { print } from "./output.ts";
 import { DEFAULT_CONTROLLER_URL } from "./admin_help.ts";
 import { UsageError, usageErrorFrom } from "./usage_error.ts";
-import { delay } from "../shared/delay.ts";
 
 export const DEV_HELP = `Usage: plane dev [flags]
 

@@ -3,22 +3,25 @@
  * §2.2, as a function returning a result union (style.md §17). The queries sit behind
  * `ConnectStore` (db/connect_queries.ts); the drone choice is `pickDrone` (plane-0.5.md §6.6).
  */
-import type { ConnectRequest, ConnectResponse, KeyConfig } from "../shared/api.ts";
-import type { ApiErrorKind } from "../shared/api_error.ts";
-import { connectionUrl } from "../shared/cluster.ts";
 import {
+  type ApiErrorKind,
   type BackendName,
+  connectionUrl,
+  type ConnectRequest,
+  type ConnectResponse,
   type DroneName,
+  type KeyConfig,
   randomActionName,
   randomBackendName,
   randomKeyName,
-} from "../shared/names.ts";
-import { randomStaticToken, randomToken } from "../shared/tokens.ts";
-import type { ConnectStore, KeyHolder, NewToken } from "./db/connect_queries.ts";
+  randomStaticToken,
+  randomToken,
+  Unreachable,
+} from "../shared/mod.ts";
+import type { ConnectStore, KeyHolder, NewToken } from "./db/mod.ts";
 import type { ControllerConfig } from "./config.ts";
 import { pickDrone } from "./scheduler.ts";
 import type { InFlightPlacements } from "./in_flight_placements.ts";
-import { Unreachable } from "../shared/unreachable.ts";
 
 export interface ConnectError {
   status: number;

@@ -6,17 +6,16 @@
  * notifications wait for the replay so delivery stays in id order, and reads the database
  * failed (it may be restarting) are retried.
  */
-import type { Database } from "./db/database.ts";
 import {
+  type Database,
   EVENT_CHANNEL,
   type EventKind,
   type EventRecord,
   eventsAfter,
   eventsByIds,
   latestEventId,
-} from "./db/events.ts";
-import type { Logger } from "../shared/log.ts";
-import { delay } from "../shared/delay.ts";
+} from "./db/mod.ts";
+import { delay, type Logger } from "../shared/mod.ts";
 
 export type EventHandler = (event: EventRecord) => void;
 

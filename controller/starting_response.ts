@@ -4,7 +4,7 @@
  * binds first, so a taken port fails at once, and answers this until `createController` is done.
  */
 import { jsonResponse } from "./http_error.ts";
-import { randomSuffix } from "../shared/names.ts";
+import { randomSuffix } from "../shared/mod.ts";
 
 /** Seconds a client should wait before retrying a request refused during start-up. */
 export const STARTING_RETRY_AFTER_SECONDS = 1;

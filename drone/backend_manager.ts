@@ -3,10 +3,16 @@
  * around the pure `backend_lifecycle.ts`. Setting a state persists it (the outbox reports it
  * to the controller), cancels the step in flight, and starts the step the new state asks for.
  */
-import type { BackendState, TerminationKind, TerminationReason } from "../shared/backend_state.ts";
-import type { BackendName } from "../shared/names.ts";
-import type { Logger } from "../shared/log.ts";
-import type { Executor, SpawnRequest } from "./executor/executor.ts";
+import {
+  type BackendName,
+  type BackendState,
+  Backoff,
+  delay,
+  type Logger,
+  type TerminationKind,
+  type TerminationReason,
+} from "../shared/mod.ts";
+import type { Executor, SpawnRequest } from "./executor/mod.ts";
 import {
   nextStep,
   onExit,
@@ -14,8 +20,6 @@ import {
   onTerminate,
   type StepResult,
 } from "./backend_lifecycle.ts";
-import { Backoff } from "../shared/backoff.ts";
-import { delay } from "../shared/delay.ts";
 
 /** Retry delays of a failing terminate (plane-0.5.md §4.4: 1 s × 1.1 up to 60 s). */
 const RETRY_INITIAL_MS = 1_000;

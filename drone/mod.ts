@@ -4,9 +4,8 @@
  * their states in a durable SQLite outbox, and follows a controller's actions over the drone
  * socket. Construct with explicit dependencies; `run(signal)` until the signal aborts.
  */
-import type { Logger } from "../shared/log.ts";
-import { randomDroneName } from "../shared/names.ts";
-import type { Executor } from "./executor/executor.ts";
+import { type Logger, randomDroneName } from "../shared/mod.ts";
+import type { Executor } from "./executor/mod.ts";
 import type { StateStore } from "./state_store.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { DroneCore, type DroneMetricsSnapshot } from "./drone.ts";
@@ -70,3 +69,9 @@ export function createDrone(deps: DroneDeps): Drone {
     },
   };
 }
+
+// What the CLI and the other roles use from this folder (style.md §3: mod.ts is the door).
+export { DroneConfig } from "./config.ts";
+export type { DroneConfigInput } from "./config.ts";
+export { droneFamilies } from "./metrics.ts";
+export { StateStore } from "./state_store.ts";

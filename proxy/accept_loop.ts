@@ -5,8 +5,7 @@
  * Here the failure is counted, logged at most once per interval, and the loop pauses briefly
  * (the kernel keeps the pending connections queued) and goes on accepting.
  */
-import type { Logger } from "../shared/log.ts";
-import { delay } from "../shared/delay.ts";
+import { delay, type Logger } from "../shared/mod.ts";
 
 export interface AcceptOptions {
   log: Logger;

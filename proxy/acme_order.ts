@@ -14,8 +14,7 @@
 import acme from "acme-client";
 import https from "node:https";
 import type { CertPair } from "./tls.ts";
-import type { Logger } from "../shared/log.ts";
-import { delay } from "../shared/delay.ts";
+import { delay, type Logger } from "../shared/mod.ts";
 
 export interface AcmeSettings {
   /** ACME directory URL (`--acme-endpoint`). */

@@ -17,10 +17,13 @@ import { AcmeError } from "./acme_order.ts";
 import { certValidity, renewAt } from "./cert_validity.ts";
 import type { CertPair } from "./tls.ts";
 import { parseCertFile } from "./tls.ts";
-import type { Logger } from "../shared/log.ts";
-import type { MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
-import { delay } from "../shared/delay.ts";
-import { Backoff } from "../shared/backoff.ts";
+import {
+  Backoff,
+  delay,
+  type Logger,
+  type MessageFromProxy,
+  type MessageToProxy,
+} from "../shared/mod.ts";
 
 export type CertManagerResponse = Extract<
   MessageToProxy,

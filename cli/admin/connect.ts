@@ -1,7 +1,6 @@
 /** `plane connect` (plane-0.5.md §11.1): get or create a backend, optionally waiting for ready. */
 import type { z } from "zod";
-import type { ConnectRequest } from "../../shared/api.ts";
-import type { BackendStatusStreamEntry } from "../../shared/backend_state.ts";
+import type { BackendStatusStreamEntry, ConnectRequest } from "../../shared/mod.ts";
 import { formatConnect } from "../admin_format.ts";
 import { DEFAULT_MAX_IDLE_SECONDS } from "../admin_help.ts";
 import { UsageError } from "../usage_error.ts";

@@ -3,8 +3,7 @@
  * goes, the parsed flags, and the few helpers they share (printing one value as text or JSON,
  * following a status stream, reading flag values).
  */
-import type { PlaneClient } from "../../shared/client.ts";
-import type { BackendStatusStreamEntry } from "../../shared/backend_state.ts";
+import type { BackendStatusStreamEntry, PlaneClient } from "../../shared/mod.ts";
 import { formatStatusEntry } from "../admin_format.ts";
 import { UsageError } from "../usage_error.ts";
 

@@ -1,5 +1,5 @@
 /** `plane list CLUSTER`: one page of the cluster's backends, filtered by status. */
-import { BackendStatus } from "../../shared/backend_state.ts";
+import { BackendStatus } from "../../shared/mod.ts";
 import { formatBackendList } from "../admin_format.ts";
 import { UsageError } from "../usage_error.ts";
 import { type AdminCommandSpec, emit, positiveInteger, stringValue } from "./context.ts";

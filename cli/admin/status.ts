@@ -1,5 +1,5 @@
 /** `plane status [BACKEND]`: the controller's status, or one backend's record. */
-import { PLANE_HASH, PLANE_VERSION } from "../../shared/protocol.ts";
+import { PLANE_HASH, PLANE_VERSION } from "../../shared/mod.ts";
 import { formatBackendInfo, formatControllerStatus } from "../admin_format.ts";
 import { type AdminCommandSpec, emit } from "./context.ts";
 

@@ -10,10 +10,15 @@ import { type Database, isUniqueViolation, type Queryable } from "./database.ts"
 import { emitEvent } from "./events.ts";
 import { insertAction } from "./actions.ts";
 import type { BackendStateEvent } from "./backend_state.ts";
-import type { KeyConfig } from "../../shared/api.ts";
-import { type BackendStatus, statusRank } from "../../shared/backend_state.ts";
-import type { ActionName, BackendName } from "../../shared/names.ts";
-import type { BackendActionMessage, KeyDeadlines } from "../../shared/protocol.ts";
+import {
+  type ActionName,
+  type BackendActionMessage,
+  type BackendName,
+  type BackendStatus,
+  type KeyConfig,
+  type KeyDeadlines,
+  statusRank,
+} from "../../shared/mod.ts";
 
 /**
  * A dynamic connection token to insert (plane-0.5.md §8.8); the secrets are minted by the caller.

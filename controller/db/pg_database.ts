@@ -2,9 +2,7 @@
 // @ts-types="@types/pg"
 import pg from "pg";
 import type { Database, ListenHandlers, Queryable, QueryOptions, QueryResult } from "./database.ts";
-import type { Logger } from "../../shared/log.ts";
-import { Backoff } from "../../shared/backoff.ts";
-import { delay } from "../../shared/delay.ts";
+import { Backoff, delay, type Logger } from "../../shared/mod.ts";
 
 // int8 (event ids, fencing tokens) as JS numbers: every value we store fits in 2^53.
 const INT8_OID = 20;

@@ -4,8 +4,7 @@
  */
 import assert from "node:assert/strict";
 import type { Executor, ExitEvent } from "./executor.ts";
-import { type BackendName, randomBackendName } from "../../shared/names.ts";
-import type { AcquiredKey } from "../../shared/protocol.ts";
+import { type AcquiredKey, type BackendName, randomBackendName } from "../../shared/mod.ts";
 import { waitFor } from "../../testing/wait_for.ts";
 
 export interface ExecutorFixture extends AsyncDisposable {

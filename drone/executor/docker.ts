@@ -5,9 +5,12 @@
  * container `die`/`stop` events into exit events, keep a bounded log tail, prune stopped
  * containers. Metrics arithmetic is `docker_metrics.ts`; create options are `docker_config.ts`.
  */
-import type { BackendName } from "../../shared/names.ts";
-import type { BackendMetricsMessage } from "../../shared/protocol.ts";
-import type { Logger } from "../../shared/log.ts";
+import {
+  type BackendMetricsMessage,
+  type BackendName,
+  delay,
+  type Logger,
+} from "../../shared/mod.ts";
 import {
   type Executable,
   type Executor,
@@ -35,7 +38,6 @@ import { freePort } from "./free_port.ts";
 import { LogTail } from "./log_tail.ts";
 import { EndedTails } from "./ended_tails.ts";
 import { STARTUP_TIMEOUT_MS, waitForHttp } from "./readiness.ts";
-import { delay } from "../../shared/delay.ts";
 
 export interface DockerExecutorOptions extends Omit<DockerRuntimeOptions, "hostNetworkPort"> {
   docker: DockerApi;

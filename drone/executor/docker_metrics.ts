@@ -2,8 +2,7 @@
  * Backend metrics from Docker's stats answer (plane-0.5.md §3.8), pure so both cgroup versions
  * are unit-tested without a daemon.
  */
-import type { BackendName } from "../../shared/names.ts";
-import type { BackendMetricsMessage } from "../../shared/protocol.ts";
+import type { BackendMetricsMessage, BackendName } from "../../shared/mod.ts";
 
 /** The part of Docker's stats answer the metrics use (cgroup v1 and v2 field names). */
 interface CpuStats {

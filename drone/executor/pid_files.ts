@@ -5,8 +5,7 @@
  * a group is killed only when that very process still runs, and a failure to check is
  * reported and keeps the file — it is never read as "gone".
  */
-import type { BackendName } from "../../shared/names.ts";
-import type { Logger } from "../../shared/log.ts";
+import { type BackendName, delay, type Logger } from "../../shared/mod.ts";
 import type { SweepResult } from "./executor.ts";
 import {
   formatPidFile,
@@ -15,7 +14,6 @@ import {
   type ProcessIdentity,
   readProcStat,
 } from "./process_identity.ts";
-import { delay } from "../../shared/delay.ts";
 
 /** Checks (every `KILL_CHECK_MS`) that a killed leftover is gone before reporting it killed. */
 const KILL_CHECKS = 50;

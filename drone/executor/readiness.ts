@@ -3,7 +3,7 @@
  * bytes of reply must be `HTTP/` — any status counts, a non-HTTP server never becomes ready.
  * Retried every 100 ms up to the startup limit (300 s).
  */
-import { delay } from "../../shared/delay.ts";
+import { delay } from "../../shared/mod.ts";
 const PROBE = new TextEncoder().encode("HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n");
 const HTTP = "HTTP/";
 

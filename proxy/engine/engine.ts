@@ -17,7 +17,7 @@ import { connectStream, ConnStream } from "./_conn_stream.ts";
 import { type ByteStream, nodeSocketStream } from "./_stream.ts";
 import { UpstreamPool } from "./_upstream.ts";
 import type { ConnectionInfo, EngineLimits, EngineOptions } from "./types.ts";
-import { createHistogram, LATENCY_BUCKETS } from "../../shared/metrics.ts";
+import { createHistogram, LATENCY_BUCKETS } from "../../shared/mod.ts";
 
 export type { EngineStats } from "./_core.ts";
 
