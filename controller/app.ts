@@ -4,9 +4,16 @@
  * errors become responses.
  */
 import type { ControllerContext } from "./context.ts";
-import { HttpError, jsonResponse, toErrorResponse } from "./http_error.ts";
-import { type AuthScope, checkBearer, checkForwardAuth } from "./auth.ts";
-import { type Params, Router } from "./router.ts";
+import { type ErrorFormat, HttpError, toErrorResponse } from "./http_error.ts";
+import { checkBearer, checkForwardAuth } from "./auth.ts";
+import {
+  type Handler,
+  type RequestInfo,
+  type RouteAuth,
+  type RouteEntry,
+  Router,
+} from "./router.ts";
+import { type CorsPolicy, preflight, withCors } from "./cors.ts";
 import { handleHealth, handleStatus } from "./routes/health.ts";
 import { handleConnect } from "./routes/connect.ts";
 import { handleDroneSocket } from "./routes/drone_socket.ts";
@@ -26,31 +33,19 @@ import {
 } from "./routes/dashboard_data.ts";
 import { serveDashboard } from "./dashboard/serve_dashboard.ts";
 import { handleMetrics } from "./routes/metrics.ts";
-import { isJamsocketPath, JAMSOCKET_ROUTES, jamsocketFallback } from "./jamsocket/routes.ts";
+import { isJamsocketPath, JAMSOCKET_ROUTES } from "./jamsocket/routes.ts";
 
-export interface RequestInfo {
-  /** The peer's IP address as seen by the listener ("0.0.0.0" when unknown). */
-  remoteIp: string;
+/** A Plane route: errors as `{id, kind, message}`, CORS on `/pub/*` only (plane-0.5.md §2.9). */
+function route(method: string, pattern: string, auth: RouteAuth, run: Handler): RouteEntry {
+  const cors = pattern.startsWith("/pub/") ? "plane" : "none";
+  return { method, pattern, auth, errors: "plane", cors, run };
 }
 
-export type Handler = (
-  ctx: ControllerContext,
-  req: Request,
-  params: Params,
-  info: RequestInfo,
-) => Promise<Response> | Response;
-
-interface RouteEntry {
-  /** "metrics": the API key unless the controller runs with `--metrics-public`. */
-  auth: AuthScope | "public" | "metrics";
-  run: Handler;
-}
-
-function route(method: string, pattern: string, auth: RouteEntry["auth"], run: Handler) {
-  return { method, pattern, handler: { auth, run } };
-}
-
-const ROUTES = new Router<RouteEntry>([
+/**
+ * Every route the controller serves, each declaring what `createApp` applies before and after
+ * its handler: who may call it, how its errors look, and its CORS. No handler authenticates.
+ */
+export const ROUTE_TABLE: readonly RouteEntry[] = [
   route("POST", "/ctrl/connect", "api", handleConnect),
   route("GET", "/ctrl/status", "api", handleStatus),
   route("GET", "/ctrl/c/:cluster/state", "api", handleClusterState),
@@ -91,62 +86,75 @@ const ROUTES = new Router<RouteEntry>([
   route("GET", "/dashboard/app.css", "public", (_c, req) => serveDashboard("style", req)),
   route("GET", "/pub/b/:backend/status", "public", handleBackendStatus),
   route("GET", "/pub/b/:backend/status-stream", "public", handleStatusStream),
-  // The Jamsocket-compatible API: each handler authenticates itself and answers Jamsocket's
-  // error envelope, so the table sees them as public.
-  ...JAMSOCKET_ROUTES.map((r) => route(r.method, r.pattern, "public", r.run)),
-]);
+  // The Jamsocket-compatible API: Jamsocket's error envelope and CORS on every answer.
+  ...JAMSOCKET_ROUTES,
+];
 
-/** plane-0.5.md §2.9: any origin, GET and POST, `Content-Type`. */
-function withCors(response: Response): Response {
-  try {
-    response.headers.set("access-control-allow-origin", "*");
-    response.headers.set("access-control-allow-methods", "GET, POST");
-    response.headers.set("access-control-allow-headers", "Content-Type");
-  } catch {
-    // Immutable headers (a WebSocket upgrade response): nothing to add.
-  }
-  return response;
+const ROUTES = new Router(
+  ROUTE_TABLE.map((e) => ({ method: e.method, pattern: e.pattern, handler: e })),
+);
+
+/** How a request answers when no route entry says: a path no route serves, or a bad parameter. */
+export interface Edge {
+  errors: ErrorFormat;
+  cors: CorsPolicy;
+}
+
+/**
+ * The edge of a path by its family: Jamsocket's paths answer in its envelope with its CORS
+ * (its clients parse only their own envelope, jamsocket-api.md §2.3), `/pub/*` with Plane's
+ * CORS, everything else Plane's errors without CORS.
+ */
+export function edgeOfPath(pathname: string): Edge {
+  if (isJamsocketPath(pathname)) return { errors: "jamsocket", cors: "jamsocket" };
+  if (pathname.startsWith("/pub/")) return { errors: "plane", cors: "plane" };
+  return { errors: "plane", cors: "none" };
+}
+
+/** Checks `auth` for `req`; throws a 401 `HttpError` (502 when forward auth is unreachable). */
+async function authenticate(ctx: ControllerContext, req: Request, auth: RouteAuth) {
+  const scope = auth === "metrics" ? (ctx.config.metricsPublic ? "public" : "api") : auth;
+  if (scope === "public") return;
+  checkBearer(ctx.config, req, scope);
+  if (ctx.config.forwardAuth) await checkForwardAuth(ctx.config.forwardAuth, req, ctx.signal);
 }
 
 export function createApp(ctx: ControllerContext) {
   return async function fetch(req: Request, info?: RequestInfo): Promise<Response> {
     const url = new URL(req.url);
-    const isPublic = url.pathname.startsWith("/pub/");
+    let edge: Edge = edgeOfPath(url.pathname);
     try {
-      if (isPublic && req.method === "OPTIONS") {
-        return withCors(new Response(null, { status: 204 }));
-      }
+      // Preflights are answered wherever the path's answers carry CORS, before auth
+      // (plane-0.5.md §2.9).
+      if (req.method === "OPTIONS" && edge.cors !== "none") return preflight(edge.cors);
       const match = ROUTES.match(req.method, url.pathname);
       if (match.kind === "not_found") {
         throw new HttpError(404, "NotFound", `No route for ${req.method} ${url.pathname}`);
       }
       if (match.kind === "method_not_allowed") {
+        edge = match.handlers[0]!;
+        // Jamsocket's CORS policy advertises OPTIONS (`cors.ts`); Plane's does not.
+        const allowed = edge.cors === "jamsocket" ? [...match.allowed, "OPTIONS"] : match.allowed;
         throw new HttpError(
           405,
           "MethodNotAllowed",
-          `Method ${req.method} is not allowed on ${url.pathname}: use ${match.allowed.join(", ")}`,
+          `Method ${req.method} is not allowed on ${url.pathname}: use ${allowed.join(", ")}`,
         );
       }
-      const { run } = match.handler;
-      const auth = match.handler.auth === "metrics"
-        ? (ctx.config.metricsPublic ? "public" : "api")
-        : match.handler.auth;
-      if (auth !== "public") {
-        checkBearer(ctx.config, req, auth);
-        if (ctx.config.forwardAuth) await checkForwardAuth(ctx.config.forwardAuth, req, ctx.signal);
-      }
-      const response = await run(ctx, req, match.params, info ?? { remoteIp: "0.0.0.0" });
-      return isPublic ? withCors(response) : response;
+      const entry = match.handler;
+      edge = entry;
+      await authenticate(ctx, req, entry.auth);
+      const response = await entry.run(ctx, req, match.params, info ?? { remoteIp: "0.0.0.0" });
+      return withCors(response, entry.cors);
     } catch (err) {
-      // Jamsocket's clients parse only their own envelope (jamsocket-api.md §2.3).
-      if (isJamsocketPath(url.pathname)) return jamsocketFallback(ctx, req, err);
-      const response = toErrorResponse(err, ctx.log.child("http"), {
+      const response = toErrorResponse(err, edge.errors, ctx.log.child(LOGGER[edge.errors]), {
         method: req.method,
         path: url.pathname,
       });
-      return isPublic ? withCors(response) : response;
+      return withCors(response, edge.cors);
     }
   };
 }
 
-export { jsonResponse };
+/** The logger name of each error format's lines. */
+const LOGGER: Record<ErrorFormat, string> = { plane: "http", jamsocket: "jamsocket" };

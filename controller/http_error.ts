@@ -2,17 +2,38 @@
  * One HTTP error type and one mapping function (style.md §18): handlers throw `HttpError`;
  * `toErrorResponse` turns anything thrown into `{id, kind, message}` JSON, logs 5xx at error
  * and 4xx at warn with the same id, and masks unknown errors as `Other` / "Internal error".
+ *
+ * A route answers its errors in one of two formats, declared in its route entry (`app.ts`):
+ * Plane's `{id, kind, message}`, or the Jamsocket error envelope (jamsocket-api.md §2.3):
+ * `{"error": {status, code, message, id}}` with `Content-Type: application/json` exactly, which
+ * the CLI prints as "{status} - {code}: {message} (id: {id})"; there the kind is the code.
  */
 import type { z } from "zod";
 import type { ApiErrorKind } from "../shared/api_error.ts";
+import type { JamsocketErrorBody } from "../shared/jamsocket.ts";
 import type { Logger } from "../shared/log.ts";
 import { randomSuffix } from "../shared/names.ts";
 import { jsonDepthExceeded, MAX_JSON_DEPTH } from "./json_depth.ts";
 
+/** Codes only the Jamsocket routes answer; everything else is one of Plane's kinds. */
+export type JamsocketErrorCode =
+  | "BackendNotFound"
+  | "BackendNotRunning"
+  | "ReservedEnvironmentVariable"
+  | "ServiceMapReadOnly"
+  | "ServiceNotFound"
+  | "AmbiguousService"
+  | "DevModeUnavailable";
+
+export type HttpErrorKind = ApiErrorKind | JamsocketErrorCode;
+
+/** How a route's errors are written: Plane's `ApiError` or Jamsocket's envelope. */
+export type ErrorFormat = "plane" | "jamsocket";
+
 export class HttpError extends Error {
   readonly status: number;
-  readonly kind: ApiErrorKind;
-  constructor(status: number, kind: ApiErrorKind, message: string, options?: ErrorOptions) {
+  readonly kind: HttpErrorKind;
+  constructor(status: number, kind: HttpErrorKind, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "HttpError";
     this.status = status;
@@ -28,16 +49,46 @@ export function jsonResponse(body: unknown, init: ResponseInit = {}): Response {
   return new Response(JSON.stringify(body), { ...init, headers });
 }
 
-export function toErrorResponse(err: unknown, log: Logger, context: Record<string, unknown> = {}) {
+/** What `format` masks an unknown error as. */
+const INTERNAL: Record<ErrorFormat, { kind: string; message: string }> = {
+  plane: { kind: "Other", message: "Internal error." },
+  jamsocket: { kind: "InternalError", message: "Internal error." },
+};
+
+/**
+ * The body of an error answer in `format`, without logging: for answers given before a
+ * controller exists (starting, refused) and by `toErrorResponse`. `err` null is the masked
+ * internal error.
+ */
+export function errorResponse(
+  err: HttpError | null,
+  format: ErrorFormat,
+  options: { id?: string; headers?: HeadersInit } = {},
+): Response {
+  const id = options.id ?? randomSuffix();
+  const status = err?.status ?? 500;
+  const { kind, message } = err ?? INTERNAL[format];
+  const init = { status, ...(options.headers ? { headers: options.headers } : {}) };
+  if (format === "plane") return jsonResponse({ id, kind, message }, init);
+  const body: JamsocketErrorBody = { error: { status, code: kind, message, id } };
+  return jsonResponse(body, init);
+}
+
+export function toErrorResponse(
+  err: unknown,
+  format: ErrorFormat,
+  log: Logger,
+  context: Record<string, unknown> = {},
+): Response {
   const id = randomSuffix();
   if (err instanceof HttpError) {
     const fields = { ...context, id, kind: err.kind, status: err.status, err: err.cause ?? err };
     if (err.status >= 500) log.error(err.message, fields);
     else log.warn(err.message, fields);
-    return jsonResponse({ id, kind: err.kind, message: err.message }, { status: err.status });
+    return errorResponse(err, format, { id });
   }
   log.error("Internal error", { ...context, id, err });
-  return jsonResponse({ id, kind: "Other", message: "Internal error." }, { status: 500 });
+  return errorResponse(null, format, { id });
 }
 
 /**
@@ -85,6 +136,16 @@ function innermost(
 /** 1 MiB, the documented body limit (413 beyond it). */
 export const MAX_BODY_BYTES = 1024 * 1024;
 
+export interface ReadJsonBodyOptions {
+  /** Default `MAX_BODY_BYTES`; 413 beyond. */
+  maxBytes?: number;
+  /**
+   * The Jamsocket routes' rules (jamsocket-api.md §2.2): an empty or missing body (or `null`)
+   * means `{}`, and the content type is not insisted on (the CLI sometimes sends no body at all).
+   */
+  lenient?: boolean;
+}
+
 /**
  * Reads a JSON body strictly: `application/json` (415 otherwise), at most `maxBytes` (413,
  * counted while streaming so a lying or absent Content-Length cannot bypass it), valid JSON
@@ -93,18 +154,22 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 export async function readJsonBody<S extends z.ZodType>(
   req: Request,
   schema: S,
-  maxBytes: number = MAX_BODY_BYTES,
+  options: ReadJsonBodyOptions = {},
 ): Promise<z.infer<S>> {
+  const { maxBytes = MAX_BODY_BYTES, lenient = false } = options;
   const contentType = req.headers.get("content-type") ?? "";
   const mediaType = contentType.split(";")[0]!.trim().toLowerCase();
-  if (mediaType !== "application/json") {
+  if (!lenient && mediaType !== "application/json") {
     throw new HttpError(
       415,
       "UnsupportedMediaType",
       `Expected Content-Type: application/json, got ${contentType ? `"${contentType}"` : "none"}`,
     );
   }
-  const value = parseJsonText(await readText(req, maxBytes));
+  const text = await readText(req, maxBytes);
+  const value = lenient
+    ? (text.trim() === "" ? {} : parseJsonText(text) ?? {})
+    : parseJsonText(text);
   const parsed = schema.safeParse(value);
   if (!parsed.success) {
     throw new HttpError(
@@ -120,7 +185,7 @@ export async function readJsonBody<S extends z.ZodType>(
  * `JSON.parse` for request bodies, with nesting bounded before parsing (`MAX_JSON_DEPTH`); 400
  * for too deep or invalid JSON. Every JSON body of the API goes through here.
  */
-export function parseJsonText(text: string): unknown {
+function parseJsonText(text: string): unknown {
   if (jsonDepthExceeded(text, MAX_JSON_DEPTH) !== null) {
     throw new HttpError(
       400,
@@ -136,7 +201,7 @@ export function parseJsonText(text: string): unknown {
 }
 
 /** The body as UTF-8 text, at most `maxBytes` (413 beyond, counted while streaming; 400 if not UTF-8). */
-export async function readText(req: Request, maxBytes: number): Promise<string> {
+async function readText(req: Request, maxBytes: number): Promise<string> {
   const declared = req.headers.get("content-length");
   if (declared !== null && Number(declared) > maxBytes) throw tooLarge(maxBytes);
   if (!req.body) return "";

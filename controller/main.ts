@@ -14,9 +14,8 @@ import { openAccessRefusal } from "./open_access.ts";
 import { configFromEnv, describeConfigError } from "./config_from_env.ts";
 import { createPgDatabase } from "./db/pg_database.ts";
 import { type Controller, createController } from "./mod.ts";
-import { jsonResponse } from "./http_error.ts";
+import { errorResponse, HttpError } from "./http_error.ts";
 import { createLogger } from "../shared/log.ts";
-import { randomSuffix } from "../shared/names.ts";
 
 let starting: Promise<{ controller: Controller; config: ControllerConfig }> | null = null;
 /** Where `deno serve` bound us: the default base of `status_url` when none is configured. */
@@ -91,17 +90,18 @@ async function fetch(req: Request, info: Deno.ServeHandlerInfo): Promise<Respons
     started = await start();
   } catch (err) {
     createLogger("controller").error("Controller could not start", { err });
-    return jsonResponse(
-      { id: randomSuffix(), kind: "Other", message: "Controller is starting or unavailable" },
-      { status: 503, headers: { "retry-after": "1" } },
+    return errorResponse(
+      new HttpError(503, "Other", "Controller is starting or unavailable"),
+      "plane",
+      {
+        headers: { "retry-after": "1" },
+      },
     );
   }
   const { controller, config } = started;
   const refusal = openAccessRefusal(config, peerHostname(info), new URL(req.url).pathname);
   if (refusal !== null) {
-    return jsonResponse({ id: randomSuffix(), kind: "Unauthorized", message: refusal }, {
-      status: 401,
-    });
+    return errorResponse(new HttpError(401, "Unauthorized", refusal), "plane");
   }
   return controller.fetch(req, info);
 }

@@ -3,9 +3,43 @@
  * Parameters are percent-decoded; a malformed escape, or a control character such as `%00`
  * (which Postgres cannot store or compare, issue 10), is a 400 naming the parameter.
  */
-import { HttpError } from "./http_error.ts";
+import type { ControllerContext } from "./context.ts";
+import { type ErrorFormat, HttpError } from "./http_error.ts";
+import type { CorsPolicy } from "./cors.ts";
 
 export type Params = Readonly<Record<string, string>>;
+
+export interface RequestInfo {
+  /** The peer's IP address as seen by the listener ("0.0.0.0" when unknown). */
+  remoteIp: string;
+}
+
+export type Handler = (
+  ctx: ControllerContext,
+  req: Request,
+  params: Params,
+  info: RequestInfo,
+) => Promise<Response> | Response;
+
+/**
+ * Who may call a route, checked by `app.ts` before the handler runs: "api" the API keys (and
+ * forward auth), "socket" the cluster secret, "public" anyone, "metrics" the API key unless the
+ * controller runs with `--metrics-public`.
+ */
+export type RouteAuth = "api" | "socket" | "public" | "metrics";
+
+/**
+ * One line of the controller's route table. Every field is required, so a route cannot be
+ * registered without saying who may call it, how its errors look and which CORS it answers.
+ */
+export interface RouteEntry {
+  readonly method: string;
+  readonly pattern: string;
+  readonly auth: RouteAuth;
+  readonly errors: ErrorFormat;
+  readonly cors: CorsPolicy;
+  readonly run: Handler;
+}
 
 export interface Route<H> {
   method: string;
@@ -21,7 +55,7 @@ interface Compiled<H> {
 
 export type Match<H> =
   | { kind: "found"; handler: H; params: Params }
-  | { kind: "method_not_allowed"; allowed: string[] }
+  | { kind: "method_not_allowed"; allowed: string[]; handlers: H[] }
   | { kind: "not_found" };
 
 export class Router<H> {
@@ -38,6 +72,7 @@ export class Router<H> {
   match(method: string, pathname: string): Match<H> {
     const parts = pathname.split("/").slice(1);
     const allowed: string[] = [];
+    const handlers: H[] = [];
     for (const route of this.#routes) {
       const params = matchSegments(route.segments, parts);
       if (!params) continue;
@@ -45,8 +80,11 @@ export class Router<H> {
         return { kind: "found", handler: route.handler, params };
       }
       allowed.push(route.method);
+      handlers.push(route.handler);
     }
-    return allowed.length > 0 ? { kind: "method_not_allowed", allowed } : { kind: "not_found" };
+    return allowed.length > 0
+      ? { kind: "method_not_allowed", allowed, handlers }
+      : { kind: "not_found" };
   }
 }
 

@@ -23,6 +23,7 @@ Deno.test("Router.match() prefers literal routes in table order and reports 405 
   assert.deepEqual(router.match("DELETE", "/ctrl/b/abc"), {
     kind: "method_not_allowed",
     allowed: ["GET"],
+    handlers: ["info"],
   });
   assert.deepEqual(router.match("GET", "/ctrl/c//state"), { kind: "not_found" });
   assert.deepEqual(router.match("GET", "/nope"), { kind: "not_found" });

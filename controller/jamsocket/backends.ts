@@ -4,7 +4,7 @@
  * and the logs stream.
  */
 import type { ControllerContext } from "../context.ts";
-import { HttpError, jsonResponse } from "../http_error.ts";
+import { HttpError, jsonResponse, readJsonBody } from "../http_error.ts";
 import type { Params } from "../router.ts";
 import { backendStateHistory, currentBackendState } from "../db/backend_info.ts";
 import { queueTerminate } from "../db/actions.ts";
@@ -16,8 +16,6 @@ import {
   type JamsocketRunningBackends,
   JamsocketTerminateRequest,
 } from "../../shared/jamsocket.ts";
-import { JamsocketError } from "./error.ts";
-import { readOptionalJson } from "./body.ts";
 import {
   formatV2Event,
   isoTime,
@@ -32,8 +30,8 @@ import { parseNamespace, SERVICE_NAME } from "./service_map.ts";
 /** The most backends `GET /v2/account/{account}/backends` lists. */
 export const MAX_RUNNING_BACKENDS = 1000;
 
-function backendNotFound(backend: string): JamsocketError {
-  return new JamsocketError(404, "BackendNotFound", `Backend "${backend}" does not exist`);
+function backendNotFound(backend: string): HttpError {
+  return new HttpError(404, "BackendNotFound", `Backend "${backend}" does not exist`);
 }
 
 /** Rethrows Plane's 404 for an unknown backend as Jamsocket's `BackendNotFound`. */
@@ -135,7 +133,7 @@ export async function terminate(
     case "not_found":
       throw backendNotFound(backend);
     case "terminated":
-      throw new JamsocketError(
+      throw new HttpError(
         409,
         "BackendNotRunning",
         `Cannot terminate backend "${backend}": it is already terminated`,
@@ -149,7 +147,10 @@ export async function terminate(
 /** `POST /v2/backend/{id}/terminate` with `{"hard": bool}` (absent: soft). */
 export async function handleV2Terminate(ctx: ControllerContext, req: Request, params: Params) {
   const backend = backendParam(params);
-  const body = await readOptionalJson(req, JamsocketTerminateRequest, ctx.config.maxBodyBytes);
+  const body = await readJsonBody(req, JamsocketTerminateRequest, {
+    maxBytes: ctx.config.maxBodyBytes,
+    lenient: true,
+  });
   return await terminate(ctx, backend, body.hard === true);
 }
 

@@ -8,7 +8,7 @@
 import type { ControllerContext } from "../context.ts";
 import { connect, type ConnectError } from "../connect.ts";
 import { createConnectStore } from "../db/connect.ts";
-import { describeZodError } from "../http_error.ts";
+import { describeZodError, HttpError } from "../http_error.ts";
 import { ConnectRequest, type ConnectResponse } from "../../shared/api.ts";
 import type { JamsocketSpawnConfig } from "../../shared/jamsocket.ts";
 import {
@@ -20,7 +20,6 @@ import {
   type ServiceConfig,
   type ServiceRef,
 } from "./service_map.ts";
-import { JamsocketError } from "./error.ts";
 import { countLiveBackends } from "./store.ts";
 import { isLoopbackHost, isOpen } from "../config.ts";
 import { executableProblem } from "../executable_check.ts";
@@ -45,7 +44,7 @@ export interface JamsocketConnectResult {
 export function checkUserEnv(env: Record<string, string>): void {
   const reserved = Object.keys(env).find(reservedEnvName);
   if (reserved !== undefined) {
-    throw new JamsocketError(
+    throw new HttpError(
       400,
       "ReservedEnvironmentVariable",
       `Cannot set environment variable "${reserved}": ${RESERVED_ENV_DESCRIPTION} are ` +
@@ -107,7 +106,7 @@ export function toPlaneConnectRequest(
     auth: input.auth,
   });
   if (!parsed.success) {
-    throw new JamsocketError(
+    throw new HttpError(
       400,
       "InvalidRequest",
       `Invalid request: ${describeZodError(parsed.error)}`,
@@ -150,7 +149,7 @@ async function limitError(
   return null;
 }
 
-/** Resolves the service and connects; throws `JamsocketError` for every refusal. */
+/** Resolves the service and connects; throws `HttpError` for every refusal. */
 export async function jamsocketConnect(
   ctx: ControllerContext,
   ref: ServiceRef,
@@ -162,11 +161,11 @@ export async function jamsocketConnect(
   });
   if (!resolved.ok) {
     const { status, code, message } = resolved.error;
-    throw new JamsocketError(status, code, message);
+    throw new HttpError(status, code, message);
   }
   const service = resolved.service;
   if (input.spawn === false && input.key === null) {
-    throw new JamsocketError(
+    throw new HttpError(
       400,
       "InvalidRequest",
       "Cannot connect with spawn: false and no key: only a key can name an existing backend",
@@ -180,7 +179,7 @@ export async function jamsocketConnect(
       mount: input.spawn.executable?.mount ?? null,
     }, { allowedEnv: new Set(ctx.config.allowBackendEnv), keyName: input.key });
     if (problem) {
-      throw new JamsocketError(
+      throw new HttpError(
         400,
         problem.kind === "reserved" ? "ReservedEnvironmentVariable" : "InvalidRequest",
         problem.message,
@@ -201,7 +200,7 @@ export async function jamsocketConnect(
   });
   if (!result.ok) {
     const { status, kind, message } = result.error;
-    throw new JamsocketError(status, kind, message);
+    throw new HttpError(status, kind, message);
   }
   return { response: result.response, service };
 }

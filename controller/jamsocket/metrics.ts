@@ -10,12 +10,12 @@
 import type { ControllerContext } from "../context.ts";
 import type { Database } from "../db/database.ts";
 import type { Params } from "../router.ts";
+import { HttpError } from "../http_error.ts";
 import { METRICS_CHANNEL } from "../db/metrics.ts";
 import { currentBackendState } from "../db/backend_info.ts";
 import { BackendMetricsMessage } from "../../shared/protocol.ts";
 import type { JamsocketMetrics } from "../../shared/jamsocket.ts";
 import type { Logger } from "../../shared/log.ts";
-import { JamsocketError } from "./error.ts";
 import { spawnedBackend } from "./store.ts";
 import { backendParam } from "./backends.ts";
 
@@ -126,10 +126,10 @@ export async function handleV2MetricsStream(
   const row = await spawnedBackend(ctx.db, backend);
   const current = row ? await currentBackendState(ctx.db, backend) : null;
   if (!row || !current) {
-    throw new JamsocketError(404, "BackendNotFound", `Backend "${backend}" does not exist`);
+    throw new HttpError(404, "BackendNotFound", `Backend "${backend}" does not exist`);
   }
   if (current.state.status === "terminated") {
-    throw new JamsocketError(
+    throw new HttpError(
       409,
       "BackendNotRunning",
       `Cannot stream metrics of backend "${backend}": it is terminated`,

@@ -7,9 +7,9 @@
  */
 import type { ControllerContext } from "../context.ts";
 import type { Params } from "../router.ts";
+import { HttpError } from "../http_error.ts";
 import { connectionUrl } from "../../shared/cluster.ts";
 import { nameError } from "../../shared/names.ts";
-import { JamsocketError } from "./error.ts";
 import { readyTarget } from "./store.ts";
 
 /** The path of a backend's ready page under the controller's base URL. */
@@ -87,7 +87,7 @@ export async function handleReadyPage(
 ): Promise<Response> {
   const backend = params.backend ?? "";
   const token = params.token ?? "";
-  const notFound = new JamsocketError(404, "NotFound", "No such backend and token");
+  const notFound = new HttpError(404, "NotFound", "No such backend and token");
   if (nameError(backend, "") !== null || !TOKEN.test(token)) throw notFound;
   const target = await readyTarget(ctx.db, backend, token);
   if (!target || !target.tokenValid) throw notFound;

@@ -2,17 +2,15 @@
  * @module
  * The Jamsocket-compatible API on the controller (jamsocket-api.md §3, §4, §11), so apps
  * written for Jamsocket run against us with only their API URL changed. `JAMSOCKET_ROUTES` is
- * added to `app.ts`'s table as "public" entries: each handler does its own authentication
- * (Bearer API key, as `/ctrl/*`) so that every refusal, 401 included, is Jamsocket's error
- * envelope, and every answer carries `Access-Control-Allow-Origin: *`. Paths are matched with
+ * added to `app.ts`'s table: each entry declares its auth ("api": Bearer API key, as `/ctrl/*`),
+ * Jamsocket's error envelope, so that every refusal, 401 included, is one the clients parse,
+ * and Jamsocket's CORS (`Access-Control-Allow-Origin: *` on every answer). Paths are matched with
  * and without the `/v1` prefix (v1 routes), with a doubled leading slash (an `apiUrl` ending in
  * `/`), and without regard to the query strings the clients add.
  */
 import type { ControllerContext } from "../context.ts";
-import type { Handler, RequestInfo } from "../app.ts";
-import type { Params } from "../router.ts";
-import { jsonResponse } from "../http_error.ts";
-import { checkBearer, checkForwardAuth } from "../auth.ts";
+import type { Handler, Params, RequestInfo, RouteAuth, RouteEntry } from "../router.ts";
+import { jsonResponse, readJsonBody } from "../http_error.ts";
 import {
   type JamsocketAuthResponse,
   JamsocketConnectRequest,
@@ -20,8 +18,6 @@ import {
   JamsocketV1SpawnRequest,
   type JamsocketV1SpawnResponse,
 } from "../../shared/jamsocket.ts";
-import { toJamsocketErrorResponse } from "./error.ts";
-import { readOptionalJson } from "./body.ts";
 import { jamsocketConnect } from "./connect.ts";
 import { v1StatusOfLive } from "./status.ts";
 import { handleReadyPage, readyPath } from "./ready_page.ts";
@@ -54,7 +50,10 @@ async function handleV2Connect(
   params: Params,
   info: RequestInfo,
 ): Promise<Response> {
-  const body = await readOptionalJson(req, JamsocketConnectRequest, ctx.config.maxBodyBytes);
+  const body = await readJsonBody(req, JamsocketConnectRequest, {
+    maxBytes: ctx.config.maxBodyBytes,
+    lenient: true,
+  });
   const spawn = body.spawn === false ? false : body.spawn === true ? {} : body.spawn ?? {};
   const { response } = await jamsocketConnect(ctx, {
     account: params.account ?? "",
@@ -87,7 +86,10 @@ async function handleV1Spawn(
   params: Params,
   info: RequestInfo,
 ): Promise<Response> {
-  const body = await readOptionalJson(req, JamsocketV1SpawnRequest, ctx.config.maxBodyBytes);
+  const body = await readJsonBody(req, JamsocketV1SpawnRequest, {
+    maxBytes: ctx.config.maxBodyBytes,
+    lenient: true,
+  });
   const { response } = await jamsocketConnect(ctx, {
     account: params.account ?? "",
     service: params.service ?? "",
@@ -125,102 +127,61 @@ function handleAuth(ctx: ControllerContext): Response {
   return jsonResponse(body);
 }
 
-/**
- * jamsocket-api.md §2.4: any origin; preflights (which the dev server answers for every path) allow
- * auth.
- */
-function withCors(response: Response): Response {
-  try {
-    response.headers.set("access-control-allow-origin", "*");
-    response.headers.set("access-control-allow-methods", "GET, POST, OPTIONS");
-    response.headers.set("access-control-allow-headers", "Authorization, Content-Type");
-  } catch {
-    // Immutable headers: nothing to add.
-  }
-  return response;
-}
+/** A route of the table below: method, pattern, who may call it, handler. */
+type Entry = readonly [string, string, RouteAuth, Handler];
 
-type Access = "auth" | "public";
-
-/** Runs a Jamsocket handler: its own auth, the Jamsocket error envelope, CORS. */
-function jamsocket(access: Access, run: Handler): Handler {
-  return async (ctx, req, params, info) => {
-    try {
-      if (access === "auth") {
-        checkBearer(ctx.config, req, "api");
-        if (ctx.config.forwardAuth) await checkForwardAuth(ctx.config.forwardAuth, req, ctx.signal);
-      }
-      return withCors(await run(ctx, req, params, info));
-    } catch (err) {
-      return withCors(toJamsocketErrorResponse(err, ctx.log.child("jamsocket"), {
-        method: req.method,
-        path: new URL(req.url).pathname,
-      }));
-    }
-  };
-}
-
-function preflight(): Response {
-  return withCors(new Response(null, { status: 204 }));
-}
-
-export interface JamsocketRoute {
-  method: string;
-  pattern: string;
-  run: Handler;
-}
-
-const V2: [string, string, Access, Handler][] = [
-  ["POST", "/v2/service/:account/:service/connect", "auth", handleV2Connect],
-  ["POST", "/v2/service/:account/:service/:environment/connect", "auth", handleV2Connect],
+const V2: readonly Entry[] = [
+  ["POST", "/v2/service/:account/:service/connect", "api", handleV2Connect],
+  ["POST", "/v2/service/:account/:service/:environment/connect", "api", handleV2Connect],
   ["GET", "/v2/backend/:backend/status", "public", handleV2Status],
   ["GET", "/v2/backend/:backend/status/stream", "public", handleV2StatusStream],
-  ["POST", "/v2/backend/:backend/terminate", "auth", handleV2Terminate],
-  ["GET", "/v2/backend/:backend", "auth", handleV2BackendInfo],
-  ["GET", "/v2/backend/:backend/logs/stream", "auth", handleV2LogsStream],
-  ["GET", "/v2/backend/:backend/metrics/stream", "auth", handleV2MetricsStream],
-  ["GET", "/v2/account/:account/backends", "auth", handleV2AccountBackends],
-  ["GET", "/v2/account/:account/services", "auth", handleServiceList],
-  ["POST", "/v2/account/:account/service", "auth", handleServiceCreate],
-  ["GET", "/v2/service/:account/:service", "auth", handleServiceInfo],
-  ["GET", "/v2/service/:account/:service/images", "auth", handleServiceImages],
-  ["POST", "/v2/service/:account/:service/update", "auth", handleServiceUpdate],
-  ["POST", "/v2/service/:account/:service/:environment/update", "auth", handleServiceUpdate],
-  ["POST", "/v2/service/:account/:service/delete", "auth", handleServiceDelete],
-  ["GET", "/v2/service/:account/:service/image-name", "auth", handleServiceImageName],
-  ["GET", "/service/:account/:service/image-name", "auth", handleServiceImageName],
-  ["GET", "/auth", "auth", handleAuth],
+  ["POST", "/v2/backend/:backend/terminate", "api", handleV2Terminate],
+  ["GET", "/v2/backend/:backend", "api", handleV2BackendInfo],
+  ["GET", "/v2/backend/:backend/logs/stream", "api", handleV2LogsStream],
+  ["GET", "/v2/backend/:backend/metrics/stream", "api", handleV2MetricsStream],
+  ["GET", "/v2/account/:account/backends", "api", handleV2AccountBackends],
+  ["GET", "/v2/account/:account/services", "api", handleServiceList],
+  ["POST", "/v2/account/:account/service", "api", handleServiceCreate],
+  ["GET", "/v2/service/:account/:service", "api", handleServiceInfo],
+  ["GET", "/v2/service/:account/:service/images", "api", handleServiceImages],
+  ["POST", "/v2/service/:account/:service/update", "api", handleServiceUpdate],
+  ["POST", "/v2/service/:account/:service/:environment/update", "api", handleServiceUpdate],
+  ["POST", "/v2/service/:account/:service/delete", "api", handleServiceDelete],
+  ["GET", "/v2/service/:account/:service/image-name", "api", handleServiceImageName],
+  ["GET", "/service/:account/:service/image-name", "api", handleServiceImageName],
+  ["GET", "/auth", "api", handleAuth],
   ["GET", "/ready/:backend/:token", "public", handleReadyPage],
   ["GET", "/ready/:backend/:token/", "public", handleReadyPage],
 ];
 
 /** v1 routes, served with and without the `/v1` prefix (jamsocket-api.md §4). */
-const V1: [string, string, Access, Handler][] = [
-  ["POST", "/user/:account/service/:service/spawn", "auth", handleV1Spawn],
+const V1: readonly Entry[] = [
+  ["POST", "/user/:account/service/:service/spawn", "api", handleV1Spawn],
   ["GET", "/backend/:backend/status", "public", handleV1Status],
   ["GET", "/backend/:backend/status/stream", "public", handleV1StatusStream],
-  ["POST", "/backend/:backend/terminate", "auth", handleV1Terminate],
+  ["POST", "/backend/:backend/terminate", "api", handleV1Terminate],
 ];
 
-function buildRoutes(): JamsocketRoute[] {
+function buildRoutes(): RouteEntry[] {
   const entries = [...V2, ...V1, ...V1.map(([m, p, a, h]) => [m, `/v1${p}`, a, h] as const)];
-  const routes: JamsocketRoute[] = [];
-  const preflighted = new Set<string>();
+  const routes: RouteEntry[] = [];
   // A doubled slash after the host (`apiUrl` with a trailing `/`) reaches the same route.
   for (const prefix of ["", "/"]) {
-    for (const [method, pattern, access, run] of entries) {
-      const path = `${prefix}${pattern}`;
-      routes.push({ method, pattern: path, run: jamsocket(access, run) });
-      if (!preflighted.has(path)) {
-        preflighted.add(path);
-        routes.push({ method: "OPTIONS", pattern: path, run: preflight });
-      }
+    for (const [method, pattern, auth, run] of entries) {
+      routes.push({
+        method,
+        pattern: `${prefix}${pattern}`,
+        auth,
+        errors: "jamsocket",
+        cors: "jamsocket",
+        run,
+      });
     }
   }
   return routes;
 }
 
-export const JAMSOCKET_ROUTES: readonly JamsocketRoute[] = buildRoutes();
+export const JAMSOCKET_ROUTES: readonly RouteEntry[] = buildRoutes();
 
 /**
  * First path segments that are Jamsocket's (jamsocket-api.md §1, §3, §4): the API versions, v1's
@@ -248,17 +209,4 @@ const JAMSOCKET_SEGMENTS = new Set([
 export function isJamsocketPath(pathname: string): boolean {
   const rest = pathname.startsWith("//") ? pathname.slice(2) : pathname.slice(1);
   return JAMSOCKET_SEGMENTS.has(rest.split("/", 1)[0] ?? "");
-}
-
-/**
- * The answer for a Jamsocket path no route serves (an unknown path, a wrong method): the
- * dev server's 204 for a preflight, otherwise `err` in Jamsocket's envelope, with CORS, so the
- * CLI reports it instead of crashing on Plane's `{id, kind, message}`.
- */
-export function jamsocketFallback(ctx: ControllerContext, req: Request, err: unknown): Response {
-  if (req.method === "OPTIONS") return preflight();
-  return withCors(toJamsocketErrorResponse(err, ctx.log.child("jamsocket"), {
-    method: req.method,
-    path: new URL(req.url).pathname,
-  }));
 }

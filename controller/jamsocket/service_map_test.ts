@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { imageForTag, resolveService, ServiceConfig, ServiceMap } from "./service_map.ts";
 import { buildExecutable, toPlaneConnectRequest } from "./connect.ts";
-import { JamsocketError } from "./error.ts";
+import { HttpError } from "../http_error.ts";
 
 const MAP = ServiceMap.parse({
   "acme/editor": { image: "registry.example/acme/editor:1" },
@@ -91,6 +91,6 @@ Deno.test("toPlaneConnectRequest() maps a Jamsocket connect onto Plane's, idle 3
   assert.equal(noSpawn.spawn_config, null);
   assert.throws(
     () => buildExecutable(found.service, { executable: { env: { "SESSION_BACKEND_ID": "x" } } }),
-    (err) => err instanceof JamsocketError && err.code === "ReservedEnvironmentVariable",
+    (err) => err instanceof HttpError && err.kind === "ReservedEnvironmentVariable",
   );
 });

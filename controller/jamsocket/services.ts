@@ -5,7 +5,7 @@
  * because the map is configuration, not state. The views are pure functions of the map.
  */
 import type { ControllerContext } from "../context.ts";
-import { jsonResponse } from "../http_error.ts";
+import { HttpError, jsonResponse } from "../http_error.ts";
 import type { Params } from "../router.ts";
 import type {
   JamsocketImages,
@@ -13,7 +13,6 @@ import type {
   JamsocketServiceInfo,
   JamsocketServiceList,
 } from "../../shared/jamsocket.ts";
-import { JamsocketError } from "./error.ts";
 import { isoTime } from "./status.ts";
 import { SERVICE_NAME, type ServiceConfig, type ServiceMap } from "./service_map.ts";
 import { controllerFirstSeen } from "./store.ts";
@@ -139,9 +138,9 @@ export function toServiceImages(
   return { images };
 }
 
-function serviceNotFound(account: string, service: string, map: ServiceMap): JamsocketError {
+function serviceNotFound(account: string, service: string, map: ServiceMap): HttpError {
   const known = accountServices(map, account);
-  return new JamsocketError(
+  return new HttpError(
     404,
     "ServiceNotFound",
     `Service "${account}/${service}" is not in the controller's service map` +
@@ -188,8 +187,8 @@ export async function handleServiceImages(ctx: ControllerContext, _req: Request,
 }
 
 /** The refusal of every write to the service map: it is the `--services` file. */
-function readOnly(action: string, path: string, fix: string): JamsocketError {
-  return new JamsocketError(
+function readOnly(action: string, path: string, fix: string): HttpError {
+  return new HttpError(
     409,
     "ServiceMapReadOnly",
     `Cannot ${action} "${path}": services come from the controller's --services file; ${fix}`,

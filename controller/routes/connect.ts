@@ -1,8 +1,7 @@
 /** `POST /ctrl/connect` (plane-0.5.md §2.2): parse the body, run `connect`, answer. */
 import type { ControllerContext } from "../context.ts";
 import { HttpError, jsonResponse, readJsonBody } from "../http_error.ts";
-import type { Params } from "../router.ts";
-import type { RequestInfo } from "../app.ts";
+import type { Params, RequestInfo } from "../router.ts";
 import { ConnectRequest } from "../../shared/api.ts";
 import { connect } from "../connect.ts";
 import { createConnectStore } from "../db/connect.ts";
@@ -36,7 +35,7 @@ async function answerConnect(
   _info: RequestInfo,
   counted: { outcome: string },
 ): Promise<Response> {
-  const request = await readJsonBody(req, ConnectRequest, ctx.config.maxBodyBytes);
+  const request = await readJsonBody(req, ConnectRequest, { maxBytes: ctx.config.maxBodyBytes });
   const executable = request.spawn_config?.executable;
   if (executable) {
     // Issue 10, findings 4 and 8: refused before anything is written.

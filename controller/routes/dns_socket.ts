@@ -1,7 +1,6 @@
 /** `GET /ctrl/dns-socket` (plane-0.5.md §2.8, §10.2): a `plane dns` server's socket. */
 import type { ControllerContext } from "../context.ts";
-import type { Params } from "../router.ts";
-import type { RequestInfo } from "../app.ts";
+import type { Params, RequestInfo } from "../router.ts";
 import { acceptSocket } from "../socket_session.ts";
 import { dnsRole } from "../dns_connection.ts";
 

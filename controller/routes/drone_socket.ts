@@ -1,8 +1,7 @@
 /** `GET /ctrl/c/{cluster}/drone-socket[?pool=…]` (plane-0.5.md §2.8, §6.1). */
 import type { ControllerContext } from "../context.ts";
 import { HttpError } from "../http_error.ts";
-import type { Params } from "../router.ts";
-import type { RequestInfo } from "../app.ts";
+import type { Params, RequestInfo } from "../router.ts";
 import { acceptSocket } from "../socket_session.ts";
 import { droneRole } from "../drone_connection.ts";
 import { clusterParam } from "./drones.ts";

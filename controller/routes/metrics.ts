@@ -4,8 +4,7 @@
  * with `--metrics-public` (`app.ts`).
  */
 import type { ControllerContext } from "../context.ts";
-import type { Params } from "../router.ts";
-import type { RequestInfo } from "../app.ts";
+import type { Params, RequestInfo } from "../router.ts";
 import { clusterMetrics } from "../db/cluster_metrics.ts";
 import { METRICS_CONTENT_TYPE } from "../../shared/metrics.ts";
 

@@ -1,8 +1,7 @@
 /** `GET /ctrl/c/{cluster}/proxy-socket[?path_routing=true]` (plane-0.5.md §2.8, §7.6). */
 import type { ControllerContext } from "../context.ts";
 import { HttpError } from "../http_error.ts";
-import type { Params } from "../router.ts";
-import type { RequestInfo } from "../app.ts";
+import type { Params, RequestInfo } from "../router.ts";
 import { clusterNameError } from "../../shared/cluster.ts";
 import { acceptSocket } from "../socket_session.ts";
 import { proxyRole } from "../proxy_connection.ts";

@@ -10,7 +10,7 @@ import { RevokeRequest } from "../../shared/api.ts";
 import { revokeUserTokens } from "../db/revoke.ts";
 
 export async function handleRevoke(ctx: ControllerContext, req: Request): Promise<Response> {
-  const body = await readJsonBody(req, RevokeRequest, ctx.config.maxBodyBytes);
+  const body = await readJsonBody(req, RevokeRequest, { maxBytes: ctx.config.maxBodyBytes });
   let tokens: string[];
   try {
     tokens = await revokeUserTokens(ctx.db, body.backend_id, body.user);
