@@ -95,6 +95,7 @@ Deno.test("checkFiles() keeps filesystem and subprocess APIs out of controller r
       "controller/db/test_database.ts",
       "controller/db/pglite_database.ts",
       "controller/connect_bench.ts",
+      "bench/connect_bench.ts",
       "cli/main.ts",
     ]
   ) {
@@ -139,4 +140,52 @@ Deno.test("checkFiles() lets shared/ tests use node: helpers, not other packages
     }]),
     ['shared/a_test.ts:2: shared/ may import only zod and shared/ ("pg")'],
   );
+});
+
+Deno.test("checkFiles() makes other folders enter a folder with a mod.ts through it", () => {
+  const files = [
+    { path: "proxy/engine/mod.ts", text: 'export * from "./engine.ts";' },
+    { path: "proxy/engine/engine.ts", text: 'import { x } from "./_core.ts";' },
+    { path: "proxy/serve.ts", text: 'import { a } from "./engine/engine.ts";' },
+    { path: "proxy/request.ts", text: 'import { a } from "./engine/mod.ts";' },
+    { path: "cli/run.ts", text: 'import { b } from "../proxy/engine/mod.ts";' },
+    { path: "proxy/engine/_core.ts", text: 'import { c } from "../config.ts";' },
+  ];
+  assert.deepEqual(messages(files), [
+    'proxy/serve.ts:1: import proxy/engine/ through proxy/engine/mod.ts, not "./engine/engine.ts"',
+  ]);
+});
+
+Deno.test("checkFiles() exempts tests, testing/ folders, bench/ and the dev-only databases", () => {
+  const door = { path: "controller/db/mod.ts", text: 'export * from "./drones.ts";' };
+  const reach = (path: string, specifier: string) => ({
+    path,
+    text: `import { x } from "${specifier}";`,
+  });
+  assert.deepEqual(
+    messages([
+      door,
+      reach("controller/scheduler_test.ts", "./db/drones.ts"),
+      reach("controller/testing/seed.ts", "../db/drones.ts"),
+      reach("bench/connect.ts", "../controller/db/drones.ts"),
+      reach("tests/env.ts", "../controller/db/drones.ts"),
+      reach("cli/open_database.ts", "../controller/db/pglite_database.ts"),
+      reach("cli/seed.ts", "../controller/testing/seed.ts"),
+    ]),
+    [],
+  );
+});
+
+Deno.test("checkFiles() refuses Deno.* I/O in shared/ but allows timer calls and tests", () => {
+  const text = [
+    "const data = await Deno.readTextFile(path);",
+    "Deno.unrefTimer(timer);",
+    "// Deno.exit() in a comment is fine",
+    "const home = Deno.env.get('HOME');",
+  ].join("\n");
+  assert.deepEqual(messages([{ path: "shared/a.ts", text }]), [
+    "shared/a.ts:1: shared/ does no I/O: no Deno.* API (pass it in from the caller)",
+    "shared/a.ts:4: shared/ does no I/O: no Deno.* API (pass it in from the caller)",
+  ]);
+  assert.deepEqual(messages([{ path: "shared/a_test.ts", text }]), []);
 });

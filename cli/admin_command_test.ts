@@ -6,12 +6,11 @@ import assert from "node:assert/strict";
 import {
   ADMIN_HELP,
   type AdminIo,
-  buildConnectRequest,
   isAdminCommand,
-  notReadyText,
   parseAdminArgs,
   runAdminCommand,
 } from "./admin_command.ts";
+import { buildConnectRequest, notReadyText } from "./admin/connect.ts";
 import { UsageError } from "./usage_error.ts";
 
 function fakeIo(answer: (url: string, init?: RequestInit) => Response, env = {}) {

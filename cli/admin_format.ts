@@ -2,20 +2,20 @@
  * What the admin commands print for people (pure functions; `--json` prints the API's own
  * JSON instead). Kept apart from `admin_command.ts` so each format is unit-tested.
  */
-import type {
-  BackendInfo,
-  BackendList,
-  ClusterState,
-  ConnectResponse,
-  NodeState,
-  StatusResponse,
-} from "../shared/api.ts";
 import {
+  type BackendInfo,
+  type BackendList,
   BackendState,
   type BackendStatusStreamEntry,
+  type ClusterState,
+  type ConnectResponse,
   isExitError,
-} from "../shared/backend_state.ts";
-import { type LogLine, PlaneApiError, PlaneProtocolError } from "../shared/client.ts";
+  type LogLine,
+  type NodeState,
+  PlaneApiError,
+  PlaneProtocolError,
+  type StatusResponse,
+} from "../shared/mod.ts";
 
 /** Left-aligned columns separated by two spaces; the last column is not padded. */
 export function table(rows: readonly (readonly string[])[]): string {

@@ -1,5 +1,5 @@
 /** The `--help` texts of the admin commands (`admin_command.ts`). */
-import { BackendStatus } from "../shared/backend_state.ts";
+import { BackendStatus } from "../shared/mod.ts";
 
 export const DEFAULT_CONTROLLER_URL = "http://127.0.0.1:8080";
 /** `max_idle_seconds` when `connect` is not given one, as Plane's CLI does (plane-0.5.md §11.1). */

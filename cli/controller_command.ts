@@ -2,24 +2,24 @@
  * `plane controller`: flags and environment → `ControllerConfig` → a served controller
  * (plane-0.5.md §11.1, §2.12). `startController` is the one wiring path, reused by `dev`.
  */
-import { bindRefusal } from "../controller/open_access.ts";
 import {
+  bindRefusal,
+  configFromEnv,
+  type Controller,
+  CONTROLLER_ENV,
   ControllerConfig,
   type ControllerConfigInput,
-  isLoopbackHost,
-  isOpen,
-} from "../controller/config.ts";
-import {
-  configFromEnv,
-  CONTROLLER_ENV,
+  controllerStartingResponse,
+  createController,
   describeConfigError,
   type EnvReader,
+  isLoopbackHost,
+  isOpen,
+  keyTimingsForLease,
+  MIN_KEY_LEASE_MS,
   toNumber,
-} from "../controller/config_from_env.ts";
-import { type Controller, createController } from "../controller/mod.ts";
-import { controllerStartingResponse } from "../controller/starting_response.ts";
-import { keyTimingsForLease, MIN_KEY_LEASE_MS } from "../controller/key_timings.ts";
-import { createLogger, type Logger } from "../shared/log.ts";
+} from "../controller/mod.ts";
+import { createLogger, type Logger } from "../shared/mod.ts";
 import { type ConfigFlag, parseFlagsOf } from "./config_flags.ts";
 import { openDatabase } from "./open_database.ts";
 import { UsageError } from "./usage_error.ts";

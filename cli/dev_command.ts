@@ -6,13 +6,11 @@
  * stops the rest, leaving no process or container behind.
  */
 import { parseArgs } from "node:util";
-import { ControllerConfig } from "../controller/config.ts";
-import { DroneConfig } from "../drone/config.ts";
-import { ProxyConfig } from "../proxy/config.ts";
-import { connectDocker } from "../drone/executor/docker_connect.ts";
-import { DockerExecutor } from "../drone/executor/docker.ts";
-import { buildDenoImage } from "../drone/executor/deno_image.ts";
-import { createLogger, type LogLevel } from "../shared/log.ts";
+import { ControllerConfig } from "../controller/mod.ts";
+import { DroneConfig } from "../drone/mod.ts";
+import { ProxyConfig } from "../proxy/mod.ts";
+import { buildDenoImage, connectDocker, DockerExecutor } from "../drone/executor/mod.ts";
+import { createLogger, delay, type LogLevel } from "../shared/mod.ts";
 import { type RunningController, startController } from "./controller_command.ts";
 import { type RunningDrone, startDrone } from "./drone_command.ts";
 import { type RunningProxy, startProxy } from "./proxy_command.ts";
@@ -146,7 +144,7 @@ async function waitForDrone(controllerUrl: string, cluster: string, droneName: s
     if (Date.now() > deadline) {
       throw new Error(`The dev drone ${droneName} did not become schedulable within 30 s`);
     }
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await delay(50);
   }
 }
 
@@ -242,7 +240,7 @@ export async function startDev(options: DevOptions): Promise<DevCluster> {
     stop() {
       stopping ??= (async () => {
         // Terminated while the drone is still connected, so the controller records it.
-        await started.drone.drone.core.terminateAll();
+        await started.drone.drone.terminateAll();
         if (started.drone.executor instanceof DockerExecutor) {
           await started.drone.executor.removeCreated();
         }

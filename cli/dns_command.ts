@@ -2,10 +2,14 @@
  * `plane dns`: flags and environment → `DnsConfig` → the DNS server on UDP and TCP (plane-0.5.md
  * §10.2, §11.1). `startDns` is the one wiring path.
  */
-import { DnsConfig, type DnsConfigInput } from "../dns/config.ts";
-import { createDnsServer, type DnsServer } from "../dns/mod.ts";
-import { serveDns } from "../dns/serve.ts";
-import { createLogger, type Logger } from "../shared/log.ts";
+import {
+  createDnsServer,
+  DnsConfig,
+  type DnsConfigInput,
+  type DnsServer,
+  serveDns,
+} from "../dns/mod.ts";
+import { createLogger, type Logger } from "../shared/mod.ts";
 import { type ConfigFlag, describeFlagError, parseFlagsOf } from "./config_flags.ts";
 import { UsageError } from "./usage_error.ts";
 

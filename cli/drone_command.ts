@@ -4,20 +4,30 @@
  */
 import { dirname } from "node:path";
 import { z } from "zod";
-import { DroneConfig, type DroneConfigInput } from "../drone/config.ts";
-import { createDrone, type Drone } from "../drone/mod.ts";
-import { StateStore } from "../drone/state_store.ts";
-import type { Executor } from "../drone/executor/executor.ts";
-import { LocalImage, LocalProcessExecutor } from "../drone/executor/local_process.ts";
-import { DockerExecutor } from "../drone/executor/docker.ts";
-import { connectDocker } from "../drone/executor/docker_connect.ts";
-import { createLogger, type Logger } from "../shared/log.ts";
-import { randomDroneName } from "../shared/names.ts";
+import {
+  createDrone,
+  type Drone,
+  DroneConfig,
+  type DroneConfigInput,
+  droneFamilies,
+  StateStore,
+} from "../drone/mod.ts";
+import {
+  connectDocker,
+  DockerExecutor,
+  type Executor,
+  LocalImage,
+  LocalProcessExecutor,
+} from "../drone/executor/mod.ts";
+import {
+  createLogger,
+  type Logger,
+  randomDroneName,
+  renderMetrics,
+  startProcessSampler,
+} from "../shared/mod.ts";
 import { type ConfigFlag, describeFlagError, parseFlagsOf } from "./config_flags.ts";
 import { UsageError } from "./usage_error.ts";
-import { droneFamilies } from "../drone/metrics.ts";
-import { renderMetrics } from "../shared/metrics.ts";
-import { startProcessSampler } from "../shared/process_metrics.ts";
 import { type MetricsServer, PROCESS_READERS, serveMetrics } from "./metrics_server.ts";
 
 export const DRONE_HELP = `Usage: plane drone --controller-url URL --cluster NAME [flags]
@@ -319,7 +329,7 @@ export async function startDrone(
   const sampler = startProcessSampler(PROCESS_READERS);
   const metrics = () =>
     renderMetrics([
-      ...droneFamilies(drone.core.metricsSnapshot(), drone.status.connected),
+      ...droneFamilies(drone.metricsSnapshot(), drone.status.connected),
       ...sampler.families(),
     ]);
   if (config.metricsPort !== undefined) {

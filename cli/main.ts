@@ -13,9 +13,8 @@ import { PUT_DUMMY_DNS_HELP, runPutDummyDns } from "./put_dummy_dns_command.ts";
 import { print, printError } from "./output.ts";
 import { ADMIN_HELP, isAdminCommand, runAdminCommand } from "./admin_command.ts";
 import { UsageError, usageErrorFrom } from "./usage_error.ts";
-import { runMigrations } from "../controller/db/migrate.ts";
-import { createLogger } from "../shared/log.ts";
-import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
+import { runMigrations } from "../controller/db/mod.ts";
+import { createLogger, PLANE_HASH, PLANE_VERSION } from "../shared/mod.ts";
 
 const MAIN_HELP = `Usage: plane <command> [flags]
 

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { waitFor } from "../controller/testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 const MAIN = new URL("./main.ts", import.meta.url).pathname;
 const PERMISSIONS = ["--allow-net", "--allow-env", "--allow-read", "--allow-write", "--allow-sys"];

@@ -5,9 +5,7 @@
  * (`controller/routes/metrics.ts`), since it must also run under `deno serve`.
  */
 import process from "node:process";
-import { METRICS_CONTENT_TYPE } from "../shared/metrics.ts";
-import type { ProcessReaders } from "../shared/process_metrics.ts";
-import type { Logger } from "../shared/log.ts";
+import { type Logger, METRICS_CONTENT_TYPE, type ProcessReaders } from "../shared/mod.ts";
 
 /** This process's memory and CPU, for `startProcessSampler`. */
 export const PROCESS_READERS: ProcessReaders = {

@@ -3,10 +3,9 @@
  * Postgres through `npm:pg`; anything else is a directory, created if missing, holding
  * embedded Postgres (PGlite) with the same migrations and queries.
  */
-import type { Database } from "../controller/db/database.ts";
-import { createPgDatabase } from "../controller/db/pg_database.ts";
+import { createPgDatabase, type Database } from "../controller/db/mod.ts";
 import { createPgliteDatabase } from "../controller/db/pglite_database.ts";
-import type { Logger } from "../shared/log.ts";
+import type { Logger } from "../shared/mod.ts";
 
 export function isPostgresUrl(spec: string): boolean {
   return /^postgres(ql)?:\/\//i.test(spec);

@@ -2,27 +2,33 @@
  * `plane proxy`: flags and environment → `ProxyConfig` → listeners serving the proxy
  * (plane-0.5.md §7.1, §11.1). `startProxy` is the one wiring path.
  */
-import { ProxyConfig, type ProxyConfigInput } from "../proxy/config.ts";
-import { createProxy, type Proxy } from "../proxy/mod.ts";
-import { type ProxyServer, serveProxy } from "../proxy/serve.ts";
-import { proxyFamilies, takeSnapshot } from "../proxy/metrics.ts";
-import { renderMetrics } from "../shared/metrics.ts";
-import { startProcessSampler } from "../shared/process_metrics.ts";
-import { type MetricsServer, PROCESS_READERS, serveMetrics } from "./metrics_server.ts";
 import {
+  type CertManager,
   ConnectionCap,
+  createAcmeOrderer,
+  createProxy,
   defaultMaxConnections,
   parseSoftDescriptorLimit,
-} from "../proxy/connection_cap.ts";
-import {
+  type Proxy,
+  ProxyConfig,
+  type ProxyConfigInput,
+  proxyFamilies,
+  type ProxyServer,
   type ProxyWorkers,
   ReusePortUnavailableError,
+  serveProxy,
+  startCertManager,
   startProxyWorkers,
-} from "../proxy/worker_pool.ts";
-import { randomProxyName } from "../shared/names.ts";
-import { type CertManager, startCertManager } from "../proxy/cert_manager.ts";
-import { createAcmeOrderer } from "../proxy/acme_order.ts";
-import { createLogger, type Logger } from "../shared/log.ts";
+  takeSnapshot,
+} from "../proxy/mod.ts";
+import {
+  createLogger,
+  type Logger,
+  randomProxyName,
+  renderMetrics,
+  startProcessSampler,
+} from "../shared/mod.ts";
+import { type MetricsServer, PROCESS_READERS, serveMetrics } from "./metrics_server.ts";
 import { type ConfigFlag, describeFlagError, parseFlagsOf } from "./config_flags.ts";
 import { UsageError } from "./usage_error.ts";
 

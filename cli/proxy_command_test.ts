@@ -3,7 +3,7 @@ import { parseProxyFlags } from "./proxy_command.ts";
 import { UsageError } from "./usage_error.ts";
 import { startFakeController } from "../proxy/testing/fake_controller.ts";
 import { request } from "../proxy/testing/http_client.ts";
-import { waitFor } from "../proxy/testing/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 const env = (values: Record<string, string>) => (name: string) => values[name];
 const base = ["--controller-url", "http://127.0.0.1:8080", "--cluster", "localhost:9090"];

@@ -6,11 +6,15 @@
  * leases, and the lease ages out after a minute (plane-0.5.md §10.3).
  */
 import { parseArgs } from "node:util";
-import { startSocketClient } from "../shared/socket_client.ts";
-import { type MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
-import { clusterNameError } from "../shared/cluster.ts";
-import { randomProxyName, randomSuffix } from "../shared/names.ts";
-import { createLogger } from "../shared/log.ts";
+import {
+  clusterNameError,
+  createLogger,
+  type MessageFromProxy,
+  MessageToProxy,
+  randomProxyName,
+  randomSuffix,
+  startSocketClient,
+} from "../shared/mod.ts";
 import { print } from "./output.ts";
 import { UsageError, usageErrorFrom } from "./usage_error.ts";
 import { DEFAULT_CONTROLLER_URL } from "./admin_help.ts";

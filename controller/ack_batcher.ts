@@ -5,7 +5,7 @@
  * thousands of events until the resends raced them. While a batch is being written, the next
  * acks gather for the one after it.
  */
-import type { Logger } from "../shared/log.ts";
+import type { Logger } from "../shared/mod.ts";
 
 /** Acks per database update at most. */
 export const ACK_BATCH_MAX = 1_000;

@@ -4,7 +4,7 @@
  * rows, in one transaction) and old events; always, expired tokens.
  */
 import type { ControllerContext } from "./context.ts";
-import { deleteExpiredTokens, deleteOldEvents, deleteOldTerminatedBackends } from "./db/cleanup.ts";
+import { deleteExpiredTokens, deleteOldEvents, deleteOldTerminatedBackends } from "./db/mod.ts";
 
 export interface CleanupResult {
   backends: number;

@@ -3,10 +3,13 @@
  * from flags and environment in `main.ts` / the CLI and passed down frozen.
  */
 import { z } from "zod";
-import { ClusterName } from "../shared/cluster.ts";
-import { ControllerName } from "../shared/names.ts";
+import {
+  ClusterName,
+  ControllerName,
+  isInjectionEnvName,
+  isReservedEnvName,
+} from "../shared/mod.ts";
 import { ServiceMap } from "./jamsocket/service_map.ts";
-import { isInjectionEnvName, isReservedEnvName } from "../shared/backend_env.ts";
 
 const Ms = z.number().int().positive();
 

@@ -1,8 +1,7 @@
 /** Everything a controller's handlers and loops share, built once by `createController`. */
-import type { Database } from "./db/database.ts";
+import type { Database } from "./db/mod.ts";
 import type { ControllerConfig } from "./config.ts";
-import type { Logger } from "../shared/log.ts";
-import type { ControllerName } from "../shared/names.ts";
+import type { ControllerName, Logger } from "../shared/mod.ts";
 import type { EventBus } from "./event_bus.ts";
 import type { Sessions } from "./sessions.ts";
 import type { MetricsHub } from "./jamsocket/metrics.ts";

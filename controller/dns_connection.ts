@@ -6,8 +6,8 @@
  */
 import type { ControllerContext } from "./context.ts";
 import type { SocketRole } from "./socket_session.ts";
-import { txtRecordOf } from "./db/cert_lease.ts";
-import { MessageFromDns, type MessageToDns } from "../shared/protocol.ts";
+import { txtRecordOf } from "./db/mod.ts";
+import { MessageFromDns, type MessageToDns } from "../shared/mod.ts";
 
 export function dnsRole(ctx: ControllerContext): SocketRole<MessageFromDns, MessageToDns> {
   return {

@@ -21,20 +21,25 @@ import {
   type BackendStateMessage,
   MessageFromDrone,
   type MessageToDrone,
-} from "../shared/protocol.ts";
-import { ackActions, pendingActions } from "./db/actions.ts";
+  Unreachable,
+} from "../shared/mod.ts";
+import {
+  ackActions,
+  backendAgeSeconds,
+  holdsNode,
+  isBackendOfDrone,
+  notifyBackendMetrics,
+  pendingActions,
+  recordHeartbeat,
+  registerDrone,
+  renewKey,
+  updateBackendState,
+} from "./db/mod.ts";
 import { AckBatcher } from "./ack_batcher.ts";
 import { KeyedLanes } from "./keyed_lanes.ts";
 import { ActionWindow } from "./action_window.ts";
-import { recordHeartbeat, registerDrone } from "./db/drones.ts";
-import { backendAgeSeconds } from "./db/cluster_metrics.ts";
-import { isBackendOfDrone, updateBackendState } from "./db/backend_state.ts";
-import { holdsNode } from "./db/nodes.ts";
-import { renewKey } from "./db/keys.ts";
-import { notifyBackendMetrics } from "./db/metrics.ts";
 import { every } from "./loop.ts";
 import { sweepDrone } from "./sweeper.ts";
-import { Unreachable } from "../shared/unreachable.ts";
 
 type Connection = SocketConnection<MessageToDrone>;
 

@@ -6,16 +6,16 @@
  * notifications wait for the replay so delivery stays in id order, and reads the database
  * failed (it may be restarting) are retried.
  */
-import type { Database } from "./db/database.ts";
 import {
+  type Database,
   EVENT_CHANNEL,
   type EventKind,
   type EventRecord,
   eventsAfter,
   eventsByIds,
   latestEventId,
-} from "./db/events.ts";
-import type { Logger } from "../shared/log.ts";
+} from "./db/mod.ts";
+import { delay, type Logger } from "../shared/mod.ts";
 
 export type EventHandler = (event: EventRecord) => void;
 
@@ -129,13 +129,9 @@ export async function createEventBus(db: Database, log: Logger): Promise<EventBu
         } catch (err) {
           log.error("Event replay failed; retrying", { err });
           replayAgain = true;
-          await new Promise<void>((resolve) => {
-            const timer = setTimeout(resolve, RETRY_MS);
-            wakeReplay = () => {
-              clearTimeout(timer);
-              resolve();
-            };
-          });
+          const wake = new AbortController();
+          wakeReplay = () => wake.abort();
+          await delay(RETRY_MS, { signal: wake.signal });
           wakeReplay = null;
         }
       } while (replayAgain && !closed);

@@ -3,7 +3,7 @@ import { createTestDatabase } from "./db/test_database.ts";
 import { createEventBus } from "./event_bus.ts";
 import { emitEvent, type EventRecord } from "./db/events.ts";
 import { createLogger } from "../shared/log.ts";
-import { waitFor } from "./testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 const log = createLogger("test", { level: "error" });
 

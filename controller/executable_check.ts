@@ -5,8 +5,7 @@
  * else (`network_name`, `mount`). The drone checks again; this makes a refusal a 400 at
  * connect instead of a backend that fails to start.
  */
-import { firstEnvRefusal } from "../shared/backend_env.ts";
-import { mountPathProblem, networkNameProblem } from "../shared/docker_fields.ts";
+import { firstEnvRefusal, mountPathProblem, networkNameProblem } from "../shared/mod.ts";
 
 export const CONTROLLER_OPT_IN = "an operator may opt it in with the controller's " +
   "--allow-backend-env NAME (PLANE_ALLOW_BACKEND_ENV) and, for a local-process drone, the " +

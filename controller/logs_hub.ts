@@ -5,11 +5,9 @@
  * live lines, which the holder publishes on NOTIFY for every controller's viewers. Nothing is
  * stored: logs are a live view of the drone's bounded tail.
  */
-import type { Database } from "./db/database.ts";
+import type { Database } from "./db/mod.ts";
 import type { Sessions } from "./sessions.ts";
-import type { Logger } from "../shared/log.ts";
-import { LogLinesMessage } from "../shared/protocol.ts";
-import type { BackendName } from "../shared/names.ts";
+import { type BackendName, type Logger, LogLinesMessage } from "../shared/mod.ts";
 
 export const LOGS_CHANNEL = "plane_backend_logs";
 export const FOLLOW_CHANNEL = "plane_logs_follow";

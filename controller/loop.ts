@@ -2,7 +2,7 @@
  * Runs `tick` every `intervalMs` until `signal` aborts; a failing tick is logged and the loop
  * goes on. The returned promise settles once the loop has stopped (for clean shutdown).
  */
-import type { Logger } from "../shared/log.ts";
+import type { Logger } from "../shared/mod.ts";
 
 export function every(
   intervalMs: number,

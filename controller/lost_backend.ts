@@ -8,7 +8,7 @@
  * reason `lost`, which releases the key, tells proxies and fixes listings and metrics. A drone that
  * comes back kills leftovers in its start-up sweep.
  */
-import type { BackendState } from "../shared/backend_state.ts";
+import type { BackendState } from "../shared/mod.ts";
 import type { ControllerConfig } from "./config.ts";
 
 type Terminated = Extract<BackendState, { status: "terminated" }>;

@@ -11,12 +11,13 @@ import {
   LATENCY_BUCKETS,
   type MetricDef,
   observe,
+  type ProcessSampler,
   renderMetrics,
   single,
+  startProcessSampler,
   STARTUP_BUCKETS,
-} from "../shared/metrics.ts";
-import { type ProcessSampler, startProcessSampler } from "../shared/process_metrics.ts";
-import type { ClusterMetricsRows } from "./db/cluster_metrics.ts";
+} from "../shared/mod.ts";
+import type { ClusterMetricsRows } from "./db/mod.ts";
 
 export const CONTROLLER_METRICS = {
   backends: {

@@ -5,13 +5,21 @@
  * migrations, keeps its liveness row, fans database events out to its sockets, and runs the
  * cleanup and sweep loops until `close()`.
  */
-import type { Database } from "./db/database.ts";
+import {
+  type Database,
+  detachNodes,
+  heartbeatController,
+  markControllerOffline,
+  runMigrations,
+} from "./db/mod.ts";
 import { ControllerConfig, type ControllerConfigInput } from "./config.ts";
-import { detachNodes } from "./db/nodes.ts";
-import type { Logger } from "../shared/log.ts";
-import { type ControllerName, randomControllerName } from "../shared/names.ts";
-import { runMigrations } from "./db/migrate.ts";
-import { heartbeatController, markControllerOffline } from "./db/controllers.ts";
+import {
+  type ControllerName,
+  type Logger,
+  PLANE_HASH,
+  PLANE_VERSION,
+  randomControllerName,
+} from "../shared/mod.ts";
 import { createEventBus } from "./event_bus.ts";
 import { Sessions } from "./sessions.ts";
 import { LogsHub } from "./logs_hub.ts";
@@ -25,7 +33,6 @@ import { cleanupOnce } from "./cleanup.ts";
 import { sweepLostBackends } from "./sweeper.ts";
 import { InFlightPlacements } from "./in_flight_placements.ts";
 import { ControllerMetrics } from "./metrics.ts";
-import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
 
 export interface ControllerDeps {
   db: Database;
@@ -140,3 +147,12 @@ export async function createController(deps: ControllerDeps): Promise<Controller
     },
   };
 }
+
+// What the CLI and the other roles use from this folder (style.md §3: mod.ts is the door).
+export { ControllerConfig, isLoopbackHost, isOpen } from "./config.ts";
+export type { ControllerConfigInput } from "./config.ts";
+export { configFromEnv, CONTROLLER_ENV, describeConfigError, toNumber } from "./config_from_env.ts";
+export type { EnvReader } from "./config_from_env.ts";
+export { keyTimingsForLease, MIN_KEY_LEASE_MS } from "./key_timings.ts";
+export { bindRefusal } from "./open_access.ts";
+export { controllerStartingResponse } from "./starting_response.ts";

@@ -15,18 +15,25 @@ import { z } from "zod";
 import type { ControllerContext } from "./context.ts";
 import type { ConnectionHandler, SocketConnection, SocketRole } from "./socket_session.ts";
 import type { ProxySession } from "./sessions.ts";
-import type { EventRecord } from "./db/events.ts";
 import {
+  acquireCertLease,
+  type EventRecord,
   type FindRouteOptions,
   findRouteTarget,
   recordKeepAlive,
+  releaseCertLease,
   type RouteTarget,
-} from "./db/route_info.ts";
-import { acquireCertLease, releaseCertLease, setCertTxtRecord } from "./db/cert_lease.ts";
-import { MessageFromProxy, type MessageToProxy, type RouteInfo } from "../shared/protocol.ts";
-import { BackendState, isTerminatingOrBeyond } from "../shared/backend_state.ts";
-import type { BackendName } from "../shared/names.ts";
-import { isPathRouteToken } from "../shared/tokens.ts";
+  setCertTxtRecord,
+} from "./db/mod.ts";
+import {
+  type BackendName,
+  BackendState,
+  isPathRouteToken,
+  isTerminatingOrBeyond,
+  MessageFromProxy,
+  type MessageToProxy,
+  type RouteInfo,
+} from "../shared/mod.ts";
 
 /** `backend_state` event payloads as `db/backend_state.ts` writes them. */
 const BackendStateEventData = z.object({

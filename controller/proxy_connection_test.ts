@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { startTestController, type TestController, waitFor } from "./testing/test_controller.ts";
+import { startTestController, type TestController } from "./testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { connectFakePeer, type FakePeer, isVariant } from "./testing/fake_peer.ts";
 import { seedBackend, seedDrone, seedToken } from "./testing/seed.ts";
 import { updateBackendState } from "./db/backend_state.ts";

@@ -2,7 +2,7 @@
  * Choosing a drone for a new backend (plane-0.5.md §6.6): "power of two choices". Sample
  * `bestOf` eligible drones at random, then take the one with the fewest live backends; ties go
  * to the first in the random order. Pure: the eligible candidates are loaded by
- * `db/connect.ts`, and randomness is injectable so tests are deterministic.
+ * `db/connect_queries.ts`, and randomness is injectable so tests are deterministic.
  */
 
 /** An eligible drone, as loaded by the candidates query (eligibility is decided in SQL). */

@@ -1,5 +1,5 @@
 /** The drone and proxy sockets this controller instance currently holds. */
-import type { MessageToDrone, MessageToProxy } from "../shared/protocol.ts";
+import type { MessageToDrone, MessageToProxy } from "../shared/mod.ts";
 
 export interface DroneSession {
   readonly nodeId: number;

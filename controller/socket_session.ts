@@ -14,10 +14,8 @@
 import type { z } from "zod";
 import type { ControllerContext } from "./context.ts";
 import { HttpError } from "./http_error.ts";
-import { Handshake, PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
-import { nameError } from "../shared/names.ts";
-import { markNodeOffline, type NodeKind, registerNode } from "./db/nodes.ts";
-import type { Logger } from "../shared/log.ts";
+import { Handshake, type Logger, nameError, PLANE_HASH, PLANE_VERSION } from "../shared/mod.ts";
+import { markNodeOffline, type NodeKind, registerNode } from "./db/mod.ts";
 import { InboundQueue } from "./inbound_queue.ts";
 
 /** How often a connection checks that its inbound queue still moves (`inbound_queue.ts`). */

@@ -15,7 +15,7 @@ import type { ControllerContext } from "./context.ts";
 import type { Database, Queryable, QueryResult } from "./db/database.ts";
 import { connectFakePeer, type FakePeer, isVariant } from "./testing/fake_peer.ts";
 import { silentLogger } from "../shared/log.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { randomDroneName } from "../shared/names.ts";
 import {
   MessageFromDrone,

@@ -8,8 +8,8 @@
 import { z } from "zod";
 import type { ControllerContext } from "./context.ts";
 import { HttpError } from "./http_error.ts";
-import { backendStateHistory, currentBackendState, type TimedState } from "./db/backend_info.ts";
-import { BackendState, BackendStatus, statusRank, toStatusEntry } from "../shared/backend_state.ts";
+import { backendStateHistory, currentBackendState, type TimedState } from "./db/mod.ts";
+import { BackendState, BackendStatus, statusRank, toStatusEntry } from "../shared/mod.ts";
 
 const EventData = z.object({ state: BackendState });
 

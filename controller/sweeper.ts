@@ -4,9 +4,14 @@
  * Cluster-wide, on every controller: release live backends whose drone is gone (`lost`).
  */
 import type { ControllerContext } from "./context.ts";
-import { cancelPendingActions, queueTerminate } from "./db/actions.ts";
-import { expiredBackends, lockIfLive, lostBackends } from "./db/sweeps.ts";
-import { applyBackendState } from "./db/backend_state.ts";
+import {
+  applyBackendState,
+  cancelPendingActions,
+  expiredBackends,
+  lockIfLive,
+  lostBackends,
+  queueTerminate,
+} from "./db/mod.ts";
 import { lostState } from "./lost_backend.ts";
 
 type SweepContext = Pick<ControllerContext, "db" | "config" | "log">;

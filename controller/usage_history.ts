@@ -6,8 +6,7 @@
  * starts listening when the dashboard first asks (`start`), so a controller nobody watches
  * holds no extra connection; samples from before that are not known.
  */
-import type { BackendMetricsMessage } from "../shared/protocol.ts";
-import type { UsageSample } from "../shared/api.ts";
+import type { BackendMetricsMessage, UsageSample } from "../shared/mod.ts";
 
 /** 60 samples at 10 s: the last ten minutes. */
 export const DEFAULT_KEEP = 60;

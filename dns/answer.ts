@@ -11,7 +11,7 @@
 // @ts-types="@types/dns-packet"
 import * as dnsPacket from "dns-packet";
 import { Buffer } from "node:buffer";
-import { clusterNameError } from "../shared/cluster.ts";
+import { clusterNameError } from "../shared/mod.ts";
 
 /**
  * plane-0.5.md §10.2: TXT answers live one second, so resolvers never serve a stale challenge

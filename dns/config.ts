@@ -3,7 +3,7 @@
  * parsed from flags and environment by the CLI.
  */
 import { z } from "zod";
-import { DnsServerName } from "../shared/names.ts";
+import { DnsServerName } from "../shared/mod.ts";
 
 export const DnsConfig = z.object({
   name: DnsServerName.optional(),

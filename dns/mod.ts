@@ -6,10 +6,13 @@
  * again, so an answer never outlives the lease that set it. `serve.ts` binds the ports.
  */
 import { decideQuery } from "./answer.ts";
-import { startSocketClient } from "../shared/socket_client.ts";
-import { type MessageFromDns, MessageToDns } from "../shared/protocol.ts";
-import type { Logger } from "../shared/log.ts";
-import { randomDnsServerName } from "../shared/names.ts";
+import {
+  type Logger,
+  type MessageFromDns,
+  MessageToDns,
+  randomDnsServerName,
+  startSocketClient,
+} from "../shared/mod.ts";
 
 export interface DnsServerOptions {
   controllerUrl: string;
@@ -110,3 +113,8 @@ export function createDnsServer(options: DnsServerOptions): DnsServer {
     },
   };
 }
+
+// What the CLI and the other roles use from this folder (style.md §3: mod.ts is the door).
+export { DnsConfig } from "./config.ts";
+export type { DnsConfigInput } from "./config.ts";
+export { serveDns } from "./serve.ts";

@@ -7,7 +7,7 @@
 import dgram from "node:dgram";
 import { Buffer } from "node:buffer";
 import type { DnsServer } from "./mod.ts";
-import type { Logger } from "../shared/log.ts";
+import type { Logger } from "../shared/mod.ts";
 
 export interface DnsServeOptions {
   hostname: string;

@@ -4,8 +4,13 @@
  * for each state, the one step the effect runner must start. Every transition cancels the
  * step in flight; the runner does that, this module only decides.
  */
-import type { BackendState, TerminationKind, TerminationReason } from "../shared/backend_state.ts";
-import { isExitError, STATUS_RANK } from "../shared/backend_state.ts";
+import {
+  type BackendState,
+  isExitError,
+  STATUS_RANK,
+  type TerminationKind,
+  type TerminationReason,
+} from "../shared/mod.ts";
 
 /** The step a state asks for; `null` when the backend waits for external input. */
 export type Step =

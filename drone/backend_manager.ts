@@ -3,10 +3,16 @@
  * around the pure `backend_lifecycle.ts`. Setting a state persists it (the outbox reports it
  * to the controller), cancels the step in flight, and starts the step the new state asks for.
  */
-import type { BackendState, TerminationKind, TerminationReason } from "../shared/backend_state.ts";
-import type { BackendName } from "../shared/names.ts";
-import type { Logger } from "../shared/log.ts";
-import type { Executor, SpawnRequest } from "./executor/executor.ts";
+import {
+  type BackendName,
+  type BackendState,
+  Backoff,
+  delay,
+  type Logger,
+  type TerminationKind,
+  type TerminationReason,
+} from "../shared/mod.ts";
+import type { Executor, SpawnRequest } from "./executor/mod.ts";
 import {
   nextStep,
   onExit,
@@ -157,20 +163,22 @@ export class BackendManager {
 
   /** Retries a failing terminate with backoff until it succeeds or the state moves on. */
   async #terminateLoop(hard: boolean, signal: AbortSignal): Promise<boolean | null> {
-    let delay = RETRY_INITIAL_MS;
+    const backoff = new Backoff({
+      initialMs: RETRY_INITIAL_MS,
+      maxMs: RETRY_MAX_MS,
+      factor: RETRY_FACTOR,
+    });
     while (!signal.aborted) {
       try {
         return await this.#deps.executor.terminate(this.backendId, { hard });
       } catch (err) {
-        this.#deps.log.warn("Terminate failed; retrying", { backend: this.backendId, err, delay });
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, delay);
-          signal.addEventListener("abort", () => {
-            clearTimeout(timer);
-            resolve();
-          }, { once: true });
+        const wait = backoff.next();
+        this.#deps.log.warn("Terminate failed; retrying", {
+          backend: this.backendId,
+          err,
+          delay: wait,
         });
-        delay = Math.min(delay * RETRY_FACTOR, RETRY_MAX_MS);
+        await delay(wait, { signal });
       }
     }
     return null;

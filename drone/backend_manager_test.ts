@@ -9,7 +9,7 @@ import type { Executor, ReadyResult, SpawnRequest } from "./executor/executor.ts
 import type { BackendState } from "../shared/backend_state.ts";
 import { type BackendName, randomBackendName } from "../shared/names.ts";
 import { silentLogger } from "../shared/log.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 interface Call {
   kind: "prepare" | "spawn" | "waitForReady" | "terminate";

@@ -3,10 +3,8 @@
  * and environment by the CLI. Flags follow Plane's (plane-0.5.md §11.1).
  */
 import { z } from "zod";
-import { ClusterName } from "../shared/cluster.ts";
-import { DroneName } from "../shared/names.ts";
-import { LocalImage } from "./executor/local_process.ts";
-import { NETWORK_MODES } from "../shared/docker_fields.ts";
+import { ClusterName, DroneName, NETWORK_MODES } from "../shared/mod.ts";
+import { LocalImage } from "./executor/mod.ts";
 
 export const DroneConfig = z.object({
   name: DroneName.optional(),

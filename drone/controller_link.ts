@@ -4,10 +4,13 @@
  * local time (the first at once), metrics every 10 s, the outbox replayed; each action applied
  * concurrently and acked once applied.
  */
-import { MessageToDrone } from "../shared/protocol.ts";
-import type { MessageFromDrone } from "../shared/protocol.ts";
-import type { Logger } from "../shared/log.ts";
-import { controllerSocketUrl, startSocketClient } from "../shared/socket_client.ts";
+import {
+  controllerSocketUrl,
+  type Logger,
+  type MessageFromDrone,
+  MessageToDrone,
+  startSocketClient,
+} from "../shared/mod.ts";
 import type { DroneCore } from "./drone.ts";
 import type { Clock } from "./clock.ts";
 

@@ -10,7 +10,7 @@ import { FakeExecutor } from "./executor/fake.ts";
 import { StateStore } from "./state_store.ts";
 import { FakeClock } from "./clock.ts";
 import { silentLogger } from "../shared/log.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { randomActionName, randomBackendName, randomDroneName } from "../shared/names.ts";
 import {
   type BackendActionMessage,

@@ -10,7 +10,7 @@ import type { SpawnRequest } from "./executor/executor.ts";
 import { StateStore } from "./state_store.ts";
 import { FakeClock } from "./clock.ts";
 import { silentLogger } from "../shared/log.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { type BackendName, randomActionName, randomBackendName } from "../shared/names.ts";
 import type { BackendState } from "../shared/backend_state.ts";
 import type {

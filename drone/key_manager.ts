@@ -4,9 +4,7 @@
  * `soft_terminate_at` and hard-terminate at `hard_terminate_at` — all on the drone's clock, so a
  * drone cut off from every controller stops its backends before the key can be reassigned.
  */
-import type { TerminationKind } from "../shared/backend_state.ts";
-import type { BackendName } from "../shared/names.ts";
-import type { KeyDeadlines } from "../shared/protocol.ts";
+import type { BackendName, KeyDeadlines, TerminationKind } from "../shared/mod.ts";
 import type { Clock } from "./clock.ts";
 
 export interface KeyManagerDeps {

@@ -4,8 +4,7 @@
  * controller they would multiply with every drone's backends.
  */
 import type { DroneMetricsSnapshot } from "./drone.ts";
-import { BackendStatus } from "../shared/backend_state.ts";
-import { type Family, type MetricDef, single } from "../shared/metrics.ts";
+import { BackendStatus, type Family, type MetricDef, single } from "../shared/mod.ts";
 
 export const DRONE_METRICS = {
   backends: {

@@ -8,9 +8,7 @@
  * backend's row is pruned once all its events are acked, so the file tracks live backends.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { BackendState } from "../shared/backend_state.ts";
-import type { BackendStateMessage } from "../shared/protocol.ts";
-import type { BackendName } from "../shared/names.ts";
+import { type BackendName, BackendState, type BackendStateMessage } from "../shared/mod.ts";
 import { OutboxWindow } from "./outbox_window.ts";
 
 export type StateListener = (message: BackendStateMessage) => void;

@@ -5,7 +5,7 @@
  * Here the failure is counted, logged at most once per interval, and the loop pauses briefly
  * (the kernel keeps the pending connections queued) and goes on accepting.
  */
-import type { Logger } from "../shared/log.ts";
+import { delay, type Logger } from "../shared/mod.ts";
 
 export interface AcceptOptions {
   log: Logger;
@@ -85,7 +85,7 @@ export async function acceptLoop(
     } catch (err) {
       if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) return;
       alarm("accept", err);
-      await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      await delay(pauseMs);
       continue;
     }
     onConn(conn);

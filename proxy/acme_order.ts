@@ -14,7 +14,7 @@
 import acme from "acme-client";
 import https from "node:https";
 import type { CertPair } from "./tls.ts";
-import type { Logger } from "../shared/log.ts";
+import { delay, type Logger } from "../shared/mod.ts";
 
 export interface AcmeSettings {
   /** ACME directory URL (`--acme-endpoint`). */
@@ -113,7 +113,7 @@ export function createAcmeOrderer(
     if (!(await publishTxt(value))) {
       throw new AcmeError("Cannot publish the challenge: the controller refused the TXT record");
     }
-    await new Promise((resolve) => setTimeout(resolve, propagationMs));
+    await delay(propagationMs, { signal });
     signal?.throwIfAborted();
     await c.completeChallenge(challenge);
     await c.waitForValidStatus(challenge);

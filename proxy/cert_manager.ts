@@ -17,8 +17,13 @@ import { AcmeError } from "./acme_order.ts";
 import { certValidity, renewAt } from "./cert_validity.ts";
 import type { CertPair } from "./tls.ts";
 import { parseCertFile } from "./tls.ts";
-import type { Logger } from "../shared/log.ts";
-import type { MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
+import {
+  Backoff,
+  delay,
+  type Logger,
+  type MessageFromProxy,
+  type MessageToProxy,
+} from "../shared/mod.ts";
 
 export type CertManagerResponse = Extract<
   MessageToProxy,
@@ -85,25 +90,9 @@ async function currentRenewAt(path: string, cluster: string): Promise<number> {
   return renewAt(pair instanceof Error ? pair : certValidity(pair.cert, cluster));
 }
 
-/** Sleeps `ms` (in steps under setTimeout's 24-day limit) or until `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, Math.min(Math.max(0, ms), 2 ** 31 - 1));
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-    signal.addEventListener("abort", done, { once: true });
-  });
-}
-
 export function startCertManager(options: CertManagerOptions): CertManager {
   const { cluster, certPath, orderer, log } = options;
   const leaseRetryMs = options.leaseRetryMs ?? 10_000;
-  const backoffInitialMs = options.backoffInitialMs ?? 30_000;
-  const backoffMaxMs = options.backoffMaxMs ?? 3_600_000;
   const answerTimeoutMs = options.answerTimeoutMs ?? 30_000;
   const stop = new AbortController();
   const signal = stop.signal;
@@ -174,11 +163,14 @@ export function startCertManager(options: CertManagerOptions): CertManager {
   }
 
   const loop = (async () => {
-    let failures = 0;
+    const backoff = new Backoff({
+      initialMs: options.backoffInitialMs ?? 30_000,
+      maxMs: options.backoffMaxMs ?? 3_600_000,
+    });
     while (!signal.aborted) {
       const due = await currentRenewAt(certPath, cluster);
       if (due > Date.now()) {
-        await sleep(due - Date.now(), signal);
+        await delay(due - Date.now(), { signal });
         continue;
       }
       await untilConnected();
@@ -187,21 +179,20 @@ export function startCertManager(options: CertManagerOptions): CertManager {
         const result = await renewOnce();
         if (result === "refused") {
           log.info("Certificate lease held by another proxy; retrying", { cluster });
-          await sleep(leaseRetryMs, signal);
+          await delay(leaseRetryMs, { signal });
           continue;
         }
-        failures = 0;
+        backoff.reset();
       } catch (err) {
         if (signal.aborted) break;
-        const waitMs = Math.min(backoffMaxMs, backoffInitialMs * 2 ** failures);
-        failures++;
+        const waitMs = backoff.next();
         log.error("Cannot obtain a certificate; retrying later", {
           cluster,
           err,
           problem: err instanceof AcmeError ? err.problem : null,
           retryInMs: waitMs,
         });
-        await sleep(waitMs, signal);
+        await delay(waitMs, { signal });
       }
     }
   })();

@@ -4,7 +4,7 @@ import { AcmeError, type AcmeOrderer } from "./acme_order.ts";
 import { parseCertFile } from "./tls.ts";
 import { createLogger } from "../shared/log.ts";
 import type { MessageFromProxy } from "../shared/protocol.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 const CLUSTER = "plane.test";
 const testdata = (name: string) => new URL(`./testdata/${name}`, import.meta.url);

@@ -4,8 +4,7 @@
  * are plane-0.5.md §7.1's table.
  */
 import { z } from "zod";
-import { ClusterName } from "../shared/cluster.ts";
-import { ProxyName } from "../shared/names.ts";
+import { ClusterName, ProxyName } from "../shared/mod.ts";
 
 const Port = z.number().int().min(0).max(65535);
 

@@ -4,14 +4,14 @@
  * sending its route requests and keepalives. `/ready` is true exactly while a handshaken
  * connection is up.
  */
-import { MessageToProxy } from "../shared/protocol.ts";
-import type { MessageFromProxy } from "../shared/protocol.ts";
-import type { Logger } from "../shared/log.ts";
 import {
   controllerSocketUrl,
+  type Logger,
+  type MessageFromProxy,
+  MessageToProxy,
   type SocketClient,
   startSocketClient,
-} from "../shared/socket_client.ts";
+} from "../shared/mod.ts";
 
 export interface ControllerLinkOptions {
   controllerUrl: string;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { proxySocketUrl, startControllerLink } from "./controller_link.ts";
 import { startFakeController } from "./testing/fake_controller.ts";
-import { waitFor } from "./testing/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { createLogger } from "../shared/log.ts";
 import type { MessageToProxy } from "../shared/protocol.ts";
 

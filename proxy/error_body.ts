@@ -9,8 +9,8 @@
  * §7.2); a client that ignores bodies sees no difference. Only error responses come here, so
  * the negotiation costs the proxied hot path nothing.
  */
-import type { Header } from "./engine/types.ts";
-import { randomSuffix } from "../shared/names.ts";
+import type { Header } from "./engine/mod.ts";
+import { randomSuffix } from "../shared/mod.ts";
 
 /** The content type of `errorBody`. */
 export const ERROR_CONTENT_TYPE = "application/json";

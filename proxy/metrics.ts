@@ -4,7 +4,7 @@
  * time. A multi-worker proxy asks each worker for its snapshot over the existing stats message
  * (`worker_protocol.ts`) and adds them up, so the hot path never talks across threads.
  */
-import type { EngineStats } from "./engine/engine.ts";
+import type { EngineStats } from "./engine/mod.ts";
 import type { RouteCacheCounters } from "./route_cache.ts";
 import {
   addHistogram,
@@ -14,7 +14,7 @@ import {
   LATENCY_BUCKETS,
   type MetricDef,
   single,
-} from "../shared/metrics.ts";
+} from "../shared/mod.ts";
 
 export const PROXY_METRICS = {
   requests: {

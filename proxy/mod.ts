@@ -5,7 +5,7 @@
  * byte-moving engine (`proxy/engine/`) calls for every request head. It binds no port, so the
  * same object serves `plane proxy` and a proxy embedded in a drone (decisions.md §3.9).
  */
-import type { ConnectionInfo, Decision, EngineErrorResponse, RequestHead } from "./engine/types.ts";
+import type { ConnectionInfo, Decision, EngineErrorResponse, RequestHead } from "./engine/mod.ts";
 import { type ControllerLinkHandlers, startControllerLink } from "./controller_link.ts";
 import { RouteCache } from "./route_cache.ts";
 import { type BackendCounter, ConnectionMonitor } from "./connection_monitor.ts";
@@ -18,10 +18,14 @@ import {
   type RouteResult,
 } from "./request.ts";
 import type { RouteHooks } from "./prepared_route.ts";
-import type { Logger } from "../shared/log.ts";
-import { type BackendName, randomProxyName } from "../shared/names.ts";
-import type { MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
-import { Unreachable } from "../shared/unreachable.ts";
+import {
+  type BackendName,
+  type Logger,
+  type MessageFromProxy,
+  type MessageToProxy,
+  randomProxyName,
+  Unreachable,
+} from "../shared/mod.ts";
 import type { CertLinkClient } from "./cert_manager.ts";
 
 export interface ProxyOptions {
@@ -224,3 +228,20 @@ export function createProxy(options: ProxyOptions): Proxy {
     },
   };
 }
+
+// What the CLI and the other roles use from this folder (style.md §3: mod.ts is the door).
+export { createAcmeOrderer } from "./acme_order.ts";
+export { startCertManager } from "./cert_manager.ts";
+export type { CertManager } from "./cert_manager.ts";
+export { ProxyConfig } from "./config.ts";
+export type { ProxyConfigInput } from "./config.ts";
+export {
+  ConnectionCap,
+  defaultMaxConnections,
+  parseSoftDescriptorLimit,
+} from "./connection_cap.ts";
+export { proxyFamilies, takeSnapshot } from "./metrics.ts";
+export { serveProxy } from "./serve.ts";
+export type { ProxyServer } from "./serve.ts";
+export { ReusePortUnavailableError, startProxyWorkers } from "./worker_pool.ts";
+export type { ProxyWorkers } from "./worker_pool.ts";

@@ -11,7 +11,7 @@ import {
   routeRequests,
   startFakeController,
 } from "./testing/fake_controller.ts";
-import { waitFor } from "./testing/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import type { ConnectionInfo, Decision, ForwardDecision, RequestHead } from "./engine/types.ts";
 import { SERVER_HEADER } from "./request.ts";
 import { createLogger } from "../shared/log.ts";

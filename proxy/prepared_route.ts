@@ -7,10 +7,8 @@
  * 10–11: CORS defaults, `Server`, `x-plane-backend-id`) and the `Host` last accepted for it
  * (plane-0.5.md §7.4). `mod.ts` hangs the route's monitor and tunnel hooks on it once, too.
  */
-import type { ForwardDecision, Header } from "./engine/types.ts";
-import type { RouteInfo } from "../shared/protocol.ts";
-import { isStaticToken } from "../shared/tokens.ts";
-import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
+import type { ForwardDecision, Header } from "./engine/mod.ts";
+import { isStaticToken, PLANE_HASH, PLANE_VERSION, type RouteInfo } from "../shared/mod.ts";
 
 /** plane-0.5.md §7.2 step 10: `Server: Plane/<version>-<8-char hash>` on every response. */
 export const SERVER_HEADER = `Plane/${PLANE_VERSION}-${PLANE_HASH}`;

@@ -19,7 +19,7 @@ import {
 import { RawConnection, request } from "./testing/http_client.ts";
 import { probeBackend, rawExchange } from "./engine/_test_util.ts";
 import { CASES } from "./engine/_smuggling_corpus.ts";
-import { waitFor } from "./testing/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { SERVER_HEADER } from "./request.ts";
 import { createLogger } from "../shared/log.ts";
 import type { RouteInfo } from "../shared/protocol.ts";

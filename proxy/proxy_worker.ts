@@ -11,8 +11,7 @@ import { ConnectionCap } from "./connection_cap.ts";
 import type { FromWorker, ToWorker, WorkerSetup } from "./worker_protocol.ts";
 import type { ControllerLinkHandlers } from "./controller_link.ts";
 import { takeSnapshot } from "./metrics.ts";
-import { createLogger } from "../shared/log.ts";
-import { Unreachable } from "../shared/unreachable.ts";
+import { createLogger, Unreachable } from "../shared/mod.ts";
 
 function post(message: FromWorker) {
   self.postMessage(message);

@@ -14,11 +14,14 @@ import type {
   Header,
   RequestHead,
   RespondDecision,
-} from "./engine/types.ts";
-import type { RouteInfo } from "../shared/protocol.ts";
-import { matchHost } from "../shared/cluster.ts";
-import { isStaticToken, PATH_ROUTE_PREFIX } from "../shared/tokens.ts";
-import { nameError } from "../shared/names.ts";
+} from "./engine/mod.ts";
+import {
+  isStaticToken,
+  matchHost,
+  nameError,
+  PATH_ROUTE_PREFIX,
+  type RouteInfo,
+} from "../shared/mod.ts";
 import { isReservedHeader } from "./reserved_header.ts";
 import { engineErrorMessage, errorContent } from "./error_body.ts";
 import {

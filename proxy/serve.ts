@@ -7,16 +7,14 @@
  */
 import net from "node:net";
 import tls from "node:tls";
-import { createEngine } from "./engine/engine.ts";
-import type { EngineLimits } from "./engine/types.ts";
-import type { EngineStats } from "./engine/engine.ts";
+import { createEngine, type EngineLimits, type EngineStats } from "./engine/mod.ts";
 import { acceptLoop, descriptorAlarm } from "./accept_loop.ts";
 import { type ConnectionCap, refusedResponse } from "./connection_cap.ts";
 import type { Proxy } from "./mod.ts";
 import { engineErrorResponse } from "./request.ts";
 import { isReservedHeader } from "./reserved_header.ts";
 import { type CertPair, readCertFile, redirectDecision, watchCertFile } from "./tls.ts";
-import type { Logger } from "../shared/log.ts";
+import type { Logger } from "../shared/mod.ts";
 
 export interface ServeOptions {
   /** plane-0.5.md §7.1: all interfaces (`0.0.0.0`); tests use loopback. */

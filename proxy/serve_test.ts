@@ -8,7 +8,7 @@ import { createProxy, type Proxy } from "./mod.ts";
 import { type ProxyServer, serveProxy } from "./serve.ts";
 import { type FakeController, startFakeController } from "./testing/fake_controller.ts";
 import { RawConnection, request } from "./testing/http_client.ts";
-import { waitFor } from "./testing/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { createLogger } from "../shared/log.ts";
 import type { BackendName } from "../shared/names.ts";
 

@@ -4,7 +4,7 @@
  * and re-read when the file changes so a renewed certificate reaches new handshakes while
  * open connections carry on. The HTTP listener then only redirects to HTTPS.
  */
-import type { RequestHead, RespondDecision } from "./engine/types.ts";
+import type { RequestHead, RespondDecision } from "./engine/mod.ts";
 import { respond, singleHeader, splitTarget } from "./request.ts";
 
 export interface CertPair {

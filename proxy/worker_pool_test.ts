@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { claimPort, startProxyWorkers } from "./worker_pool.ts";
 import { keepAlives, routeRequests, startFakeController } from "./testing/fake_controller.ts";
 import { request } from "./testing/http_client.ts";
-import { waitFor } from "./testing/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { createLogger } from "../shared/log.ts";
 import type { RouteInfo } from "../shared/protocol.ts";
 import type { BackendName } from "../shared/names.ts";

@@ -2,10 +2,9 @@
  * Messages between a multi-worker proxy's main thread (`worker_pool.ts`) and its workers
  * (`proxy_worker.ts`). Both sides are our own code in one process, so they are typed, not parsed.
  */
-import type { LogLevel } from "../shared/log.ts";
-import type { MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
+import type { LogLevel, MessageFromProxy, MessageToProxy } from "../shared/mod.ts";
 import type { ProxyMetricsSnapshot } from "./metrics.ts";
-import type { EngineLimits } from "./engine/types.ts";
+import type { EngineLimits } from "./engine/mod.ts";
 
 /** What a worker needs to build its proxy and bind its listener: plain data only. */
 export interface WorkerSetup {

@@ -40,6 +40,7 @@ import {
 } from "./backend_state.ts";
 import { LogLine } from "./protocol.ts";
 import { SseParser } from "./sse.ts";
+import { delay } from "./delay.ts";
 
 export type { LogLine };
 
@@ -159,22 +160,6 @@ const segment = (value: string) => encodeURIComponent(value);
 
 function abortReason(signal: AbortSignal): unknown {
   return signal.reason ?? new DOMException("The operation was aborted.", "AbortError");
-}
-
-/** Waits `ms`, or rejects as soon as `signal` aborts. */
-function delay(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(abortReason(signal));
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(abortReason(signal!));
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
 }
 
 /** Parses `value` or throws a `PlaneProtocolError` naming what was being read. */
@@ -332,7 +317,8 @@ export function createPlaneClient(options: PlaneClientOptions): PlaneClient {
         }
       }
       // The stream ended before `terminated` (the server or a proxy in between closed it).
-      await delay(wait, signal);
+      await delay(wait, { signal });
+      if (signal?.aborted) throw abortReason(signal);
       wait = Math.min(wait * 2, maxDelay);
     }
   }

@@ -9,6 +9,8 @@
 import type { z } from "zod";
 import { Handshake, PLANE_HASH, PLANE_VERSION } from "./protocol.ts";
 import type { Logger } from "./log.ts";
+import { Backoff } from "./backoff.ts";
+import { delay } from "./delay.ts";
 
 export type SocketKind = "drone-socket" | "proxy-socket" | "dns-socket";
 
@@ -87,8 +89,6 @@ export function startSocketClient<In, Out>(
   const { log } = deps;
   const abort = new AbortController();
   const signal = abort.signal;
-  const initial = options.backoffInitialMs ?? 1_000;
-  const max = options.backoffMaxMs ?? 60_000;
   let socket: WebSocket | null = null;
   let connected = false;
   let connections = 0;
@@ -176,7 +176,11 @@ export function startSocketClient<In, Out>(
   }
 
   const done = (async () => {
-    let delay = initial;
+    const backoff = new Backoff({
+      initialMs: options.backoffInitialMs ?? 1_000,
+      maxMs: options.backoffMaxMs ?? 60_000,
+      factor: 1.1,
+    });
     while (!signal.aborted) {
       const started = Date.now();
       try {
@@ -187,17 +191,8 @@ export function startSocketClient<In, Out>(
       }
       if (signal.aborted) break;
       // plane-0.5.md §1.3: the backoff resets once a connection stayed up for 60 s.
-      if (Date.now() - started > 60_000) delay = initial;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(wake, delay);
-        function wake() {
-          clearTimeout(timer);
-          signal.removeEventListener("abort", wake);
-          resolve();
-        }
-        signal.addEventListener("abort", wake, { once: true });
-      });
-      delay = Math.min(Math.round(delay * 1.1), max);
+      if (Date.now() - started > 60_000) backoff.reset();
+      await delay(backoff.next(), { signal });
     }
   })();
 

@@ -15,7 +15,8 @@ import tls from "node:tls";
 import { type PlaneProcess, startPlane, startPlaneCluster } from "./plane_process.ts";
 import { PEBBLE_LISTENER_CA, pebbleMissing, startPebble } from "./pebble.ts";
 import { openRawWebSocket, RawConnection } from "../proxy/testing/http_client.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
+import { delay } from "../shared/delay.ts";
 
 const CLUSTER = "c1.plane.test";
 const ZONE = "plane.test";
@@ -152,7 +153,7 @@ Deno.test({
           await ws.send(`tick ${ticks}`);
           assert.equal(await ws.receive(), `tick ${ticks}`);
           ticks++;
-          await new Promise((resolve) => setTimeout(resolve, 1_000));
+          await delay(1_000);
         }
       })();
       try {

@@ -3,7 +3,8 @@
  * and a real backend process (plane-0.5.md §1.6).
  */
 import assert from "node:assert/strict";
-import { startTestController, waitFor } from "../controller/testing/test_controller.ts";
+import { startTestController } from "../controller/testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { collectStatuses, startTestDrone, waitForSchedulable } from "./env.ts";
 
 const CLUSTER = "localhost:9090";

@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { startDev } from "../cli/dev_command.ts";
-import { waitFor } from "../controller/testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { startPlaneCluster } from "./plane_process.ts";
 import {
   type BrowserContext,
@@ -26,18 +26,12 @@ import {
   REQUIRE_BROWSER,
   SCREENSHOT_DIR,
 } from "./chromium.ts";
+import { freePort } from "../testing/free_port.ts";
 
 const SCREENSHOT = `${SCREENSHOT_DIR}example_page.png`;
 const ENDED_SCREENSHOT = `${SCREENSHOT_DIR}session_ended_page.png`;
 
 const missing = await chromiumMissing("browser test");
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 /** The fields of `GET /ctrl/c/{cluster}/state` drones this test reads. */
 interface DroneState {

@@ -7,7 +7,7 @@
  * ignored (and says so), unless `PLANE_REQUIRE_BROWSER=1` (`.ci/run`), where it fails.
  */
 import { chromium } from "playwright-core";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 export const CHROMIUM = "/usr/bin/chromium";
 export const REQUIRE_BROWSER = Deno.env.get("PLANE_REQUIRE_BROWSER") === "1";

@@ -5,8 +5,10 @@
  * `Retry-After`, and nothing else.
  */
 import assert from "node:assert/strict";
-import { freePort, startPlane } from "./plane_process.ts";
+import { startPlane } from "./plane_process.ts";
+import { freePort } from "../testing/free_port.ts";
 import { createTestDatabase } from "../controller/db/test_database.ts";
+import { delay } from "../shared/delay.ts";
 
 Deno.test("plane controller answers only 503 with Retry-After until it can serve, never a 500", async () => {
   await using database = await createTestDatabase();
@@ -28,7 +30,7 @@ Deno.test("plane controller answers only 503 with Retry-After until it can serve
         if (response.status === 200) served = true;
       } catch {
         // Not bound yet: connection refused. Retry at once (the window is short).
-        await new Promise((resolve) => setTimeout(resolve, 1));
+        await delay(1);
       }
     }
   };

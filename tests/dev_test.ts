@@ -5,7 +5,8 @@
  * everything and leave no backend process or container behind.
  */
 import assert from "node:assert/strict";
-import { waitFor } from "../controller/testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
+import { freePort } from "../testing/free_port.ts";
 
 const REPO = new URL("..", import.meta.url).pathname;
 
@@ -25,13 +26,6 @@ function quickstartCommands(): { dev: string[]; connect: string[] } {
   assert.deepEqual(words[0]!.slice(0, 2), ["deno", "task"], String(blocks[0]));
   assert.deepEqual(words[1]!.slice(0, 2), ["deno", "task"], String(blocks[1]));
   return { dev: words[0]!.slice(1), connect: words[1]!.slice(1) };
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 async function run(

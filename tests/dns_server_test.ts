@@ -8,7 +8,7 @@ import { startTestController, type TestController } from "../controller/testing/
 import { connectFakePeer, isVariant } from "../controller/testing/fake_peer.ts";
 import type { MessageFromProxy } from "../shared/protocol.ts";
 import { randomProxyName } from "../shared/names.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { type PlaneProcess, runPlane, startPlane } from "./plane_process.ts";
 import { askTcp, askUdp, decodeReply, encodeQuery, txtValues } from "../dns/testing/dns_client.ts";
 

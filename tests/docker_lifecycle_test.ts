@@ -3,7 +3,8 @@
  * --host-network` wires it: real controller, Postgres, drone and container.
  */
 import assert from "node:assert/strict";
-import { startTestController, waitFor } from "../controller/testing/test_controller.ts";
+import { startTestController } from "../controller/testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { collectStatuses, waitForSchedulable } from "./env.ts";
 import { startDrone } from "../cli/drone_command.ts";
 import { DroneConfig } from "../drone/config.ts";

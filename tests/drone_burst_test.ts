@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { startPlaneCluster } from "./plane_process.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 /**
  * Backends in the burst. The issue's 2,000 does not fit a test on this 2-core machine: the

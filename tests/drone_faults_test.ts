@@ -3,7 +3,8 @@
  * to terminate a backend it does not know. Real controller, Postgres, drone and processes.
  */
 import assert from "node:assert/strict";
-import { startTestController, waitFor } from "../controller/testing/test_controller.ts";
+import { startTestController } from "../controller/testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import {
   collectStatuses,
   ECHO_BACKEND,

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { startPlaneCluster } from "./plane_process.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { lostDeadlineMs } from "../controller/lost_backend.ts";
 import { ControllerConfig } from "../controller/config.ts";
 import { keyTimingsForLease, MIN_KEY_LEASE_MS } from "../controller/key_timings.ts";

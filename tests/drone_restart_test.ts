@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type PlaneCluster, startPlaneCluster } from "./plane_process.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { connectDocker } from "../drone/executor/docker_connect.ts";
 import { buildEchoImage, dockerTestsRun } from "../drone/executor/testdata/docker_image.ts";
 import { backendProcesses } from "./env.ts";

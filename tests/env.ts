@@ -8,7 +8,7 @@ import { LocalProcessExecutor } from "../drone/executor/local_process.ts";
 import type { Executor } from "../drone/executor/executor.ts";
 import type { Clock } from "../drone/clock.ts";
 import { createLogger, type LogLevel } from "../shared/log.ts";
-import { waitFor } from "../controller/testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 export const ECHO_BACKEND = new URL("../drone/executor/testdata/echo_backend.ts", import.meta.url)
   .pathname;

@@ -9,7 +9,7 @@
  */
 import assert from "node:assert/strict";
 import { startPlaneCluster } from "./plane_process.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 const VERSION = "0.10.7";
 const CACHE = new URL(`../bench_out/jamsocket-cli-${VERSION}/`, import.meta.url).pathname;

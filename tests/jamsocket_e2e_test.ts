@@ -15,13 +15,7 @@ import { startProxy } from "../cli/proxy_command.ts";
 import { ProxyConfig } from "../proxy/config.ts";
 import { createLogger } from "../shared/log.ts";
 import { waitFor } from "../controller/testing/test_controller.ts";
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
+import { freePort } from "../testing/free_port.ts";
 
 // The proxy listens on the cluster's own port, so the connection URL works as returned.
 const PROXY_PORT = freePort();

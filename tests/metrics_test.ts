@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import pg from "pg";
 import { startTestController } from "../controller/testing/test_controller.ts";
 import { collectStatuses, startTestDrone, waitForSchedulable } from "./env.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 Deno.test("a running backend's metrics reach plane_backend_metrics with memory in use", async () => {
   const cluster = "localhost:9090";
@@ -26,12 +27,9 @@ Deno.test("a running backend's metrics reach plane_backend_metrics with memory i
     });
     const { backend_id: id } = await response.json();
     await collectStatuses(t.url, id, "ready");
-    const deadline = Date.now() + 10_000;
-    while (!received.some((m) => m.payload.backend_id === id) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    const sample = received.find((m) => m.payload.backend_id === id);
-    assert.ok(sample, "a metrics notification for the backend");
+    const sample = await waitFor(() => received.find((m) => m.payload.backend_id === id), {
+      message: "a metrics notification for the backend",
+    });
     assert.equal(sample.kind, "backend_metrics");
     assert.ok(sample.payload.mem_used > 0);
   } finally {

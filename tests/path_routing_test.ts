@@ -3,7 +3,8 @@
  * controller and drone; `/_plane_backend=<id>/…` reaches the backend by id, with no token.
  */
 import assert from "node:assert/strict";
-import { startTestController, waitFor } from "../controller/testing/test_controller.ts";
+import { startTestController } from "../controller/testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { collectStatuses, startTestDrone, waitForSchedulable } from "./env.ts";
 import { parseProxyFlags, startProxy } from "../cli/proxy_command.ts";
 import { ProxyConfig } from "../proxy/config.ts";

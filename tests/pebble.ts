@@ -6,8 +6,8 @@
  * accepted. Without `/usr/bin/pebble` the tests using it are ignored and say so, unless
  * `PLANE_REQUIRE_PEBBLE=1` (`.ci/run`), where they fail.
  */
-import { freePort } from "./plane_process.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { freePort } from "../testing/free_port.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 export const PEBBLE = "/usr/bin/pebble";
 const REQUIRE_PEBBLE = Deno.env.get("PLANE_REQUIRE_PEBBLE") === "1";

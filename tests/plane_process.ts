@@ -6,8 +6,9 @@
  */
 import { ECHO_BACKEND } from "./env.ts";
 import { createTestDatabase, type TestDatabase } from "../controller/db/test_database.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { parsePidFile } from "../drone/executor/process_identity.ts";
+import { freePort } from "../testing/free_port.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 const DENO_JSON = new URL("../deno.json", import.meta.url);
@@ -183,14 +184,6 @@ export async function startPlane(
     }
   }
   return process;
-}
-
-/** A port that was free a moment ago (for a cluster name that must be known before binding). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 /** The local-runtime images every cluster test can use. */

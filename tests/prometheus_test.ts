@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { type PlaneProcess, startPlaneCluster } from "./plane_process.ts";
 import { request } from "../proxy/testing/http_client.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { type ParsedFamily, parsePrometheusText, sampleValue } from "../shared/prometheus_parse.ts";
 import { METRICS_CONTENT_TYPE } from "../shared/metrics.ts";
 import { ALL_METRICS } from "../_tools/metrics_catalogue.ts";

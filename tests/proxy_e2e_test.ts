@@ -6,7 +6,8 @@
  * flows (plane-0.5.md §7.5), until the traffic stops.
  */
 import assert from "node:assert/strict";
-import { startTestController, waitFor } from "../controller/testing/test_controller.ts";
+import { startTestController } from "../controller/testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { collectStatuses, startTestDrone, waitForSchedulable } from "./env.ts";
 import { createProxy } from "../proxy/mod.ts";
 import { serveProxy } from "../proxy/serve.ts";

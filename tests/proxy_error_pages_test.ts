@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { type PlaneCluster, startPlaneCluster } from "./plane_process.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 /** Chromium's Accept for a page navigation, and for a favicon. */
 const NAVIGATION = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif," +

@@ -10,7 +10,7 @@
 import assert from "node:assert/strict";
 import { planePermissions } from "./plane_process.ts";
 import { startFakeController } from "../proxy/testing/fake_controller.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 

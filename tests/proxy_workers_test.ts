@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { startPlaneCluster } from "./plane_process.ts";
 import { request } from "../proxy/testing/http_client.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 Deno.test("plane proxy --workers 2: a connect, requests, a WebSocket and a termination through two workers", async () => {
   await using cluster = await startPlaneCluster({ proxyArgs: ["--workers", "2"] });

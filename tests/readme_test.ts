@@ -5,8 +5,9 @@
  * "Client library for app servers" runs from a project outside this repository.
  */
 import assert from "node:assert/strict";
-import { defaultImages, freePort, startPlaneCluster } from "./plane_process.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { defaultImages, startPlaneCluster } from "./plane_process.ts";
+import { freePort } from "../testing/free_port.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 const README = Deno.readTextFileSync(`${ROOT}/README.md`);

@@ -7,7 +7,8 @@
  * the new controller starting.
  */
 import assert from "node:assert/strict";
-import { startTestController, waitFor } from "../controller/testing/test_controller.ts";
+import { startTestController } from "../controller/testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { createTestDatabase } from "../controller/db/test_database.ts";
 import { startTestDrone, waitForSchedulable } from "./env.ts";
 import { startProxy } from "../cli/proxy_command.ts";

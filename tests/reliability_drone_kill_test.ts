@@ -7,7 +7,8 @@
  * no backend process is left running.
  */
 import assert from "node:assert/strict";
-import { startTestController, waitFor } from "../controller/testing/test_controller.ts";
+import { startTestController } from "../controller/testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { backendProcesses, spawnDroneProcess, waitForSchedulable } from "./env.ts";
 import { randomDroneName } from "../shared/names.ts";
 

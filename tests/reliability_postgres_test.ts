@@ -10,7 +10,8 @@
 import assert from "node:assert/strict";
 // @ts-types="@types/pg"
 import pg from "pg";
-import { startTestController, waitFor } from "../controller/testing/test_controller.ts";
+import { startTestController } from "../controller/testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { adminUrl } from "../controller/db/test_database.ts";
 import { collectStatuses, sseEntries, startTestDrone, waitForSchedulable } from "./env.ts";
 import type { BackendName } from "../shared/names.ts";

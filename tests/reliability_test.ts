@@ -6,7 +6,8 @@
  * that backend becomes ready on a live drone.
  */
 import assert from "node:assert/strict";
-import { startTestController, waitFor } from "../controller/testing/test_controller.ts";
+import { startTestController } from "../controller/testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { startTestDrone, type TestDrone, waitForSchedulable } from "./env.ts";
 
 const CLUSTER = "localhost:9090";

@@ -12,7 +12,7 @@
  */
 import assert from "node:assert/strict";
 import { startPlane, startPlaneCluster } from "./plane_process.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { PLANE_HASH, PLANE_VERSION } from "../shared/protocol.ts";
 import type { BackendState } from "../shared/backend_state.ts";
 import { randomBackendName, randomSuffix } from "../shared/names.ts";

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { defaultImages, type PlaneCluster, startPlaneCluster } from "./plane_process.ts";
 import { RawConnection, type RawResponse } from "../proxy/testing/http_client.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 const RAW_BACKEND = new URL("../drone/executor/testdata/raw_echo_backend.ts", import.meta.url)
   .pathname;

@@ -14,7 +14,7 @@ import { RawConnection, request } from "../proxy/testing/http_client.ts";
 import { connectFakePeer, isVariant } from "../controller/testing/fake_peer.ts";
 import type { MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
 import { randomProxyName } from "../shared/names.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 const API_KEY = "key-security-routing-0123456789";
 const SECRET = "secret-security-routing-0123456789";

@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { type PlaneCluster, runPlane, startPlaneCluster } from "./plane_process.ts";
-import { waitFor } from "../shared/wait_for.ts";
+import { waitFor } from "../testing/wait_for.ts";
 
 /** `plane ARGS` against the cluster's controller, as a user runs it. */
 function plane(cluster: PlaneCluster, ...args: string[]) {

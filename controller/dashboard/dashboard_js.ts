@@ -9,7 +9,7 @@
  * Bearer`; streams that need it are read with `fetch`, since EventSource cannot send headers.
  * The source avoids backticks and dollar-brace so it can sit in this template literal.
  */
-import { BackendStatus, STATUS_RANK } from "../../shared/backend_state.ts";
+import { BackendStatus, STATUS_RANK } from "../../shared/mod.ts";
 
 export const DASHBOARD_JS = String.raw`// Plane dashboard (controller/dashboard/)
 const STATUSES = ${JSON.stringify(BackendStatus.options)};

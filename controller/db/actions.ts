@@ -5,9 +5,12 @@
  */
 import type { Database, Queryable } from "./database.ts";
 import { emitEvent } from "./events.ts";
-import type { BackendActionMessage } from "../../shared/protocol.ts";
-import type { TerminationKind, TerminationReason } from "../../shared/backend_state.ts";
-import { randomActionName } from "../../shared/names.ts";
+import {
+  type BackendActionMessage,
+  randomActionName,
+  type TerminationKind,
+  type TerminationReason,
+} from "../../shared/mod.ts";
 
 /**
  * Plane sends at most 50 pending actions per delivery round (plane-0.5.md §6.1 steps 6–7); ours

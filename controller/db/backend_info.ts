@@ -3,12 +3,15 @@
  * and the operator listing routes (decisions.md §3.6). Times are database times in
  * epoch milliseconds (plane-0.5.md §14.6).
  */
-import { SafeText } from "../../shared/safe_text.ts";
+import {
+  type BackendInfo,
+  BackendState,
+  type BackendStatus,
+  base64Url,
+  SafeText,
+} from "../../shared/mod.ts";
 import { z } from "zod";
 import type { Queryable } from "./database.ts";
-import { BackendState, type BackendStatus } from "../../shared/backend_state.ts";
-import type { BackendInfo } from "../../shared/api.ts";
-import { base64Url } from "../../shared/tokens.ts";
 
 /** A state with the database time it was recorded. */
 export interface TimedState {

@@ -6,7 +6,7 @@
 import type { Database, Queryable } from "./database.ts";
 import { emitEvent } from "./events.ts";
 import { cancelPendingActions } from "./actions.ts";
-import { addressOf, type BackendState, statusRank } from "../../shared/backend_state.ts";
+import { addressOf, type BackendState, statusRank } from "../../shared/mod.ts";
 
 /** Payload of `backend_state` events. */
 export interface BackendStateEvent {

@@ -3,7 +3,7 @@
  * and the drain flag; plus the cluster state listing of plane-0.5.md §2.6.
  */
 import type { Queryable } from "./database.ts";
-import type { ClusterState, DroneState, NodeState } from "../../shared/api.ts";
+import type { ClusterState, DroneState, NodeState } from "../../shared/mod.ts";
 
 /**
  * Marks the drone ready in `pool` (plane-0.5.md §6.1 step 4). Unlike Plane, the pool is updated on

@@ -1,6 +1,6 @@
 /** Backend metrics fan-out (plane-0.5.md §1.4 point 4, plane-0.5.md §6.2). */
 import type { Queryable } from "./database.ts";
-import type { BackendMetricsMessage } from "../../shared/protocol.ts";
+import type { BackendMetricsMessage } from "../../shared/mod.ts";
 
 /** The NOTIFY channel of backend metrics; not stored, for external consumers only. */
 export const METRICS_CHANNEL = "plane_backend_metrics";

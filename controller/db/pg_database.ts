@@ -2,7 +2,7 @@
 // @ts-types="@types/pg"
 import pg from "pg";
 import type { Database, ListenHandlers, Queryable, QueryOptions, QueryResult } from "./database.ts";
-import type { Logger } from "../../shared/log.ts";
+import { Backoff, delay, type Logger } from "../../shared/mod.ts";
 
 // int8 (event ids, fencing tokens) as JS numbers: every value we store fits in 2^53.
 const INT8_OID = 20;
@@ -105,7 +105,8 @@ function startListener(
   let client: pg.Client | null = null;
   let wake: (() => void) | null = null;
   const done = (async () => {
-    let delay = 100;
+    // Reconnects after 100 ms, doubling up to 5 s; a listen that worked starts over.
+    const backoff = new Backoff({ initialMs: 100, maxMs: 5_000 });
     while (!stopped) {
       const c = new pg.Client({ connectionString: options.url, types });
       client = c;
@@ -122,7 +123,7 @@ function startListener(
           if (msg.channel === channel && msg.payload !== undefined) handlers.onNotify(msg.payload);
         });
         await c.query(`listen ${pg.escapeIdentifier(channel)}`);
-        delay = 100;
+        backoff.reset();
         markListening();
         handlers.onConnect();
         await closed;
@@ -131,14 +132,9 @@ function startListener(
       }
       await c.end().catch(() => {});
       if (stopped) break;
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, delay);
-        wake = () => {
-          clearTimeout(timer);
-          resolve();
-        };
-      });
-      delay = Math.min(delay * 2, 5_000);
+      const waking = new AbortController();
+      wake = () => waking.abort();
+      await delay(backoff.next(), { signal: waking.signal });
     }
   })();
   return {

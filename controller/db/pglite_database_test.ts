@@ -4,7 +4,7 @@ import { createEventBus } from "../event_bus.ts";
 import { emitEvent } from "./events.ts";
 import { createController } from "../mod.ts";
 import { createLogger } from "../../shared/log.ts";
-import { waitFor } from "../testing/test_controller.ts";
+import { waitFor } from "../../testing/wait_for.ts";
 
 const log = createLogger("test", { level: "error" });
 

@@ -3,8 +3,12 @@
  * token routes to, and proxy keepalives.
  */
 import type { Queryable } from "./database.ts";
-import { isPathRouteToken, isStaticToken, PATH_ROUTE_PREFIX } from "../../shared/tokens.ts";
-import { BackendState } from "../../shared/backend_state.ts";
+import {
+  BackendState,
+  isPathRouteToken,
+  isStaticToken,
+  PATH_ROUTE_PREFIX,
+} from "../../shared/mod.ts";
 
 /** What a token resolves to: the backend's current state plus the token's identity fields. */
 export interface RouteTarget {

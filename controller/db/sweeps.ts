@@ -3,7 +3,7 @@
  * past their idle or lifetime limit, and live backends whose drone is gone past the key lease.
  */
 import type { Queryable } from "./database.ts";
-import type { BackendState } from "../../shared/backend_state.ts";
+import type { BackendState } from "../../shared/mod.ts";
 
 /**
  * Backends on `droneId` idle longer than `allowed_idle_seconds` or past `expiration_time`

@@ -8,8 +8,7 @@ import pg from "pg";
 import { createPgDatabase } from "./pg_database.ts";
 import type { Database } from "./database.ts";
 import { runMigrations } from "./migrate.ts";
-import { randomSuffix } from "../../shared/names.ts";
-import { createLogger } from "../../shared/log.ts";
+import { createLogger, randomSuffix } from "../../shared/mod.ts";
 
 export interface TestDatabase extends AsyncDisposable {
   db: Database;

@@ -3,7 +3,8 @@
  * returned once the controller has registered it (node and drone rows written).
  */
 import { connectFakePeer, type FakePeer } from "./fake_peer.ts";
-import { type TestController, waitFor } from "./test_controller.ts";
+import { type TestController } from "./test_controller.ts";
+import { waitFor } from "../../testing/wait_for.ts";
 import type { MessageFromDrone } from "../../shared/protocol.ts";
 import { randomDroneName } from "../../shared/names.ts";
 

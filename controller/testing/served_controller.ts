@@ -3,7 +3,8 @@
  * `deno serve --allow-net --allow-env` in a subprocess, configured by environment only.
  * Disposing it sends SIGTERM and waits for the process to exit.
  */
-import { waitFor } from "./test_controller.ts";
+import { waitFor } from "../../testing/wait_for.ts";
+import { freePort } from "../../testing/free_port.ts";
 
 export interface ServedController extends AsyncDisposable {
   /** `http://127.0.0.1:PORT` */
@@ -13,14 +14,6 @@ export interface ServedController extends AsyncDisposable {
   stop(): Promise<Deno.CommandStatus>;
   /** Everything the process wrote to stderr so far (its JSON log lines). */
   stderr(): string;
-}
-
-/** A port that was free a moment ago (`deno serve` takes a number, not 0). */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 export async function serveControllerMain(

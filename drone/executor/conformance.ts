@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import type { Executor, ExitEvent } from "./executor.ts";
-import { type BackendName, randomBackendName } from "../../shared/names.ts";
-import type { AcquiredKey } from "../../shared/protocol.ts";
+import { type AcquiredKey, type BackendName, randomBackendName } from "../../shared/mod.ts";
+import { waitFor } from "../../testing/wait_for.ts";
 
 export interface ExecutorFixture extends AsyncDisposable {
   executor: Executor;
@@ -150,10 +150,7 @@ export function runExecutorConformance(
   test("logs() holds the backend's stdout and stderr lines", async () => {
     await using f = await makeFixture();
     const { backendId, address } = await spawnReady(f);
-    const deadline = Date.now() + 10_000;
-    while (f.executor.logs(backendId).length < 2 && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor(() => f.executor.logs(backendId).length >= 2, { message: "two log lines" });
     const lines = f.executor.logs(backendId).map((l) => `${l.stream}:${l.text}`);
     assert.ok(lines.includes(`stdout:listening on ${address.split(":")[1]}`), lines.join("\n"));
     assert.ok(lines.includes("stderr:stderr hello"), lines.join("\n"));

@@ -1,13 +1,16 @@
 /**
- * The Docker runtime (plane-0.5.md §3) over a narrow slice of dockerode (style.md §8): pull per
- * policy, create and start `plane-<id>` with the label and env of plane-0.5.md §3.3, find its
+ * The Docker runtime (plane-0.5.md §3) over a narrow slice of dockerode (style.md §8,
+ * `docker_api.ts`): pull per policy (`docker_pull.ts`), create and start `plane-<id>` with the label and env of plane-0.5.md §3.3, find its
  * address, probe readiness, stop (SIGTERM, SIGKILL after 30 s) or kill after an inspect, turn
  * container `die`/`stop` events into exit events, keep a bounded log tail, prune stopped
- * containers.
+ * containers. Metrics arithmetic is `docker_metrics.ts`; create options are `docker_config.ts`.
  */
-import type { BackendName } from "../../shared/names.ts";
-import type { BackendMetricsMessage } from "../../shared/protocol.ts";
-import type { Logger } from "../../shared/log.ts";
+import {
+  type BackendMetricsMessage,
+  type BackendName,
+  delay,
+  type Logger,
+} from "../../shared/mod.ts";
 import {
   type Executable,
   type Executor,
@@ -28,86 +31,13 @@ import {
   networkMode,
   PLANE_LABEL,
 } from "./docker_config.ts";
+import { type DockerApi, type DockerContainer, statusCode } from "./docker_api.ts";
+import { metricsFromStats } from "./docker_metrics.ts";
+import { pullImage } from "./docker_pull.ts";
+import { freePort } from "./free_port.ts";
 import { LogTail } from "./log_tail.ts";
 import { EndedTails } from "./ended_tails.ts";
 import { STARTUP_TIMEOUT_MS, waitForHttp } from "./readiness.ts";
-
-/** The dockerode methods this runtime calls; dockerode's `Docker` satisfies it. */
-export interface DockerApi {
-  getImage(name: string): { inspect(): Promise<unknown> };
-  getNetwork(name: string): { inspect(): Promise<{ Name?: string }> };
-  pull(name: string, options: Record<string, unknown>): Promise<NodeJS.ReadableStream>;
-  modem: {
-    followProgress(
-      stream: NodeJS.ReadableStream,
-      onFinished: (err: Error | null, output: unknown[]) => void,
-    ): void;
-  };
-  createContainer(options: Record<string, unknown>): Promise<DockerContainer>;
-  getContainer(id: string): DockerContainer;
-  getEvents(options: Record<string, unknown>): Promise<NodeJS.ReadableStream>;
-  pruneContainers(options: Record<string, unknown>): Promise<unknown>;
-  listContainers(options: Record<string, unknown>): Promise<{ Names?: string[]; State?: string }[]>;
-}
-
-export interface DockerContainer {
-  start(): Promise<unknown>;
-  inspect(): Promise<{
-    State: { Running: boolean };
-    NetworkSettings: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> };
-  }>;
-  stop(options: { t: number }): Promise<unknown>;
-  kill(options?: Record<string, unknown>): Promise<unknown>;
-  remove(options?: Record<string, unknown>): Promise<unknown>;
-  logs(options: Record<string, unknown>): Promise<NodeJS.ReadableStream>;
-  stats(options: { stream: false }): Promise<DockerStats>;
-}
-
-/** The part of Docker's stats answer the metrics use (cgroup v1 and v2 field names). */
-interface CpuStats {
-  "cpu_usage"?: { "total_usage"?: number };
-  "system_cpu_usage"?: number;
-}
-export interface DockerStats {
-  "memory_stats"?: { usage?: number; limit?: number; stats?: Record<string, number> };
-  "cpu_stats"?: CpuStats;
-  "precpu_stats"?: CpuStats;
-}
-
-/**
- * Plane's memory and CPU arithmetic (plane-0.5.md §3.8) over one stats answer: cgroup v2
- * names `anon`/`file`, v1 `rss`/`cache`; CPU as deltas against the previous reading Docker
- * includes (`precpu_stats`). Null when the container reports no memory (not running).
- */
-export function metricsFromStats(backendId: string, s: DockerStats): BackendMetricsMessage | null {
-  const memory = s.memory_stats;
-  const stats = memory?.stats;
-  if (!memory || !stats || memory.usage === undefined) return null;
-  const n = (key: string) => stats[key] ?? 0;
-  const v2 = "anon" in stats;
-  const total = v2
-    ? n("file") + n("anon") + n("kernel_stack") + n("sock") + n("slab")
-    : n("rss") + n("cache");
-  const active = v2 ? n("active_anon") + n("active_file") : n("active_anon") + n("active_file");
-  const inactive = v2
-    ? n("inactive_anon") + n("inactive_file")
-    : n("inactive_anon") + n("inactive_file");
-  const inactiveFile = v2 ? n("inactive_file") : n("total_inactive_file");
-  const cpu = (s.cpu_stats?.cpu_usage?.total_usage ?? 0) -
-    (s.precpu_stats?.cpu_usage?.total_usage ?? 0);
-  const sys = (s.cpu_stats?.system_cpu_usage ?? 0) - (s.precpu_stats?.system_cpu_usage ?? 0);
-  return {
-    "backend_id": backendId as BackendName,
-    "mem_used": Math.max(0, memory.usage - inactiveFile),
-    "mem_total": total,
-    "mem_active": active,
-    "mem_inactive": inactive,
-    "mem_unevictable": n("unevictable"),
-    "mem_limit": memory.limit ?? 0,
-    "cpu_used": Math.max(0, cpu),
-    "sys_cpu": Math.max(0, sys),
-  };
-}
 
 export interface DockerExecutorOptions extends Omit<DockerRuntimeOptions, "hostNetworkPort"> {
   docker: DockerApi;
@@ -121,20 +51,6 @@ export interface DockerExecutorOptions extends Omit<DockerRuntimeOptions, "hostN
   startupTimeoutMs?: number;
   /** Stopped containers older than this are pruned every minute (plane-0.5.md §3.8). */
   pruneMinAgeSeconds?: number;
-}
-
-function statusCode(err: unknown): number | undefined {
-  if (typeof err === "object" && err !== null && "statusCode" in err) {
-    return (err as { statusCode: number }).statusCode;
-  }
-  return undefined;
-}
-
-function freePort(hostname: string): number {
-  const listener = Deno.listen({ hostname, port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 export class DockerExecutor implements Executor {
@@ -206,34 +122,7 @@ export class DockerExecutor implements Executor {
 
   async prepare(executable: Executable): Promise<void> {
     const config = this.#parse(executable);
-    const policy = config.pull_policy ?? "IfNotPresent";
-    if (policy === "Never") return;
-    if (policy === "IfNotPresent") {
-      try {
-        await this.#o.docker.getImage(config.image).inspect();
-        return;
-      } catch (err) {
-        if (statusCode(err) !== 404) throw err;
-      }
-    }
-    const auth = config.credentials
-      ? {
-        authconfig: {
-          username: config.credentials.username,
-          password: config.credentials.password,
-        },
-      }
-      : {};
-    const stream = await this.#o.docker.pull(config.image, auth);
-    await new Promise<void>((resolve, reject) => {
-      this.#o.docker.modem.followProgress(stream, (err, output) => {
-        // A failed pull may end the stream normally with an `error` entry in it.
-        const failed = (output as { error?: string }[] | undefined)?.find((o) => o?.error);
-        if (err || failed) {
-          reject(err ?? new Error(`Pull of "${config.image}" failed: ${failed!.error}`));
-        } else resolve();
-      });
-    });
+    await pullImage(this.#o.docker, config);
   }
 
   async spawn(request: SpawnRequest): Promise<{ address: string }> {
@@ -257,7 +146,7 @@ export class DockerExecutor implements Executor {
         const info = await container.inspect();
         const binding = info.NetworkSettings.Ports?.[`${CONTAINER_PORT}/tcp`]?.[0];
         if (binding?.HostPort) return { address: `${ip}:${binding.HostPort}` };
-        await new Promise((r) => setTimeout(r, 100));
+        await delay(100);
       }
       throw new Error(`Container ${containerName(request.backendId)} has no published port`);
     } catch (err) {

@@ -6,12 +6,12 @@
 import { z } from "zod";
 import type { SpawnRequest } from "./executor.ts";
 import { planeEnv } from "./executor.ts";
-import { firstEnvRefusal } from "../../shared/backend_env.ts";
 import {
+  firstEnvRefusal,
   mountPathProblem,
   type NetworkMode,
   networkNameProblem,
-} from "../../shared/docker_fields.ts";
+} from "../../shared/mod.ts";
 
 export const PLANE_LABEL = "dev.plane.backend";
 /**

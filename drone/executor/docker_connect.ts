@@ -4,7 +4,7 @@
  * hide `node:sqlite`, so it is typed here through our narrow `DockerApi`.
  */
 import Docker from "dockerode";
-import type { DockerApi } from "./docker.ts";
+import type { DockerApi } from "./docker_api.ts";
 
 export interface LocalDocker extends DockerApi {
   ping(): Promise<unknown>;

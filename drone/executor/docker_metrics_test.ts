@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { metricsFromStats } from "./docker.ts";
+import { metricsFromStats } from "./docker_metrics.ts";
 
 Deno.test("metricsFromStats() applies Plane's cgroup v2 memory arithmetic and CPU deltas", () => {
   const sample = metricsFromStats("b1", {

@@ -4,7 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { Readable } from "node:stream";
-import { type DockerApi, DockerExecutor } from "./docker.ts";
+import type { DockerApi } from "./docker_api.ts";
+import { DockerExecutor } from "./docker.ts";
 import { createLogger } from "../../shared/log.ts";
 
 function fakeDocker(options: { present: boolean; pullOutput?: unknown[] }) {

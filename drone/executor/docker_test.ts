@@ -10,7 +10,7 @@ import { DockerExecutor } from "./docker.ts";
 import { buildBrokenImage, buildEchoImage, dockerTestsRun } from "./testdata/docker_image.ts";
 import { createLogger } from "../../shared/log.ts";
 import { randomBackendName } from "../../shared/names.ts";
-import { waitFor } from "../../shared/wait_for.ts";
+import { waitFor } from "../../testing/wait_for.ts";
 
 const available = await dockerTestsRun("Docker runtime tests");
 const image = available ? await buildEchoImage() : "";

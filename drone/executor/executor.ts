@@ -3,8 +3,7 @@
  * §3): Docker, local processes and a fake implement it, and one conformance suite
  * (`conformance.ts`) runs against each.
  */
-import type { BackendName } from "../../shared/names.ts";
-import type { AcquiredKey, BackendMetricsMessage } from "../../shared/protocol.ts";
+import type { AcquiredKey, BackendMetricsMessage, BackendName } from "../../shared/mod.ts";
 
 /** The spawn's `executable` object, opaque JSON until a runtime parses it. */
 export type Executable = Record<string, unknown>;

@@ -3,8 +3,7 @@
  * server on a loopback port, so readiness and routing behave as with real runtimes. It passes
  * the same conformance suite as the Docker and local-process runtimes.
  */
-import type { BackendName } from "../../shared/names.ts";
-import type { BackendMetricsMessage } from "../../shared/protocol.ts";
+import { type BackendMetricsMessage, type BackendName, firstEnvRefusal } from "../../shared/mod.ts";
 import {
   type Executable,
   type Executor,
@@ -15,7 +14,6 @@ import {
   type SpawnRequest,
 } from "./executor.ts";
 import { LogTail } from "./log_tail.ts";
-import { firstEnvRefusal } from "../../shared/backend_env.ts";
 import { waitForHttp } from "./readiness.ts";
 
 interface FakeBackend {

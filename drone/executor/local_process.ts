@@ -18,6 +18,7 @@ import {
   type SweepResult,
 } from "./executor.ts";
 import { LogTail } from "./log_tail.ts";
+import { freePort } from "./free_port.ts";
 import { readProcessUsage } from "./process_usage.ts";
 import { ENDED_TAIL_RETENTION_MS, EndedTails, MAX_ENDED_TAILS } from "./ended_tails.ts";
 import { PidFiles, UNVERIFIABLE } from "./pid_files.ts";
@@ -107,14 +108,6 @@ function parseImage(executable: Executable, images: LocalProcessConfig["images"]
   });
   if (refusal) throw new RangeError(refusal.message);
   return { image, userEnv: parsed.data.env };
-}
-
-/** A port the OS just handed out; the backend binds it right after (a small race we accept). */
-function freePort(hostname: string): number {
-  const listener = Deno.listen({ hostname, port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
 }
 
 function signalGroup(pid: number, signal: Deno.Signal) {

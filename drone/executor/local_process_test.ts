@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { runExecutorConformance } from "./conformance.ts";
 import { LocalProcessExecutor } from "./local_process.ts";
 import { randomBackendName } from "../../shared/names.ts";
-import { waitFor } from "../../shared/wait_for.ts";
+import { waitFor } from "../../testing/wait_for.ts";
 
 const echoBackend = new URL("./testdata/echo_backend.ts", import.meta.url).pathname;
 
@@ -48,13 +48,11 @@ Deno.test("LocalProcessExecutor kills the whole process group, and escalates to 
     token: 1,
   };
   await executor.spawn({ backendId, executable: { image: "stubborn" }, key, staticToken: null });
-  let childPid = 0;
-  const deadline = Date.now() + 10_000;
-  while (childPid === 0 && Date.now() < deadline) {
-    const line = executor.logs(backendId).find((l) => l.text.startsWith("child "));
-    if (line) childPid = Number(line.text.slice(6));
-    else await new Promise((r) => setTimeout(r, 20));
-  }
+  const childLine = await waitFor(
+    () => executor.logs(backendId).find((l) => l.text.startsWith("child ")),
+    { message: "the grandchild's pid in the logs" },
+  );
+  const childPid = Number(childLine.text.slice(6));
   assert.ok(childPid > 0);
   const exited = new Promise<number | null>((resolve) =>
     executor.onExit((e) => e.backendId === backendId && resolve(e.exitCode))
@@ -62,19 +60,15 @@ Deno.test("LocalProcessExecutor kills the whole process group, and escalates to 
   assert.equal(await executor.terminate(backendId, { hard: false }), true);
   assert.equal(await exited, 137, "SIGTERM was ignored, so SIGKILL ended it");
   // The grandchild is gone too (kill -0 fails once it is reaped or never existed).
-  const gone = Date.now() + 5_000;
-  let alive = true;
-  while (alive && Date.now() < gone) {
+  await waitFor(async () => {
     try {
       Deno.kill(childPid, "SIGCONT");
-      const stat = await Deno.readTextFile(`/proc/${childPid}/stat`).catch(() => "");
-      alive = stat !== "" && !/\) Z /.test(stat);
-      if (alive) await new Promise((r) => setTimeout(r, 20));
     } catch {
-      alive = false;
+      return true;
     }
-  }
-  assert.equal(alive, false, "the grandchild process was killed with its group");
+    const stat = await Deno.readTextFile(`/proc/${childPid}/stat`).catch(() => "");
+    return stat === "" || /\) Z /.test(stat);
+  }, { timeoutMs: 5_000, message: "the grandchild process killed with its group" });
   await executor.close();
 });
 

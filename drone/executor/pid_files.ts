@@ -5,8 +5,7 @@
  * a group is killed only when that very process still runs, and a failure to check is
  * reported and keeps the file — it is never read as "gone".
  */
-import type { BackendName } from "../../shared/names.ts";
-import type { Logger } from "../../shared/log.ts";
+import { type BackendName, delay, type Logger } from "../../shared/mod.ts";
 import type { SweepResult } from "./executor.ts";
 import {
   formatPidFile,
@@ -116,7 +115,7 @@ export class PidFiles {
       for (let i = 0; i < KILL_CHECKS; i++) {
         const now = await readProcStat(recorded.pid);
         if (now === null || now.zombie || leftoverVerdict(recorded, now) === "gone") break;
-        await new Promise((r) => setTimeout(r, KILL_CHECK_MS));
+        await delay(KILL_CHECK_MS);
       }
     }
     this.remove(backendId);

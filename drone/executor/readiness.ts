@@ -3,6 +3,7 @@
  * bytes of reply must be `HTTP/` — any status counts, a non-HTTP server never becomes ready.
  * Retried every 100 ms up to the startup limit (300 s).
  */
+import { delay } from "../../shared/mod.ts";
 const PROBE = new TextEncoder().encode("HEAD / HTTP/1.1\r\nHost: localhost\r\n\r\n");
 const HTTP = "HTTP/";
 
@@ -49,12 +50,6 @@ export async function waitForHttp(
     options.signal?.throwIfAborted();
     if (await probeHttp(address)) return "ready";
     if (Date.now() >= deadline) return "timeout";
-    await new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, options.pollMs ?? READY_POLL_MS);
-      options.signal?.addEventListener("abort", () => {
-        clearTimeout(timer);
-        resolve();
-      }, { once: true });
-    });
+    await delay(options.pollMs ?? READY_POLL_MS, { signal: options.signal });
   }
 }

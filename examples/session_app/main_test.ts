@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
+import { freePort } from "../../testing/free_port.ts";
 
 Deno.test("the example session app serves its page, health and a WebSocket echo on $PORT", async () => {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const port = freePort();
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-net", "--allow-env", new URL("./main.ts", import.meta.url).pathname],
     env: { PORT: String(port), SESSION_BACKEND_ID: "b123", SESSION_BACKEND_KEY: "doc" },

@@ -1,7 +1,7 @@
 /** State shared by every connection of one engine. */
 import type { UpstreamPool } from "./_upstream.ts";
 import type { EngineErrorResponse, EngineLimits, EngineOptions, RequestHead } from "./types.ts";
-import type { Histogram } from "../../shared/metrics.ts";
+import type { Histogram } from "../../shared/mod.ts";
 
 export interface EngineStats {
   /** Client connections open now (upgraded ones included). */

@@ -25,7 +25,7 @@ import {
   validRequestLine,
 } from "./_write_head.ts";
 import type { Decision, ForwardDecision, Header, RespondDecision } from "./types.ts";
-import { observe } from "../../shared/metrics.ts";
+import { observe } from "../../shared/mod.ts";
 
 const RETRY_COUNTERS = { droppedHeaders: 0 };
 

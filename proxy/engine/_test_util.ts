@@ -180,18 +180,6 @@ export function rawExchange(
   });
 }
 
-/** Polls `condition` until it holds or the deadline passes (never a bare sleep). */
-export async function waitFor(
-  condition: () => boolean,
-  { deadlineMs = 5000, what = "condition" }: { deadlineMs?: number; what?: string } = {},
-): Promise<void> {
-  const end = Date.now() + deadlineMs;
-  while (!condition()) {
-    if (Date.now() > end) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
 /** The forward decision every engine test uses: to `port` on loopback, head unchanged. */
 export function forwardTo(port: number): EngineOptions["decide"] {
   return (head) => ({ kind: "forward", hostname: "127.0.0.1", port, head });

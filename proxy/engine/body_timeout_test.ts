@@ -1,6 +1,7 @@
 /** EngineLimits.bodyTimeoutMs (issue 10, finding 6): a request body that stops arriving. */
 import assert from "node:assert/strict";
-import { forwardTo, probeBackend, rawExchange, serveEngine, waitFor } from "./_test_util.ts";
+import { forwardTo, probeBackend, rawExchange, serveEngine } from "./_test_util.ts";
+import { waitFor } from "../../testing/wait_for.ts";
 
 const HEAD = "POST /up HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\n";
 
@@ -17,7 +18,7 @@ Deno.test("engine answers 408 and closes both sides when a request body stalls",
   assert.ok(r.closed, "client connection closed");
   assert.ok(Date.now() - started < 3000, `timed out on time (${Date.now() - started} ms)`);
   assert.equal(probe.received(), HEAD + "abc");
-  await waitFor(() => probe.open() === 0, { what: "backend connection closed" });
+  await waitFor(() => probe.open() === 0, { message: "backend connection closed" });
   assert.equal(proxy.engine.stats.rejected, 1);
 });
 

@@ -17,7 +17,7 @@ import { connectStream, ConnStream } from "./_conn_stream.ts";
 import { type ByteStream, nodeSocketStream } from "./_stream.ts";
 import { UpstreamPool } from "./_upstream.ts";
 import type { ConnectionInfo, EngineLimits, EngineOptions } from "./types.ts";
-import { createHistogram, LATENCY_BUCKETS } from "../../shared/metrics.ts";
+import { createHistogram, LATENCY_BUCKETS } from "../../shared/mod.ts";
 
 export type { EngineStats } from "./_core.ts";
 
@@ -26,7 +26,7 @@ export interface Engine {
   handle(socket: net.Socket, info: ConnectionInfo): void;
   /**
    * The same on a Deno-native connection (`Deno.listen`/`Deno.listenTls`): the fast path,
-   * since Deno's `node:net` is a streams layer over the same connection (bench_proxy.ts).
+   * since Deno's `node:net` is a streams layer over the same connection (bench/proxy.ts).
    */
   handleConn(conn: Deno.Conn, info: ConnectionInfo): void;
   /**
@@ -66,7 +66,7 @@ export function createEngine(options: EngineOptions): Engine {
 
 /**
  * `createEngine` with the upstream connector given: in-memory streams let the per-request
- * CPU cost be measured without sockets (`engine_bench.ts`).
+ * CPU cost be measured without sockets (`bench/engine_bench.ts`).
  */
 export function createEngineWith(
   options: EngineOptions,

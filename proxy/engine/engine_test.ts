@@ -1,14 +1,8 @@
 /** The engine through real loopback sockets, on both kinds of listener. */
 import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
-import {
-  forwardTo,
-  listen,
-  type ListenerKind,
-  rawExchange,
-  serveEngine,
-  waitFor,
-} from "./_test_util.ts";
+import { forwardTo, listen, type ListenerKind, rawExchange, serveEngine } from "./_test_util.ts";
+import { waitFor } from "../../testing/wait_for.ts";
 import type { Decision, Header, RequestHead } from "./types.ts";
 
 interface Backend extends AsyncDisposable {
@@ -271,7 +265,7 @@ for (const listener of ["deno", "node"] as ListenerKind[]) {
     const closed = new Promise((r) => ws.onclose = r);
     ws.close();
     await closed;
-    await waitFor(() => released === 1, { what: "tunnel release" });
+    await waitFor(() => released === 1, { message: "tunnel release" });
     assert.equal(upgraded, 1);
     assert.equal(proxy.engine.stats.upgrades, 0);
   });
@@ -318,7 +312,7 @@ for (const listener of ["deno", "node"] as ListenerKind[]) {
     const proxy = await serveEngine({ decide: forwardTo(backend.port) }, { listener });
     try {
       const inFlight = rawExchange(proxy.port, ["GET / HTTP/1.1\r\nHost: a\r\n\r\n"]);
-      await waitFor(() => backend.requests.length === 1, { what: "request at backend" });
+      await waitFor(() => backend.requests.length === 1, { message: "request at backend" });
       const closing = proxy.engine.close();
       release();
       const r = await inFlight;

@@ -1,6 +1,7 @@
 /** EngineOptions.dropRequestTrailer (issue 10, finding 2c): request trailers the proxy refuses. */
 import assert from "node:assert/strict";
-import { forwardTo, probeBackend, rawExchange, serveEngine, waitFor } from "./_test_util.ts";
+import { forwardTo, probeBackend, rawExchange, serveEngine } from "./_test_util.ts";
+import { waitFor } from "../../testing/wait_for.ts";
 
 const HEAD = "POST /up HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n";
 
@@ -21,7 +22,7 @@ for (const gapMs of [0, 20]) {
     // The probe never answers: the exchange ends at its deadline, after the last part.
     await rawExchange(proxy.port, parts, { gapMs, deadlineMs: 400 });
     await waitFor(() => probe.received().endsWith("0\r\nKept: 1\r\n\r\n"), {
-      what: "the body with its kept trailer",
+      message: "the body with its kept trailer",
     });
     assert.equal(probe.received(), HEAD + "5\r\nhello\r\n0\r\nKept: 1\r\n\r\n");
   });

@@ -4,22 +4,22 @@
  * The controller runs in-process and requests go straight to `controller.fetch(new Request)`
  * (no HTTP server), so what is measured is the controller's own cost — routing, body parsing,
  * zod, the connect algorithm, JSON answer — on top of its SQL. Each baseline runs the very same
- * statements of `db/connect.ts` through `npm:pg` (a second pool of the same size on the same
+ * statements of `db/connect_queries.ts` through `npm:pg` (a second pool of the same size on the same
  * database) with nothing else around them. Baseline and controller rounds alternate, and
  * backends are marked terminated between rounds so every round starts from the same load.
  *
  * Bounded: about 35 s in all. A miss is printed, never an exit code: this is a measurement.
  */
-import { createTestDatabase } from "./db/test_database.ts";
-import { createController } from "./mod.ts";
-import { seedDrone } from "./testing/seed.ts";
-import { createConnectStore, type NewToken } from "./db/connect.ts";
-import { ControllerConfig } from "./config.ts";
-import type { Database } from "./db/database.ts";
+import { createTestDatabase } from "../controller/db/test_database.ts";
+import { createController } from "../controller/mod.ts";
+import { seedDrone } from "../controller/testing/seed.ts";
+import { createConnectStore, type NewToken } from "../controller/db/connect_queries.ts";
+import { ControllerConfig } from "../controller/config.ts";
+import type { Database } from "../controller/db/database.ts";
 import { createLogger } from "../shared/log.ts";
 import { randomActionName, randomBackendName } from "../shared/names.ts";
 import { randomToken } from "../shared/tokens.ts";
-import { pickDrone } from "./scheduler.ts";
+import { pickDrone } from "../controller/scheduler.ts";
 
 const CLUSTER = "bench.test";
 const CONCURRENCY = 8;
@@ -113,7 +113,7 @@ async function main() {
     };
   }
   const existingKey = { name: EXISTING_KEY, namespace: "", tag: "" };
-  // The existing-key path: one statement (db/connect.ts EXISTING_KEY_SQL).
+  // The existing-key path: one statement (db/connect_queries.ts EXISTING_KEY_SQL).
   async function sqlExisting(): Promise<void> {
     const found = await store.lookupKey(existingKey, newToken());
     if (found.kind !== "live") failures++;
@@ -239,7 +239,7 @@ async function main() {
     print();
     print(
       `Connect benchmark — in-process controller.fetch(new Request(...)), no HTTP server; ` +
-        `baselines: the same db/connect.ts SQL through npm:pg on the same database`,
+        `baselines: the same db/connect_queries.ts SQL through npm:pg on the same database`,
     );
     print(
       `${CONCURRENCY} concurrent clients for throughput, ${ROUNDS} alternating rounds of ` +

@@ -1,12 +1,14 @@
 /**
- * The reference side of `bench_proxy.ts`: finding (or installing) nginx, HAProxy and wrk, and
+ * The reference side of `proxy.ts`: finding (or installing) nginx, HAProxy and wrk, and
  * running nginx as a reverse proxy with one worker and upstream keep-alive, on loopback. Like
  * `plane proxy`, it takes requests at `/<token>/…`, strips the token and sets the same six
  * headers (`REFERENCE_HEADERS`), so each does the same work per request.
  *
  * @module
  */
-import { BENCH_IDENTITY } from "./bench_proxy_plane.ts";
+import { BENCH_IDENTITY } from "./proxy_plane.ts";
+import { freePort } from "../testing/free_port.ts";
+import { delay } from "../shared/delay.ts";
 
 /** What nginx and HAProxy route like `plane proxy`: the token and the headers to set. */
 export interface ReferenceRoute {
@@ -194,13 +196,6 @@ ${
   };
 }
 
-export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
 export async function waitForPort(port: number): Promise<void> {
   const end = Date.now() + 5000;
   while (Date.now() < end) {
@@ -209,7 +204,7 @@ export async function waitForPort(port: number): Promise<void> {
       c.close();
       return;
     } catch {
-      await new Promise((r) => setTimeout(r, 20));
+      await delay(20);
     }
   }
   throw new Error(`Cannot reach 127.0.0.1:${port}: nothing listening after 5 s`);

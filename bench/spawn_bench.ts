@@ -14,13 +14,14 @@ import {
   echoExecutor,
   startTestDrone,
   waitForSchedulable,
-} from "./env.ts";
+} from "../tests/env.ts";
 import { startDrone } from "../cli/drone_command.ts";
 import { DroneConfig } from "../drone/config.ts";
 import { connectDocker } from "../drone/executor/docker_connect.ts";
 import { buildEchoImage } from "../drone/executor/testdata/docker_image.ts";
 import { waitForHttp } from "../drone/executor/readiness.ts";
 import { createLogger } from "../shared/log.ts";
+import { freePort } from "../testing/free_port.ts";
 
 const ITERATIONS = 10;
 const CLUSTER = "localhost:9090";
@@ -33,13 +34,6 @@ function print(line = ""): void {
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)]!;
-}
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
 }
 
 async function connectToReady(url: string, executable: Record<string, unknown>): Promise<number> {

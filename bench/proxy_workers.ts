@@ -5,8 +5,8 @@
  * what one worker runs (`createProxy` + `serveProxy` with `reusePort`, each with its own
  * controller socket), sharing the port through `SO_REUSEPORT`. Both sit behind one fake
  * controller whose route carries a `user` and a `user_data` object, in front of one backend
- * (`bench_proxy_roles.ts --role=backend-net`); requests go through `/<token>/` with the
- * cluster as `Host`, as in `bench_proxy.ts`.
+ * (`proxy_roles.ts --role=backend-net`); requests go through `/<token>/` with the
+ * cluster as `Host`, as in `proxy.ts`.
  *
  * Load: `wrk -t2 -c50`, interleaved rounds in alternating order, medians with their spread.
  * Reported per setup: req/s, CPU µs per request (utime + stime of every process of the setup,
@@ -14,26 +14,28 @@
  * process after the rounds, and how the CPU split between the two engines of the process setup
  * (the kernel's spreading). Loopback only; bounded by `--rounds=5 --seconds=3`.
  *
- * Run: `deno run --allow-all proxy/engine/bench_workers.ts` (not part of the test suite).
+ * Run: `deno run --allow-all bench/proxy_workers.ts` (not part of the test suite).
  *
  * @module
  */
 import { parseArgs } from "node:util";
-import { startPlaneProxy } from "./bench_proxy_plane.ts";
-import { freePort, waitForPort } from "./bench_proxy_nginx.ts";
-import { planePermissions } from "../../tests/plane_process.ts";
-import { startFakeController } from "../testing/fake_controller.ts";
-import { randomToken } from "../../shared/tokens.ts";
-import type { BackendName } from "../../shared/names.ts";
-import { createLogger } from "../../shared/log.ts";
-import { createProxy } from "../mod.ts";
-import { serveProxy } from "../serve.ts";
-import { ConnectionCap } from "../connection_cap.ts";
+import { startPlaneProxy } from "./proxy_plane.ts";
+import { waitForPort } from "./proxy_nginx.ts";
+import { freePort } from "../testing/free_port.ts";
+import { planePermissions } from "../tests/plane_process.ts";
+import { startFakeController } from "../proxy/testing/fake_controller.ts";
+import { randomToken } from "../shared/tokens.ts";
+import type { BackendName } from "../shared/names.ts";
+import { createLogger } from "../shared/log.ts";
+import { createProxy } from "../proxy/mod.ts";
+import { serveProxy } from "../proxy/serve.ts";
+import { ConnectionCap } from "../proxy/connection_cap.ts";
+import { delay } from "../shared/delay.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 const SELF = new URL(import.meta.url).pathname;
-const ROLES = new URL("./bench_proxy_roles.ts", import.meta.url).pathname;
+const ROLES = new URL("./proxy_roles.ts", import.meta.url).pathname;
 
 function out(line: string): void {
   const bytes = encoder.encode(line + "\n");
@@ -207,7 +209,7 @@ async function startProcesses(backendPort: number, count: number): Promise<Setup
       await stop();
       throw new Error(`Cannot start ${count} proxy processes: not all connected within 20 s`);
     }
-    await new Promise((r) => setTimeout(r, 50));
+    await delay(50);
   }
   return {
     name: `${count} processes (SO_REUSEPORT)`,

@@ -1,16 +1,12 @@
 /**
- * HAProxy beside nginx in `bench_proxy.ts` (Debian's `haproxy`): one process, one thread
+ * HAProxy beside nginx in `proxy.ts` (Debian's `haproxy`): one process, one thread
  * (`nbthread 1`), upstream keep-alive, routing `/<token>/…` like `plane proxy` (token stripped,
  * the six `REFERENCE_HEADERS` set) and relaying `/` as is.
  *
  * @module
  */
-import {
-  freePort,
-  REFERENCE_HEADERS,
-  type ReferenceRoute,
-  waitForPort,
-} from "./bench_proxy_nginx.ts";
+import { REFERENCE_HEADERS, type ReferenceRoute, waitForPort } from "./proxy_nginx.ts";
+import { freePort } from "../testing/free_port.ts";
 
 export interface Haproxy {
   port: number;

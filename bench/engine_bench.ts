@@ -1,14 +1,14 @@
 /**
- * `deno bench proxy/engine/engine_bench.ts`: the engine's own CPU per request, without
+ * `deno bench bench/engine_bench.ts`: the engine's own CPU per request, without
  * sockets: in-memory streams on both sides, so only parsing, deciding, head writing and
- * bookkeeping are measured (bench_proxy.ts measures the whole path against nginx).
+ * bookkeeping are measured (proxy.ts measures the whole path against nginx).
  */
 import { Buffer } from "node:buffer";
-import { createEngineWith } from "./engine.ts";
-import type { ByteStream, StreamHandler } from "./_stream.ts";
-import { parseHead } from "./parse_head.ts";
-import { parseResponseHead } from "./parse_response_head.ts";
-import type { Header } from "./types.ts";
+import { createEngineWith } from "../proxy/engine/engine.ts";
+import type { ByteStream, StreamHandler } from "../proxy/engine/_stream.ts";
+import { parseHead } from "../proxy/engine/parse_head.ts";
+import { parseResponseHead } from "../proxy/engine/parse_response_head.ts";
+import type { Header } from "../proxy/engine/types.ts";
 
 class MemoryStream implements ByteStream {
   handler: StreamHandler | null = null;

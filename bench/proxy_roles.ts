@@ -1,5 +1,5 @@
 /**
- * The child processes of `bench_proxy.ts`, one role per process: `--role=backend-deno`,
+ * The child processes of `proxy.ts`, one role per process: `--role=backend-deno`,
  * `--role=backend-net`, `--role=engine` (`--port`, `--listener=deno|node`), `--role=relay`
  * (`--port`), `--role=ws-client` (`--port`, `--path`, `--host`, `--conns`, `--seconds`). Each
  * prints `READY <port>` (or `OPEN <opened> <failed>`) first.
@@ -9,10 +9,11 @@
 import net from "node:net";
 import { Buffer } from "node:buffer";
 import { parseArgs } from "node:util";
-import { createEngine } from "./engine.ts";
-import { connectStream, ConnStream } from "./_conn_stream.ts";
-import type { ByteStream } from "./_stream.ts";
-import type { Header } from "./types.ts";
+import { createEngine } from "../proxy/engine/engine.ts";
+import { connectStream, ConnStream } from "../proxy/engine/_conn_stream.ts";
+import type { ByteStream } from "../proxy/engine/_stream.ts";
+import type { Header } from "../proxy/engine/types.ts";
+import { delay } from "../shared/delay.ts";
 
 const encoder = new TextEncoder();
 
@@ -203,7 +204,7 @@ async function wsClient(
       // Closed at the end of the run.
     }
   });
-  await new Promise((r) => setTimeout(r, seconds * 1000));
+  await delay(seconds * 1000);
   running = false;
   const ms = performance.now() - start;
   const messages = rtts.length;
@@ -216,7 +217,7 @@ async function wsClient(
       conn.close();
     } catch { /* closed */ }
   }
-  await Promise.race([Promise.all(loops), new Promise((r) => setTimeout(r, 1000))]);
+  await Promise.race([Promise.all(loops), delay(1000)]);
   Deno.exit(0);
 }
 

@@ -1,3 +1,5 @@
+import { delay } from "../shared/delay.ts";
+
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes (never a fixed sleep). */
 export async function waitFor<T>(
   check: () => T | Promise<T>,
@@ -10,6 +12,6 @@ export async function waitFor<T>(
     if (Date.now() > deadline) {
       throw new Error(`Timed out after ${timeoutMs} ms waiting for ${message}`);
     }
-    await new Promise((r) => setTimeout(r, intervalMs));
+    await delay(intervalMs);
   }
 }

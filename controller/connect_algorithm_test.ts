@@ -7,8 +7,8 @@ import {
   createConnectStore,
   type KeyLookup,
   type SpawnResult,
-} from "./db/connect.ts";
-import { connect, MAX_CONNECT_ATTEMPTS } from "./connect.ts";
+} from "./db/connect_queries.ts";
+import { connect, MAX_CONNECT_ATTEMPTS } from "./connect_algorithm.ts";
 import { ControllerConfig } from "./config.ts";
 import { createPgDatabase } from "./db/pg_database.ts";
 import { createLogger } from "../shared/log.ts";

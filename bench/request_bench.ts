@@ -1,9 +1,9 @@
 /**
- * `deno bench proxy/request_bench.ts`: the routing side's per-request header work, which runs
+ * `deno bench bench/request_bench.ts`: the routing side's per-request header work, which runs
  * on every forwarded request (the forged-header filter reads every inbound field name).
  */
-import { upstreamHeaders } from "./request.ts";
-import type { Header, RequestHead } from "./engine/types.ts";
+import { upstreamHeaders } from "../proxy/request.ts";
+import type { Header, RequestHead } from "../proxy/engine/types.ts";
 import type { RouteInfo } from "../shared/protocol.ts";
 import type { BackendName } from "../shared/names.ts";
 

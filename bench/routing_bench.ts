@@ -1,16 +1,16 @@
 /**
- * `deno bench -A proxy/mod_bench.ts`: the whole routing side of one request on a cached route,
+ * `deno bench -A bench/routing_bench.ts`: the whole routing side of one request on a cached route,
  * as the engine drives it: `decide()` (token cut, cache hit, Host check, identity headers),
  * then the response's `onResponse` and `responseHeaders` (keepalive count, CORS, `Server`,
  * `x-plane-backend-id`). Issue 13 asks for this path to be nearly free; compare against the
- * engine's own cost in `engine_bench.ts` and the floor row of `bench_proxy.ts`.
+ * engine's own cost in `engine_bench.ts` and the floor row of `proxy.ts` (`deno task bench:proxy`).
  */
-import { createProxy } from "./mod.ts";
-import { startFakeController } from "./testing/fake_controller.ts";
-import { waitFor } from "./testing/wait_for.ts";
+import { createProxy } from "../proxy/mod.ts";
+import { startFakeController } from "../proxy/testing/fake_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { createLogger } from "../shared/log.ts";
 import type { BackendName } from "../shared/names.ts";
-import type { ForwardDecision, Header, RequestHead } from "./engine/types.ts";
+import type { ForwardDecision, Header, RequestHead } from "../proxy/engine/types.ts";
 
 const TOKEN = "tok123tok123tok123tok123tok123tok123tok1234";
 const fake = startFakeController();

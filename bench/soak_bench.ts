@@ -13,13 +13,13 @@
  * sawtooth of tens of MiB to their working size over the first ~2,500 cycles whatever the run's
  * length, and are flat afterwards. Runs under 5,000 cycles are therefore reported as too short.
  *
- * Usage: deno run -A tests/soak_bench.ts [--cycles N] [--concurrency C] [--sample-every K]
+ * Usage: deno run -A bench/soak_bench.ts [--cycles N] [--concurrency C] [--sample-every K]
  *        [--warmup N] [--samples-out FILE.json]
  * Exits 1 on FAIL or when a cycle fails.
  */
 import { parseArgs } from "node:util";
-import { startPlaneCluster } from "./plane_process.ts";
-import { collectStatuses } from "./env.ts";
+import { startPlaneCluster } from "../tests/plane_process.ts";
+import { collectStatuses } from "../tests/env.ts";
 
 /** Allowed growth per 1,000 cycles, in MiB (issue 11, "How it must be shown"). */
 export const SLOPE_LIMIT_MIB = 1;

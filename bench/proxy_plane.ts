@@ -1,5 +1,5 @@
 /**
- * The headline side of `bench_proxy.ts`: `plane proxy` as users run it. `cli/main.ts proxy`
+ * The headline side of `proxy.ts`: `plane proxy` as users run it. `cli/main.ts proxy`
  * runs as a subprocess with exactly the permissions of deno.json's `plane` task
  * (`tests/plane_process.ts` `planePermissions()`), its default flags and log level, behind a
  * fake controller that speaks the proxy socket (`proxy/testing/fake_controller.ts`) and
@@ -10,12 +10,14 @@
  *
  * @module
  */
-import { startFakeController } from "../testing/fake_controller.ts";
-import { planePermissions } from "../../tests/plane_process.ts";
-import { randomToken } from "../../shared/tokens.ts";
-import type { BackendName } from "../../shared/names.ts";
+import { startFakeController } from "../proxy/testing/fake_controller.ts";
+import { planePermissions } from "../tests/plane_process.ts";
+import { randomToken } from "../shared/tokens.ts";
+import type { BackendName } from "../shared/names.ts";
+import { freePort } from "../testing/free_port.ts";
+import { delay } from "../shared/delay.ts";
 
-const MAIN = new URL("../../cli/main.ts", import.meta.url).pathname;
+const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 
 /** The identity a route carries in the bench, and that nginx and HAProxy set as well. */
 export const BENCH_IDENTITY = {
@@ -33,13 +35,6 @@ export interface PlaneProxy {
   /** The cluster name, to send as `Host`. */
   cluster: string;
   stop(): Promise<void>;
-}
-
-function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /**
@@ -104,7 +99,7 @@ export async function startPlaneProxy(
         if (status === 200) break;
       }
       if (Date.now() > end) throw new Error("Cannot start plane proxy: no 200 within 20 s");
-      await new Promise((r) => setTimeout(r, 50));
+      await delay(50);
     }
   } catch (err) {
     await stop();

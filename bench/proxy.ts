@@ -2,12 +2,12 @@
  * `deno task bench:proxy`: the product against nginx and HAProxy on one backend, in one run
  * (targets.md: only side-by-side ratios mean anything on these shared machines). Everything
  * runs on loopback as child processes. The headline row is `plane proxy` started the way users
- * start it (`bench_proxy_plane.ts`: deno.json's `plane` permissions, default flags and log
+ * start it (`proxy_plane.ts`: deno.json's `plane` permissions, default flags and log
  * level) behind a fake controller whose route carries a `user` and a `user_data` object;
  * requests go through `/<token>/` with the cluster as `Host`. nginx (1 worker) and HAProxy
- * (`nbthread 1`) route the same URL and set the same six headers (`bench_proxy_nginx.ts`,
- * `bench_proxy_haproxy.ts`). Beneath them: the engine alone with a `decide` that forwards and
- * adds one header (`bench_proxy_roles.ts`), and the floor. Load from wrk (-t1 -c50) and a
+ * (`nbthread 1`) route the same URL and set the same six headers (`proxy_nginx.ts`,
+ * `proxy_haproxy.ts`). Beneath them: the engine alone with a `decide` that forwards and
+ * adds one header (`proxy_roles.ts`), and the floor. Load from wrk (-t1 -c50) and a
  * WebSocket load generator (10,000 sockets, or as many as the descriptor limit allows, through
  * fresh nginx, `plane proxy` and engine processes: messages/s, RSS per socket, p50/p99 round
  * trip).
@@ -33,13 +33,13 @@
  * @module
  */
 import { parseArgs } from "node:util";
-import { ensureTools, startNginx } from "./bench_proxy_nginx.ts";
-import { startHaproxy } from "./bench_proxy_haproxy.ts";
-import { startPlaneProxy } from "./bench_proxy_plane.ts";
+import { ensureTools, startNginx } from "./proxy_nginx.ts";
+import { startHaproxy } from "./proxy_haproxy.ts";
+import { startPlaneProxy } from "./proxy_plane.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
-const ROLES = new URL("./bench_proxy_roles.ts", import.meta.url).pathname;
+const ROLES = new URL("./proxy_roles.ts", import.meta.url).pathname;
 
 function out(line: string): void {
   const bytes = encoder.encode(line + "\n");

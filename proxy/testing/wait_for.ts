@@ -1,1 +1,0 @@
-export { waitFor } from "../../shared/wait_for.ts";
