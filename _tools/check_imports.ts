@@ -50,14 +50,6 @@ const DEV_ONLY_DOORS = new Set([...CONTROLLER_DEV_ONLY]);
  * to the doors and delete its line.
  */
 const PENDING_DOOR_EXCEPTIONS: Record<string, string> = {
-  "controller/app.ts": "HTTP edge, reworked on the issue 16 edge branch",
-  "controller/router.ts": "HTTP edge, reworked on the issue 16 edge branch",
-  "controller/http_error.ts": "HTTP edge, reworked on the issue 16 edge branch",
-  "controller/main.ts": "HTTP edge, reworked on the issue 16 edge branch",
-  "controller/auth.ts": "HTTP edge, reworked on the issue 16 edge branch",
-  "controller/open_access.ts": "HTTP edge, reworked on the issue 16 edge branch",
-  "controller/routes/": "HTTP edge (every route file), reworked on the issue 16 edge branch",
-  "controller/jamsocket/": "HTTP edge (every Jamsocket file), reworked on the issue 16 edge branch",
   "proxy/route_cache.ts": "memory-growth work on another issue 16 branch",
   "proxy/tunnel_registry.ts": "memory-growth work on another issue 16 branch",
   "proxy/connection_monitor.ts": "memory-growth work on another issue 16 branch",

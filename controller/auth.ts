@@ -12,7 +12,7 @@
  */
 import type { ControllerConfig } from "./config.ts";
 import { HttpError } from "./http_error.ts";
-import { constantTimeEqual } from "../shared/tokens.ts";
+import { constantTimeEqual } from "../shared/mod.ts";
 
 export type AuthScope = "api" | "socket";
 

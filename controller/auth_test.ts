@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { freePort } from "../testing/free_port.ts";
 import { startTestController } from "./testing/test_controller.ts";
 import { bearerOf, checkBearer } from "./auth.ts";
 import { ControllerConfig } from "./config.ts";
@@ -67,9 +68,7 @@ Deno.test("forward auth: a refusal is 401 and an unreachable auth server is 502,
   } finally {
     await auth.close();
   }
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const deadPort = (listener.addr as Deno.NetAddr).port;
-  listener.close();
+  const deadPort = freePort();
   await using t = await startTestController({ forwardAuth: `http://127.0.0.1:${deadPort}/auth` });
   const unreachable = await t.request("/ctrl/status");
   assert.equal(unreachable.status, 502);

@@ -9,10 +9,12 @@
  * the CLI prints as "{status} - {code}: {message} (id: {id})"; there the kind is the code.
  */
 import type { z } from "zod";
-import type { ApiErrorKind } from "../shared/api_error.ts";
-import type { JamsocketErrorBody } from "../shared/jamsocket.ts";
-import type { Logger } from "../shared/log.ts";
-import { randomSuffix } from "../shared/names.ts";
+import {
+  type ApiErrorKind,
+  type JamsocketErrorBody,
+  type Logger,
+  randomSuffix,
+} from "../shared/mod.ts";
 import { jsonDepthExceeded, MAX_JSON_DEPTH } from "./json_depth.ts";
 
 /** Codes only the Jamsocket routes answer; everything else is one of Plane's kinds. */

@@ -12,10 +12,10 @@
 import { ControllerConfig, isOpen } from "./config.ts";
 import { openAccessRefusal } from "./open_access.ts";
 import { configFromEnv, describeConfigError } from "./config_from_env.ts";
-import { createPgDatabase } from "./db/pg_database.ts";
+import { createPgDatabase } from "./db/mod.ts";
 import { type Controller, createController } from "./mod.ts";
 import { errorResponse, HttpError } from "./http_error.ts";
-import { createLogger } from "../shared/log.ts";
+import { createLogger } from "../shared/mod.ts";
 
 let starting: Promise<{ controller: Controller; config: ControllerConfig }> | null = null;
 /** Where `deno serve` bound us: the default base of `status_url` when none is configured. */

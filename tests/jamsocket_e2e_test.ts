@@ -14,7 +14,7 @@ import { startTestDrone, waitForSchedulable } from "./env.ts";
 import { startProxy } from "../cli/proxy_command.ts";
 import { ProxyConfig } from "../proxy/config.ts";
 import { createLogger } from "../shared/log.ts";
-import { waitFor } from "../controller/testing/test_controller.ts";
+import { waitFor } from "../testing/wait_for.ts";
 import { freePort } from "../testing/free_port.ts";
 
 // The proxy listens on the cluster's own port, so the connection URL works as returned.

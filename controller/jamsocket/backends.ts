@@ -6,16 +6,15 @@
 import type { ControllerContext } from "../context.ts";
 import { HttpError, jsonResponse, readJsonBody } from "../http_error.ts";
 import type { Params } from "../router.ts";
-import { backendStateHistory, currentBackendState } from "../db/backend_info.ts";
-import { queueTerminate } from "../db/actions.ts";
+import { backendStateHistory, currentBackendState, queueTerminate } from "../db/mod.ts";
 import { openStatusStream } from "../status_stream.ts";
 import { handleBackendLogs } from "../routes/logs.ts";
-import { nameError } from "../../shared/names.ts";
 import {
   type JamsocketBackendInfo,
   type JamsocketRunningBackends,
   JamsocketTerminateRequest,
-} from "../../shared/jamsocket.ts";
+  nameError,
+} from "../../shared/mod.ts";
 import {
   formatV2Event,
   isoTime,

@@ -2,15 +2,18 @@
  * A Jamsocket connect (v2 `connect`, v1 `spawn`) as a Plane connect (jamsocket-api.md §3.1,
  * §4.1): resolve the service, build Plane's `ConnectRequest` the way Jamsocket's dev server
  * does (with the fixes of jamsocket-api.md §3.1: idle 300 s whenever absent, keys namespaced per
- * service, the key tag is the resolved image), then run `controller/connect.ts`'s algorithm
+ * service, the key tag is the resolved image), then run `controller/connect_algorithm.ts`'s algorithm
  * unchanged.
  */
 import type { ControllerContext } from "../context.ts";
-import { connect, type ConnectError } from "../connect.ts";
-import { createConnectStore } from "../db/connect.ts";
+import { connect, type ConnectError } from "../connect_algorithm.ts";
+import { createConnectStore } from "../db/mod.ts";
 import { describeZodError, HttpError } from "../http_error.ts";
-import { ConnectRequest, type ConnectResponse } from "../../shared/api.ts";
-import type { JamsocketSpawnConfig } from "../../shared/jamsocket.ts";
+import {
+  ConnectRequest,
+  type ConnectResponse,
+  type JamsocketSpawnConfig,
+} from "../../shared/mod.ts";
 import {
   imageForTag,
   RESERVED_ENV_DESCRIPTION,

@@ -8,14 +8,10 @@
  * terminates.
  */
 import type { ControllerContext } from "../context.ts";
-import type { Database } from "../db/database.ts";
+import { currentBackendState, type Database, METRICS_CHANNEL } from "../db/mod.ts";
 import type { Params } from "../router.ts";
 import { HttpError } from "../http_error.ts";
-import { METRICS_CHANNEL } from "../db/metrics.ts";
-import { currentBackendState } from "../db/backend_info.ts";
-import { BackendMetricsMessage } from "../../shared/protocol.ts";
-import type { JamsocketMetrics } from "../../shared/jamsocket.ts";
-import type { Logger } from "../../shared/log.ts";
+import { BackendMetricsMessage, type JamsocketMetrics, type Logger } from "../../shared/mod.ts";
 import { spawnedBackend } from "./store.ts";
 import { backendParam } from "./backends.ts";
 

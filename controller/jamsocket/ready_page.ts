@@ -8,8 +8,7 @@
 import type { ControllerContext } from "../context.ts";
 import type { Params } from "../router.ts";
 import { HttpError } from "../http_error.ts";
-import { connectionUrl } from "../../shared/cluster.ts";
-import { nameError } from "../../shared/names.ts";
+import { connectionUrl, nameError } from "../../shared/mod.ts";
 import { readyTarget } from "./store.ts";
 
 /** The path of a backend's ready page under the controller's base URL. */

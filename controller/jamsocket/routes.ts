@@ -17,7 +17,7 @@ import {
   type JamsocketConnectResponse,
   JamsocketV1SpawnRequest,
   type JamsocketV1SpawnResponse,
-} from "../../shared/jamsocket.ts";
+} from "../../shared/mod.ts";
 import { jamsocketConnect } from "./connect.ts";
 import { v1StatusOfLive } from "./status.ts";
 import { handleReadyPage, readyPath } from "./ready_page.ts";

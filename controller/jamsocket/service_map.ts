@@ -4,7 +4,7 @@
  * connect names a service, never an image. Resolution is a pure function.
  */
 import { z } from "zod";
-import { ClusterName } from "../../shared/cluster.ts";
+import { ClusterName } from "../../shared/mod.ts";
 
 /** Account, service and environment names: what fits one path segment and a key namespace. */
 const NAME = "[A-Za-z0-9_.-]{1,64}";

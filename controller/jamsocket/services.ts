@@ -12,7 +12,7 @@ import type {
   JamsocketServiceEnvironment,
   JamsocketServiceInfo,
   JamsocketServiceList,
-} from "../../shared/jamsocket.ts";
+} from "../../shared/mod.ts";
 import { isoTime } from "./status.ts";
 import { SERVICE_NAME, type ServiceConfig, type ServiceMap } from "./service_map.ts";
 import { controllerFirstSeen } from "./store.ts";

@@ -3,15 +3,16 @@
  * `time` strings, optional fields omitted, and the v2 → v1 status translation of Jamsocket's
  * own dev server. Pure functions, plus the SSE formatters the status streams write with.
  */
-import { type BackendState, toStatusEntry } from "../../shared/backend_state.ts";
-import type {
-  JamsocketBackendState,
-  JamsocketV1Status,
-  JamsocketV1StatusMessage,
-  JamsocketV2State,
-} from "../../shared/jamsocket.ts";
-import type { TimedState } from "../db/backend_info.ts";
-import { Unreachable } from "../../shared/unreachable.ts";
+import {
+  type BackendState,
+  type JamsocketBackendState,
+  type JamsocketV1Status,
+  type JamsocketV1StatusMessage,
+  type JamsocketV2State,
+  toStatusEntry,
+  Unreachable,
+} from "../../shared/mod.ts";
+import type { TimedState } from "../db/mod.ts";
 
 /** `2024-08-15T14:11:55.123Z`, as the dev server writes it (`Date#toISOString`). */
 export function isoTime(ms: number): string {

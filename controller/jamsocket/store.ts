@@ -4,8 +4,8 @@
  * the key tag; the key row goes when the backend terminates, so backend info reads them from
  * the backend's Spawn action, which stays.
  */
-import type { Queryable } from "../db/database.ts";
-import { BackendState } from "../../shared/backend_state.ts";
+import type { Queryable } from "../db/mod.ts";
+import { BackendState } from "../../shared/mod.ts";
 
 function ms(column: string): string {
   return `floor(extract(epoch from ${column}) * 1000)::float8`;

@@ -6,9 +6,9 @@
 import type { ControllerContext } from "../context.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
 import type { Params } from "../router.ts";
-import { currentBackendState, type TimedState } from "../db/backend_info.ts";
+import { currentBackendState, type TimedState } from "../db/mod.ts";
 import { openStatusStream } from "../status_stream.ts";
-import { BackendState, STATUS_RANK, toStatusEntry } from "../../shared/backend_state.ts";
+import { BackendState, STATUS_RANK, toStatusEntry } from "../../shared/mod.ts";
 
 /** Seconds waited when `wait=ready` names no timeout (still capped by `maxWaitSeconds`). */
 export const DEFAULT_WAIT_SECONDS = 30;

@@ -6,16 +6,14 @@
 import type { ControllerContext } from "../context.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
 import type { Params } from "../router.ts";
-import { clusterNameError } from "../../shared/cluster.ts";
-import { BackendStatus } from "../../shared/backend_state.ts";
-import type { BackendList } from "../../shared/api.ts";
+import { type BackendList, BackendStatus, clusterNameError } from "../../shared/mod.ts";
 import {
   decodeCursor,
   encodeCursor,
   getBackendInfo,
   listBackends,
   type ListBackendsOptions,
-} from "../db/backend_info.ts";
+} from "../db/mod.ts";
 
 export const DEFAULT_LIST_LIMIT = 100;
 export const MAX_LIST_LIMIT = 1000;

@@ -2,9 +2,9 @@
 import type { ControllerContext } from "../context.ts";
 import { HttpError, jsonResponse, readJsonBody } from "../http_error.ts";
 import type { Params, RequestInfo } from "../router.ts";
-import { ConnectRequest } from "../../shared/api.ts";
-import { connect } from "../connect.ts";
-import { createConnectStore } from "../db/connect.ts";
+import { ConnectRequest } from "../../shared/mod.ts";
+import { connect } from "../connect_algorithm.ts";
+import { createConnectStore } from "../db/mod.ts";
 import { executableProblem } from "../executable_check.ts";
 
 export async function handleConnect(

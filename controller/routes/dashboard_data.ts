@@ -18,16 +18,19 @@ import type { ControllerContext } from "../context.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
 import type { Params } from "../router.ts";
 import { clusterParam } from "./drones.ts";
-import { BackendState, toStatusEntry } from "../../shared/backend_state.ts";
-import type {
-  BackendUsage,
-  ClusterList,
-  ClusterStatusEvent,
-  DroneList,
-  DroneSummary,
-} from "../../shared/api.ts";
-import { type BackendName, type DroneName, nameError } from "../../shared/names.ts";
-import type { ClusterName } from "../../shared/cluster.ts";
+import {
+  type BackendName,
+  BackendState,
+  type BackendUsage,
+  type ClusterList,
+  type ClusterName,
+  type ClusterStatusEvent,
+  type DroneList,
+  type DroneName,
+  type DroneSummary,
+  nameError,
+  toStatusEntry,
+} from "../../shared/mod.ts";
 
 /** Drones sample every 10 s; a sample older than three intervals no longer counts as current. */
 export const CURRENT_SAMPLE_MS = 30_000;

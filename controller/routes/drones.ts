@@ -6,10 +6,8 @@
 import type { ControllerContext } from "../context.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
 import type { Params } from "../router.ts";
-import { clusterNameError } from "../../shared/cluster.ts";
-import { clusterState, setDraining } from "../db/drones.ts";
-import type { DrainResult } from "../../shared/api.ts";
-import { nameError } from "../../shared/names.ts";
+import { clusterNameError, type DrainResult, nameError } from "../../shared/mod.ts";
+import { clusterState, setDraining } from "../db/mod.ts";
 
 /** The `{cluster}` path parameter, validated (400 `InvalidClusterName`). */
 export function clusterParam(params: Params): string {

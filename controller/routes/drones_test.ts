@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { startTestController, type TestController, waitFor } from "../testing/test_controller.ts";
+import { startTestController, type TestController } from "../testing/test_controller.ts";
+import { waitFor } from "../../testing/wait_for.ts";
 import { connectFakeDrone, TEST_CLUSTER } from "../testing/fake_drone.ts";
 import { seedBackend, seedDrone } from "../testing/seed.ts";
 import { updateBackendState } from "../db/backend_state.ts";

@@ -4,7 +4,7 @@
  */
 import type { ControllerContext } from "../context.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
-import { PLANE_HASH, PLANE_VERSION } from "../../shared/protocol.ts";
+import { PLANE_HASH, PLANE_VERSION } from "../../shared/mod.ts";
 
 async function pingDatabase(ctx: ControllerContext) {
   try {

@@ -7,8 +7,7 @@
 import type { ControllerContext } from "../context.ts";
 import { HttpError } from "../http_error.ts";
 import type { Params } from "../router.ts";
-import { nameError, randomSuffix } from "../../shared/names.ts";
-import type { LogLinesMessage } from "../../shared/protocol.ts";
+import { type LogLinesMessage, nameError, randomSuffix } from "../../shared/mod.ts";
 
 /** How long a follow lasts on the drone before this stream renews it. */
 const LEASE_MS = 30_000;

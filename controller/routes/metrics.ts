@@ -5,8 +5,8 @@
  */
 import type { ControllerContext } from "../context.ts";
 import type { Params, RequestInfo } from "../router.ts";
-import { clusterMetrics } from "../db/cluster_metrics.ts";
-import { METRICS_CONTENT_TYPE } from "../../shared/metrics.ts";
+import { clusterMetrics } from "../db/mod.ts";
+import { METRICS_CONTENT_TYPE } from "../../shared/mod.ts";
 
 export async function handleMetrics(
   ctx: ControllerContext,

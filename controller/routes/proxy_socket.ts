@@ -2,7 +2,7 @@
 import type { ControllerContext } from "../context.ts";
 import { HttpError } from "../http_error.ts";
 import type { Params, RequestInfo } from "../router.ts";
-import { clusterNameError } from "../../shared/cluster.ts";
+import { clusterNameError } from "../../shared/mod.ts";
 import { acceptSocket } from "../socket_session.ts";
 import { proxyRole } from "../proxy_connection.ts";
 

@@ -6,8 +6,8 @@
  */
 import type { ControllerContext } from "../context.ts";
 import { HttpError, jsonResponse, readJsonBody } from "../http_error.ts";
-import { RevokeRequest } from "../../shared/api.ts";
-import { revokeUserTokens } from "../db/revoke.ts";
+import { RevokeRequest } from "../../shared/mod.ts";
+import { revokeUserTokens } from "../db/mod.ts";
 
 export async function handleRevoke(ctx: ControllerContext, req: Request): Promise<Response> {
   const body = await readJsonBody(req, RevokeRequest, { maxBytes: ctx.config.maxBodyBytes });

@@ -2,9 +2,8 @@
 import type { ControllerContext } from "../context.ts";
 import { HttpError, jsonResponse } from "../http_error.ts";
 import type { Params } from "../router.ts";
-import type { TerminationKind } from "../../shared/backend_state.ts";
-import { queueTerminate } from "../db/actions.ts";
-import { nameError } from "../../shared/names.ts";
+import { nameError, type TerminationKind } from "../../shared/mod.ts";
+import { queueTerminate } from "../db/mod.ts";
 
 /**
  * Queues `Terminate {kind, reason: "external"}` for the backend's drone; the body is ignored.

@@ -78,9 +78,3 @@ export async function startTestController(
   };
   return self;
 }
-
-/**
- * Kept only for the controller/routes tests, which another branch is reworking: everything else
- * imports `waitFor` from `testing/wait_for.ts`. Delete once those tests do too.
- */
-export { waitFor } from "../../testing/wait_for.ts";
