@@ -26,7 +26,22 @@ export class StateStore {
   #pumpAgain = false;
   /** Unacked events may exist that were not sent on this listener (false: all are in flight). */
   #backlog = true;
-  #unacked: StatementSync | null = null;
+  /**
+   * Every statement is prepared once, here. A statement prepared per call holds
+   * SQLite memory (outside the V8 heap, so invisible to the collector) until V8 happens to
+   * collect its small wrapper; at a few events per backend that was tens of MiB of RSS in a
+   * sawtooth under a soak (measured: 100,000 insert+delete pairs, 131 MiB RSS prepared per
+   * call vs 46 MiB prepared once).
+   */
+  readonly #sql: {
+    upsertBackend: StatementSync;
+    insertEvent: StatementSync;
+    unacked: StatementSync;
+    deleteEvent: StatementSync;
+    pruneBackend: StatementSync;
+    active: StatementSync;
+    backendState: StatementSync;
+  };
 
   /** Opens (creating if needed, mode 0600 is the caller's concern) the store at `path`; `:memory:` in tests. */
   constructor(path: string) {
@@ -50,6 +65,27 @@ export class StateStore {
       );
       create index if not exists event_backend_id on event (backend_id);
     `);
+    const db = this.#db;
+    this.#sql = {
+      upsertBackend: db.prepare(
+        "insert into backend (id, state) values (?, ?) on conflict (id) do update set state = excluded.state",
+      ),
+      insertEvent: db.prepare("insert into event (backend_id, event, timestamp) values (?, ?, ?)"),
+      unacked: db.prepare(
+        `select id, backend_id, event, timestamp from event
+         where id not in (select value from json_each(?))
+         order by timestamp, id limit ?`,
+      ),
+      deleteEvent: db.prepare("delete from event where id = ? returning backend_id"),
+      pruneBackend: db.prepare(
+        `delete from backend where id = ? and json_extract(state, '$.status') = 'terminated'
+           and not exists (select 1 from event where backend_id = backend.id)`,
+      ),
+      active: db.prepare(
+        "select id, state from backend where json_extract(state, '$.status') != 'terminated'",
+      ),
+      backendState: db.prepare("select state from backend where id = ?"),
+    };
   }
 
   /** Records `state` as the backend's current state and appends it to the outbox (one transaction), then notifies the listener. */
@@ -58,12 +94,8 @@ export class StateStore {
     this.#db.exec("begin immediate");
     let eventId: number;
     try {
-      this.#db.prepare(
-        "insert into backend (id, state) values (?, ?) on conflict (id) do update set state = excluded.state",
-      ).run(backendId, json);
-      const result = this.#db.prepare(
-        "insert into event (backend_id, event, timestamp) values (?, ?, ?)",
-      ).run(backendId, json, Math.round(timestampMs));
+      this.#sql.upsertBackend.run(backendId, json);
+      const result = this.#sql.insertEvent.run(backendId, json, Math.round(timestampMs));
       eventId = Number(result.lastInsertRowid);
       this.#db.exec("commit");
     } catch (err) {
@@ -132,12 +164,7 @@ export class StateStore {
 
   /** Unacked events in timestamp order: at most `limit`, without the ids in `skip`. */
   unackedEvents(options: { limit?: number; skip?: number[] } = {}): BackendStateMessage[] {
-    this.#unacked ??= this.#db.prepare(
-      `select id, backend_id, event, timestamp from event
-       where id not in (select value from json_each(?))
-       order by timestamp, id limit ?`,
-    );
-    const rows = this.#unacked.all(JSON.stringify(options.skip ?? []), options.limit ?? -1) as {
+    const rows = this.#sql.unacked.all(JSON.stringify(options.skip ?? []), options.limit ?? -1) as {
       id: number;
       backend_id: string;
       event: string;
@@ -157,14 +184,8 @@ export class StateStore {
    * the start-up sweep has nothing to kill, and the store stays as small as the live set.
    */
   ackEvent(eventId: number): void {
-    const acked = this.#db.prepare("delete from event where id = ? returning backend_id")
-      .get(eventId) as { backend_id: string | null } | undefined;
-    if (acked?.backend_id) {
-      this.#db.prepare(
-        `delete from backend where id = ? and json_extract(state, '$.status') = 'terminated'
-           and not exists (select 1 from event where backend_id = backend.id)`,
-      ).run(acked.backend_id);
-    }
+    const acked = this.#sql.deleteEvent.get(eventId) as { backend_id: string | null } | undefined;
+    if (acked?.backend_id) this.#sql.pruneBackend.run(acked.backend_id);
     if (this.#window?.acked(eventId)) this.#pump();
   }
 
@@ -173,9 +194,7 @@ export class StateStore {
    * §6.4).
    */
   activeBackends(): ActiveBackend[] {
-    const rows = this.#db.prepare(
-      "select id, state from backend where json_extract(state, '$.status') != 'terminated'",
-    ).all() as { id: string; state: string }[];
+    const rows = this.#sql.active.all() as { id: string; state: string }[];
     return rows.map((row) => ({
       id: row.id as BackendName,
       state: BackendState.parse(JSON.parse(row.state)),
@@ -183,7 +202,7 @@ export class StateStore {
   }
 
   backendState(backendId: BackendName): BackendState | null {
-    const row = this.#db.prepare("select state from backend where id = ?").get(backendId) as
+    const row = this.#sql.backendState.get(backendId) as
       | { state: string }
       | undefined;
     return row ? BackendState.parse(JSON.parse(row.state)) : null;

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { StateStore } from "./state_store.ts";
 import type { BackendName } from "../shared/names.ts";
 import type { BackendStateMessage } from "../shared/protocol.ts";
@@ -155,4 +156,39 @@ Deno.test("StateStore: a new listener gets the unacked events again, in a fresh 
   assert.deepEqual(second.map((m) => m.backend_id), ["b1", "b2"]);
   assert.equal(first.length, 3, "the old listener got nothing after it was replaced");
   store.close();
+});
+
+Deno.test("StateStore prepares its statements once, not per event (SQLite memory outside the V8 heap)", () => {
+  // A statement prepared per call keeps its SQLite memory until V8 collects the wrapper, which
+  // a small heap rarely does: the drone's RSS grew in a sawtooth of tens of MiB under the soak.
+  const prepare = DatabaseSync.prototype.prepare;
+  let prepared = 0;
+  DatabaseSync.prototype.prepare = function (this: DatabaseSync, sql: string) {
+    prepared++;
+    return prepare.call(this, sql);
+  };
+  try {
+    const store = new StateStore(":memory:");
+    const atStart = prepared;
+    store.registerListener((m) => store.ackEvent(m.event_id));
+    for (let i = 0; i < 200; i++) {
+      const id = `backend${i}` as BackendName;
+      store.registerEvent(id, { status: "scheduled" }, i);
+      store.registerEvent(id, {
+        status: "terminated",
+        last_status: "scheduled",
+        termination: null,
+        reason: null,
+        exit_code: 0,
+      }, i);
+      store.backendState(id);
+    }
+    store.activeBackends();
+    store.unackedEvents();
+    assert.equal(prepared - atStart, 0, "no statement prepared after construction");
+    assert.deepEqual(store.activeBackends(), []);
+    store.close();
+  } finally {
+    DatabaseSync.prototype.prepare = prepare;
+  }
 });

@@ -42,11 +42,14 @@ interface Entry {
 
 type Waiter = (result: RouteResult) => void;
 
-/** Revoked tokens remembered against late answers (tokens are random and never reused). */
+/** Revoked tokens (and removed backends) remembered against late answers, at most. */
 const REVOKED_CAPACITY = 10_000;
 /**
- * How long a removed backend's late answers are refused: far longer than an answer can be in
- * flight, far shorter than the days before a cleaned-up backend id could be chosen again.
+ * How long a revoked token's or a removed backend's late answers are refused: far longer than
+ * an answer can be in flight, far shorter than the days before a cleaned-up backend id could be
+ * chosen again. Revoked tokens are forgotten after it too, not only past the capacity: with the
+ * count alone, every proxy (every worker) held the last 10,000 revoked tokens, memory that grew
+ * with each terminated backend for the first 10,000 and showed as growth in the soak.
  */
 const REMOVED_MEMORY_MS = 5 * 60_000;
 
@@ -66,7 +69,8 @@ export class RouteCache {
   readonly counters: RouteCacheCounters = { hits: 0, misses: 0, evictions: 0 };
   readonly #entries = new Map<string, Entry>();
   readonly #pending = new Map<string, Set<Waiter>>();
-  readonly #revoked = new Set<string>();
+  /** Token → when `TokenRevoked` arrived, oldest first. */
+  readonly #revoked = new Map<string, number>();
   /** Backend id → when `BackendRemoved` arrived, oldest first. */
   readonly #removed = new Map<string, number>();
   readonly #request: RequestRoute;
@@ -142,12 +146,7 @@ export class RouteCache {
 
   /** `BackendRemoved` (plane-0.5.md §7.3): every cached token of that backend now answers 410. */
   backendRemoved(backend: string): void {
-    this.#removed.delete(backend);
-    this.#removed.set(backend, this.#now());
-    for (const [id, at] of this.#removed) {
-      if (this.#removed.size <= REVOKED_CAPACITY && this.#now() - at < REMOVED_MEMORY_MS) break;
-      this.#removed.delete(id);
-    }
+    remember(this.#removed, backend, this.#now());
     for (const entry of this.#entries.values()) {
       if (entry.route?.backend_id === backend) {
         entry.route = null;
@@ -158,10 +157,7 @@ export class RouteCache {
 
   /** `TokenRevoked` (decisions.md §2.4): the token answers 410 from now on, waits included. */
   tokenRevoked(token: string): void {
-    this.#revoked.add(token);
-    if (this.#revoked.size > REVOKED_CAPACITY) {
-      this.#revoked.delete(this.#revoked.values().next().value as string);
-    }
+    remember(this.#revoked, token, this.#now());
     this.#store(token, null);
     this.#settle(token, { kind: "gone" });
   }
@@ -190,6 +186,11 @@ export class RouteCache {
     return this.#entries.size;
   }
 
+  /** Revoked tokens and removed backends remembered against late answers (tests, bounds). */
+  get remembered(): number {
+    return this.#revoked.size + this.#removed.size;
+  }
+
   /** Ends every wait with "timeout" (the proxy is shutting down) and refuses new lookups. */
   close(): void {
     this.#closed = true;
@@ -198,9 +199,8 @@ export class RouteCache {
 
   /** A route the controller may have read before its token was revoked or its backend removed. */
   #isDead(token: string, route: RouteInfo): boolean {
-    if (this.#revoked.has(token)) return true;
-    const removedAt = this.#removed.get(route.backend_id);
-    return removedAt !== undefined && this.#now() - removedAt < REMOVED_MEMORY_MS;
+    return recent(this.#revoked.get(token), this.#now()) ||
+      recent(this.#removed.get(route.backend_id), this.#now());
   }
 
   #store(token: string, route: RouteInfo | null): Entry {
@@ -225,4 +225,19 @@ export class RouteCache {
     this.#pending.delete(token);
     for (const waiter of waiters) waiter(result);
   }
+}
+
+/** Records `key` as dead at `now`, dropping what is older than the memory or past the capacity. */
+function remember(dead: Map<string, number>, key: string, now: number): void {
+  dead.delete(key);
+  dead.set(key, now);
+  // Insertion order is arrival order, so the first entry is always the oldest.
+  for (const [old, at] of dead) {
+    if (dead.size <= REVOKED_CAPACITY && now - at < REMOVED_MEMORY_MS) break;
+    dead.delete(old);
+  }
+}
+
+function recent(at: number | undefined, now: number): boolean {
+  return at !== undefined && now - at < REMOVED_MEMORY_MS;
 }

@@ -193,3 +193,21 @@ Deno.test("RouteCache.close() ends pending waits", async () => {
   assert.deepEqual(await waiting, { kind: "timeout" });
   assert.deepEqual(cache.lookup("other"), { kind: "gone" });
 });
+
+Deno.test("RouteCache remembers revoked tokens and removed backends for 5 minutes only: 20,000 terminated backends keep the last 5 minutes' worth", () => {
+  let now = 0;
+  const { cache } = harness({ now: () => now });
+  cache.connected();
+  // One backend ended every 100 ms (a busy cluster): 3,000 fall within 5 minutes, so at most
+  // that many tokens and backends are held, where the capacity alone kept 10,000 of each.
+  for (let i = 0; i < 20_000; i++, now += 100) {
+    cache.answer(`t${i}`, route(`b${i}`, `t${i}`));
+    cache.backendRemoved(`b${i}`);
+    cache.tokenRevoked(`t${i}`);
+  }
+  assert.ok(cache.remembered <= 2 * 3_001, `remembered ${cache.remembered}`);
+  assert.ok(cache.size <= 1_000);
+  // Within the window a late answer is still refused.
+  cache.answer("t19990", route("b19990", "t19990"));
+  assert.deepEqual(cache.lookup("t19990"), { kind: "gone" });
+});

@@ -10,23 +10,37 @@
 
 /** Revoked tokens remembered, so a tunnel opening just after its token's revocation is closed. */
 const DEFAULT_REVOKED_CAPACITY = 10_000;
+/**
+ * How long a revoked token is remembered: far longer than a route decision can wait for the
+ * backend's 101 (its connect times out in 10 s, §7.2 step 8), and short enough that a proxy
+ * does not hold every one of the last 10,000 revoked tokens (the soak counted that as growth).
+ */
+const DEFAULT_REVOKED_MEMORY_MS = 5 * 60_000;
 
 export interface TunnelRegistryOptions {
   /** How many revoked tokens to remember (default 10,000; tokens are never reused). */
   revokedCapacity?: number | undefined;
+  /** How long a revoked token is remembered (default 5 minutes). */
+  revokedMemoryMs?: number | undefined;
   /** Runs `close` later; a tunnel cannot be closed while it is being opened (default: a microtask). */
   defer?: (fn: () => void) => void;
+  now?: () => number;
 }
 
 export class TunnelRegistry {
   readonly #byToken = new Map<string, Set<() => void>>();
-  readonly #revoked = new Set<string>();
+  /** Token → when it was revoked, oldest first. */
+  readonly #revoked = new Map<string, number>();
   readonly #revokedCapacity: number;
+  readonly #revokedMemoryMs: number;
   readonly #defer: (fn: () => void) => void;
+  readonly #now: () => number;
 
   constructor(options: TunnelRegistryOptions = {}) {
     this.#revokedCapacity = options.revokedCapacity ?? DEFAULT_REVOKED_CAPACITY;
+    this.#revokedMemoryMs = options.revokedMemoryMs ?? DEFAULT_REVOKED_MEMORY_MS;
     this.#defer = options.defer ?? queueMicrotask;
+    this.#now = options.now ?? Date.now;
   }
 
   /**
@@ -35,7 +49,8 @@ export class TunnelRegistry {
    * backend's 101 has its tunnel closed at once.
    */
   open(token: string, close: () => void): () => void {
-    if (this.#revoked.has(token)) {
+    const revokedAt = this.#revoked.get(token);
+    if (revokedAt !== undefined && this.#now() - revokedAt < this.#revokedMemoryMs) {
       this.#defer(close);
       return () => {};
     }
@@ -54,16 +69,24 @@ export class TunnelRegistry {
 
   /** `TokenRevoked`: closes every tunnel the token opened and any it opens from now on. */
   revoke(token: string): number {
+    const now = this.#now();
     this.#revoked.delete(token);
-    this.#revoked.add(token);
-    while (this.#revoked.size > this.#revokedCapacity) {
-      this.#revoked.delete(this.#revoked.values().next().value as string);
+    this.#revoked.set(token, now);
+    // Insertion order is revocation order: the first entry is the oldest.
+    for (const [old, at] of this.#revoked) {
+      if (this.#revoked.size <= this.#revokedCapacity && now - at < this.#revokedMemoryMs) break;
+      this.#revoked.delete(old);
     }
     const tunnels = this.#byToken.get(token);
     if (tunnels === undefined) return 0;
     this.#byToken.delete(token);
     for (const close of tunnels) close();
     return tunnels.size;
+  }
+
+  /** Revoked tokens remembered (tests, bounds). */
+  get revokedCount(): number {
+    return this.#revoked.size;
   }
 
   /** Open tunnels of a token (observability and tests). */

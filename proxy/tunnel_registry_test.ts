@@ -52,3 +52,18 @@ Deno.test("TunnelRegistry remembers at most revokedCapacity revoked tokens", () 
   registry.open("t3", () => {});
   assert.equal(deferred.length, 1, "t3 is still remembered");
 });
+
+Deno.test("TunnelRegistry forgets revoked tokens after 5 minutes: 20,000 revocations keep only the last 5 minutes' worth", () => {
+  let now = 0;
+  const deferred: (() => void)[] = [];
+  const registry = new TunnelRegistry({ now: () => now, defer: (fn) => deferred.push(fn) });
+  // One revocation every 100 ms (a busy cluster): 3,000 fall within 5 minutes.
+  for (let i = 0; i < 20_000; i++, now += 100) registry.revoke(`t${i}`);
+  assert.ok(registry.revokedCount <= 3_001, `remembered ${registry.revokedCount}`);
+  // A tunnel of a token revoked within the window is still closed at once.
+  registry.open("t19999", () => {});
+  assert.equal(deferred.length, 1);
+  // One revoked just over 5 minutes ago may open (its backend has long ended).
+  registry.open("t16000", () => {});
+  assert.equal(deferred.length, 1);
+});

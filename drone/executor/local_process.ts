@@ -79,6 +79,8 @@ interface Running {
   lastCpu: { ticks: number; at: number } | null;
   child: Deno.ChildProcess;
   pid: number;
+  /** The loopback port it was given (held in `#ports` until it exits). */
+  port: number;
   tail: LogTail;
   exited: boolean;
   killTimer: ReturnType<typeof setTimeout> | null;
@@ -124,12 +126,26 @@ export class LocalProcessExecutor implements Executor {
   #log: Logger | null;
   #pids: PidFiles | null;
   #running = new Map<BackendName, Running>();
+  /**
+   * Ports given to backends that have not exited. `freePort` closes its probe socket before
+   * the backend binds, and the kernel may hand the same port to the next spawn in between: the
+   * later backend then exits with EADDRINUSE, and its readiness probe may first be answered by
+   * the other backend (the soak's rare "proxy answered 410" and "terminated" before ready,
+   * both with `exited with code 1`). Never giving out a port twice closes that window between
+   * this drone's own backends.
+   */
+  #ports = new Set<number>();
+  #choosePort: (hostname: string) => number;
   #ended: EndedTails;
   #listeners: ((event: ExitEvent) => void)[] = [];
 
-  constructor(config: z.input<typeof LocalProcessConfig>, options: { log?: Logger } = {}) {
+  constructor(
+    config: z.input<typeof LocalProcessConfig>,
+    options: { log?: Logger; choosePort?: (hostname: string) => number } = {},
+  ) {
     this.#config = LocalProcessConfig.parse(config);
     this.#log = options.log ?? null;
+    this.#choosePort = options.choosePort ?? freePort;
     this.#pids = this.#config.stateDir ? new PidFiles(this.#config.stateDir, this.#log) : null;
     this.#ended = new EndedTails({
       retentionMs: this.#config.endedTailRetentionMs,
@@ -154,7 +170,7 @@ export class LocalProcessExecutor implements Executor {
 
   #spawn(request: SpawnRequest): { address: string; running: Running } {
     const { image, userEnv } = parseImage(request.executable, this.#config.images);
-    const port = freePort(this.#config.ip);
+    const port = this.#reservePort();
     const env: Record<string, string> = {};
     for (const name of PASSTHROUGH_ENV) {
       const value = Deno.env.get(name);
@@ -162,16 +178,22 @@ export class LocalProcessExecutor implements Executor {
     }
     Object.assign(env, image.env, userEnv, planeEnv(request, port));
     const [program, ...args] = image.command;
-    const child = new Deno.Command(program!, {
-      args,
-      env,
-      clearEnv: true,
-      ...(image.cwd ? { cwd: image.cwd } : {}),
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-      detached: true,
-    }).spawn();
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(program!, {
+        args,
+        env,
+        clearEnv: true,
+        ...(image.cwd ? { cwd: image.cwd } : {}),
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+        detached: true,
+      }).spawn();
+    } catch (err) {
+      this.#ports.delete(port);
+      throw err;
+    }
     const tail = new LogTail(this.#config.tailLines, this.#config.tailBytes);
     tail.onLine((line) => {
       for (const listener of this.#logListeners) listener(request.backendId as BackendName, line);
@@ -180,6 +202,7 @@ export class LocalProcessExecutor implements Executor {
       lastCpu: null,
       child,
       pid: child.pid,
+      port,
       tail,
       exited: false,
       killTimer: null,
@@ -196,6 +219,7 @@ export class LocalProcessExecutor implements Executor {
       tail.end();
       // Issue 11, finding 5: an ended backend's records go; its tail stays readable a while.
       this.#running.delete(request.backendId);
+      this.#ports.delete(port);
       this.#ended.add(request.backendId, tail);
       await running.recorded;
       this.#pids?.remove(request.backendId);
@@ -203,6 +227,25 @@ export class LocalProcessExecutor implements Executor {
       for (const listener of this.#listeners) listener(event);
     });
     return { address: `${this.#config.ip}:${port}`, running };
+  }
+
+  /** A port no live backend of this drone was given (see `#ports`). */
+  #reservePort(): number {
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const port = this.#choosePort(this.#config.ip);
+      if (this.#ports.has(port)) continue;
+      this.#ports.add(port);
+      return port;
+    }
+    throw new Error(
+      `Cannot find a free port on ${this.#config.ip} for a backend: the system keeps handing ` +
+        `out ports this drone's backends hold; widen net.ipv4.ip_local_port_range`,
+    );
+  }
+
+  /** Ports held for live backends (tests, bounds). */
+  get heldPorts(): number {
+    return this.#ports.size;
   }
 
   async terminate(backendId: BackendName, { hard }: { hard: boolean }): Promise<boolean> {
