@@ -14,8 +14,7 @@
  *   import each other and their enclosing folders' files directly (a child is part of its parent).
  *   Exempt, because they exercise internals on purpose: tests (`*_test.ts`), `testing/` folders,
  *   `bench/`, `tests/`, `examples/` and `_tools/`. Exempt as targets: `testing/` folders (test
- *   helpers are not part of any door) and `DEV_ONLY_DOORS`. `PENDING_DOOR_EXCEPTIONS` lists the
- *   files still importing internals, each with the reason.
+ *   helpers are not part of any door) and `DEV_ONLY_DOORS`.
  *
  * Usage: `deno run --allow-read _tools/check_imports.ts [root]`; exits 1 listing offenders.
  */
@@ -43,32 +42,10 @@ const CONTROLLER_DEV_ONLY = new Set([
  */
 const DEV_ONLY_DOORS = new Set([...CONTROLLER_DEV_ONLY]);
 
-/**
- * Files that still import other folders' internals, with why. The controller's HTTP edge and the
- * proxy/drone memory work were being rewritten on other branches while the doors were added
- * (issue 16); editing their imports here would only have made those merges conflict. Move each
- * to the doors and delete its line.
- */
-const PENDING_DOOR_EXCEPTIONS: Record<string, string> = {
-  "proxy/route_cache.ts": "memory-growth work on another issue 16 branch",
-  "proxy/tunnel_registry.ts": "memory-growth work on another issue 16 branch",
-  "proxy/connection_monitor.ts": "memory-growth work on another issue 16 branch",
-  "proxy/worker_pool.ts": "memory-growth work on another issue 16 branch",
-  "drone/drone.ts": "memory-growth work on another issue 16 branch",
-  "drone/executor/local_process.ts": "memory-growth work on another issue 16 branch",
-  "drone/executor/ended_tails.ts": "memory-growth work on another issue 16 branch",
-};
-
-function isPendingDoorException(path: string): boolean {
-  return Object.keys(PENDING_DOOR_EXCEPTIONS).some((key) =>
-    key.endsWith("/") ? path.startsWith(key) : path === key
-  );
-}
-
 /** Importers that may reach any folder's internals (see the header). */
 function isDoorExempt(path: string): boolean {
   return isTestOrBench(path) || /(^|\/)testing\//.test(path) ||
-    /^(bench|tests|examples|_tools)\//.test(path) || isPendingDoorException(path);
+    /^(bench|tests|examples|_tools)\//.test(path);
 }
 
 /** The nearest folder holding `path` (a file) that has a `mod.ts` among `doors`, or null. */

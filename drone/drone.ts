@@ -3,24 +3,27 @@
  * controller to backend managers, reports every state through the state store's outbox,
  * renews keys, and at start-up kills every backend a previous run left behind.
  */
-import type { BackendState } from "../shared/backend_state.ts";
-import type { BackendName } from "../shared/names.ts";
-import type { Logger } from "../shared/log.ts";
-import type {
-  BackendActionMessage,
-  BackendMetricsMessage,
-  BackendStateMessage,
-  KeyDeadlines,
-  LogLine,
-  LogLinesMessage,
-} from "../shared/protocol.ts";
-import type { Executor } from "./executor/executor.ts";
+import {
+  type BackendActionMessage,
+  type BackendMetricsMessage,
+  type BackendName,
+  type BackendState,
+  type BackendStateMessage,
+  createHistogram,
+  type Histogram,
+  type KeyDeadlines,
+  type Logger,
+  type LogLine,
+  type LogLinesMessage,
+  observe,
+  STARTUP_BUCKETS,
+} from "../shared/mod.ts";
+import type { Executor } from "./executor/mod.ts";
 import type { StateStore } from "./state_store.ts";
 import type { Clock } from "./clock.ts";
 import { BackendManager } from "./backend_manager.ts";
 import { KeyManager } from "./key_manager.ts";
 import { lastStatusOf } from "./backend_lifecycle.ts";
-import { createHistogram, type Histogram, observe, STARTUP_BUCKETS } from "../shared/metrics.ts";
 
 /**
  * Start-up kill attempts per leftover backend before giving up on it (plane-0.5.md §6.4 step 3).

@@ -7,7 +7,7 @@
  * answer the controller read just before either (and sent just after it) cannot bring the
  * route back (issue 10 finding 5).
  */
-import type { RouteInfo } from "../shared/protocol.ts";
+import type { RouteInfo } from "../shared/mod.ts";
 import type { RouteResult } from "./request.ts";
 import { prepareRoute } from "./prepared_route.ts";
 

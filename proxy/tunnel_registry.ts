@@ -12,7 +12,7 @@
 const DEFAULT_REVOKED_CAPACITY = 10_000;
 /**
  * How long a revoked token is remembered: far longer than a route decision can wait for the
- * backend's 101 (its connect times out in 10 s, §7.2 step 8), and short enough that a proxy
+ * backend's 101 (its connect times out in 10 s, plane-0.5.md §7.2 step 8), and short enough that a proxy
  * does not hold every one of the last 10,000 revoked tokens (the soak counted that as growth).
  */
 const DEFAULT_REVOKED_MEMORY_MS = 5 * 60_000;

@@ -7,12 +7,11 @@
  * (plane-0.5.md §7.5). A worker that dies is logged and replaced; `close` drains every worker.
  */
 import { startControllerLink } from "./controller_link.ts";
-import type { EngineStats } from "./engine/engine.ts";
+import type { EngineStats } from "./engine/mod.ts";
 import type { ProxyMetricsSnapshot } from "./metrics.ts";
 import type { FromWorker, ToWorker, WorkerSetup } from "./worker_protocol.ts";
-import type { Logger } from "../shared/log.ts";
+import type { Logger, MessageFromProxy, MessageToProxy } from "../shared/mod.ts";
 import { ConnectionCap } from "./connection_cap.ts";
-import type { MessageFromProxy, MessageToProxy } from "../shared/protocol.ts";
 import type { CertLinkClient } from "./cert_manager.ts";
 
 export interface ProxyWorkersOptions

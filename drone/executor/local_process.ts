@@ -5,8 +5,13 @@
  * (SIGTERM, SIGKILL after the grace period); unmapped images are refused.
  */
 import { z } from "zod";
-import type { BackendName } from "../../shared/names.ts";
-import type { BackendMetricsMessage } from "../../shared/protocol.ts";
+import {
+  type BackendMetricsMessage,
+  type BackendName,
+  firstEnvRefusal,
+  isReservedEnvName,
+  type Logger,
+} from "../../shared/mod.ts";
 import {
   type Executable,
   type Executor,
@@ -22,8 +27,6 @@ import { freePort } from "./free_port.ts";
 import { readProcessUsage } from "./process_usage.ts";
 import { ENDED_TAIL_RETENTION_MS, EndedTails, MAX_ENDED_TAILS } from "./ended_tails.ts";
 import { PidFiles, UNVERIFIABLE } from "./pid_files.ts";
-import type { Logger } from "../../shared/log.ts";
-import { firstEnvRefusal, isReservedEnvName } from "../../shared/backend_env.ts";
 import { STARTUP_TIMEOUT_MS, waitForHttp } from "./readiness.ts";
 
 export const LocalImage = z.object({
