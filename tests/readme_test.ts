@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { defaultImages, startPlaneCluster } from "./plane_process.ts";
+import { backendProcesses } from "./env.ts";
 import { freePort } from "../testing/free_port.ts";
 import { waitFor } from "../testing/wait_for.ts";
 
@@ -113,15 +114,41 @@ Deno.test("README: Running the parts yourself works as written", async () => {
     }
     assert.ok(commands.some((c) => c.includes("plane connect")), "README starts a backend");
   } finally {
+    // Backends outlive a stopped drone (as in Plane): end them first, or every run of this test
+    // leaves an echo backend running.
+    const ids = await stopBackends(controllerUrl, cluster);
     for (const child of running) {
       try {
         child.kill("SIGTERM");
       } catch { /* already gone */ }
       await child.output();
     }
+    for (const pid of await backendProcesses(new Set(ids))) Deno.kill(pid, "SIGKILL");
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Hard-terminates every backend of `cluster` and waits until they are; their ids. */
+async function stopBackends(controllerUrl: string, cluster: string): Promise<string[]> {
+  const listed = await fetch(`${controllerUrl}/ctrl/c/${cluster}/backends`).catch(() => null);
+  if (!listed?.ok) {
+    await listed?.body?.cancel();
+    return [];
+  }
+  const ids = ((await listed.json()).backends as { id: string }[]).map((b) => b.id);
+  for (const id of ids) {
+    await (await fetch(`${controllerUrl}/ctrl/b/${id}/hard-terminate`, { method: "POST" })).body
+      ?.cancel();
+  }
+  await waitFor(async () => {
+    for (const id of ids) {
+      const status = await (await fetch(`${controllerUrl}/pub/b/${id}/status`)).json();
+      if (status.status !== "terminated") return false;
+    }
+    return true;
+  }, { message: "the README's backends terminated", timeoutMs: 20_000 }).catch(() => {});
+  return ids;
+}
 
 Deno.test("README: the client snippet runs as written from another project", async () => {
   const clientSection = section("## Client library for app servers");
