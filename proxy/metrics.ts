@@ -94,6 +94,14 @@ export const PROXY_METRICS = {
     labels: [],
     source: "proxy",
   },
+  workerRequests: {
+    name: "plane_proxy_worker_requests_total",
+    type: "counter",
+    help: "Responses each engine (--workers) sent, by worker index: how the kernel spreads " +
+      "connections across the workers sharing the port",
+    labels: ["worker"],
+    source: "proxy",
+  },
   workers: {
     name: "plane_proxy_workers",
     type: "gauge",
@@ -145,10 +153,14 @@ export function proxyFamilies(
     evictions: 0,
   };
   let workers = 0;
-  for (const s of snapshots) {
+  const perWorker: { labels: string[]; value: number }[] = [];
+  for (const [index, s] of snapshots.entries()) {
     if (s === null) continue;
     workers++;
     const e = s.engine;
+    let served = 0;
+    for (let i = 0; i < e.responses.length; i++) served += e.responses[i] ?? 0;
+    perWorker.push({ labels: [String(index)], value: served });
     for (let i = 0; i < responses.length; i++) responses[i]! += e.responses[i] ?? 0;
     addHistogram(duration, e.duration);
     sum.connections += e.connections;
@@ -176,6 +188,7 @@ export function proxyFamilies(
     single(m.cacheMisses, sum.misses),
     single(m.cacheEvictions, sum.evictions),
     single(m.controllerConnected, options.connected ? 1 : 0),
+    { def: m.workerRequests, samples: perWorker },
     single(m.workers, workers),
   ];
 }

@@ -148,6 +148,12 @@ Deno.test("GET /metrics on controller, drone and proxy follows a connect, reques
   assert.equal(delta("plane_proxy_requests_total", { class: "1xx" }), 1, "the WebSocket's 101");
   assert.equal(delta("plane_proxy_requests_total", { class: "4xx" }), 1);
   assert.equal(delta("plane_proxy_request_duration_seconds_count"), 10);
+  // The per-worker counts add up to the same responses, whichever worker served them.
+  assert.equal(
+    delta("plane_proxy_worker_requests_total", { worker: "0" }) +
+      delta("plane_proxy_worker_requests_total", { worker: "1" }),
+    10,
+  );
   assert.ok(delta("plane_proxy_received_bytes_total") > 0);
   assert.ok(delta("plane_proxy_sent_bytes_total") > delta("plane_proxy_received_bytes_total"));
   assert.equal(delta("plane_proxy_route_cache_misses_total") > 0, true);
