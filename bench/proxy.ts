@@ -36,6 +36,7 @@ import { parseArgs } from "node:util";
 import { ensureTools, startNginx } from "./proxy_nginx.ts";
 import { startHaproxy } from "./proxy_haproxy.ts";
 import { startPlaneProxy } from "./proxy_plane.ts";
+import { measureWorkerSpread } from "./proxy_worker_spread.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -451,6 +452,19 @@ async function main(): Promise<void> {
       // Short warm-up so the JIT and the upstream pools are in their steady state.
       for (const p of paths.slice(1)) await runWrk(p.port, 1, p);
       report(paths, await interleaved(paths, rounds, seconds));
+      if (backendKind === "deno") {
+        const spread = await measureWorkerSpread(backend.port, runWrk, seconds);
+        const total = spread.perWorker.reduce((a, b) => a + b, 0);
+        out(
+          `\nplane proxy --workers 2: ${seconds}s of wrk spread ${
+            spread.perWorker.map((n) => `${n} (${fmt((100 * n) / Math.max(1, total))}%)`)
+              .join(" / ")
+          } responses over the workers; a revoked token answered 410 on all 16 keep-alive ` +
+            `connections (held by ${spread.workersAsking} of 2 workers) ${
+              spread.revokeMs === null ? "NOT within 5 s" : `${fmt(spread.revokeMs, 1)} ms`
+            } after TokenRevoked (target ≤ 100 ms on both workers)`,
+        );
+      }
       if (backendKind === "deno" && conns > 0) {
         // Fresh proxies, so their RSS growth is the sockets' and not the HTTP rounds' heap.
         const wsPlane = await startPlaneProxy(backend.port, planeArgs);

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { startFakeController } from "../proxy/testing/fake_controller.ts";
+import { type FakeController, startFakeController } from "../proxy/testing/fake_controller.ts";
 import { planePermissions } from "../tests/plane_process.ts";
 import { randomToken } from "../shared/tokens.ts";
 import type { BackendName } from "../shared/names.ts";
@@ -34,6 +34,8 @@ export interface PlaneProxy {
   token: string;
   /** The cluster name, to send as `Host`. */
   cluster: string;
+  /** The fake controller it is connected to: more routes, `TokenRevoked`, … */
+  controller: FakeController;
   stop(): Promise<void>;
 }
 
@@ -105,7 +107,7 @@ export async function startPlaneProxy(
     await stop();
     throw err;
   }
-  return { port, pid: child.pid, token, cluster, stop };
+  return { port, pid: child.pid, token, cluster, controller, stop };
 }
 
 /**
