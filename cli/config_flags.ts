@@ -56,6 +56,9 @@ export function parseOptionsOf<const T extends readonly ConfigFlag[]>(
   return options as ParseOptionsOf<T>;
 }
 
+/** What a role's `parse*Flags` gives: `--help` asked for, or the config to run with. */
+export type FlagsResult<Config> = { kind: "help" } | { kind: "run"; config: Config };
+
 /**
  * Parses `args` strictly against the table's flags; a mistake becomes a one-line `UsageError`
  * naming `plane <command> --help`.

@@ -13,6 +13,7 @@ import { createLogger, type Logger } from "../shared/mod.ts";
 import {
   type ConfigFlag,
   describeFlagError,
+  type FlagsResult,
   parseFlagsOf,
   wholeNumberFlag,
 } from "./config_flags.ts";
@@ -58,13 +59,11 @@ export const DNS_FLAGS = [
   SHARED.logLevel,
 ] as const satisfies readonly ConfigFlag<keyof DnsConfigInput>[];
 
-export type DnsFlagsResult = { kind: "help" } | { kind: "run"; config: DnsConfig };
-
 /** Parses `plane dns` arguments over the environment; throws `UsageError` with one line. */
 export function parseDnsFlags(
   args: string[],
   env: (name: string) => string | undefined,
-): DnsFlagsResult {
+): FlagsResult<DnsConfig> {
   const values = parseFlagsOf(args, DNS_FLAGS, "dns");
   if (values.help) return { kind: "help" };
   const input = socketRoleInput(DNS_FLAGS, { values, env });

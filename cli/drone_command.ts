@@ -29,6 +29,7 @@ import {
 import {
   type ConfigFlag,
   describeFlagError,
+  type FlagsResult,
   parseFlagsOf,
   wholeNumberFlag,
 } from "./config_flags.ts";
@@ -148,12 +149,9 @@ export const DRONE_FLAGS = [
     meaning: "hard-terminate a backend that does not answer HTTP within N seconds " +
       "(reason `startuptimeout`)",
   },
-  METRICS.port,
-  METRICS.hostname,
+  ...METRICS,
   SHARED.logLevel,
 ] as const satisfies readonly ConfigFlag<keyof DroneConfigInput>[];
-
-export type DroneFlagsResult = { kind: "help" } | { kind: "run"; config: DroneConfig };
 
 function describe(error: z.ZodError): string {
   const issue = error.issues[0];
@@ -167,7 +165,7 @@ export function parseDroneFlags(
   args: string[],
   env: (name: string) => string | undefined,
   readFile: (path: string) => string = Deno.readTextFileSync,
-): DroneFlagsResult {
+): FlagsResult<DroneConfig> {
   const values = parseFlagsOf(args, DRONE_FLAGS, "drone");
   if (values.help) return { kind: "help" };
   const input = socketRoleInput(DRONE_FLAGS, { values, env });

@@ -32,6 +32,7 @@ import { type MetricsServer, PROCESS_READERS, serveMetrics } from "./metrics_ser
 import {
   type ConfigFlag,
   describeFlagError,
+  type FlagsResult,
   parseFlagsOf,
   wholeNumberFlag,
 } from "./config_flags.ts";
@@ -192,12 +193,9 @@ export const PROXY_FLAGS = [
     meaning: "open client connections allowed across all workers; past it a client gets a 503 " +
       "and refusals are logged (each connection holds two descriptors, client and backend)",
   },
-  METRICS.port,
-  METRICS.hostname,
+  ...METRICS,
   SHARED.logLevel,
 ] as const satisfies readonly ConfigFlag<keyof ProxyConfigInput>[];
-
-export type ProxyFlagsResult = { kind: "help" } | { kind: "run"; config: ProxyConfig };
 
 function seconds(flag: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -212,7 +210,7 @@ function seconds(flag: string, raw: string | undefined): number | undefined {
 export function parseProxyFlags(
   args: string[],
   env: (name: string) => string | undefined,
-): ProxyFlagsResult {
+): FlagsResult<ProxyConfig> {
   const values = parseFlagsOf(args, PROXY_FLAGS, "proxy");
   if (values.help) return { kind: "help" };
   const input = socketRoleInput(PROXY_FLAGS, { values, env });

@@ -62,26 +62,26 @@ export function socketRoleFlags(role: SocketRole) {
 }
 
 /**
- * The `--metrics-port` / `--metrics-hostname` rows of the roles that serve their own scrape
- * endpoint (drone, proxy; the controller serves `/metrics` on its API port). `portMeaning` says
- * what the role's scrape holds.
+ * The `--metrics-port` and `--metrics-hostname` rows, in that order, of the roles that serve their
+ * own scrape endpoint (drone, proxy; the controller serves `/metrics` on its API port).
+ * `portMeaning` says what the role's scrape holds.
  */
 export function metricsFlags(portMeaning: string) {
-  return {
-    port: {
+  return [
+    {
       flag: "--metrics-port",
       value: "N",
       field: "metricsPort",
       unset: "off",
       meaning: portMeaning,
     },
-    hostname: {
+    {
       flag: "--metrics-hostname",
       value: "HOST",
       field: "metricsHostname",
       meaning: "address of the metrics listener",
     },
-  } as const satisfies Record<string, ConfigFlag>;
+  ] as const satisfies readonly ConfigFlag[];
 }
 
 const SHARED_FLAGS: ReadonlySet<string> = new Set(
