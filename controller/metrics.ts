@@ -21,6 +21,8 @@ import {
 import type { ClusterMetricsRows } from "./db/mod.ts";
 
 const { gauge, counter, histogram } = metricDefiners("controller");
+/** Series with one sample per drone: the labels say which cluster and which drone. */
+const PER_DRONE = { labels: ["cluster", "drone"] } as const;
 
 export const CONTROLLER_METRICS = {
   backends: gauge(
@@ -31,7 +33,7 @@ export const CONTROLLER_METRICS = {
   droneBackends: gauge(
     "plane_drone_live_backends",
     "Backends not yet terminated, by the drone that runs them",
-    { labels: ["cluster", "drone"] },
+    PER_DRONE,
   ),
   connects: counter(
     "plane_connects_total",
@@ -56,12 +58,12 @@ export const CONTROLLER_METRICS = {
   heartbeatAge: gauge(
     "plane_drone_heartbeat_age_seconds",
     "Seconds since each connected drone's last heartbeat (sent every 7 s)",
-    { labels: ["cluster", "drone"] },
+    PER_DRONE,
   ),
   draining: gauge(
     "plane_drone_draining",
     "1 for a connected drone that is draining (no new backends)",
-    { labels: ["cluster", "drone"] },
+    PER_DRONE,
   ),
   sockets: gauge(
     "plane_controller_sockets",
