@@ -25,6 +25,7 @@ import { CONTROLLER_HELP, parseControllerFlags } from "../cli/controller_command
 import { DRONE_HELP, parseDroneFlags } from "../cli/drone_command.ts";
 import { parseProxyFlags, PROXY_HELP } from "../cli/proxy_command.ts";
 import { DNS_HELP, parseDnsFlags } from "../cli/dns_command.ts";
+import type { FlagsResult } from "../cli/config_flags.ts";
 
 /**
  * Config fields deliberately without a flag. Adding a schema field means adding a flag row to
@@ -110,7 +111,7 @@ function readFile(path: string): string {
   return text;
 }
 
-function run<T>(result: { kind: "help" } | { kind: "run"; config: T }): Record<string, unknown> {
+function run<T>(result: FlagsResult<T>): Record<string, unknown> {
   assert.equal(result.kind, "run");
   return (result as { config: Record<string, unknown> }).config;
 }

@@ -1,6 +1,6 @@
 import { parseArgs } from "node:util";
 import type { z } from "zod";
-import { usageErrorFrom } from "./usage_error.ts";
+import { UsageError, usageErrorFrom } from "./usage_error.ts";
 /**
  * One row per command-line flag of a long-running role (`controller`, `drone`, `proxy`): the
  * flag, the config field it sets, its environment variable and what it means. Each command's
@@ -56,6 +56,9 @@ export function parseOptionsOf<const T extends readonly ConfigFlag[]>(
   return options as ParseOptionsOf<T>;
 }
 
+/** What a role's `parse*Flags` gives: `--help` asked for, or the config to run with. */
+export type FlagsResult<Config> = { kind: "help" } | { kind: "run"; config: Config };
+
 /**
  * Parses `args` strictly against the table's flags; a mistake becomes a one-line `UsageError`
  * naming `plane <command> --help`.
@@ -76,6 +79,19 @@ export function parseFlagsOf<const T extends readonly ConfigFlag[]>(
   } catch (err) {
     throw usageErrorFrom(err, command);
   }
+}
+
+/**
+ * A whole-number flag's value (ports, counts), or undefined when the flag is absent. Checked here
+ * rather than by the schema: `Number("")` is 0 and `Number("1e3")` is 1000, neither what was
+ * typed.
+ */
+export function wholeNumberFlag(flag: string, raw: string | undefined): number | undefined {
+  if (raw === undefined) return undefined;
+  if (!/^\d+$/.test(raw)) {
+    throw new UsageError(`Invalid --${flag}: expected a whole number, got "${raw}"`);
+  }
+  return Number(raw);
 }
 
 /**

@@ -20,7 +20,7 @@ import {
   toNumber,
 } from "../controller/mod.ts";
 import { createLogger, type Logger } from "../shared/mod.ts";
-import { type ConfigFlag, parseFlagsOf } from "./config_flags.ts";
+import { type ConfigFlag, type FlagsResult, parseFlagsOf } from "./config_flags.ts";
 import { openDatabase } from "./open_database.ts";
 import { UsageError } from "./usage_error.ts";
 
@@ -225,10 +225,6 @@ const FLAG_OF: Record<string, string> = Object.fromEntries(
   CONTROLLER_FLAGS.map((row) => [row.field, row.flag]),
 );
 
-export type ControllerFlagsResult =
-  | { kind: "help" }
-  | { kind: "run"; config: ControllerConfig };
-
 /**
  * Parses `plane controller` arguments over the environment; throws `UsageError` with one line
  * (the schema's message for a bad value, or the start-up rule for an open, exposed host).
@@ -237,7 +233,7 @@ export function parseControllerFlags(
   args: string[],
   env: EnvReader,
   readFile: (path: string) => string = Deno.readTextFileSync,
-): ControllerFlagsResult {
+): FlagsResult<ControllerConfig> {
   const values = parseFlagsOf(args, CONTROLLER_FLAGS, "controller");
   if (values.help) return { kind: "help" };
 

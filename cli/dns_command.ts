@@ -10,7 +10,14 @@ import {
   serveDns,
 } from "../dns/mod.ts";
 import { createLogger, type Logger } from "../shared/mod.ts";
-import { type ConfigFlag, describeFlagError, parseFlagsOf } from "./config_flags.ts";
+import {
+  type ConfigFlag,
+  describeFlagError,
+  type FlagsResult,
+  parseFlagsOf,
+  wholeNumberFlag,
+} from "./config_flags.ts";
+import { socketRoleFlags, socketRoleInput } from "./socket_role_flags.ts";
 import { UsageError } from "./usage_error.ts";
 
 export const DNS_HELP = `Usage: plane dns --controller-url URL --zone ZONE [flags]
@@ -31,71 +38,39 @@ Flags (environment variable in brackets; flags win):
   -h, --help             show this help
 `;
 
-const DNS_ENV = {
-  controllerUrl: "PLANE_CONTROLLER_URL",
-  zone: "PLANE_DNS_ZONE",
-  secret: "PLANE_CLUSTER_SECRET",
-  logLevel: "PLANE_LOG_LEVEL",
-} as const satisfies Partial<Record<keyof DnsConfigInput, string>>;
+const SHARED = socketRoleFlags({ noun: "server", namePrefix: "ns", socket: "DNS" });
+const ZONE_ENV = "PLANE_DNS_ZONE";
 
 /** Every `plane dns` flag: the parser's table and the README's configuration reference. */
 export const DNS_FLAGS = [
-  {
-    flag: "--controller-url",
-    value: "URL",
-    field: "controllerUrl",
-    env: DNS_ENV.controllerUrl,
-    meaning: "controller to dial; a cluster secret may ride as the URL's username",
-  },
+  SHARED.controllerUrl,
   {
     flag: "--zone",
     value: "ZONE",
     field: "zone",
-    env: DNS_ENV.zone,
+    env: ZONE_ENV,
     meaning: "zone delegated to this server; `CLUSTER.ZONE` and `_acme-challenge.CLUSTER` " +
       "(CLUSTER inside ZONE) are answered, other names get REFUSED",
   },
-  { flag: "--name", value: "NAME", field: "name", unset: "random `ns-…`", meaning: "server name" },
-  {
-    flag: "--secret",
-    value: "SECRET",
-    field: "secret",
-    env: DNS_ENV.secret,
-    meaning: "cluster secret for the DNS socket",
-  },
+  SHARED.name,
+  SHARED.secret,
   { flag: "--port", value: "N", field: "port", meaning: "UDP and TCP port" },
   { flag: "--hostname", value: "HOST", field: "hostname", meaning: "listen address" },
-  {
-    flag: "--log-level",
-    value: "LEVEL",
-    field: "logLevel",
-    env: DNS_ENV.logLevel,
-    meaning: "log lines (JSON on stderr) from this level up",
-  },
+  SHARED.logLevel,
 ] as const satisfies readonly ConfigFlag<keyof DnsConfigInput>[];
-
-export type DnsFlagsResult = { kind: "help" } | { kind: "run"; config: DnsConfig };
 
 /** Parses `plane dns` arguments over the environment; throws `UsageError` with one line. */
 export function parseDnsFlags(
   args: string[],
   env: (name: string) => string | undefined,
-): DnsFlagsResult {
+): FlagsResult<DnsConfig> {
   const values = parseFlagsOf(args, DNS_FLAGS, "dns");
   if (values.help) return { kind: "help" };
-  const input: Record<string, unknown> = {};
+  const input = socketRoleInput(DNS_FLAGS, { values, env });
   const set = (key: string, value: unknown) => value !== undefined && (input[key] = value);
-  set("controllerUrl", values["controller-url"] ?? env(DNS_ENV.controllerUrl));
-  set("zone", values.zone ?? env(DNS_ENV.zone));
-  set("name", values.name);
-  set("secret", values.secret ?? env(DNS_ENV.secret));
-  const port = values.port;
-  if (port !== undefined && !/^\d+$/.test(port)) {
-    throw new UsageError(`Invalid --port: expected a whole number, got "${port}"`);
-  }
-  set("port", port === undefined ? undefined : Number(port));
+  set("zone", values.zone ?? env(ZONE_ENV));
+  set("port", wholeNumberFlag("port", values.port));
   set("hostname", values.hostname);
-  set("logLevel", values["log-level"] ?? env(DNS_ENV.logLevel));
   const parsed = DnsConfig.safeParse(input);
   if (!parsed.success) throw new UsageError(describeFlagError(parsed.error, DNS_FLAGS, input));
   return { kind: "run", config: parsed.data };

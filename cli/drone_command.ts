@@ -26,7 +26,14 @@ import {
   renderMetrics,
   startProcessSampler,
 } from "../shared/mod.ts";
-import { type ConfigFlag, describeFlagError, parseFlagsOf } from "./config_flags.ts";
+import {
+  type ConfigFlag,
+  describeFlagError,
+  type FlagsResult,
+  parseFlagsOf,
+  wholeNumberFlag,
+} from "./config_flags.ts";
+import { metricsFlags, socketRoleFlags, socketRoleInput } from "./socket_role_flags.ts";
 import { UsageError } from "./usage_error.ts";
 import { type MetricsServer, PROCESS_READERS, serveMetrics } from "./metrics_server.ts";
 
@@ -67,43 +74,22 @@ Flags (environment variable in brackets; flags win):
   -h, --help                show this help
 `;
 
-/** Config field → environment variable (flags win). */
-const DRONE_ENV = {
-  controllerUrl: "PLANE_CONTROLLER_URL",
-  cluster: "PLANE_CLUSTER",
-  pool: "PLANE_POOL",
-  secret: "PLANE_CLUSTER_SECRET",
-  logLevel: "PLANE_LOG_LEVEL",
-} as const satisfies Partial<Record<keyof DroneConfigInput, string>>;
+const SHARED = socketRoleFlags({ noun: "drone", namePrefix: "dr" });
+const METRICS = metricsFlags(
+  "serve `GET /metrics` (Prometheus text, per-backend CPU and memory included) on port N",
+);
+const POOL_ENV = "PLANE_POOL";
 
 /**
  * Every `plane drone` flag: drives the parser below and is the README's configuration reference
  * (`deno task docs:config`). Defaults come from `DroneConfig`.
  */
 export const DRONE_FLAGS = [
-  {
-    flag: "--controller-url",
-    value: "URL",
-    field: "controllerUrl",
-    env: DRONE_ENV.controllerUrl,
-    meaning: "controller to dial; a cluster secret may ride as the URL's username",
-  },
-  {
-    flag: "--cluster",
-    value: "NAME",
-    field: "cluster",
-    env: DRONE_ENV.cluster,
-    meaning: "cluster this drone serves, `host[:port]`",
-  },
-  { flag: "--name", value: "NAME", field: "name", unset: "random `dr-…`", meaning: "drone name" },
-  { flag: "--pool", value: "NAME", field: "pool", env: DRONE_ENV.pool, meaning: "drone pool" },
-  {
-    flag: "--secret",
-    value: "SECRET",
-    field: "secret",
-    env: DRONE_ENV.secret,
-    meaning: "cluster secret for the drone socket",
-  },
+  SHARED.controllerUrl,
+  SHARED.cluster,
+  SHARED.name,
+  { flag: "--pool", value: "NAME", field: "pool", env: POOL_ENV, meaning: "drone pool" },
+  SHARED.secret,
   { flag: "--ip", value: "HOST", field: "ip", meaning: "address proxies reach backends on" },
   {
     flag: "--db",
@@ -163,30 +149,9 @@ export const DRONE_FLAGS = [
     meaning: "hard-terminate a backend that does not answer HTTP within N seconds " +
       "(reason `startuptimeout`)",
   },
-  {
-    flag: "--metrics-port",
-    value: "N",
-    field: "metricsPort",
-    unset: "off",
-    meaning: "serve `GET /metrics` (Prometheus text, per-backend CPU and memory included) " +
-      "on port N",
-  },
-  {
-    flag: "--metrics-hostname",
-    value: "HOST",
-    field: "metricsHostname",
-    meaning: "address of the metrics listener",
-  },
-  {
-    flag: "--log-level",
-    value: "LEVEL",
-    field: "logLevel",
-    env: DRONE_ENV.logLevel,
-    meaning: "log lines (JSON on stderr) from this level up",
-  },
+  ...METRICS,
+  SHARED.logLevel,
 ] as const satisfies readonly ConfigFlag<keyof DroneConfigInput>[];
-
-export type DroneFlagsResult = { kind: "help" } | { kind: "run"; config: DroneConfig };
 
 function describe(error: z.ZodError): string {
   const issue = error.issues[0];
@@ -200,22 +165,17 @@ export function parseDroneFlags(
   args: string[],
   env: (name: string) => string | undefined,
   readFile: (path: string) => string = Deno.readTextFileSync,
-): DroneFlagsResult {
+): FlagsResult<DroneConfig> {
   const values = parseFlagsOf(args, DRONE_FLAGS, "drone");
   if (values.help) return { kind: "help" };
-  const input: Record<string, unknown> = {};
+  const input = socketRoleInput(DRONE_FLAGS, { values, env });
   const set = (key: string, value: unknown) => value !== undefined && (input[key] = value);
-  set("controllerUrl", values["controller-url"] ?? env(DRONE_ENV.controllerUrl));
-  set("cluster", values.cluster ?? env(DRONE_ENV.cluster));
-  set("name", values.name);
-  set("pool", values.pool ?? env(DRONE_ENV.pool));
-  set("secret", values.secret ?? env(DRONE_ENV.secret));
+  set("pool", values.pool ?? env(POOL_ENV));
   set("ip", values.ip);
   set("db", values.db);
   set("runtime", values.runtime);
   set("dockerRuntime", values["docker-runtime"]);
   set("mountBase", values["mount-base"]);
-  set("logLevel", values["log-level"] ?? env(DRONE_ENV.logLevel));
   if (values["host-network"]) input.hostNetwork = true;
   const modes = values["allow-network-modes"];
   if (modes !== undefined) {
@@ -223,13 +183,7 @@ export function parseDroneFlags(
   }
   const prune = values["auto-prune-containers-older-than-seconds"];
   if (prune !== undefined) input.pruneMinAgeSeconds = Number(prune);
-  const metricsPort = values["metrics-port"];
-  if (metricsPort !== undefined) {
-    if (!/^\d+$/.test(metricsPort)) {
-      throw new UsageError(`Invalid --metrics-port: expected a whole number, got "${metricsPort}"`);
-    }
-    input.metricsPort = Number(metricsPort);
-  }
+  set("metricsPort", wholeNumberFlag("metrics-port", values["metrics-port"]));
   set("metricsHostname", values["metrics-hostname"]);
   const startup = values["startup-timeout-seconds"];
   if (startup !== undefined) input.startupTimeoutSeconds = Number(startup);

@@ -29,7 +29,14 @@ import {
   startProcessSampler,
 } from "../shared/mod.ts";
 import { type MetricsServer, PROCESS_READERS, serveMetrics } from "./metrics_server.ts";
-import { type ConfigFlag, describeFlagError, parseFlagsOf } from "./config_flags.ts";
+import {
+  type ConfigFlag,
+  describeFlagError,
+  type FlagsResult,
+  parseFlagsOf,
+  wholeNumberFlag,
+} from "./config_flags.ts";
+import { metricsFlags, socketRoleFlags, socketRoleInput } from "./socket_role_flags.ts";
 import { UsageError } from "./usage_error.ts";
 
 export const PROXY_HELP = `Usage: plane proxy --controller-url URL --cluster NAME [flags]
@@ -71,41 +78,20 @@ Flags (environment variable in brackets; flags win):
   -h, --help                 show this help
 `;
 
-/** Config field → environment variable (flags win). */
-const PROXY_ENV = {
-  controllerUrl: "PLANE_CONTROLLER_URL",
-  cluster: "PLANE_CLUSTER",
-  secret: "PLANE_CLUSTER_SECRET",
-  logLevel: "PLANE_LOG_LEVEL",
-} as const satisfies Partial<Record<keyof ProxyConfigInput, string>>;
+const SHARED = socketRoleFlags({ noun: "proxy", namePrefix: "px" });
+const METRICS = metricsFlags(
+  "serve `GET /metrics` (Prometheus text, all workers added up) on port N; never the public port",
+);
 
 /**
  * Every `plane proxy` flag: drives the parser below and is the README's configuration reference
  * (`deno task docs:config`). Defaults come from `ProxyConfig`.
  */
 export const PROXY_FLAGS = [
-  {
-    flag: "--controller-url",
-    value: "URL",
-    field: "controllerUrl",
-    env: PROXY_ENV.controllerUrl,
-    meaning: "controller to dial; a cluster secret may ride as the URL's username",
-  },
-  {
-    flag: "--cluster",
-    value: "NAME",
-    field: "cluster",
-    env: PROXY_ENV.cluster,
-    meaning: "cluster this proxy serves, `host[:port]`",
-  },
-  { flag: "--name", value: "NAME", field: "name", unset: "random `px-…`", meaning: "proxy name" },
-  {
-    flag: "--secret",
-    value: "SECRET",
-    field: "secret",
-    env: PROXY_ENV.secret,
-    meaning: "cluster secret for the proxy socket",
-  },
+  SHARED.controllerUrl,
+  SHARED.cluster,
+  SHARED.name,
+  SHARED.secret,
   {
     flag: "--http-port",
     value: "N",
@@ -207,38 +193,9 @@ export const PROXY_FLAGS = [
     meaning: "open client connections allowed across all workers; past it a client gets a 503 " +
       "and refusals are logged (each connection holds two descriptors, client and backend)",
   },
-  {
-    flag: "--metrics-port",
-    value: "N",
-    field: "metricsPort",
-    unset: "off",
-    meaning: "serve `GET /metrics` (Prometheus text, all workers added up) on port N; " +
-      "never the public port",
-  },
-  {
-    flag: "--metrics-hostname",
-    value: "HOST",
-    field: "metricsHostname",
-    meaning: "address of the metrics listener",
-  },
-  {
-    flag: "--log-level",
-    value: "LEVEL",
-    field: "logLevel",
-    env: PROXY_ENV.logLevel,
-    meaning: "log lines (JSON on stderr) from this level up",
-  },
+  ...METRICS,
+  SHARED.logLevel,
 ] as const satisfies readonly ConfigFlag<keyof ProxyConfigInput>[];
-
-export type ProxyFlagsResult = { kind: "help" } | { kind: "run"; config: ProxyConfig };
-
-function integer(flag: string, raw: string | undefined): number | undefined {
-  if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw)) {
-    throw new UsageError(`Invalid --${flag}: expected a whole number, got "${raw}"`);
-  }
-  return Number(raw);
-}
 
 function seconds(flag: string, raw: string | undefined): number | undefined {
   if (raw === undefined) return undefined;
@@ -253,17 +210,13 @@ function seconds(flag: string, raw: string | undefined): number | undefined {
 export function parseProxyFlags(
   args: string[],
   env: (name: string) => string | undefined,
-): ProxyFlagsResult {
+): FlagsResult<ProxyConfig> {
   const values = parseFlagsOf(args, PROXY_FLAGS, "proxy");
   if (values.help) return { kind: "help" };
-  const input: Record<string, unknown> = {};
+  const input = socketRoleInput(PROXY_FLAGS, { values, env });
   const set = (key: string, value: unknown) => value !== undefined && (input[key] = value);
-  set("controllerUrl", values["controller-url"] ?? env(PROXY_ENV.controllerUrl));
-  set("cluster", values.cluster ?? env(PROXY_ENV.cluster));
-  set("name", values.name);
-  set("secret", values.secret ?? env(PROXY_ENV.secret));
-  set("httpPort", integer("http-port", values["http-port"]));
-  set("httpsPort", integer("https-port", values["https-port"]));
+  set("httpPort", wholeNumberFlag("http-port", values["http-port"]));
+  set("httpsPort", wholeNumberFlag("https-port", values["https-port"]));
   if (values.https) input.https = true;
   set("certPath", values["cert-path"]);
   set("acmeEndpoint", values["acme-endpoint"]);
@@ -277,16 +230,15 @@ export function parseProxyFlags(
   if (values["force-path-routing"]) input.forcePathRouting = true;
   set("routeWaitSeconds", seconds("route-wait-seconds", values["route-wait-seconds"]));
   set("bodyTimeoutSeconds", seconds("body-timeout-seconds", values["body-timeout-seconds"]));
-  set("logLevel", values["log-level"] ?? env(PROXY_ENV.logLevel));
-  const workers = integer("workers", values.workers);
+  const workers = wholeNumberFlag("workers", values.workers);
   if (workers === 0) throw new UsageError("Invalid --workers: expected at least 1, got 0");
   set("workers", workers);
-  const maxConnections = integer("max-connections", values["max-connections"]);
+  const maxConnections = wholeNumberFlag("max-connections", values["max-connections"]);
   if (maxConnections === 0) {
     throw new UsageError("Invalid --max-connections: expected at least 1, got 0");
   }
   set("maxConnections", maxConnections);
-  set("metricsPort", integer("metrics-port", values["metrics-port"]));
+  set("metricsPort", wholeNumberFlag("metrics-port", values["metrics-port"]));
   set("metricsHostname", values["metrics-hostname"]);
   const parsed = ProxyConfig.safeParse(input);
   if (!parsed.success) throw new UsageError(describeFlagError(parsed.error, PROXY_FLAGS, input));

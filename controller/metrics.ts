@@ -10,6 +10,7 @@ import {
   type Family,
   LATENCY_BUCKETS,
   type MetricDef,
+  metricDefiners,
   observe,
   type ProcessSampler,
   renderMetrics,
@@ -19,72 +20,56 @@ import {
 } from "../shared/mod.ts";
 import type { ClusterMetricsRows } from "./db/mod.ts";
 
+const { gauge, counter, histogram } = metricDefiners("controller");
+/** Series with one sample per drone: the labels say which cluster and which drone. */
+const PER_DRONE = { labels: ["cluster", "drone"] } as const;
+
 export const CONTROLLER_METRICS = {
-  backends: {
-    name: "plane_backends",
-    type: "gauge",
-    help: "Backends in the database, by cluster and last status (terminated ones until cleanup)",
-    labels: ["cluster", "status"],
-    source: "controller",
-  },
-  droneBackends: {
-    name: "plane_drone_live_backends",
-    type: "gauge",
-    help: "Backends not yet terminated, by the drone that runs them",
-    labels: ["cluster", "drone"],
-    source: "controller",
-  },
-  connects: {
-    name: "plane_connects_total",
-    type: "counter",
-    help: "POST /ctrl/connect requests this controller answered, by outcome: existing, " +
+  backends: gauge(
+    "plane_backends",
+    "Backends in the database, by cluster and last status (terminated ones until cleanup)",
+    { labels: ["cluster", "status"] },
+  ),
+  droneBackends: gauge(
+    "plane_drone_live_backends",
+    "Backends not yet terminated, by the drone that runs them",
+    PER_DRONE,
+  ),
+  connects: counter(
+    "plane_connects_total",
+    "POST /ctrl/connect requests this controller answered, by outcome: existing, " +
       "spawned, invalid (a refused request), error (an internal failure), or the error kind",
-    labels: ["outcome"],
-    source: "controller",
-  },
-  connectDuration: {
-    name: "plane_connect_duration_seconds",
-    type: "histogram",
-    help: "Time this controller took to answer POST /ctrl/connect",
-    labels: [],
-    source: "controller",
-  },
-  spawnToReady: {
-    name: "plane_backend_spawn_to_ready_seconds",
-    type: "histogram",
-    help: "Time from a backend's connect to its ready status, for ready events this " +
+    { labels: ["outcome"] },
+  ),
+  connectDuration: histogram(
+    "plane_connect_duration_seconds",
+    "Time this controller took to answer POST /ctrl/connect",
+  ),
+  spawnToReady: histogram(
+    "plane_backend_spawn_to_ready_seconds",
+    "Time from a backend's connect to its ready status, for ready events this " +
       "controller recorded",
-    labels: [],
-    source: "controller",
-  },
-  actionQueue: {
-    name: "plane_action_queue_depth",
-    type: "gauge",
-    help: "Actions (spawn, terminate) waiting for a drone's ack, by drone",
-    labels: ["drone"],
-    source: "controller",
-  },
-  heartbeatAge: {
-    name: "plane_drone_heartbeat_age_seconds",
-    type: "gauge",
-    help: "Seconds since each connected drone's last heartbeat (sent every 7 s)",
-    labels: ["cluster", "drone"],
-    source: "controller",
-  },
-  draining: {
-    name: "plane_drone_draining",
-    type: "gauge",
-    help: "1 for a connected drone that is draining (no new backends)",
-    labels: ["cluster", "drone"],
-    source: "controller",
-  },
-  sockets: {
-    name: "plane_controller_sockets",
-    type: "gauge",
-    help: "Drone and proxy sockets connected to this controller instance",
-    labels: ["kind"],
-    source: "controller",
-  },
+  ),
+  actionQueue: gauge(
+    "plane_action_queue_depth",
+    "Actions (spawn, terminate) waiting for a drone's ack, by drone",
+    { labels: ["drone"] },
+  ),
+  heartbeatAge: gauge(
+    "plane_drone_heartbeat_age_seconds",
+    "Seconds since each connected drone's last heartbeat (sent every 7 s)",
+    PER_DRONE,
+  ),
+  draining: gauge(
+    "plane_drone_draining",
+    "1 for a connected drone that is draining (no new backends)",
+    PER_DRONE,
+  ),
+  sockets: gauge(
+    "plane_controller_sockets",
+    "Drone and proxy sockets connected to this controller instance",
+    { labels: ["kind"] },
+  ),
 } as const satisfies Record<string, MetricDef>;
 
 /** What the connect handler counts: existing, spawned, invalid, error, or an error kind. */

@@ -4,45 +4,39 @@
  * controller they would multiply with every drone's backends.
  */
 import type { DroneMetricsSnapshot } from "./drone.ts";
-import { BackendStatus, type Family, type MetricDef, single } from "../shared/mod.ts";
+import {
+  BackendStatus,
+  type Family,
+  type MetricDef,
+  metricDefiners,
+  single,
+} from "../shared/mod.ts";
+
+const { gauge, histogram } = metricDefiners("drone");
 
 export const DRONE_METRICS = {
-  backends: {
-    name: "plane_drone_backends",
-    type: "gauge",
-    help: "Backends this drone runs, by status",
+  backends: gauge("plane_drone_backends", "Backends this drone runs, by status", {
     labels: ["status"],
-    source: "drone",
-  },
-  spawnToReady: {
-    name: "plane_drone_spawn_to_ready_seconds",
-    type: "histogram",
-    help: "Time from a Spawn action applied on the drone to the backend ready",
-    labels: [],
-    source: "drone",
-  },
-  connected: {
-    name: "plane_drone_controller_connected",
-    type: "gauge",
-    help: "1 while the drone's controller connection is up",
-    labels: [],
-    source: "drone",
-  },
-  cpu: {
-    name: "plane_backend_cpu_usage_ratio",
-    type: "gauge",
-    help: "CPU a backend used over the last sampling period (10 s), as a share of one core " +
+  }),
+  spawnToReady: histogram(
+    "plane_drone_spawn_to_ready_seconds",
+    "Time from a Spawn action applied on the drone to the backend ready",
+  ),
+  connected: gauge(
+    "plane_drone_controller_connected",
+    "1 while the drone's controller connection is up",
+  ),
+  cpu: gauge(
+    "plane_backend_cpu_usage_ratio",
+    "CPU a backend used over the last sampling period (10 s), as a share of one core " +
       "(local runtime) or of the machine (Docker)",
-    labels: ["backend"],
-    source: "drone",
-  },
-  memory: {
-    name: "plane_backend_memory_bytes",
-    type: "gauge",
-    help: "Memory a backend uses (resident, page cache it can drop excluded), at the last sample",
-    labels: ["backend"],
-    source: "drone",
-  },
+    { labels: ["backend"] },
+  ),
+  memory: gauge(
+    "plane_backend_memory_bytes",
+    "Memory a backend uses (resident, page cache it can drop excluded), at the last sample",
+    { labels: ["backend"] },
+  ),
 } as const satisfies Record<string, MetricDef>;
 
 export function droneFamilies(snapshot: DroneMetricsSnapshot, connected: boolean): Family[] {

@@ -13,102 +13,59 @@ import {
   type Histogram,
   LATENCY_BUCKETS,
   type MetricDef,
+  metricDefiners,
   single,
 } from "../shared/mod.ts";
 
+const { gauge, counter, histogram } = metricDefiners("proxy");
+
 export const PROXY_METRICS = {
-  requests: {
-    name: "plane_proxy_requests_total",
-    type: "counter",
-    help: "Responses the proxy sent, by status class (1xx for upgrades)",
-    labels: ["class"],
-    source: "proxy",
-  },
-  duration: {
-    name: "plane_proxy_request_duration_seconds",
-    type: "histogram",
-    help: "Time from a request head parsed to its response sent in full (the 101 for upgrades)",
-    labels: [],
-    source: "proxy",
-  },
-  connections: {
-    name: "plane_proxy_active_connections",
-    type: "gauge",
-    help: "Client connections open now, upgraded ones included",
-    labels: [],
-    source: "proxy",
-  },
-  websockets: {
-    name: "plane_proxy_active_websockets",
-    type: "gauge",
-    help: "Upgraded connections (WebSockets) open now",
-    labels: [],
-    source: "proxy",
-  },
-  bytesIn: {
-    name: "plane_proxy_received_bytes_total",
-    type: "counter",
-    help: "Bytes received from clients, tunnels included",
-    labels: [],
-    source: "proxy",
-  },
-  bytesOut: {
-    name: "plane_proxy_sent_bytes_total",
-    type: "counter",
-    help: "Bytes sent to clients, tunnels included",
-    labels: [],
-    source: "proxy",
-  },
-  badGateway: {
-    name: "plane_proxy_bad_gateway_total",
-    type: "counter",
-    help: "502s: the backend could not be reached or answered unframeably",
-    labels: [],
-    source: "proxy",
-  },
-  cacheHits: {
-    name: "plane_proxy_route_cache_hits_total",
-    type: "counter",
-    help: "Route lookups answered from the cache",
-    labels: [],
-    source: "proxy",
-  },
-  cacheMisses: {
-    name: "plane_proxy_route_cache_misses_total",
-    type: "counter",
-    help: "Route lookups that asked the controller",
-    labels: [],
-    source: "proxy",
-  },
-  cacheEvictions: {
-    name: "plane_proxy_route_cache_evictions_total",
-    type: "counter",
-    help: "Routes dropped from the cache to stay within its capacity",
-    labels: [],
-    source: "proxy",
-  },
-  controllerConnected: {
-    name: "plane_proxy_controller_connected",
-    type: "gauge",
-    help: "1 while the proxy's controller connection is up",
-    labels: [],
-    source: "proxy",
-  },
-  workerRequests: {
-    name: "plane_proxy_worker_requests_total",
-    type: "counter",
-    help: "Responses each engine (--workers) sent, by worker index: how the kernel spreads " +
+  requests: counter(
+    "plane_proxy_requests_total",
+    "Responses the proxy sent, by status class (1xx for upgrades)",
+    { labels: ["class"] },
+  ),
+  duration: histogram(
+    "plane_proxy_request_duration_seconds",
+    "Time from a request head parsed to its response sent in full (the 101 for upgrades)",
+  ),
+  connections: gauge(
+    "plane_proxy_active_connections",
+    "Client connections open now, upgraded ones included",
+  ),
+  websockets: gauge("plane_proxy_active_websockets", "Upgraded connections (WebSockets) open now"),
+  bytesIn: counter(
+    "plane_proxy_received_bytes_total",
+    "Bytes received from clients, tunnels included",
+  ),
+  bytesOut: counter("plane_proxy_sent_bytes_total", "Bytes sent to clients, tunnels included"),
+  badGateway: counter(
+    "plane_proxy_bad_gateway_total",
+    "502s: the backend could not be reached or answered unframeably",
+  ),
+  cacheHits: counter("plane_proxy_route_cache_hits_total", "Route lookups answered from the cache"),
+  cacheMisses: counter(
+    "plane_proxy_route_cache_misses_total",
+    "Route lookups that asked the controller",
+  ),
+  cacheEvictions: counter(
+    "plane_proxy_route_cache_evictions_total",
+    "Routes dropped from the cache to stay within its capacity",
+  ),
+  controllerConnected: gauge(
+    "plane_proxy_controller_connected",
+    "1 while the proxy's controller connection is up",
+  ),
+  workerRequests: counter(
+    "plane_proxy_worker_requests_total",
+    "Responses each engine (--workers) sent, by worker index: how the kernel spreads " +
       "connections across the workers sharing the port",
-    labels: ["worker"],
-    source: "proxy",
-  },
-  workers: {
-    name: "plane_proxy_workers",
-    type: "gauge",
-    help: "Engines serving the port (--workers) that answered this scrape",
-    labels: [],
-    source: "proxy",
-  },
+    { labels: ["worker"] },
+  ),
+  workers: gauge(
+    "plane_proxy_workers",
+    "Engines serving the port (--workers) that answered this scrape",
+  ),
 } as const satisfies Record<string, MetricDef>;
 
 /** One engine's numbers at scrape time: plain data, so it crosses a worker boundary. */

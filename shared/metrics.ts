@@ -24,6 +24,35 @@ export interface MetricDef {
   readonly source: MetricSource;
 }
 
+/** What a definition says besides its name and help: the labels, when there are any. */
+export interface MetricOptions {
+  readonly labels?: readonly string[];
+}
+
+/** Constructors for one endpoint's definitions: `gauge(name, help, { labels })` and so on. */
+export interface MetricDefiners {
+  gauge(name: string, help: string, options?: MetricOptions): MetricDef;
+  counter(name: string, help: string, options?: MetricOptions): MetricDef;
+  histogram(name: string, help: string, options?: MetricOptions): MetricDef;
+}
+
+/**
+ * The definition constructors for the series `source` exposes, so a role's table reads one call
+ * per series (name, help, labels) instead of repeating its type and endpoint in every entry.
+ */
+export function metricDefiners(source: MetricSource): MetricDefiners {
+  function definer(type: MetricType) {
+    return (name: string, help: string, options: MetricOptions = {}): MetricDef => ({
+      name,
+      type,
+      help,
+      labels: options.labels ?? [],
+      source,
+    });
+  }
+  return { gauge: definer("gauge"), counter: definer("counter"), histogram: definer("histogram") };
+}
+
 /** Bucket counts per upper bound (not cumulative; the last slot is `+Inf`), sum and count. */
 export interface Histogram {
   readonly bounds: readonly number[];

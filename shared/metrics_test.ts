@@ -3,26 +3,42 @@ import {
   addHistogram,
   createHistogram,
   type MetricDef,
+  metricDefiners,
   observe,
   renderMetrics,
   single,
 } from "./metrics.ts";
 import { parsePrometheusText, sampleValue } from "./prometheus_parse.ts";
 
-const COUNTER: MetricDef = {
-  name: "plane_test_total",
-  type: "counter",
-  help: "A counter\nwith a \\ in its help",
+const { counter, histogram } = metricDefiners("all");
+const COUNTER = counter("plane_test_total", "A counter\nwith a \\ in its help", {
   labels: ["kind"],
-  source: "all",
-};
-const HISTOGRAM: MetricDef = {
-  name: "plane_test_seconds",
-  type: "histogram",
-  help: "A histogram",
-  labels: [],
-  source: "all",
-};
+});
+const HISTOGRAM = histogram("plane_test_seconds", "A histogram");
+
+Deno.test("metricDefiners() stamps the type and endpoint; labels default to none", () => {
+  const { gauge } = metricDefiners("drone");
+  assert.deepEqual(
+    gauge("plane_test_up", "Up", { labels: ["a"] }),
+    {
+      name: "plane_test_up",
+      type: "gauge",
+      help: "Up",
+      labels: ["a"],
+      source: "drone",
+    } satisfies MetricDef,
+  );
+  assert.deepEqual(
+    HISTOGRAM,
+    {
+      name: "plane_test_seconds",
+      type: "histogram",
+      help: "A histogram",
+      labels: [],
+      source: "all",
+    } satisfies MetricDef,
+  );
+});
 
 Deno.test("renderMetrics() writes counters with escaped labels that parse back", () => {
   const text = renderMetrics([{

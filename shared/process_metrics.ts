@@ -5,30 +5,20 @@
  * interval timer: the cheapest probe that sees a blocked loop, and it works in every runtime.
  */
 import type { Family, MetricDef } from "./metrics.ts";
-import { single } from "./metrics.ts";
+import { metricDefiners, single } from "./metrics.ts";
+
+const { gauge, counter } = metricDefiners("all");
 
 export const PROCESS_METRICS = {
-  rss: {
-    name: "process_resident_memory_bytes",
-    type: "gauge",
-    help: "Resident memory of the process, in bytes",
-    labels: [],
-    source: "all",
-  },
-  cpu: {
-    name: "process_cpu_seconds_total",
-    type: "counter",
-    help: "User and system CPU time the process has used, in seconds",
-    labels: [],
-    source: "all",
-  },
-  lag: {
-    name: "plane_event_loop_lag_seconds",
-    type: "gauge",
-    help: "How late the event loop ran a timer, largest over the last sampling period",
-    labels: [],
-    source: "all",
-  },
+  rss: gauge("process_resident_memory_bytes", "Resident memory of the process, in bytes"),
+  cpu: counter(
+    "process_cpu_seconds_total",
+    "User and system CPU time the process has used, in seconds",
+  ),
+  lag: gauge(
+    "plane_event_loop_lag_seconds",
+    "How late the event loop ran a timer, largest over the last sampling period",
+  ),
 } as const satisfies Record<string, MetricDef>;
 
 export interface ProcessReaders {
