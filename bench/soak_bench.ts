@@ -194,6 +194,7 @@ async function main(): Promise<number> {
   let done = 0;
   let failures = 0;
   let nextSample = 0;
+  let nextProgress = 1_000;
   const cycle = async () => {
     const connect = await cluster.connect({ "spawn_config": { executable: { image: "echo" } } });
     if (connect.status !== 200) throw new Error(`connect ${connect.status}`);
@@ -238,8 +239,10 @@ async function main(): Promise<number> {
         nextSample = done;
         await sample(done);
       }
-      if (done % 1_000 === 0) {
-        print(`${done} cycles, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+      // Not `done % 1_000`: other workers finish cycles while this one awaits a scrape.
+      if (done >= nextProgress) {
+        nextProgress += 1_000;
+        print(`${nextProgress - 1_000} cycles, ${((performance.now() - t0) / 1000).toFixed(0)} s`);
       }
     }
   };
