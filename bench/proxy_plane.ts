@@ -16,6 +16,7 @@ import { randomToken } from "../shared/tokens.ts";
 import type { BackendName } from "../shared/names.ts";
 import { freePort } from "../testing/free_port.ts";
 import { delay } from "../shared/delay.ts";
+import { pathToFileURL } from "node:url";
 
 const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 
@@ -67,7 +68,12 @@ export async function startPlaneProxy(
     args: [
       "run",
       "-q",
-      ...planePermissions(),
+      // Another checkout runs with its own deno.json's flags: a before/after of a flag change.
+      ...planePermissions(
+        options.main === undefined
+          ? undefined
+          : new URL("../deno.json", pathToFileURL(options.main)),
+      ),
       options.main ?? MAIN,
       "proxy",
       "--controller-url",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { floor, rssMib, slope } from "./soak_bench.ts";
+import { floor, heapMib, plateauRise, rssMib, slope } from "./soak_bench.ts";
 
 Deno.test("slope() is the least-squares slope, 0 without spread", () => {
   assert.equal(slope([]), 0);
@@ -26,4 +26,26 @@ Deno.test("floor() keeps the lowest sample of each window, so a flat sawtooth ha
   const leak = saw.map((p) => ({ x: p.x, y: p.y + 0.5 * p.x }));
   assert.equal(slope(floor(leak, 5)), 0.5);
   assert.deepEqual(floor([], 3), []);
+});
+
+Deno.test("plateauRise() is the last 3/8's peak over the middle 3/8's: ~0 once a heap stops growing", () => {
+  assert.equal(plateauRise([]), 0);
+  // Grows to 100 by x = 40 of 0..80, then saws under it: no late rise.
+  const settled = Array.from({ length: 81 }, (_, x) => ({ x, y: Math.min(100, 60 + x) - (x % 5) }));
+  assert.equal(plateauRise(settled), 0);
+  // A leak keeps raising the peak: 0.5 per x, peaks at x = 80 and x = 50.
+  const leak = Array.from({ length: 81 }, (_, x) => ({ x, y: 60 + 0.5 * x }));
+  assert.equal(plateauRise(leak), 15);
+});
+
+Deno.test("heapMib() reads the heap gauges of a /metrics text, null without them", () => {
+  const text = "# TYPE plane_process_heap_used_bytes gauge\n" +
+    "plane_process_heap_used_bytes 1048576\n" +
+    "# TYPE plane_process_heap_total_bytes gauge\n" +
+    "plane_process_heap_total_bytes 3145728\n";
+  assert.deepEqual(heapMib(text), { used: 1, total: 3 });
+  assert.equal(
+    heapMib("# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes 1\n"),
+    null,
+  );
 });

@@ -10,6 +10,10 @@ import { type Logger, METRICS_CONTENT_TYPE, type ProcessReaders } from "../share
 /** This process's memory and CPU, for `startProcessSampler`. */
 export const PROCESS_READERS: ProcessReaders = {
   rss: () => Deno.memoryUsage().rss,
+  heap: () => {
+    const { heapUsed, heapTotal } = Deno.memoryUsage();
+    return { used: heapUsed, total: heapTotal };
+  },
   cpuMicros: () => process.cpuUsage(),
 };
 

@@ -411,7 +411,7 @@ export async function startProxy(
       : [takeSnapshot(singleServer!.stats, proxy!.routes.counters)];
     return renderMetrics([
       ...proxyFamilies(snapshots, { connected: ready() }),
-      ...sampler.families(),
+      ...sampler.families(snapshots.map((s) => s?.heap)),
     ]);
   }
   let metricsServer: MetricsServer | undefined;

@@ -84,6 +84,10 @@ export class ControllerMetrics {
   constructor() {
     this.#process = startProcessSampler({
       rss: () => Deno.memoryUsage().rss,
+      heap: () => {
+        const { heapUsed, heapTotal } = Deno.memoryUsage();
+        return { used: heapUsed, total: heapTotal };
+      },
       cpuMicros: () => process.cpuUsage(),
     });
   }

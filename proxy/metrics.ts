@@ -10,6 +10,7 @@ import {
   addHistogram,
   createHistogram,
   type Family,
+  type HeapUsage,
   type Histogram,
   LATENCY_BUCKETS,
   type MetricDef,
@@ -72,15 +73,19 @@ export const PROXY_METRICS = {
 export interface ProxyMetricsSnapshot {
   engine: EngineStats;
   routes: RouteCacheCounters;
+  /** A worker's own V8 heap (each worker is an isolate); absent for the main isolate's engine. */
+  heap?: HeapUsage;
 }
 
 /** Copies the live counters (the engine keeps incrementing its own). */
 export function takeSnapshot(
   engine: Readonly<EngineStats>,
   routes: RouteCacheCounters,
+  heap?: HeapUsage,
 ): ProxyMetricsSnapshot {
   const duration = engine.duration;
   return {
+    ...heap === undefined ? {} : { heap: { ...heap } },
     engine: {
       ...engine,
       responses: engine.responses.slice(),

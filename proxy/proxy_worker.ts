@@ -94,7 +94,12 @@ self.onmessage = (event: MessageEvent<ToWorker>) => {
       break;
     case "stats":
       if (running !== null) {
-        const snapshot = takeSnapshot(running.server.stats, running.proxy.routes.counters);
+        // This worker's isolate: the main one's `Deno.memoryUsage()` does not see it.
+        const { heapUsed, heapTotal } = Deno.memoryUsage();
+        const snapshot = takeSnapshot(running.server.stats, running.proxy.routes.counters, {
+          used: heapUsed,
+          total: heapTotal,
+        });
         post({ kind: "stats", id: message.id, snapshot });
       }
       break;

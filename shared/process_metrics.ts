@@ -1,6 +1,6 @@
 /**
- * The process series every role exposes (issue 15): resident memory, CPU time and event-loop
- * lag. The readers are injected (the shell passes `Deno.memoryUsage` and `node:process`
+ * The process series every role exposes (issue 15): resident memory, V8 heap, CPU time and
+ * event-loop lag. The readers are injected (the shell passes `Deno.memoryUsage` and `node:process`
  * `cpuUsage`), so this file does no I/O. Lag is measured as the late firing of a coarse
  * interval timer: the cheapest probe that sees a blocked loop, and it works in every runtime.
  */
@@ -11,6 +11,17 @@ const { gauge, counter } = metricDefiners("all");
 
 export const PROCESS_METRICS = {
   rss: gauge("process_resident_memory_bytes", "Resident memory of the process, in bytes"),
+  heapUsed: gauge(
+    "plane_process_heap_used_bytes",
+    "V8 heap in use (live and not yet collected objects), all isolates of the process " +
+      "(a proxy's workers too), in bytes",
+  ),
+  // It grows to its working size under load, so RSS can climb while the heap in use (after GC)
+  // stays flat: the soak (issue 11) prints both.
+  heapTotal: gauge(
+    "plane_process_heap_total_bytes",
+    "V8 heap reserved (in use or free), all isolates of the process, in bytes",
+  ),
   cpu: counter(
     "process_cpu_seconds_total",
     "User and system CPU time the process has used, in seconds",
@@ -24,12 +35,21 @@ export const PROCESS_METRICS = {
 export interface ProcessReaders {
   /** Resident set size in bytes. */
   rss(): number;
+  /** This isolate's V8 heap in bytes (`Deno.memoryUsage()` `heapUsed`, `heapTotal`). */
+  heap(): HeapUsage;
   /** CPU time used, in microseconds (`node:process` `cpuUsage()`). */
   cpuMicros(): { user: number; system: number };
 }
 
+/** One isolate's V8 heap, in bytes: plain data, so a proxy worker can send its own. */
+export interface HeapUsage {
+  used: number;
+  total: number;
+}
+
 export interface ProcessSampler {
-  families(): Family[];
+  /** The series; `isolates` adds other isolates' heaps (a proxy's workers) to this one's. */
+  families(isolates?: readonly (HeapUsage | undefined)[]): Family[];
   stop(): void;
 }
 
@@ -57,10 +77,17 @@ export function startProcessSampler(
   // The probe alone must not keep a process alive.
   Deno.unrefTimer(timer);
   return {
-    families() {
+    families(isolates = []) {
       const cpu = readers.cpuMicros();
+      const heap = { ...readers.heap() };
+      for (const other of isolates) {
+        heap.used += other?.used ?? 0;
+        heap.total += other?.total ?? 0;
+      }
       return [
         single(PROCESS_METRICS.rss, readers.rss()),
+        single(PROCESS_METRICS.heapUsed, heap.used),
+        single(PROCESS_METRICS.heapTotal, heap.total),
         single(PROCESS_METRICS.cpu, (cpu.user + cpu.system) / 1e6),
         single(PROCESS_METRICS.lag, Math.max(last, worst) / 1000),
       ];

@@ -14,14 +14,15 @@ const MAIN = new URL("../cli/main.ts", import.meta.url).pathname;
 const DENO_JSON = new URL("../deno.json", import.meta.url);
 
 /**
- * The `--allow-*` flags of deno.json's `plane` task, and its `--unstable-*` ones (`--unstable-net`
- * lets proxy workers share a port): what a user's `deno task plane` gets.
+ * The `--allow-*` flags of deno.json's `plane` task, its `--unstable-*` ones (`--unstable-net`
+ * lets proxy workers share a port) and its `--v8-flags=` (the heap sizing of issue 11): what a
+ * user's `deno task plane` gets. `denoJson` reads another checkout's (a bench's before/after).
  */
-export function planePermissions(): string[] {
-  const config = JSON.parse(Deno.readTextFileSync(DENO_JSON));
+export function planePermissions(denoJson: URL = DENO_JSON): string[] {
+  const config = JSON.parse(Deno.readTextFileSync(denoJson));
   const task: string = config.tasks.plane;
   const flags = task.split(/\s+/).filter((word) =>
-    word.startsWith("--allow-") || word.startsWith("--unstable-")
+    word.startsWith("--allow-") || word.startsWith("--unstable-") || word.startsWith("--v8-flags=")
   );
   if (flags.length === 0 || flags.includes("--allow-all") || flags.includes("-A")) {
     throw new Error(`deno.json's plane task should list narrow permissions, got: ${task}`);

@@ -70,6 +70,12 @@ Deno.test("GET /metrics on controller, drone and proxy follows a connect, reques
   assert.ok(value(before.controller, "process_resident_memory_bytes") > 0);
   assert.ok(value(before.drone, "process_cpu_seconds_total") > 0);
   assert.ok(before.proxy.has("plane_event_loop_lag_seconds"));
+  // The V8 heap of every isolate (issue 11's soak reads it): used within reserved, each role.
+  for (const [role, families] of Object.entries(before)) {
+    const used = value(families, "plane_process_heap_used_bytes");
+    const total = value(families, "plane_process_heap_total_bytes");
+    assert.ok(used > 0 && used <= total, `${role} heap ${used} of ${total}`);
+  }
 
   // A connect that spawns.
   const connected = await cluster.connectReady({
