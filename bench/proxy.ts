@@ -37,16 +37,11 @@ import { ensureTools, startNginx } from "./proxy_nginx.ts";
 import { startHaproxy } from "./proxy_haproxy.ts";
 import { startPlaneProxy } from "./proxy_plane.ts";
 import { measureWorkerSpread } from "./proxy_worker_spread.ts";
+import { cpuSeconds, linesOf, median, out, rssKiB, spread } from "./measure.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const ROLES = new URL("./proxy_roles.ts", import.meta.url).pathname;
-
-function out(line: string): void {
-  const bytes = encoder.encode(line + "\n");
-  let written = 0;
-  while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
-}
 
 // ---- orchestration ------------------------------------------------------------------------
 
@@ -56,18 +51,6 @@ interface Child {
   process: Deno.ChildProcess;
   lines: AsyncIterator<string>;
   stop(): Promise<void>;
-}
-
-async function* linesOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let pending = "";
-  for await (const chunk of stream) {
-    pending += decoder.decode(chunk, { stream: true });
-    let i;
-    while ((i = pending.indexOf("\n")) !== -1) {
-      yield pending.slice(0, i);
-      pending = pending.slice(i + 1);
-    }
-  }
 }
 
 async function spawnRole(args: string[], stdin: "piped" | "null" = "null"): Promise<Child> {
@@ -92,16 +75,6 @@ async function spawnRole(args: string[], stdin: "piped" | "null" = "null"): Prom
       await process.status;
     },
   };
-}
-
-function rssKiB(pid: number): number {
-  try {
-    const status = Deno.readTextFileSync(`/proc/${pid}/status`);
-    const m = status.match(/VmRSS:\s+(\d+) kB/);
-    return m ? Number(m[1]) : NaN;
-  } catch {
-    return NaN;
-  }
 }
 
 interface WrkResult {
@@ -149,22 +122,6 @@ async function runWrk(port: number, seconds: number, target: Target = {}): Promi
   return { rps, requests, p50, p99 };
 }
 
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
-const CLOCK_TICKS = 100;
-
-/** CPU seconds a process has used (all its threads), or NaN when it cannot be read. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    // Fields after the parenthesised command name (which may contain spaces): utime and
-    // stime are fields 14 and 15, i.e. the 12th and 13th after it.
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-  } catch {
-    return NaN;
-  }
-}
-
 interface Path extends Target {
   name: string;
   port: number;
@@ -184,19 +141,6 @@ async function measure(path: Path, seconds: number): Promise<Sample> {
   const r = await runWrk(path.port, seconds, path);
   const cpuUs = (cpuSeconds(pid) - before) * 1e6 / r.requests;
   return { ...r, cpuUs };
-}
-
-function median(xs: number[]): number {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function spread(xs: number[], digits: number): string {
-  const s = xs.filter(Number.isFinite);
-  if (s.length === 0) return "n/a";
-  return `${fmt(Math.min(...s), digits)}–${fmt(Math.max(...s), digits)}`;
 }
 
 /**

@@ -9,6 +9,7 @@
 import { BENCH_IDENTITY } from "./proxy_plane.ts";
 import { freePort } from "../testing/free_port.ts";
 import { delay } from "../shared/delay.ts";
+import { out } from "./measure.ts";
 
 /** What nginx and HAProxy route like `plane proxy`: the token and the headers to set. */
 export interface ReferenceRoute {
@@ -28,12 +29,6 @@ export const REFERENCE_HEADERS: readonly (readonly [string, string])[] = [
   ["x-verified-path", "$path"],
   ["x-forwarded-for", "$peer"],
 ];
-
-function out(line: string): void {
-  const bytes = new TextEncoder().encode(line + "\n");
-  let written = 0;
-  while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
-}
 
 /** nginx's worker: the master's first child. */
 function firstChild(pid: number): number {

@@ -14,14 +14,9 @@ import { connectStream, ConnStream } from "../proxy/engine/_conn_stream.ts";
 import type { ByteStream } from "../proxy/engine/_stream.ts";
 import type { Header } from "../proxy/engine/types.ts";
 import { delay } from "../shared/delay.ts";
+import { out } from "./measure.ts";
 
 const encoder = new TextEncoder();
-
-function out(line: string): void {
-  const bytes = encoder.encode(line + "\n");
-  let written = 0;
-  while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
-}
 
 const HELLO = "Hello, world";
 

@@ -31,40 +31,11 @@ import { createProxy } from "../proxy/mod.ts";
 import { serveProxy } from "../proxy/serve.ts";
 import { ConnectionCap } from "../proxy/connection_cap.ts";
 import { delay } from "../shared/delay.ts";
+import { cpuSeconds, linesOf, median, out, rssKiB, spread } from "./measure.ts";
 
 const decoder = new TextDecoder();
-const encoder = new TextEncoder();
 const SELF = new URL(import.meta.url).pathname;
 const ROLES = new URL("./proxy_roles.ts", import.meta.url).pathname;
-
-function out(line: string): void {
-  const bytes = encoder.encode(line + "\n");
-  let written = 0;
-  while (written < bytes.length) written += Deno.stdout.writeSync(bytes.subarray(written));
-}
-
-/** Clock ticks per second of /proc/<pid>/stat's utime and stime (USER_HZ, 100 on Linux). */
-const CLOCK_TICKS = 100;
-
-/** CPU seconds a process has used (all its threads), or NaN when it cannot be read. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-  } catch {
-    return NaN;
-  }
-}
-
-function rssMiB(pid: number): number {
-  try {
-    const m = Deno.readTextFileSync(`/proc/${pid}/status`).match(/VmRSS:\s+(\d+) kB/);
-    return m ? Number(m[1]) / 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
 
 interface Setup {
   name: string;
@@ -111,33 +82,6 @@ async function measure(setup: Setup, seconds: number): Promise<Sample> {
   const used = setup.pids.map((pid, i) => cpuSeconds(pid) - before[i]!);
   const total = used.reduce((a, b) => a + b, 0);
   return { rps: r.rps, cpuUs: total * 1e6 / r.requests, shares: used.map((u) => u / total) };
-}
-
-function median(xs: number[]): number {
-  const s = xs.filter(Number.isFinite).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
-function range(xs: number[], digits: number): string {
-  const s = xs.filter(Number.isFinite);
-  return s.length === 0
-    ? "n/a"
-    : `${Math.min(...s).toFixed(digits)}–${Math.max(...s).toFixed(digits)}`;
-}
-
-/** A child's stdout lines. */
-async function* linesOf(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  let pending = "";
-  for await (const chunk of stream) {
-    pending += decoder.decode(chunk, { stream: true });
-    let i;
-    while ((i = pending.indexOf("\n")) !== -1) {
-      yield pending.slice(0, i);
-      pending = pending.slice(i + 1);
-    }
-  }
 }
 
 async function startBackend(): Promise<{ port: number; stop(): Promise<void> }> {
@@ -282,7 +226,7 @@ async function main(): Promise<void> {
     out("|---|---|---|---|---|---|");
     setups.forEach((s, i) => {
       const xs = samples[i]!;
-      const rss = s.pids.map(rssMiB);
+      const rss = s.pids.map((pid) => rssKiB(pid) / 1024);
       const rssText = rss.length === 1
         ? rss[0]!.toFixed(0)
         : `${rss.reduce((a, b) => a + b, 0).toFixed(0)} (${
@@ -290,17 +234,17 @@ async function main(): Promise<void> {
         })`;
       out(
         `| ${s.name} | ${median(xs.map((x) => x.rps)).toFixed(0)} | ${
-          range(xs.map((x) => x.rps), 0)
+          spread(xs.map((x) => x.rps), 0)
         } | ` +
           `${median(xs.map((x) => x.cpuUs)).toFixed(1)} | ${
-            range(xs.map((x) => x.cpuUs), 1)
+            spread(xs.map((x) => x.cpuUs), 1)
           } | ${rssText} |`,
       );
     });
     const shares = samples[1]!.map((x) => Math.min(...x.shares));
     out(
       `processes: the less busy one took ${
-        range(shares.map((x) => x * 100), 0)
+        spread(shares.map((x) => x * 100), 0)
       }% of the CPU per round`,
     );
     const cpu = (i: number) => median(samples[i]!.map((x) => x.cpuUs));
