@@ -206,6 +206,13 @@ function seconds(flag: string, raw: string | undefined): number | undefined {
   return value;
 }
 
+/** A whole number of at least 1 (a count of workers or connections), or undefined when absent. */
+function countFlag(flag: string, raw: string | undefined): number | undefined {
+  const value = wholeNumberFlag(flag, raw);
+  if (value === 0) throw new UsageError(`Invalid --${flag}: expected at least 1, got 0`);
+  return value;
+}
+
 /** Parses `plane proxy` arguments over the environment; throws `UsageError` with one line. */
 export function parseProxyFlags(
   args: string[],
@@ -230,14 +237,8 @@ export function parseProxyFlags(
   if (values["force-path-routing"]) input.forcePathRouting = true;
   set("routeWaitSeconds", seconds("route-wait-seconds", values["route-wait-seconds"]));
   set("bodyTimeoutSeconds", seconds("body-timeout-seconds", values["body-timeout-seconds"]));
-  const workers = wholeNumberFlag("workers", values.workers);
-  if (workers === 0) throw new UsageError("Invalid --workers: expected at least 1, got 0");
-  set("workers", workers);
-  const maxConnections = wholeNumberFlag("max-connections", values["max-connections"]);
-  if (maxConnections === 0) {
-    throw new UsageError("Invalid --max-connections: expected at least 1, got 0");
-  }
-  set("maxConnections", maxConnections);
+  set("workers", countFlag("workers", values.workers));
+  set("maxConnections", countFlag("max-connections", values["max-connections"]));
   set("metricsPort", wholeNumberFlag("metrics-port", values["metrics-port"]));
   set("metricsHostname", values["metrics-hostname"]);
   const parsed = ProxyConfig.safeParse(input);

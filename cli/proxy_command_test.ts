@@ -107,6 +107,14 @@ Deno.test("parseProxyFlags() answers each mistake with one precise line", () => 
     [[...base, "--root-redirect-url", "nope"], /^Invalid --root-redirect-url: /],
     [[...base, "--log-level", "loud"], /^Invalid --log-level: /],
     [[...base, "--workers", "0"], /^Invalid --workers: expected at least 1, got 0$/],
+    [
+      [...base, "--max-connections", "0"],
+      /^Invalid --max-connections: expected at least 1, got 0$/,
+    ],
+    [
+      [...base, "--max-connections", "x"],
+      /^Invalid --max-connections: expected a whole number, got "x"$/,
+    ],
     [[...base, "--workers", "two"], /^Invalid --workers: expected a whole number, got "two"$/],
     [
       [...base, "--acme-endpoint", "https://a.test/dir"],
